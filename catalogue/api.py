@@ -1,0 +1,358 @@
+"""The catalogue: open it, add artwork drafts, query pages, verify and clean the media store."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalogue import db
+from catalogue.drafts import ArtworkDraft, fingerprint
+from catalogue.models import Artwork, Feature, Lineage, Media, Model, Pairing, Tag, utcnow
+from catalogue.store import MediaStore
+
+if TYPE_CHECKING:
+    from gallery.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VerifyReport:
+    checked: int = 0
+    missing: list[tuple[int, str]] = field(default_factory=list)  # (media id, sha)
+    corrupt: list[tuple[int, str]] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.corrupt
+
+
+class Catalogue:
+    """The hub every package talks through. Cheap to create; holds an engine and a media store."""
+
+    def __init__(self, url: str, media_root: Path, *, busy_timeout_ms: int = 30_000, fsync: bool = True,
+                 auto_upgrade: bool = True, gc_grace_seconds: int = 3600) -> None:
+        self.url = url
+        self.engine: Engine = db.make_engine(url, busy_timeout_ms)
+        self.store = MediaStore(media_root, fsync=fsync)
+        self.gc_grace_seconds = gc_grace_seconds
+        self._sqlite = db.is_sqlite(url)
+        write_bind = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self._sqlite else self.engine
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(write_bind, expire_on_commit=False)
+        if auto_upgrade:
+            self.upgrade()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Catalogue:
+        c = settings.catalogue
+        return cls(settings.catalogue_url, settings.media_root, busy_timeout_ms=c.busy_timeout_ms, fsync=c.fsync,
+                   auto_upgrade=c.auto_upgrade, gc_grace_seconds=c.gc_grace_seconds)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Catalogue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- sessions --------------------------------------------------------------------------
+    def upgrade(self, revision: str = "head") -> tuple[str | None, str | None]:
+        return db.upgrade(self.engine, self.url, revision)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._read() as s:
+            yield s
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite): committed on success, rolled back on error."""
+        with self._write() as s, s.begin():
+            yield s
+
+    # ---- adding ----------------------------------------------------------------------------
+    def _put_media(self, draft: ArtworkDraft) -> list[tuple[str, int]]:
+        out = []
+        for m in draft.media:
+            if m.data is not None:
+                sha = self.store.put_bytes(m.data)
+                size = len(m.data)
+            else:
+                assert m.path is not None
+                if not m.path.is_file():
+                    raise FileNotFoundError(f"media {m.role!r}: no such file {m.path}")
+                sha = self.store.put_file(m.path)
+                size = m.path.stat().st_size
+            out.append((sha, size))
+        return out
+
+    def add(self, draft: ArtworkDraft) -> int:
+        """Write the blobs, then the rows in one transaction; returns the artwork id.
+
+        Idempotent: an identical draft (kind, recipe, model, media content) returns the existing id.
+        """
+        return self.add_many([draft])[0]
+
+    def add_many(self, drafts: Sequence[ArtworkDraft]) -> list[int]:
+        """Add several drafts: all blobs first, then every row in a single transaction."""
+        blobs = [self._put_media(d) for d in drafts]
+        fps = [fingerprint(d, [sha for sha, _ in b]) for d, b in zip(drafts, blobs, strict=True)]
+        for attempt in range(3):
+            try:
+                return self._insert_rows(drafts, blobs, fps)
+            except IntegrityError:
+                # A concurrent writer added the same draft between our check and insert: retry finds it.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _insert_rows(self, drafts: Sequence[ArtworkDraft], blobs: list[list[tuple[str, int]]],
+                     fps: list[str]) -> list[int]:
+        ids: list[int] = []
+        with self.write() as s:
+            existing = dict(s.execute(select(Artwork.fingerprint, Artwork.id)
+                                      .where(Artwork.fingerprint.in_(set(fps)))).all())
+            model_ids: dict[str, int | None] = {}
+            seen: dict[str, Artwork] = {}
+            new: list[tuple[int, Artwork]] = []
+            for i, (d, b, fp) in enumerate(zip(drafts, blobs, fps, strict=True)):
+                if fp in existing:
+                    ids.append(existing[fp])
+                    continue
+                if fp in seen:
+                    ids.append(-1)
+                    new.append((i, seen[fp]))
+                    continue
+                mid = None
+                if d.model_sha256:
+                    if d.model_sha256 not in model_ids:
+                        model_ids[d.model_sha256] = s.scalar(select(Model.id).where(
+                            Model.weights_sha256 == d.model_sha256))
+                    mid = model_ids[d.model_sha256]
+                art = Artwork(kind=d.kind, title=d.title, recipe=d.recipe, fingerprint=fp, model_id=mid,
+                              run_id=d.run_id, status=d.status, duration=d.duration, extra=d.extra,
+                              created=utcnow())
+                for pos, (m, (sha, size)) in enumerate(zip(d.media, b, strict=True)):
+                    art.media.append(Media(role=m.role, position=pos, sha256=sha, mime=m.mime, size=size,
+                                           width=m.width, height=m.height, duration=m.duration, meta=m.meta))
+                for t in sorted(set(d.tags)):
+                    art.tags.append(Tag(name=t))
+                s.add(art)
+                seen[fp] = art
+                ids.append(-1)
+                new.append((i, art))
+            if new:
+                s.flush()
+                for i, art in new:
+                    ids[i] = art.id
+                for i, art in new:
+                    d = drafts[i]
+                    if art.id != ids[i]:
+                        continue
+                    for pid, rel in d.parents:
+                        s.add(Lineage(child_id=art.id, parent_id=pid, relation=rel))
+                    for name, val in d.features.items():
+                        s.add(_feature_row(art.id, name, val))
+                    if d.pair_with is not None:
+                        vid, timeline = d.pair_with
+                        s.add(Pairing(visual_id=vid, sound_id=art.id, timeline=timeline))
+        return ids
+
+    # ---- models ----------------------------------------------------------------------------
+    def register_model(self, family: str, name: str, weights_sha256: str, *, preset: str | None = None,
+                       config: dict[str, Any] | None = None, path: str | None = None,
+                       provenance: dict[str, Any] | None = None) -> int:
+        """Register a checkpoint (idempotent on its weights hash); returns the model id."""
+        with self.write() as s:
+            found = s.scalar(select(Model).where(Model.weights_sha256 == weights_sha256))
+            if found is not None:
+                return found.id
+            m = Model(family=family, name=name, preset=preset, config=config or {}, weights_sha256=weights_sha256,
+                      path=path, provenance=provenance or {})
+            s.add(m)
+            s.flush()
+            return m.id
+
+    # ---- reading ---------------------------------------------------------------------------
+    def get(self, artwork_id: int) -> Artwork | None:
+        with self.read() as s:
+            return s.get(Artwork, artwork_id)
+
+    def page(self, *, kind: str | Iterable[str] | None = None, status: str | Iterable[str] | None = "ok",
+             since: datetime | None = None, until: datetime | None = None, limit: int = 50,
+             before: tuple[datetime, int] | None = None, newest_first: bool = True) -> list[Artwork]:
+        """A filtered page ordered by creation time; ``before`` is the keyset cursor (created, id)."""
+        q = select(Artwork)
+        if kind is not None:
+            q = q.where(Artwork.kind == kind) if isinstance(kind, str) else q.where(Artwork.kind.in_(list(kind)))
+        if status is not None:
+            q = (q.where(Artwork.status == status) if isinstance(status, str)
+                 else q.where(Artwork.status.in_(list(status))))
+        if since is not None:
+            q = q.where(Artwork.created >= since)
+        if until is not None:
+            q = q.where(Artwork.created < until)
+        if before is not None:
+            c, i = before
+            q = q.where((Artwork.created < c) | ((Artwork.created == c) & (Artwork.id < i)))
+        order = (Artwork.created.desc(), Artwork.id.desc()) if newest_first else (Artwork.created, Artwork.id)
+        with self.read() as s:
+            return list(s.scalars(q.order_by(*order).limit(limit)))
+
+    def count(self, kind: str | None = None) -> int:
+        q = select(func.count(Artwork.id))
+        if kind:
+            q = q.where(Artwork.kind == kind)
+        with self.read() as s:
+            return int(s.scalar(q) or 0)
+
+    def stats(self) -> dict[str, Any]:
+        with self.read() as s:
+            by_kind = dict(s.execute(select(Artwork.kind, func.count()).group_by(Artwork.kind)).all())
+            by_status = dict(s.execute(select(Artwork.status, func.count()).group_by(Artwork.status)).all())
+            n_media = s.scalar(select(func.count(Media.id))) or 0
+            media_bytes = s.scalar(select(func.coalesce(func.sum(Media.size), 0))) or 0
+            n_models = s.scalar(select(func.count(Model.id))) or 0
+        blob_count = 0
+        blob_bytes = 0
+        for _sha, p in self.store.iter_blobs():
+            blob_count += 1
+            blob_bytes += p.stat().st_size
+        return {"url": _redact(self.url), "media_root": str(self.store.root), "artworks": sum(by_kind.values()),
+                "by_kind": by_kind, "by_status": by_status, "media_rows": n_media, "media_bytes": int(media_bytes),
+                "blobs": blob_count, "blob_bytes": blob_bytes, "models": n_models}
+
+    def media_path(self, media: Media) -> Path:
+        return self.store.path(media.sha256)
+
+    # ---- status ----------------------------------------------------------------------------
+    def set_status(self, artwork_id: int, status: str, reason: str | None = None) -> None:
+        with self.write() as s:
+            art = s.get(Artwork, artwork_id)
+            if art is None:
+                raise KeyError(artwork_id)
+            art.status = status
+            art.status_reason = reason
+
+    def quarantine_media(self, sha: str, reason: str) -> list[int]:
+        """Mark every artwork using this blob as quarantined and move the blob aside; returns artwork ids."""
+        with self.write() as s:
+            rows = list(s.scalars(select(Media).where(Media.sha256 == sha)))
+            ids = sorted({m.artwork_id for m in rows})
+            for m in rows:
+                m.broken = True
+            for aid in ids:
+                art = s.get(Artwork, aid)
+                if art is not None:
+                    art.status = "quarantined"
+                    art.status_reason = reason
+        self.store.move_to_quarantine(sha)
+        return ids
+
+    # ---- maintenance -----------------------------------------------------------------------
+    def verify(self, repair: bool = False) -> VerifyReport:
+        rep = VerifyReport()
+        with self.read() as s:
+            rows = s.execute(select(Media.id, Media.sha256).order_by(Media.id)).all()
+        checked: dict[str, bool | None] = {}
+        for mid, sha in rows:
+            if sha not in checked:
+                p = self.store.path(sha)
+                if not p.is_file():
+                    checked[sha] = None
+                else:
+                    checked[sha] = self.store.hash_file(p) == sha
+                    rep.checked += 1
+            state = checked[sha]
+            if state is None:
+                rep.missing.append((mid, sha))
+            elif state is False:
+                rep.corrupt.append((mid, sha))
+        if repair:
+            for sha in sorted({sha for _, sha in rep.corrupt}):
+                self.quarantine_media(sha, "corrupt blob (hash mismatch)")
+                rep.repaired.append(sha)
+            for sha in sorted({sha for _, sha in rep.missing}):
+                with self.write() as s:
+                    for m in s.scalars(select(Media).where(Media.sha256 == sha)):
+                        m.broken = True
+                        art = s.get(Artwork, m.artwork_id)
+                        if art is not None:
+                            art.status = "quarantined"
+                            art.status_reason = "missing blob"
+                rep.repaired.append(sha)
+        return rep
+
+    def gc(self, grace_seconds: float | None = None, dry_run: bool = False) -> list[str]:
+        """Remove blobs nothing refers to (older than the grace time) and stale temp files."""
+        grace = self.gc_grace_seconds if grace_seconds is None else grace_seconds
+        import time
+
+        now = time.time()
+        with self.read() as s:
+            used = set(s.scalars(select(Media.sha256).distinct()))
+        removed = []
+        for sha, p in self.store.iter_blobs():
+            if sha in used:
+                continue
+            try:
+                if now - p.stat().st_mtime < grace:
+                    continue
+                if not dry_run:
+                    p.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(sha)
+        if not dry_run:
+            self.store.clean_tmp(grace)
+            for sub in self.store.blobs.iterdir():
+                if sub.is_dir() and not any(sub.iterdir()):
+                    try:
+                        os.rmdir(sub)
+                    except OSError:
+                        pass
+        return removed
+
+    # ---- features --------------------------------------------------------------------------
+    def set_features(self, artwork_id: int, features: dict[str, float | list[float] | np.ndarray],
+                     model_sha256: str | None = None) -> None:
+        with self.write() as s:
+            for name, val in features.items():
+                s.merge(_feature_row(artwork_id, name, val, model_sha256))
+
+
+def _feature_row(artwork_id: int, name: str, val: Any, model_sha256: str | None = None) -> Feature:
+    if isinstance(val, (list, tuple, np.ndarray)):
+        arr = np.asarray(val, dtype=np.float32).ravel()
+        return Feature(artwork_id=artwork_id, name=name, vector=arr.tobytes(), dims=int(arr.size),
+                       model_sha256=model_sha256, created=utcnow())
+    return Feature(artwork_id=artwork_id, name=name, value=float(val), model_sha256=model_sha256, created=utcnow())
+
+
+def feature_vector(f: Feature) -> np.ndarray | None:
+    return None if f.vector is None else np.frombuffer(f.vector, dtype=np.float32)
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def open_catalogue(settings: Settings) -> Catalogue:
+    return Catalogue.from_settings(settings)

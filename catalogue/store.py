@@ -1,0 +1,138 @@
+"""Content-addressed media store: blobs at ``<root>/sha256/ab/cdef…``, written to a temp file and renamed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+class MediaStore:
+    def __init__(self, root: Path, fsync: bool = True) -> None:
+        self.root = Path(root)
+        self.fsync = fsync
+        self.blobs = self.root / "sha256"
+        self.tmp = self.root / "tmp"
+        self.quarantine = self.root / "quarantine"
+        for d in (self.blobs, self.tmp):
+            d.mkdir(parents=True, exist_ok=True)
+
+    # ---- paths -----------------------------------------------------------------------------
+    def path(self, sha: str) -> Path:
+        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+            raise ValueError(f"not a sha256 hex digest: {sha!r}")
+        return self.blobs / sha[:2] / sha[2:]
+
+    def exists(self, sha: str) -> bool:
+        return self.path(sha).is_file()
+
+    # ---- writing ---------------------------------------------------------------------------
+    def put_bytes(self, data: bytes) -> str:
+        sha = hashlib.sha256(data).hexdigest()
+        final = self.path(sha)
+        if final.is_file():
+            return sha
+        self._write_atomic(final, lambda f: f.write(data))
+        return sha
+
+    def put_file(self, src: Path) -> str:
+        """Copy a file into the store (streamed, hashed while copying)."""
+        src = Path(src)
+        h = hashlib.sha256()
+        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix="in-")
+        try:
+            with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+                while chunk := inp.read(CHUNK):
+                    h.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                if self.fsync:
+                    os.fsync(out.fileno())
+            sha = h.hexdigest()
+            final = self.path(sha)
+            if final.is_file():
+                os.unlink(tmp_name)
+                return sha
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp_name, final)
+            self._fsync_dir(final.parent)
+            return sha
+        except BaseException:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+            raise
+
+    def _write_atomic(self, final: Path, writer) -> None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix="in-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                writer(f)
+                f.flush()
+                if self.fsync:
+                    os.fsync(f.fileno())
+            os.replace(tmp_name, final)
+            self._fsync_dir(final.parent)
+        except BaseException:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+            raise
+
+    def _fsync_dir(self, d: Path) -> None:
+        if not self.fsync:
+            return
+        try:
+            fd = os.open(d, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # ---- reading / maintenance -------------------------------------------------------------
+    def read_bytes(self, sha: str) -> bytes:
+        return self.path(sha).read_bytes()
+
+    def hash_file(self, path: Path) -> str:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+        return h.hexdigest()
+
+    def iter_blobs(self) -> Iterator[tuple[str, Path]]:
+        if not self.blobs.exists():
+            return
+        for sub in sorted(self.blobs.iterdir()):
+            if not sub.is_dir():
+                continue
+            for f in sorted(sub.iterdir()):
+                yield sub.name + f.name, f
+
+    def move_to_quarantine(self, sha: str) -> Path | None:
+        src = self.path(sha)
+        if not src.exists():
+            return None
+        self.quarantine.mkdir(parents=True, exist_ok=True)
+        dst = self.quarantine / f"{sha}.{int(time.time())}"
+        shutil.move(str(src), dst)
+        return dst
+
+    def clean_tmp(self, older_than_s: float) -> int:
+        n = 0
+        now = time.time()
+        for f in self.tmp.iterdir():
+            try:
+                if now - f.stat().st_mtime >= older_than_s:
+                    f.unlink()
+                    n += 1
+            except FileNotFoundError:
+                pass
+        return n

@@ -1,0 +1,12 @@
+"""Settings of curation (search, sets, web UI): the `curation` section of config.yaml.
+
+Torch-free on purpose: gallery.config imports every section at start.
+"""
+
+from __future__ import annotations
+
+from gallery.settings_base import Strict
+
+
+class CurationSettings(Strict):
+    """Keys of this section; each one is documented in config.yaml too."""

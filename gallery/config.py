@@ -1,0 +1,214 @@
+"""config.yaml -> typed, validated settings (pydantic), loaded once at start.
+
+Resolution of the file: ``--config PATH`` > ``$GALLERY_CONFIG`` > ``./config.yaml`` > built-in defaults.
+Environment overrides use ``GALLERY__SECTION__KEY=value`` (value parsed as a YAML scalar), e.g.
+``GALLERY__CATALOGUE__URL=postgresql+psycopg://…``. Secrets (private keys, API tokens) never live
+in the file: sections that need them read them from the environment or a keystore file.
+
+Each package owns the model of its own section (``<package>/settings.py``); this module assembles
+them. Unknown keys, wrong types and impossible values raise :class:`ConfigError` naming the file,
+the key path and the reason; a YAML syntax error names the line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
+
+from curation.settings import CurationSettings
+from gallery.errors import ConfigError
+from gallery.settings_base import Strict
+from generator.lts.settings import LTSSettings
+from generator.musicvae.settings import MusicVAESettings
+from generator.schedule_settings import ScheduleSettings
+from generator.stylegan.settings import StyleGANSettings
+from generator.vqgan_clip.settings import VQClipSettings
+from installation.settings import ShowSettings
+from minting.settings import MintingSettings
+
+ENV_PREFIX = "GALLERY__"
+CONFIG_ENV = "GALLERY_CONFIG"
+
+
+
+
+class CatalogueSettings(Strict):
+    # SQLAlchemy URL; empty means SQLite at <data_dir>/catalogue.sqlite.
+    url: str = ""
+    # Where content-addressed media blobs live; relative paths are under data_dir.
+    media_dir: Path = Path("media")
+    # How long a writer waits for the SQLite write lock before failing (milliseconds).
+    busy_timeout_ms: int = Field(30_000, ge=0, le=600_000)
+    # fsync every blob before its row is committed (crash safety); off only for throwaway data.
+    fsync: bool = True
+    # Blobs younger than this are never removed by `gallery catalogue gc` (a writer may be mid-add).
+    gc_grace_seconds: int = Field(3600, ge=0)
+    # Apply Alembic migrations automatically when the catalogue is opened.
+    auto_upgrade: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, v: str) -> str:
+        if v and "://" not in v:
+            raise ValueError("must be an SQLAlchemy URL such as sqlite:///path or postgresql+psycopg://…")
+        return v
+
+
+class LoggingSettings(Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Optional log file (relative to data_dir); the terminal always gets log lines too.
+    file: Path | None = None
+
+
+class Settings(Strict):
+    # Root of everything the gallery writes: catalogue, media, checkpoints, logs. Relative to the config file.
+    data_dir: Path = Path("gallery-data")
+    # Torch device for models: auto picks cuda when present, else cpu.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Default seed for anything random that is not given its own seed.
+    seed: int = Field(0, ge=0)
+    logging: LoggingSettings = LoggingSettings()
+    catalogue: CatalogueSettings = CatalogueSettings()
+    stylegan: StyleGANSettings = StyleGANSettings()
+    vqclip: VQClipSettings = VQClipSettings()
+    lts: LTSSettings = LTSSettings()
+    musicvae: MusicVAESettings = MusicVAESettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    show: ShowSettings = ShowSettings()
+    curation: CurationSettings = CurationSettings()
+    minting: MintingSettings = MintingSettings()
+
+    # Where the file came from (not a key of the file).
+    _source: str = PrivateAttr("<defaults>")
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    # ---- derived paths -------------------------------------------------------------------
+    def path(self, p: Path | str) -> Path:
+        """Resolve a data path: absolute as is, relative under data_dir."""
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else self.data_dir / p
+
+    @property
+    def catalogue_url(self) -> str:
+        return self.catalogue.url or f"sqlite:///{self.data_dir / 'catalogue.sqlite'}"
+
+    @property
+    def media_root(self) -> Path:
+        return self.path(self.catalogue.media_dir)
+
+
+# ---------------------------------------------------------------------------------------------
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX:
+            continue
+        parts = [p.lower() for p in key[len(ENV_PREFIX):].split("__") if p]
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        if isinstance(value, (dict, list)) and not raw.strip().startswith(("{", "[")):
+            value = raw
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"environment {key}: conflicts with another override")
+        node[parts[-1]] = value
+    return out
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(merged.get(k), dict):
+            merged[k] = _deep_merge(merged[k], v)
+        else:
+            merged[k] = v
+    return merged
+
+
+def _format_errors(source: str, err: ValidationError, env_keys: set[str]) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or "<root>"
+        where = f"environment {ENV_PREFIX}{loc.upper().replace('.', '__')}" if loc in env_keys else source
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (not a setting; check the spelling and the section)"
+        got = e.get("input")
+        got_s = "" if e["type"] in ("extra_forbidden", "missing") or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"{where}: {loc}: {msg}{got_s}")
+    return "\n".join(lines)
+
+
+def _flat_keys(d: dict[str, Any], prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for k, v in d.items():
+        path = f"{prefix}{k}"
+        keys.add(path)
+        if isinstance(v, dict):
+            keys |= _flat_keys(v, path + ".")
+    return keys
+
+
+def find_config(explicit: Path | str | None = None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    here = Path("config.yaml")
+    return here if here.exists() else None
+
+
+def load_settings(path: Path | str | None = None, environ: dict[str, str] | None = None,
+                  overrides: dict[str, Any] | None = None) -> Settings:
+    """Load, merge environment overrides and validate. Raises ConfigError on any problem."""
+    environ = dict(os.environ if environ is None else environ)
+    cfg_path = find_config(path)
+    data: dict[str, Any] = {}
+    source = "<defaults>"
+    base_dir = Path.cwd()
+    if cfg_path is not None:
+        source = str(cfg_path)
+        if not cfg_path.exists():
+            raise ConfigError(f"{cfg_path}: no such configuration file")
+        try:
+            text = cfg_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{cfg_path}: cannot read: {exc}") from exc
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"{cfg_path}:{where}: YAML syntax error: {problem}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{cfg_path}: the top level must be a mapping of sections, got {type(loaded).__name__}")
+        data = loaded
+        base_dir = cfg_path.resolve().parent
+    env = _env_overrides(environ)
+    env_keys = _flat_keys(env)
+    merged = _deep_merge(data, env)
+    if overrides:
+        merged = _deep_merge(merged, overrides)
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc, env_keys)) from None
+    if not settings.data_dir.is_absolute():
+        settings.data_dir = (base_dir / settings.data_dir).resolve()
+    settings._source = source
+    return settings

@@ -1,0 +1,73 @@
+"""`gallery demo`: the whole loop on the embedded defaults. Each capability adds a step to STEPS."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gallery.state import AppState
+
+log = logging.getLogger("gallery.demo")
+
+# "module:function" steps, run in order; each takes a DemoContext and returns a dict summary.
+STEPS: list[str] = [
+    "gallery.demo:procedural_step",
+]
+
+
+@dataclass
+class DemoContext:
+    settings: Any
+    catalogue: Any
+    out_dir: Path
+    quick: bool = False
+    results: dict[str, Any] = field(default_factory=dict)  # what earlier steps made, by step name
+
+
+def procedural_step(dc: DemoContext) -> dict[str, Any]:
+    from generator.jobs import JobContext, JobSpec, run_job
+
+    spec = JobSpec(kind="procedural.images", params={"count": 4 if dc.quick else 6, "size": 256}, seed=1)
+    ids = run_job(spec, JobContext(settings=dc.settings, catalogue=dc.catalogue, workdir=dc.out_dir, seed=1))
+    return {"artworks": ids}
+
+
+def run_demo(st: AppState, data_dir: Path | None = None, quick: bool = False) -> dict[str, Any]:
+    from catalogue import open_catalogue
+    from gallery.config import load_settings
+    from gallery.logs import setup_logging
+
+    overrides = {"data_dir": str(data_dir.resolve())} if data_dir else None
+    settings = load_settings(st.config_path, overrides=overrides)
+    setup_logging(settings.logging.level)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    cat = open_catalogue(settings)
+    out = settings.path("demo")
+    out.mkdir(parents=True, exist_ok=True)
+    dc = DemoContext(settings=settings, catalogue=cat, out_dir=out, quick=quick)
+    timings = {}
+    for step in STEPS:
+        mod, _, fn = step.partition(":")
+        t0 = time.monotonic()
+        log.info("demo step %s", step)
+        dc.results[fn] = getattr(importlib.import_module(mod), fn)(dc)
+        timings[fn] = time.monotonic() - t0
+    summary(dc, timings)
+    return dc.results
+
+
+def summary(dc: DemoContext, timings: dict[str, float]) -> None:
+    from rich.console import Console
+
+    con = Console()
+    st = dc.catalogue.stats()
+    con.print(f"[bold]Latent Gallery demo[/bold]: data in {dc.settings.data_dir}")
+    con.print(f"  catalogue: {st['url']}  ({st['artworks']} artworks: {st['by_kind']})")
+    con.print(f"  media store: {st['media_root']}  ({st['blobs']} blobs, {st['blob_bytes'] / 1e6:.1f} MB)")
+    con.print(f"  demo outputs: {dc.out_dir}")
+    for name, res in dc.results.items():
+        con.print(f"  {name} ({timings[name]:.1f}s): {res}")

@@ -1,0 +1,32 @@
+"""Generator commands that are not tied to one model family (each family adds its own in its cli.py)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import typer
+
+from gallery.state import state
+
+# Model families (and the scheduler) add their commands through ``register(...)`` in these modules.
+FAMILY_CLIS: list[str] = []
+
+
+def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer, import_app: typer.Typer) -> None:
+    @generate_app.command("procedural")
+    def procedural(ctx: typer.Context, count: int = typer.Option(4, min=1, max=10_000),
+                   size: int = typer.Option(256, min=16, max=4096), seed: int = typer.Option(0, min=0),
+                   as_json: bool = typer.Option(False, "--json")) -> None:
+        """Procedurally drawn images (no model): a quick way to fill a catalogue."""
+        from generator.jobs import JobContext, JobSpec, run_job
+
+        st = state(ctx)
+        spec = JobSpec(kind="procedural.images", params={"count": count, "size": size}, seed=seed)
+        ids = run_job(spec, JobContext(settings=st.settings, catalogue=st.catalogue,
+                                       workdir=st.settings.path("work"), seed=seed))
+        typer.echo(json.dumps({"artworks": ids}) if as_json else f"added artworks {ids}")
+
+    for name in FAMILY_CLIS:
+        importlib.import_module(name).register(app=app, generate_app=generate_app, train_app=train_app,
+                                               import_app=import_app)

@@ -1,0 +1,83 @@
+"""Generation jobs: a JSON-serialisable spec, a registry of job kinds, and the context they run in.
+
+A job kind maps to an importable function ``run(params: dict, ctx: JobContext) -> list[ArtworkDraft]``
+(``module:function``, never a lambda, so the scheduler can persist and a worker subprocess can import
+it). ``run_job`` turns the drafts into catalogue artworks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gallery.errors import BadInput
+
+if TYPE_CHECKING:
+    from catalogue import ArtworkDraft, Catalogue
+    from gallery.config import Settings
+
+log = logging.getLogger(__name__)
+
+# Job kind -> "module:function". Each model family plugs its generators in here.
+JOB_KINDS: dict[str, str] = {
+    "noop": "generator.jobs:noop",
+    "procedural.images": "generator.procedural:run",
+}
+
+
+class JobSpec(BaseModel):
+    """What to generate: a job kind, its parameters, and a seed (recorded in every recipe)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    seed: int | None = None
+    title: str | None = None
+
+
+@dataclass
+class JobContext:
+    settings: Settings
+    catalogue: Catalogue
+    workdir: Path
+    seed: int = 0
+    run_id: int | None = None
+    deadline: float | None = None  # time.monotonic() value by which the job should finish
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("gallery.job"))
+
+    @property
+    def device(self):  # noqa: ANN201 - torch.device, imported lazily
+        from gallery.device import select_device
+
+        return select_device(self.settings.device)
+
+
+def resolve(kind: str) -> Callable[[dict[str, Any], JobContext], list[ArtworkDraft]]:
+    target = JOB_KINDS.get(kind)
+    if target is None:
+        raise BadInput(f"unknown job kind {kind!r}; known kinds: {', '.join(sorted(JOB_KINDS))}")
+    mod_name, _, fn_name = target.partition(":")
+    return getattr(importlib.import_module(mod_name), fn_name)
+
+
+def run_job(spec: JobSpec, ctx: JobContext) -> list[int]:
+    """Run a job in this process and add what it made to the catalogue; returns artwork ids."""
+    fn = resolve(spec.kind)
+    drafts = fn(dict(spec.params, seed=spec.seed if spec.seed is not None else ctx.seed), ctx)
+    ids = []
+    for d in drafts:
+        if ctx.run_id is not None and d.run_id is None:
+            d.run_id = ctx.run_id
+        ids.append(ctx.catalogue.add(d))
+    return ids
+
+
+def noop(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
+    """A job that does nothing (measures scheduler and worker overhead)."""
+    return []
