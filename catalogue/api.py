@@ -33,6 +33,7 @@ class VerifyReport:
     missing: list[tuple[int, str]] = field(default_factory=list)  # (media id, sha)
     corrupt: list[tuple[int, str]] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    quarantined: int = 0  # media rows already marked broken by an earlier repair (not re-reported)
 
     @property
     def ok(self) -> bool:
@@ -268,9 +269,12 @@ class Catalogue:
     def verify(self, repair: bool = False) -> VerifyReport:
         rep = VerifyReport()
         with self.read() as s:
-            rows = s.execute(select(Media.id, Media.sha256).order_by(Media.id)).all()
+            rows = s.execute(select(Media.id, Media.sha256, Media.broken).order_by(Media.id)).all()
         checked: dict[str, bool | None] = {}
-        for mid, sha in rows:
+        for mid, sha, broken in rows:
+            if broken:
+                rep.quarantined += 1
+                continue
             if sha not in checked:
                 p = self.store.path(sha)
                 if not p.is_file():

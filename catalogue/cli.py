@@ -101,9 +101,10 @@ def verify(ctx: typer.Context, repair: bool = typer.Option(False, help="quaranti
     rep = state(ctx).catalogue.verify(repair=repair)
     if as_json:
         typer.echo(json.dumps({"checked": rep.checked, "missing": rep.missing, "corrupt": rep.corrupt,
-                               "repaired": rep.repaired}))
+                               "repaired": rep.repaired, "quarantined": rep.quarantined}))
     else:
-        typer.echo(f"checked {rep.checked} blobs: {len(rep.missing)} missing, {len(rep.corrupt)} corrupt")
+        typer.echo(f"checked {rep.checked} blobs: {len(rep.missing)} missing, {len(rep.corrupt)} corrupt"
+                   + (f" ({rep.quarantined} media already quarantined)" if rep.quarantined else ""))
         for mid, sha in rep.missing:
             typer.echo(f"  missing  media {mid}  {sha}")
         for mid, sha in rep.corrupt:

@@ -7,7 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-import click
 import typer
 
 from gallery.errors import BadInput, GalleryError
@@ -78,26 +77,15 @@ _register_plugins()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: 0 done, 1 failed while running, 2 bad input."""
+    """Entry point: 0 done, 1 failed while running, 2 bad input (usage errors included)."""
     try:
-        rv = app(args=argv, standalone_mode=False, prog_name="gallery")
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(1)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(2 if isinstance(e, click.UsageError | click.BadParameter) else e.exit_code)
+        app(args=argv, prog_name="gallery")  # standalone: click exits with 2 on usage errors
     except BadInput as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
     except GalleryError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":
