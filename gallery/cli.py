@@ -27,6 +27,7 @@ app.add_typer(import_app, name="import")
 PLUGINS = [
     "catalogue.cli",
     "generator.cli",
+    "installation.cli",
     "generator.schedule_cli",
 ]
 

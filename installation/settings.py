@@ -5,8 +5,138 @@ Torch-free on purpose: gallery.config imports every section at start.
 
 from __future__ import annotations
 
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
 from gallery.settings_base import Strict
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+KNOWN_KINDS = ("image", "walk", "mix", "projection", "uncanny", "bend", "progression", "soundscape", "melody")
+TRANSITIONS = ("crossfade", "wipe", "dissolve")
+_SPAN = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+def parse_span(text: str) -> tuple[int, int]:
+    """'10:00-18:30' -> (600, 1110) minutes since midnight; '24:00' allowed as an end."""
+    m = _SPAN.match(text.strip())
+    if not m:
+        raise ValueError(f"opening span {text!r} is not HH:MM-HH:MM (e.g. 10:00-18:00)")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    a, b = h1 * 60 + m1, h2 * 60 + m2
+    if m1 > 59 or m2 > 59 or a > 24 * 60 or b > 24 * 60:
+        raise ValueError(f"opening span {text!r}: hours go 00:00 to 24:00")
+    if b <= a:
+        raise ValueError(f"opening span {text!r} ends before it starts (overnight: split it over two days)")
+    return a, b
 
 
 class ShowSettings(Strict):
     """Keys of this section; each one is documented in config.yaml too."""
+
+    # How often each kind is drawn, relative to the others (0 = never). Kinds not listed get 1.
+    weights: dict[str, float] = Field(default_factory=lambda: {"walk": 2.0, "progression": 2.0})
+    # Seconds on screen for still kinds (time-based works play their own length, capped below).
+    durations: dict[str, float] = Field(default_factory=lambda: {"image": 12.0, "mix": 12.0, "projection": 12.0,
+                                                                   "bend": 12.0, "soundscape": 20.0,
+                                                                   "melody": 20.0})
+    default_duration: float = Field(12.0, gt=0.5)
+    max_item_seconds: float = Field(180.0, gt=1.0)
+    # Opening hours per weekday (mon..sun): a list of "HH:MM-HH:MM"; [] = closed all day; a day
+    # not listed is open all day. Times are local to `timezone`.
+    opening_hours: dict[str, list[str]] = Field(default_factory=dict)
+    timezone: str = "UTC"
+    # Outside opening hours: "dim" (a very dark screen with a small note) or "blank" (black).
+    closed_screen: Literal["dim", "blank"] = "dim"
+    # Works created within this many hours (last night's) are shown first, newest first, once each.
+    fresh_hours: float = Field(14.0, ge=0)
+    # No artwork repeats within this many items (relaxed when the catalogue has fewer works).
+    no_repeat: int = Field(8, ge=0)
+    # Re-read the catalogue this often (new works join without a restart), seconds.
+    refresh_seconds: float = Field(30.0, gt=0)
+    # After a failed catalogue read, retry after this many seconds (keep showing what is known).
+    retry_seconds: float = Field(5.0, gt=0)
+    fit: Literal["cover", "contain"] = "contain"
+    transitions: list[str] = Field(default_factory=lambda: ["crossfade", "wipe", "dissolve"])
+    transition_seconds: float = Field(1.5, ge=0)
+    # Museum label (title, kind, date, recipe summary): shown, seconds it stays, fade seconds.
+    label: bool = True
+    label_seconds: float = Field(6.0, ge=0)
+    label_fade: float = Field(0.8, ge=0)
+    # Output: size of the drawing surface (fullscreen uses the display's size), frame rate.
+    width: int = Field(1920, ge=16, le=7680)
+    height: int = Field(1080, ge=16, le=4320)
+    fps: float = Field(30.0, gt=0, le=240)
+    fullscreen: bool = True
+    display: int = Field(0, ge=0)
+    # Audio: mixer rate, master volume 0..1, fade seconds at the end of a sound.
+    sample_rate: int = Field(44100, ge=8000, le=192000)
+    volume: float = Field(0.9, ge=0, le=1)
+    audio_fade: float = Field(0.5, ge=0)
+    # Heartbeat: status file (under data_dir) and the local HTTP endpoint (0 = off).
+    status_file: str = "show/status.json"
+    http_port: int = Field(8765, ge=0, le=65535)
+    heartbeat_seconds: float = Field(2.0, gt=0)
+    # Quarantine the media of works whose files are broken (else: skip them for this run only).
+    quarantine_broken: bool = True
+    seed: int | None = None
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, w in v.items():
+            if k not in KNOWN_KINDS:
+                raise ValueError(f"show.weights: unknown kind {k!r} (known: {', '.join(KNOWN_KINDS)})")
+            if w < 0:
+                raise ValueError(f"show.weights.{k} = {w}: weights cannot be negative")
+        return v
+
+    @field_validator("durations")
+    @classmethod
+    def _durations(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, d in v.items():
+            if k not in KNOWN_KINDS:
+                raise ValueError(f"show.durations: unknown kind {k!r} (known: {', '.join(KNOWN_KINDS)})")
+            if d <= 0.5:
+                raise ValueError(f"show.durations.{k} = {d}: an item needs more than 0.5 s on screen")
+        return v
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, spans in v.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"show.opening_hours: {day!r} is not a weekday ({', '.join(WEEKDAYS)})")
+            for s in spans:
+                parse_span(s)
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"show.timezone: unknown time zone {v!r} (e.g. Europe/London, UTC)") from e
+        return v
+
+    @field_validator("transitions")
+    @classmethod
+    def _transitions(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("show.transitions: list at least one of " + ", ".join(TRANSITIONS))
+        for t in v:
+            if t not in TRANSITIONS:
+                raise ValueError(f"show.transitions: unknown transition {t!r} (known: {', '.join(TRANSITIONS)})")
+        return v
+
+    @model_validator(mode="after")
+    def _transition_fits(self) -> ShowSettings:
+        shortest = min([self.default_duration, *self.durations.values()])
+        if self.transition_seconds * 2 > shortest:
+            raise ValueError(f"show.transition_seconds = {self.transition_seconds}: must be at most half the "
+                             f"shortest duration ({shortest} s)")
+        return self

@@ -1,0 +1,212 @@
+"""Decoding what the show plays: still images, video streams (decoded ahead on a thread), sounds.
+
+Every failure to read a file is a ``MediaError`` naming the artwork, the file and the reason; the show
+skips (and quarantines) the work and goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from installation.programme import Entry, MediaRef
+
+log = logging.getLogger(__name__)
+
+
+class MediaError(Exception):
+    def __init__(self, entry: Entry, ref: MediaRef, reason: str) -> None:
+        super().__init__(f"artwork {entry.artwork_id} ({entry.kind} {entry.title!r}): {ref.kind} file "
+                         f"{ref.path} ({ref.sha256[:12]}): {reason}")
+        self.entry = entry
+        self.ref = ref
+        self.reason = reason
+
+
+def load_image(path: Path) -> np.ndarray:
+    """RGB uint8 (H, W, 3); ValueError when the file is missing or not a readable image."""
+    import cv2
+
+    if not Path(path).is_file():
+        raise ValueError("file is missing")
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None or img.size == 0:
+        raise ValueError("not a readable image")
+    return np.ascontiguousarray(img[:, :, ::-1])
+
+
+def load_audio(path: Path, sample_rate: int) -> np.ndarray:
+    """int16 stereo (N, 2) at ``sample_rate`` (linear resampling); ValueError when unreadable."""
+    import soundfile as sf
+
+    if not Path(path).is_file():
+        raise ValueError("file is missing")
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises its own LibsndfileError / RuntimeError
+        raise ValueError(f"not a readable sound file ({e})") from e
+    if data.shape[0] == 0:
+        raise ValueError("sound file holds no samples")
+    if not np.all(np.isfinite(data)):
+        raise ValueError("sound file holds NaN or infinite samples")
+    if data.shape[1] == 1:
+        data = np.repeat(data, 2, axis=1)
+    elif data.shape[1] > 2:
+        data = data[:, :2]
+    if sr != sample_rate:
+        n = max(1, int(round(data.shape[0] * sample_rate / sr)))
+        src = np.arange(data.shape[0], dtype=np.float64) / sr
+        dst = np.arange(n, dtype=np.float64) / sample_rate
+        data = np.stack([np.interp(dst, src, data[:, c]) for c in range(2)], axis=1).astype(np.float32)
+    return (np.clip(data, -1.0, 1.0) * 32767).astype(np.int16)
+
+
+class VideoStream:
+    """Frames of one video decoded ahead by a worker thread into a small bounded queue.
+
+    ``frame_at(t)`` gives the frame for t seconds into the video (holding the last one after the end).
+    """
+
+    def __init__(self, path: Path, depth: int = 4, block_timeout: float = 15.0) -> None:
+        import imageio_ffmpeg
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ValueError("file is missing")
+        self._gen = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgb24")
+        try:
+            meta = next(self._gen)
+        except Exception as e:
+            self._gen.close()
+            raise ValueError(f"not a readable video ({_short(e)})") from e
+        self.size: tuple[int, int] = tuple(meta["size"])  # type: ignore[assignment]
+        self.fps = float(meta.get("fps") or 25.0)
+        self.duration = float(meta.get("duration") or 0.0)
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self.error: str | None = None
+        self.block_timeout = block_timeout
+        self.index = -1  # index of the frame last returned
+        self.frame: np.ndarray | None = None
+        self.ended = False
+        self._t = threading.Thread(target=self._work, name=f"video-{self.path.name[:12]}", daemon=True)
+        self._t.start()
+        first = self._take(block=True)
+        if first is None:
+            self.close()
+            raise ValueError(f"video has no decodable frame ({self.error or 'empty stream'})")
+
+    def _work(self) -> None:
+        try:
+            for raw in self._gen:
+                while not self._stop.is_set():
+                    try:
+                        self._q.put(raw, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    break
+        except Exception as e:  # a file corrupt half-way: the video ends there
+            self.error = _short(e)
+        finally:
+            try:
+                self._gen.close()
+            except Exception:
+                pass
+            while not self._stop.is_set():
+                try:
+                    self._q.put(None, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    def _take(self, block: bool) -> np.ndarray | None:
+        if self.ended:
+            return None
+        try:
+            raw = self._q.get(block=block, timeout=self.block_timeout if block else None)
+        except queue.Empty:
+            return None
+        if raw is None:
+            self.ended = True
+            return None
+        w, h = self.size
+        if len(raw) != w * h * 3:
+            self.ended = True
+            return None
+        self.index += 1
+        self.frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+        return self.frame
+
+    def frame_at(self, t: float, block: bool = True) -> tuple[np.ndarray, bool]:
+        """(frame for time t, whether it is a new frame since the last call). Non-blocking may lag (drop)."""
+        target = int(t * self.fps + 1e-6)
+        new = False
+        while self.index < target and not self.ended:
+            if self._take(block=block) is None:
+                break
+            new = True
+        assert self.frame is not None
+        return self.frame, new
+
+    def close(self) -> None:
+        self._stop.set()
+        try:
+            while True:
+                self._q.get_nowait()
+        except queue.Empty:
+            pass
+        self._t.join(timeout=5)
+
+
+def _short(e: BaseException) -> str:
+    s = f"{type(e).__name__}: {e}"
+    return s.splitlines()[0][:200] if s else type(e).__name__
+
+
+@dataclass
+class Prepared:
+    """An entry with its media decoded and ready to start (done on the prefetch thread)."""
+
+    entry: Entry
+    image: np.ndarray | None = None
+    video: VideoStream | None = None
+    audio: np.ndarray | None = None  # int16 stereo at the mixer rate
+
+    def first_frame(self) -> np.ndarray:
+        if self.video is not None:
+            assert self.video.frame is not None
+            return self.video.frame
+        assert self.image is not None
+        return self.image
+
+    def close(self) -> None:
+        if self.video is not None:
+            self.video.close()
+            self.video = None
+
+
+def prepare(entry: Entry, sample_rate: int) -> Prepared:
+    """Decode an entry's media (image, or open the video and its first frame; the sound)."""
+    p = Prepared(entry)
+    ref = entry.visual
+    try:
+        if ref.kind == "video":
+            p.video = VideoStream(ref.path)
+        else:
+            p.image = load_image(ref.path)
+    except ValueError as e:
+        raise MediaError(entry, ref, str(e)) from e
+    if entry.audio is not None:
+        try:
+            p.audio = load_audio(entry.audio.path, sample_rate)
+        except ValueError as e:
+            p.close()
+            raise MediaError(entry, entry.audio, str(e)) from e
+    return p

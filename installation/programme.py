@@ -1,0 +1,290 @@
+"""What to show next: pure logic over what the catalogue holds (no GL, no sound, no real clock).
+
+``Programme`` is fed ``Entry`` lists (by ``CatalogueSource`` in the show, by hand in tests) and asked
+``next(now)``. Rules: opening hours per weekday; works created within ``fresh_hours`` first (newest
+first, once each); then kinds drawn by weight; no artwork repeats within ``no_repeat`` items (relaxed
+when there are fewer works); hidden / quarantined / broken works never shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from installation.settings import WEEKDAYS, ShowSettings, parse_span
+
+log = logging.getLogger(__name__)
+
+STILL_KINDS = ("image", "mix", "projection", "bend")
+VIDEO_KINDS = ("walk", "uncanny", "progression")
+SOUND_KINDS = ("soundscape", "melody")
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    path: Path
+    sha256: str
+    kind: str  # "image" | "video" | "audio"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One playable item: a visual (image or video), maybe a sound, and its label text."""
+
+    artwork_id: int
+    kind: str
+    title: str
+    created: datetime  # naive UTC, as the catalogue stores it
+    duration: float  # seconds on screen
+    visual: MediaRef
+    audio: MediaRef | None = None
+    sound_id: int | None = None
+    label: tuple[str, ...] = ()
+    status: str = "ok"
+
+
+@dataclass
+class Programme:
+    settings: ShowSettings
+    seed: int = 0
+    entries: dict[int, Entry] = field(default_factory=dict)
+    excluded: set[int] = field(default_factory=set)  # broken while showing: never again this run
+    history: list[int] = field(default_factory=list)
+    _recent: deque[int] = field(default_factory=deque)
+    _fresh_done: set[int] = field(default_factory=set)
+    _back: list[int] = field(default_factory=list)  # items stepped back over with previous()
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.tz = ZoneInfo(self.settings.timezone)
+        self.hours = {d: [parse_span(s) for s in spans] for d, spans in self.settings.opening_hours.items()}
+
+    # ---- what is known ---------------------------------------------------------------------
+    def update(self, entries: Sequence[Entry]) -> None:
+        """Replace what the programme knows (new works join, hidden ones leave at once)."""
+        self.entries = {e.artwork_id: e for e in entries if e.status == "ok"}
+
+    def exclude(self, artwork_id: int) -> None:
+        self.excluded.add(artwork_id)
+
+    def playable(self) -> list[Entry]:
+        return [e for i, e in self.entries.items() if i not in self.excluded
+                and self.settings.weights.get(e.kind, 1.0) > 0]
+
+    # ---- opening hours ---------------------------------------------------------------------
+    def is_open(self, now: datetime) -> bool:
+        local = _aware(now).astimezone(self.tz)
+        day = WEEKDAYS[local.weekday()]
+        if day not in self.hours:
+            return True
+        minute = local.hour * 60 + local.minute
+        return any(a <= minute < b for a, b in self.hours[day])
+
+    def next_opening(self, now: datetime) -> datetime | None:
+        """When the show next opens (local time), or None when no day has opening hours."""
+        local = _aware(now).astimezone(self.tz).replace(second=0, microsecond=0)
+        for step in range(0, 8 * 24 * 60, 15):
+            t = local + timedelta(minutes=step)
+            if self.is_open(t):
+                return t
+        return None
+
+    # ---- choosing --------------------------------------------------------------------------
+    def next(self, now: datetime) -> Entry | None:
+        """The next item to show, or None when nothing is playable."""
+        while self._back:
+            e = self._pick_id(self._back.pop())
+            if e is not None:
+                return e
+        pool = self.playable()
+        if not pool:
+            return None
+        fresh = self._fresh(pool, now)
+        if fresh:
+            choice = fresh[0]
+            self._fresh_done.add(choice.artwork_id)
+        else:
+            choice = self._weighted(pool)
+        self._shown(choice)
+        return choice
+
+    def previous(self) -> Entry | None:
+        """Step back: the item before the current one (the current one is queued to come back next)."""
+        if len(self.history) < 2:
+            return None
+        cur = self.history.pop()
+        prev = self.history.pop()
+        self._back.append(cur)
+        e = self._pick_id(prev)
+        return e
+
+    def _pick_id(self, aid: int) -> Entry | None:
+        e = self.entries.get(aid)
+        if e is None or aid in self.excluded:
+            return None
+        self._shown(e)
+        return e
+
+    def _shown(self, e: Entry) -> None:
+        self.history.append(e.artwork_id)
+        del self.history[:-1000]
+        self._recent.append(e.artwork_id)
+        while len(self._recent) > self.settings.no_repeat:
+            self._recent.popleft()
+
+    def _fresh(self, pool: list[Entry], now: datetime) -> list[Entry]:
+        if self.settings.fresh_hours <= 0:
+            return []
+        cutoff = _aware(now).astimezone(UTC).replace(tzinfo=None) - timedelta(hours=self.settings.fresh_hours)
+        fresh = [e for e in pool if e.created >= cutoff and e.artwork_id not in self._fresh_done]
+        return sorted(fresh, key=lambda e: (e.created, e.artwork_id), reverse=True)
+
+    def _weighted(self, pool: list[Entry]) -> Entry:
+        # The no-repeat window shrinks to what the pool allows (a catalogue of 3 works cycles through 3).
+        window = min(self.settings.no_repeat, len(pool) - 1)
+        recent = set(list(self._recent)[-window:]) if window > 0 else set()
+        eligible = [e for e in pool if e.artwork_id not in recent] or pool
+        by_kind: dict[str, list[Entry]] = {}
+        for e in eligible:
+            by_kind.setdefault(e.kind, []).append(e)
+        kinds = sorted(by_kind)
+        weights = [self.settings.weights.get(k, 1.0) for k in kinds]
+        kind = self.rng.choices(kinds, weights=weights)[0]
+        items = by_kind[kind]
+        # Within a kind: the least recently shown first (never shown = oldest), ties at random.
+        last = {aid: i for i, aid in enumerate(self.history)}
+        oldest = min(last.get(e.artwork_id, -1) for e in items)
+        return self.rng.choice([e for e in items if last.get(e.artwork_id, -1) == oldest])
+
+
+def _aware(now: datetime) -> datetime:
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+
+
+# ---- reading the catalogue ------------------------------------------------------------------
+def duration_for(settings: ShowSettings, kind: str, own: float | None) -> float:
+    if kind in VIDEO_KINDS or (own and kind not in STILL_KINDS):
+        d = own or settings.durations.get(kind, settings.default_duration)
+    else:
+        d = settings.durations.get(kind, settings.default_duration)
+    return float(min(max(d, 2 * settings.transition_seconds + 0.5), settings.max_item_seconds))
+
+
+def label_lines(art: Any) -> tuple[str, ...]:
+    """Museum label: title, kind and date, a short recipe summary."""
+    r = art.recipe or {}
+    bits = []
+    for key in ("generator", "prompt", "prompts", "seed", "seeds", "steps", "iterations", "truncation"):
+        if key in r:
+            v = r[key]
+            if isinstance(v, list):
+                v = ", ".join(str(x) for x in v[:3]) + (" …" if len(v) > 3 else "")
+            bits.append(f"{key} {v}")
+    title = art.title or f"Untitled #{art.id}"
+    return (title, f"{art.kind} · {art.created:%d %B %Y}", " · ".join(bits)[:120])
+
+
+class CatalogueSource:
+    """Turns catalogue rows into entries; on a failed read keeps the last good list and retries later."""
+
+    def __init__(self, catalogue: Any, settings: ShowSettings, page_size: int = 500,
+                 max_items: int = 5000) -> None:
+        self.catalogue = catalogue
+        self.settings = settings
+        self.page_size = page_size
+        self.max_items = max_items
+        self.known: list[Entry] = []
+        self.last_error: str | None = None
+        self.next_read = 0.0  # monotonic time of the next attempt
+
+    def due(self, mono: float) -> bool:
+        return mono >= self.next_read
+
+    def refresh(self, mono: float) -> list[Entry]:
+        try:
+            self.known = self.read()
+            self.last_error = None
+            self.next_read = mono + self.settings.refresh_seconds
+        except Exception as e:  # locked, moved, disk gone: keep showing what we know
+            self.last_error = f"catalogue unavailable: {type(e).__name__}: {e}"
+            log.warning("%s (showing %d known works, retry in %.0f s)", self.last_error, len(self.known),
+                        self.settings.retry_seconds)
+            self.next_read = mono + self.settings.retry_seconds
+        return self.known
+
+    def read(self) -> list[Entry]:
+        from sqlalchemy import select
+
+        from catalogue.models import Artwork, Pairing
+
+        arts: list[Any] = []
+        before = None
+        while len(arts) < self.max_items:
+            page = self.catalogue.page(status="ok", limit=self.page_size, before=before)
+            arts.extend(page)
+            if len(page) < self.page_size:
+                break
+            before = (page[-1].created, page[-1].id)
+        with self.catalogue.read() as s:
+            pairs = list(s.execute(select(Pairing.visual_id, Pairing.sound_id)
+                                   .join(Artwork, Artwork.id == Pairing.sound_id)
+                                   .where(Artwork.status == "ok")
+                                   .order_by(Pairing.created.desc(), Pairing.id.desc())).all())
+        by_id = {a.id: a for a in arts}
+        sound_for: dict[int, int] = {}
+        paired_sounds: set[int] = set()
+        for vid, sid in pairs:
+            paired_sounds.add(sid)
+            sound_for.setdefault(vid, sid)
+        out = []
+        for a in arts:
+            if a.kind in SOUND_KINDS and a.id in paired_sounds and any(
+                    v in by_id for v, s in sound_for.items() if s == a.id):
+                continue  # plays with its visual
+            e = self._entry(a, by_id.get(sound_for.get(a.id, -1)))
+            if e is not None:
+                out.append(e)
+        return out
+
+    def _ref(self, m: Any, kind: str) -> MediaRef:
+        return MediaRef(path=self.catalogue.media_path(m), sha256=m.sha256, kind=kind)
+
+    def _entry(self, a: Any, sound: Any) -> Entry | None:
+        live = [m for m in a.media if not m.broken]
+        first: Callable[..., Any] = lambda *roles: next((m for r in roles for m in live if m.role == r), None)  # noqa: E731
+        audio = None
+        sound_id = None
+        if a.kind in SOUND_KINDS:
+            v = first("spectrogram", "pianoroll", "thumbnail")
+            am = first("audio")
+            if v is None or am is None:
+                return None
+            visual = self._ref(v, "image")
+            audio = self._ref(am, "audio")
+            sound_id = a.id
+            own = a.duration or am.duration
+        else:
+            vm = first("video")
+            if vm is not None:
+                visual = self._ref(vm, "video")
+            else:
+                im = first("image", "poster")
+                if im is None:
+                    return None
+                visual = self._ref(im, "image")
+            own = a.duration or (vm.duration if vm is not None else None)
+            if sound is not None:
+                sm = next((m for m in sound.media if m.role == "audio" and not m.broken), None)
+                if sm is not None:
+                    audio = self._ref(sm, "audio")
+                    sound_id = sound.id
+        return Entry(artwork_id=a.id, kind=a.kind, title=a.title or f"Untitled #{a.id}", created=a.created,
+                     duration=duration_for(self.settings, a.kind, own), visual=visual, audio=audio,
+                     sound_id=sound_id, label=label_lines(a), status=a.status)

@@ -1,0 +1,305 @@
+"""The show: programme -> prefetch -> renderer + sound, on one timeline.
+
+``Show.frame(t)`` draws the picture for show time ``t`` (seconds) and starts / stops sounds at the same
+``t``. Live, ``t`` comes from the monotonic clock (minus paused time); recording and tests step ``t`` by
+1/fps, so a recording is exactly what the same programme looks and sounds like.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from installation.media import MediaError, Prepared, prepare
+from installation.programme import Entry, Programme
+from installation.render import Renderer
+from installation.settings import ShowSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Playing:
+    prep: Prepared
+    start: float  # show time it appeared
+    slot: int
+    duration: float
+    transition: str = "crossfade"
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+class Show:
+    def __init__(self, settings: ShowSettings, renderer: Renderer, audio: Any, *, source: Any = None,
+                 catalogue: Any = None, wall_start: datetime | None = None, live: bool = False,
+                 seed: int | None = None) -> None:
+        self.s = settings
+        self.r = renderer
+        self.audio = audio
+        self.source = source  # CatalogueSource (or anything with due/refresh/last_error)
+        self.catalogue = catalogue
+        self.live = live
+        self.wall_start = wall_start or datetime.now(UTC)
+        self.programme = Programme(settings, seed=settings.seed if seed is None else seed)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        self.refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalogue")
+        self._refresh: Future | None = None
+        self.current: Playing | None = None
+        self.incoming: Playing | None = None
+        self.pending: Future | None = None
+        self.show_label = settings.label
+        self.errors: list[str] = []
+        self.last_error: str | None = None
+        self.skipped = 0
+        self.items_started = 0
+        self.transitions = 0
+        self.late = 0  # frames where the next item was not decoded in time
+        self.state = "starting"
+        self.message: tuple[str, float] | None = None  # (text, until show time)
+        self._skip = False
+        self._mode_i = 0
+        self._t = 0.0
+        self.closed_note = ""
+
+    # ---- time -----------------------------------------------------------------------------------
+    def wall(self, t: float) -> datetime:
+        return self.wall_start + timedelta(seconds=t) if not self.live else datetime.now(UTC)
+
+    # ---- catalogue --------------------------------------------------------------------------------
+    def poll_catalogue(self, t: float, block: bool = False) -> None:
+        if self.source is None:
+            return
+        if self._refresh is not None and (block or self._refresh.done()):
+            entries = self._refresh.result()
+            self._refresh = None
+            self.programme.update(entries)
+            if self.source.last_error:
+                self._error(self.source.last_error)
+        if self._refresh is None and self.source.due(t):
+            self._refresh = self.refresher.submit(self.source.refresh, t)
+            if block:
+                self.poll_catalogue(t, block=True)
+
+    # ---- prefetch ----------------------------------------------------------------------------------
+    def _queue_next(self, t: float, entry: Entry | None = None) -> None:
+        if self.pending is not None:
+            self._discard(self.pending)
+        if entry is None:
+            entry = self.programme.next(self.wall(t))
+        self.pending = None if entry is None else self.pool.submit(prepare, entry, self.audio_rate)
+
+    @property
+    def audio_rate(self) -> int:
+        return getattr(self.audio, "sr", self.s.sample_rate)
+
+    def _discard(self, fut: Future) -> None:
+        def closer(f: Future) -> None:
+            if not f.cancelled() and f.exception() is None:
+                f.result().close()
+        fut.add_done_callback(closer)
+
+    def _take_ready(self, t: float, block: bool) -> Prepared | None:
+        """A decoded next item, trying further entries past broken ones; None if none ready / none left."""
+        for _ in range(max(4, len(self.programme.entries) + 1)):
+            if self.pending is None:
+                self._queue_next(t)
+                if self.pending is None:
+                    return None
+            if not block and not self.pending.done():
+                return None
+            fut, self.pending = self.pending, None
+            try:
+                return fut.result()
+            except MediaError as e:
+                self._broken(e)
+        return None
+
+    def _broken(self, e: MediaError) -> None:
+        self.skipped += 1
+        self.programme.exclude(e.entry.artwork_id)
+        self._error(f"skipped {e}")
+        if self.catalogue is not None and self.s.quarantine_broken:
+            try:
+                self.catalogue.quarantine_media(e.ref.sha256, f"show: {e.reason}")
+            except Exception as qe:
+                self._error(f"could not quarantine {e.ref.sha256[:12]}: {qe}")
+
+    def _error(self, msg: str) -> None:
+        log.warning("%s", msg)
+        self.last_error = msg
+        self.errors.append(msg)
+        del self.errors[:-50]
+
+    # ---- starting and ending items ------------------------------------------------------------------
+    def _start(self, prep: Prepared, t: float) -> Playing:
+        slot = 0 if self.current is None else 1 - self.current.slot
+        self.r.upload(slot, prep.first_frame())
+        mode = self.s.transitions[self._mode_i % len(self.s.transitions)]
+        self._mode_i += 1
+        p = Playing(prep=prep, start=t, slot=slot, duration=prep.entry.duration, transition=mode)
+        if prep.audio is not None:
+            self.audio.start(id(p), prep.audio, t)
+        self.items_started += 1
+        self._queue_next(t)
+        return p
+
+    def _end(self, p: Playing, t: float, fade: float) -> None:
+        self.audio.stop(id(p), t, fade)
+        p.prep.close()
+
+    def _stop_all(self, t: float) -> None:
+        for p in (self.current, self.incoming):
+            if p is not None:
+                self._end(p, t, self.s.audio_fade)
+        self.current = self.incoming = None
+
+    # ---- staff --------------------------------------------------------------------------------------
+    def next_item(self) -> None:
+        self._skip = True
+
+    def previous_item(self, t: float) -> None:
+        e = self.programme.previous()
+        if e is not None:
+            self._queue_next(t, e)
+            self._skip = True
+
+    def toggle_label(self) -> None:
+        self.show_label = not self.show_label
+
+    def say(self, text: str, t: float, seconds: float = 3.0) -> None:
+        self.message = (text, t + seconds)
+
+    # ---- one frame ----------------------------------------------------------------------------------
+    def frame(self, t: float, fbo: Any) -> None:
+        """Advance the show to time t and draw it into fbo."""
+        self._t = t
+        block = not self.live
+        # The first read blocks (so the show opens on works, not on a waiting card); later ones never do live.
+        self.poll_catalogue(t, block=block or not self.programme.entries)
+        now = self.wall(t)
+        if not self.programme.is_open(now):
+            self._closed(t, now, fbo)
+            return
+        T = self.s.transition_seconds
+        if self.current is None:
+            prep = self._take_ready(t, block=True)
+            if prep is None:
+                self.state = "waiting"
+                self._draw_message(fbo, ("Waiting for works", "the catalogue has nothing to show yet"), 0.35)
+                return
+            self.current = self._start(prep, t)
+        cur = self.current
+        if self.incoming is None and (self._skip or t >= cur.end - T):
+            prep = self._take_ready(t, block=block or self._skip)
+            if prep is not None:
+                self._skip = False
+                self.incoming = self._start(prep, t)
+                self.audio.stop(id(cur), t, T if T > 0 else self.s.audio_fade)
+            elif t >= cur.end - T:
+                self.late += 1  # hold the current item until the next one is decoded
+        inc = self.incoming
+        if inc is not None and t >= inc.start + T:
+            cur.prep.close()
+            self.current, self.incoming = inc, None
+            self.transitions += 1
+            cur, inc = self.current, None
+        self.state = "playing"
+        for p in (cur, inc):
+            if p is not None and p.prep.video is not None:
+                frame, new = p.prep.video.frame_at(t - p.start, block=block)
+                if new:
+                    self.r.upload(p.slot, frame)
+        texts = self._texts(t, cur, inc)
+        if inc is not None:
+            prog = (t - inc.start) / T if T > 0 else 1.0
+            self.r.draw(fbo, a=cur.slot, b=inc.slot, t=prog, mode=inc.transition, texts=texts)
+        else:
+            self.r.draw(fbo, a=cur.slot, b=None, t=0.0, texts=texts)
+
+    def _texts(self, t: float, cur: Playing, inc: Playing | None) -> dict[str, tuple[float, str]]:
+        texts: dict[str, tuple[float, str]] = {}
+        if self.show_label and inc is None:
+            self.r.set_text("label", cur.prep.entry.label)
+            texts["label"] = (self._label_alpha(t - cur.start, cur.duration), "label")
+        if self.message is not None:
+            text, until = self.message
+            if t < until:
+                self.r.set_text("message", (text,))
+                texts["message"] = (1.0, "centre")
+            else:
+                self.message = None
+        return texts
+
+    def _label_alpha(self, age: float, duration: float) -> float:
+        T, fade, stay = self.s.transition_seconds, self.s.label_fade, self.s.label_seconds
+        start = T + 0.5
+        stay = min(stay, max(0.0, duration - start - 2 * fade - T))
+        if age < start:
+            return 0.0
+        if fade <= 0:
+            return 1.0 if age < start + stay else 0.0
+        return float(max(0.0, min(1.0, (age - start) / fade, (start + fade + stay + fade - age) / fade)))
+
+    def _closed(self, t: float, now: datetime, fbo: Any) -> None:
+        if self.state != "closed":
+            self._stop_all(t)
+            if self.pending is not None:
+                self._discard(self.pending)
+                self.pending = None
+            self.state = "closed"
+        if self.s.closed_screen == "blank":
+            self.r.draw(fbo, a=None, b=None)
+            return
+        nxt = self.programme.next_opening(now)
+        note = f"Closed · opens {nxt:%A %H:%M}" if nxt is not None else "Closed"
+        self._draw_message(fbo, (note,), 0.5, dim_bg=True)
+
+    def _draw_message(self, fbo: Any, lines: tuple[str, ...], alpha: float, dim_bg: bool = False) -> None:
+        self.r.set_text("message", lines, colour=(200, 200, 200))
+        self.r.draw(fbo, a=None, b=None, texts={"message": (alpha, "centre")})
+
+    # ---- status -------------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        cur = self.current
+        item = None
+        if cur is not None:
+            e = cur.prep.entry
+            item = {"artwork_id": e.artwork_id, "kind": e.kind, "title": e.title, "started_s": round(cur.start, 2),
+                    "duration_s": e.duration, "sound_id": e.sound_id}
+        return {"state": self.state, "show_time_s": round(self._t, 2), "item": item,
+                "known_works": len(self.programme.entries), "playable": len(self.programme.playable()),
+                "items_started": self.items_started, "transitions": self.transitions, "skipped": self.skipped,
+                "late_frames": self.late, "last_error": self.last_error,
+                "catalogue_error": getattr(self.source, "last_error", None),
+                "gl_textures": self.r.live_textures}
+
+    def close(self) -> None:
+        self._stop_all(self._t)
+        if self.pending is not None:
+            self._discard(self.pending)
+            self.pending = None
+        self.pool.shutdown(wait=True)
+        self.refresher.shutdown(wait=True)
+
+
+def run_frames(show: Show, fbo: Any, seconds: float, fps: float,
+               each: Callable[[int, float], None] | None = None) -> int:
+    """Drive a show on a frame clock (t = i / fps) for ``seconds``; returns the number of frames."""
+    n = int(round(seconds * fps))
+    for i in range(n):
+        t = i / fps
+        show.frame(t, fbo)
+        if each is not None:
+            each(i, t)
+    return n
+
+
+def monotonic() -> float:
+    return time.monotonic()
