@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, lazyload, sessionmaker
 
 from catalogue import db
 from catalogue.drafts import ArtworkDraft, fingerprint
@@ -147,7 +147,7 @@ class Catalogue:
                     mid = model_ids[d.model_sha256]
                 art = Artwork(kind=d.kind, title=d.title, recipe=d.recipe, fingerprint=fp, model_id=mid,
                               run_id=d.run_id, status=d.status, duration=d.duration, extra=d.extra,
-                              created=utcnow())
+                              created=d.created or utcnow())
                 for pos, (m, (sha, size)) in enumerate(zip(d.media, b, strict=True)):
                     art.media.append(Media(role=m.role, position=pos, sha256=sha, mime=m.mime, size=size,
                                            width=m.width, height=m.height, duration=m.duration, meta=m.meta))
@@ -196,9 +196,16 @@ class Catalogue:
 
     def page(self, *, kind: str | Iterable[str] | None = None, status: str | Iterable[str] | None = "ok",
              since: datetime | None = None, until: datetime | None = None, limit: int = 50,
-             before: tuple[datetime, int] | None = None, newest_first: bool = True) -> list[Artwork]:
-        """A filtered page ordered by creation time; ``before`` is the keyset cursor (created, id)."""
+             before: tuple[datetime, int] | None = None, newest_first: bool = True,
+             with_media: bool = True) -> list[Artwork]:
+        """A filtered page ordered by creation time; ``before`` is the keyset cursor (created, id).
+
+        ``with_media=False`` loads the artwork rows alone (one indexed query): faster for listings
+        that do not need media or tags; touching ``.media`` on those rows raises.
+        """
         q = select(Artwork)
+        if not with_media:
+            q = q.options(lazyload(Artwork.media), lazyload(Artwork.tags))
         if kind is not None:
             q = q.where(Artwork.kind == kind) if isinstance(kind, str) else q.where(Artwork.kind.in_(list(kind)))
         if status is not None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import mimetypes
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ class ArtworkDraft:
     status: str = "ok"
     run_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    created: datetime | None = None  # defaults to now (UTC); set when importing older works
     # A sound artwork paired to a visual one: (visual artwork id, shared timeline).
     pair_with: tuple[int, dict[str, Any]] | None = None
 
