@@ -1,0 +1,267 @@
+"""Content addressing, done in Python: CIDv1, UnixFS files and directories, CAR archives.
+
+Chosen to give the same CIDs as the npm `ipfs-car` tool (the test suite cross-checks them):
+files are cut into 1 MiB raw-leaf chunks (a file of one chunk is a single `raw` block), bigger
+files get a balanced dag-pb tree of width 1024, directories are flat dag-pb UnixFS directories
+with links sorted by name, every CID is v1 with sha2-256, rendered in base32.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gallery.errors import BadInput
+
+RAW = 0x55
+DAG_PB = 0x70
+DAG_CBOR = 0x71
+SHA2_256 = 0x12
+CHUNK_SIZE = 1024 * 1024
+LAYOUT_WIDTH = 1024
+MAX_DIRECTORY_ENTRIES = 1000  # ipfs-car shards (HAMT) above this; we refuse instead
+
+
+def varint(n: int) -> bytes:
+    if n < 0:
+        raise ValueError("varint of a negative number")
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    n = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise ValueError("truncated varint")
+        b = buf[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return n, pos
+        shift += 7
+
+
+@dataclass(frozen=True, order=True)
+class CID:
+    """A CIDv1 with a sha2-256 multihash."""
+
+    codec: int
+    digest: bytes
+
+    @classmethod
+    def of(cls, codec: int, data: bytes) -> CID:
+        return cls(codec, hashlib.sha256(data).digest())
+
+    @property
+    def bytes(self) -> bytes:
+        return varint(1) + varint(self.codec) + varint(SHA2_256) + varint(len(self.digest)) + self.digest
+
+    def __str__(self) -> str:
+        return "b" + base64.b32encode(self.bytes).decode().lower().rstrip("=")
+
+    @classmethod
+    def parse(cls, text: str) -> CID:
+        if not text.startswith("b") or len(text) < 10:
+            raise BadInput(f"not a base32 CIDv1: {text!r}")
+        body = text[1:].upper()
+        try:
+            raw = base64.b32decode(body + "=" * (-len(body) % 8))
+            version, p = read_varint(raw, 0)
+            codec, p = read_varint(raw, p)
+            mh, p = read_varint(raw, p)
+            ln, p = read_varint(raw, p)
+        except (ValueError, base64.binascii.Error) as e:
+            raise BadInput(f"not a base32 CIDv1: {text!r} ({e})") from None
+        if version != 1 or mh != SHA2_256 or ln != 32 or len(raw) != p + 32:
+            raise BadInput(f"unsupported CID (want v1, sha2-256): {text!r}")
+        return cls(codec, raw[p:])
+
+
+# -- protobuf (just what dag-pb and UnixFS need) ------------------------------------------------
+
+def _field_bytes(num: int, data: bytes) -> bytes:
+    return varint(num << 3 | 2) + varint(len(data)) + data
+
+
+def _field_int(num: int, value: int) -> bytes:
+    return varint(num << 3) + varint(value)
+
+
+def _unixfs_data(kind: int, filesize: int | None = None, blocksizes: Iterable[int] = ()) -> bytes:
+    out = _field_int(1, kind)
+    if filesize is not None:
+        out += _field_int(3, filesize)
+    for b in blocksizes:
+        out += _field_int(4, b)
+    return out
+
+
+def _pb_node(links: list[tuple[CID, str, int]], data: bytes) -> bytes:
+    """dag-pb canonical form: links (field 2) first, then data (field 1)."""
+    out = b""
+    for cid, name, tsize in links:
+        link = _field_bytes(1, cid.bytes) + _field_bytes(2, name.encode()) + _field_int(3, tsize)
+        out += _field_bytes(2, link)
+    return out + _field_bytes(1, data)
+
+
+# -- UnixFS DAGs -------------------------------------------------------------------------------
+
+@dataclass
+class Node:
+    """The root of a DAG with every block under it (in the order a CAR stores them)."""
+
+    cid: CID
+    size: int  # Tsize: bytes of this block plus everything under it
+    blocks: list[tuple[CID, bytes]] = field(default_factory=list)
+    content_size: int = 0
+
+
+def file_node(data: bytes) -> Node:
+    """The UnixFS DAG of one file's bytes."""
+    if len(data) <= CHUNK_SIZE:
+        cid = CID.of(RAW, data)
+        return Node(cid, len(data), [(cid, data)], len(data))
+    level: list[Node] = []
+    for off in range(0, len(data), CHUNK_SIZE):
+        chunk = data[off:off + CHUNK_SIZE]
+        cid = CID.of(RAW, chunk)
+        level.append(Node(cid, len(chunk), [(cid, chunk)], len(chunk)))
+    while len(level) > 1:
+        parents = []
+        for i in range(0, len(level), LAYOUT_WIDTH):
+            group = level[i:i + LAYOUT_WIDTH]
+            body = _pb_node([(n.cid, "", n.size) for n in group],
+                            _unixfs_data(2, sum(n.content_size for n in group), [n.content_size for n in group]))
+            cid = CID.of(DAG_PB, body)
+            blocks = [b for n in group for b in n.blocks] + [(cid, body)]
+            parents.append(Node(cid, len(body) + sum(n.size for n in group), blocks,
+                                sum(n.content_size for n in group)))
+        level = parents
+    return level[0]
+
+
+def file_cid(data: bytes) -> CID:
+    return file_node(data).cid
+
+
+Tree = dict  # name -> bytes | Path | Tree
+
+
+def directory_node(entries: Tree) -> Node:
+    """A flat UnixFS directory; values are bytes, file paths, or nested dicts (subdirectories)."""
+    if len(entries) > MAX_DIRECTORY_ENTRIES:
+        raise BadInput(f"a directory of {len(entries)} entries is too big (at most {MAX_DIRECTORY_ENTRIES})")
+    children: list[tuple[str, Node]] = []
+    for name, value in entries.items():
+        if not name or "/" in name or name in (".", ".."):
+            raise BadInput(f"bad file name in a content-addressed directory: {name!r}")
+        if isinstance(value, dict):
+            children.append((name, directory_node(value)))
+        elif isinstance(value, Path):
+            children.append((name, file_node(value.read_bytes())))
+        else:
+            children.append((name, file_node(bytes(value))))
+    children.sort(key=lambda c: c[0].encode())
+    body = _pb_node([(n.cid, name, n.size) for name, n in children], _unixfs_data(1))
+    cid = CID.of(DAG_PB, body)
+    blocks = [b for _, n in children for b in n.blocks] + [(cid, body)]
+    return Node(cid, len(body) + sum(n.size for _, n in children), blocks)
+
+
+# -- CAR v1 --------------------------------------------------------------------------------------
+
+def _cbor_head(major: int, n: int) -> bytes:
+    if n < 24:
+        return bytes([major << 5 | n])
+    if n < 256:
+        return bytes([major << 5 | 24, n])
+    if n < 65536:
+        return bytes([major << 5 | 25]) + n.to_bytes(2, "big")
+    return bytes([major << 5 | 26]) + n.to_bytes(4, "big")
+
+
+def car_header(roots: list[CID]) -> bytes:
+    """dag-cbor {"roots": [CID...], "version": 1} (keys in canonical order: shorter first)."""
+    body = _cbor_head(5, 2)
+    body += _cbor_head(3, 5) + b"roots" + _cbor_head(4, len(roots))
+    for r in roots:
+        link = b"\x00" + r.bytes  # CIDs in dag-cbor: tag 42 over bytes with a 0x00 prefix
+        body += b"\xd8\x2a" + _cbor_head(2, len(link)) + link
+    body += _cbor_head(3, 7) + b"version" + _cbor_head(0, 1)
+    return varint(len(body)) + body
+
+
+def car_bytes(roots: list[CID], blocks: Iterable[tuple[CID, bytes]]) -> bytes:
+    return b"".join(_car_chunks(roots, blocks))
+
+
+def _car_chunks(roots: list[CID], blocks: Iterable[tuple[CID, bytes]]) -> Iterator[bytes]:
+    yield car_header(roots)
+    seen: set[CID] = set()
+    for cid, data in blocks:
+        if cid in seen:
+            continue
+        seen.add(cid)
+        c = cid.bytes
+        yield varint(len(c) + len(data)) + c + data
+
+
+def write_car(path: Path, roots: list[CID], blocks: Iterable[tuple[CID, bytes]]) -> int:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    n = 0
+    with open(tmp, "wb") as f:
+        for chunk in _car_chunks(roots, blocks):
+            f.write(chunk)
+            n += len(chunk)
+    tmp.replace(path)
+    return n
+
+
+def read_car(data: bytes) -> tuple[list[CID], dict[CID, bytes]]:
+    """Parse a CAR v1 (roots and blocks) and check every block against its CID."""
+    hlen, p = read_varint(data, 0)
+    header = data[p:p + hlen]
+    p += hlen
+    roots = []
+    i = 0
+    while True:
+        j = header.find(b"\xd8\x2a", i)
+        if j < 0:
+            break
+        ln = header[j + 3] if header[j + 2] == 0x58 else header[j + 2] & 0x1F
+        start = j + (4 if header[j + 2] == 0x58 else 3)
+        roots.append(_cid_from_bytes(header[start + 1:start + ln]))
+        i = start + ln
+    blocks: dict[CID, bytes] = {}
+    while p < len(data):
+        ln, q = read_varint(data, p)
+        sec = data[q:q + ln]
+        cid = _cid_from_bytes(sec[:36])
+        body = sec[36:]
+        if hashlib.sha256(body).digest() != cid.digest:
+            raise BadInput(f"CAR block {cid} does not match its content")
+        blocks[cid] = body
+        p = q + ln
+    return roots, blocks
+
+
+def _cid_from_bytes(b: bytes) -> CID:
+    version, p = read_varint(b, 0)
+    codec, p = read_varint(b, p)
+    mh, p = read_varint(b, p)
+    ln, p = read_varint(b, p)
+    if version != 1 or mh != SHA2_256 or ln != 32:
+        raise BadInput("unsupported CID in CAR (want v1, sha2-256)")
+    return CID(codec, b[p:p + 32])
