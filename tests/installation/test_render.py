@@ -1,0 +1,96 @@
+"""The renderer through Mesa's EGL (llvmpipe): transitions, fit, label, texture reuse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from generator import procedural
+from installation.render import Renderer, fit_scale, offscreen_target
+
+pytestmark = pytest.mark.gl
+
+
+def setup(ctx, w=64, h=64, fit="contain"):  # noqa: ANN001, ANN201
+    return Renderer(ctx, w, h, fit), offscreen_target(ctx, w, h)
+
+
+def test_crossfade_pixels_match_the_expected_mix(gl_ctx):
+    r, fbo = setup(gl_ctx)
+    a, b = procedural.draw(1, 64), procedural.draw(2, 64)
+    r.upload(0, a)
+    r.upload(1, b)
+    for t in (0.0, 0.25, 0.5, 0.8, 1.0):
+        r.draw(fbo, a=0, b=1, t=t, mode="crossfade")
+        got = r.read(fbo).astype(np.float32)
+        want = (1 - t) * a.astype(np.float32) + t * b.astype(np.float32)
+        assert np.abs(got - want).max() <= 1.5, t
+    r.release()
+
+
+def test_wipe_and_dissolve_are_different_transitions(gl_ctx):
+    r, fbo = setup(gl_ctx)
+    r.upload(0, np.full((8, 8, 3), (250, 0, 0), np.uint8))
+    r.upload(1, np.full((8, 8, 3), (0, 0, 250), np.uint8))
+    r.draw(fbo, a=0, b=1, t=0.5, mode="wipe")
+    img = r.read(fbo)
+    assert img[:, :20, 2].min() > 240 and img[:, -20:, 0].min() > 240  # B on the left, A on the right
+    r.draw(fbo, a=0, b=1, t=0.5, mode="dissolve")
+    img = r.read(fbo)
+    blue = (img[:, :, 2] > 200).mean()
+    assert 0.3 < blue < 0.7  # scattered, about half
+    assert not ((img[:, :32, 2] > 200).all() or (img[:, 32:, 0] > 200).all())
+    for mode in ("wipe", "dissolve"):
+        r.draw(fbo, a=0, b=1, t=0.0, mode=mode)
+        assert r.read(fbo)[:, :, 0].min() > 240
+        r.draw(fbo, a=0, b=1, t=1.0, mode=mode)
+        assert r.read(fbo)[:, :, 2].min() > 240
+    r.release()
+
+
+def test_contain_letterboxes_and_cover_fills(gl_ctx):
+    wide = np.full((20, 40, 3), 200, np.uint8)  # 2:1 picture on a 16:9 screen
+    r, fbo = setup(gl_ctx, 64, 36, "contain")
+    r.upload(0, wide)
+    r.draw(fbo, a=0, b=None)
+    img = r.read(fbo)
+    # 64 px wide -> 32 px tall, centred: two bars of 2 rows
+    assert img[:1].max() == 0 and img[-1:].max() == 0 and img[4:32].min() >= 195
+    r.release()
+    r, fbo = setup(gl_ctx, 64, 36, "cover")
+    tall = np.full((40, 20, 3), 200, np.uint8)
+    r.upload(0, tall)
+    r.draw(fbo, a=0, b=None)
+    assert r.read(fbo).min() >= 195  # no bars: the picture is cropped to fill
+    r.release()
+    assert fit_scale(40, 20, 64, 36, "contain") == pytest.approx((1.0, 2 / (64 / 36)))
+
+
+def test_picture_is_upright(gl_ctx):
+    r, fbo = setup(gl_ctx, 16, 16)
+    img = np.zeros((16, 16, 3), np.uint8)
+    img[:8] = (255, 255, 255)  # white top half
+    r.upload(0, img)
+    r.draw(fbo, a=0, b=None)
+    out = r.read(fbo)
+    assert out[:7].min() > 250 and out[9:].max() < 5
+    r.release()
+
+
+def test_frames_reuse_one_texture_and_label_fades(gl_ctx):
+    r, fbo = setup(gl_ctx, 320, 180)
+    for i in range(50):
+        r.upload(0, np.full((32, 32, 3), i, np.uint8))
+    assert r.textures_created == 1 and r.live_textures == 1
+    r.upload(0, np.zeros((16, 32, 3), np.uint8))  # a new size replaces (releases) the old texture
+    assert r.live_textures == 1 and r.textures_released == 1
+    r.set_text("label", ("Composition 1", "image · 24 November 2026", "seed 1"))
+    r.draw(fbo, a=None, b=None, texts={"label": (0.0, "label")})
+    assert r.read(fbo).max() == 0
+    r.draw(fbo, a=None, b=None, texts={"label": (1.0, "label")})
+    lit = r.read(fbo)
+    assert lit[100:, :160].max() > 200 and lit[:60, 160:].max() == 0  # bottom left only
+    r.set_text("label", ("Another",))
+    assert r.live_textures == 2
+    r.release()
+    assert r.live_textures == 0
