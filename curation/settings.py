@@ -5,8 +5,45 @@ Torch-free on purpose: gallery.config imports every section at start.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
 from gallery.settings_base import Strict
 
 
 class CurationSettings(Strict):
     """Keys of this section; each one is documented in config.yaml too."""
+
+    # Where the vector index files live (relative to data_dir).
+    index_dir: Path = Path("curation/index")
+    # Vector index backend: faiss (exact below ivf_threshold, IVF above) | numpy (brute force).
+    index_backend: Literal["faiss", "numpy"] = "faiss"
+    # Above this many vectors the faiss index switches from exact (flat) to IVF (approximate).
+    ivf_threshold: int = Field(50_000, ge=1_000)
+    # IVF lists probed per query (recall versus speed).
+    ivf_nprobe: int = Field(24, ge=1, le=4096)
+    # Which embedding search uses: clip (text + image, needs the CLIP model) | hist (colour histogram,
+    # image only) | auto (clip when the CLIP model can be loaded, else hist).
+    embedding: Literal["auto", "clip", "hist"] = "auto"
+    # Near-duplicates: at most this many differing bits of the 64-bit perceptual hash...
+    dup_hash_bits: int = Field(6, ge=0, le=64)
+    # ...or at least this cosine similarity of embeddings.
+    dup_cosine: float = Field(0.97, ge=0.0, le=1.0)
+    # Default knob between relevance (0) and variety (1) for suggested sets.
+    variety: float = Field(0.5, ge=0.0, le=1.0)
+    # Web UI address; anything but loopback requires the token named by token_env.
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=1, le=65535)
+    # Name of the environment variable holding the access token (never the token itself).
+    token_env: str = "GALLERY_CURATE_TOKEN"
+    # Artworks per page of the grid (infinite scroll loads the next page).
+    page_size: int = Field(48, ge=1, le=500)
+
+    @field_validator("token_env")
+    @classmethod
+    def _env_name(cls, v: str) -> str:
+        if not v or not v.replace("_", "").isalnum():
+            raise ValueError("must be an environment variable name (letters, digits, underscores)")
+        return v

@@ -29,6 +29,7 @@ PLUGINS = [
     "generator.cli",
     "installation.cli",
     "generator.schedule_cli",
+    "curation.cli",
 ]
 
 

@@ -1,0 +1,188 @@
+"""From search back to generation: "variations around this" and "between these two".
+
+Both queue generation jobs as ``run`` rows (state ``queued``; ``spec["job"]`` is the JobSpec the
+scheduler's worker runs). The artwork's recipe must hold a latent position and name the job kind
+that renders one:
+
+- the position: ``recipe["latent"]`` (a list of numbers, or ``{"z": [...]}``), else ``recipe["z"]``
+  or ``recipe["w"]``;
+- the job: ``recipe["job_kind"]``, else ``recipe["generator"]``, which must be a key of
+  ``generator.jobs.JOB_KINDS``.
+
+Params handed to the job: ``latent`` (variations) or ``from``/``to``/``steps`` (between), ``recipe``
+(the parent's recipe, for everything else: checkpoint, prompts, sizes), ``parents``
+(``[[artwork id, relation], ...]``) and ``seed``. Jobs that know ``parents`` set ``draft.parents``;
+for the others :func:`link_lineage` adds the lineage rows once the run is done, so the catalogue
+keeps its family tree either way.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from catalogue.models import Artwork, Lineage, Run, utcnow
+from gallery.errors import BadInput
+
+MAX_LATENT = 1 << 16
+
+
+def latent_of(recipe: dict[str, Any]) -> np.ndarray | None:
+    raw: Any = recipe.get("latent")
+    if isinstance(raw, dict):
+        raw = raw.get("z", raw.get("w"))
+    if raw is None:
+        raw = recipe.get("z", recipe.get("w"))
+    if raw is None:
+        return None
+    try:
+        arr = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if arr.size == 0 or arr.size > MAX_LATENT or not np.all(np.isfinite(arr)):
+        return None
+    return arr
+
+
+def job_kind_of(recipe: dict[str, Any]) -> str | None:
+    from generator.jobs import JOB_KINDS
+
+    for key in ("job_kind", "generator"):
+        k = recipe.get(key)
+        if isinstance(k, str) and k in JOB_KINDS:
+            return k
+    return None
+
+
+def _source(cat: Any, artwork_id: int) -> tuple[Artwork, np.ndarray, str]:
+    a = cat.get(artwork_id)
+    if a is None:
+        raise BadInput(f"no artwork {artwork_id}")
+    z = latent_of(a.recipe or {})
+    if z is None:
+        raise BadInput(f"artwork {artwork_id} ({a.kind}): its recipe holds no latent position "
+                       "(recipe.latent, z or w), so there is nothing to vary or walk from")
+    kind = job_kind_of(a.recipe)
+    if kind is None:
+        raise BadInput(f"artwork {artwork_id}: its recipe names no known job kind (job_kind or generator) "
+                       "that can render a latent position")
+    return a, z, kind
+
+
+def _queue(cat: Any, kind: str, params: dict[str, Any], seed: int, window: str | None, title: str) -> int:
+    from generator.jobs import JobSpec
+
+    spec = JobSpec(kind=kind, params=params, seed=seed, title=title)
+    with cat.write() as s:
+        r = Run(job_kind=kind, spec={"job": spec.model_dump(mode="json"), "requested_by": "curation"},
+                window=window, state="queued", created=utcnow(), extra={"parents": params["parents"]})
+        s.add(r)
+        s.flush()
+        return r.id
+
+
+def queue_variations(cat: Any, artwork_id: int, count: int = 4, sigma: float = 0.3, seed: int = 0,
+                     window: str | None = None) -> list[int]:
+    """``count`` runs, each a small seeded perturbation of the artwork's latent position
+    (``z + sigma * noise``, rescaled to the same norm when the space is a hypersphere-like Gaussian)."""
+    if not 1 <= count <= 64:
+        raise BadInput(f"variations: count must be 1..64, got {count}")
+    if not 0.0 < sigma <= 2.0:
+        raise BadInput(f"variations: sigma must be in (0, 2], got {sigma}")
+    a, z, kind = _source(cat, artwork_id)
+    rng = np.random.default_rng([seed, artwork_id])
+    norm = float(np.linalg.norm(z))
+    runs = []
+    for i in range(count):
+        v = z + sigma * rng.standard_normal(z.shape)
+        if norm > 0:
+            v *= norm / max(float(np.linalg.norm(v)), 1e-12)
+        params = {"latent": v.astype(np.float32).tolist(), "recipe": a.recipe, "sigma": sigma, "variation": i,
+                  "parents": [[artwork_id, "variation"]]}
+        runs.append(_queue(cat, kind, params, seed=seed + i, window=window,
+                           title=f"Variation {i + 1} of #{artwork_id}"))
+    return runs
+
+
+def queue_between(cat: Any, a_id: int, b_id: int, steps: int = 8, seed: int = 0,
+                  window: str | None = None) -> int:
+    """One run walking (slerp) from A's latent position to B's in ``steps`` keyframes."""
+    if a_id == b_id:
+        raise BadInput("between: give two different artworks")
+    if not 2 <= steps <= 256:
+        raise BadInput(f"between: steps must be 2..256, got {steps}")
+    a, za, kind = _source(cat, a_id)
+    b, zb, kind_b = _source(cat, b_id)
+    if kind != kind_b or za.shape != zb.shape:
+        raise BadInput(f"between: artworks {a_id} ({kind}, latent {za.shape}) and {b_id} ({kind_b}, "
+                       f"latent {zb.shape}) are not from the same latent space")
+    path = [slerp(za, zb, t).astype(np.float32).tolist() for t in np.linspace(0.0, 1.0, steps)]
+    params = {"from": za.astype(np.float32).tolist(), "to": zb.astype(np.float32).tolist(), "steps": steps,
+              "keyframes": path, "recipe": a.recipe,
+              "parents": [[a_id, "between"], [b_id, "between"]]}
+    return _queue(cat, kind, params, seed=seed, window=window, title=f"Between #{a_id} and #{b_id}")
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    a_f, b_f = a.ravel(), b.ravel()
+    na, nb = np.linalg.norm(a_f), np.linalg.norm(b_f)
+    if na == 0 or nb == 0:
+        return ((1 - t) * a + t * b).reshape(a.shape)
+    cos = float(np.clip(a_f @ b_f / (na * nb), -1.0, 1.0))
+    omega = math.acos(cos)
+    if omega < 1e-6:
+        return ((1 - t) * a + t * b).reshape(a.shape)
+    return ((math.sin((1 - t) * omega) * a_f + math.sin(t * omega) * b_f) / math.sin(omega)).reshape(a.shape)
+
+
+def link_lineage(cat: Any) -> int:
+    """Lineage rows for the results of finished curation-queued runs (idempotent); returns rows added."""
+    added = 0
+    with cat.write() as s:
+        runs = list(s.scalars(select(Run).where(Run.state == "done")))
+        for r in runs:
+            parents = (r.extra or {}).get("parents") or []
+            if not parents or not r.artwork_ids:
+                continue
+            for child in r.artwork_ids:
+                for pid, rel in parents:
+                    if s.get(Artwork, pid) is None or s.get(Lineage, (child, pid, rel)) is not None:
+                        continue
+                    s.add(Lineage(child_id=int(child), parent_id=int(pid), relation=str(rel)))
+                    added += 1
+    return added
+
+
+def run_now(settings: Any, cat: Any, run_id: int) -> list[int]:
+    """Run a queued run in this process (what the scheduler's worker does), then link its lineage."""
+    import traceback
+
+    from generator.jobs import JobContext, JobSpec, run_job
+
+    with cat.write() as s:
+        r = s.get(Run, run_id)
+        if r is None:
+            raise BadInput(f"no run {run_id}")
+        if r.state != "queued":
+            raise BadInput(f"run {run_id} is {r.state}, not queued")
+        r.state, r.started = "running", utcnow()
+        spec = JobSpec.model_validate(r.spec["job"])
+    workdir = settings.path(f"runs/{run_id}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    ctx = JobContext(settings=settings, catalogue=cat, workdir=workdir, seed=spec.seed or 0, run_id=run_id)
+    try:
+        ids = run_job(spec, ctx)
+    except Exception as e:
+        with cat.write() as s:
+            r = s.get(Run, run_id)
+            r.state, r.ended = "failed", utcnow()
+            r.error = f"{type(e).__name__}: {e}\n{''.join(traceback.format_exception(e)[-4:])}"
+        raise
+    with cat.write() as s:
+        r = s.get(Run, run_id)
+        r.state, r.ended, r.artwork_ids = "done", utcnow(), list(ids)
+    link_lineage(cat)
+    return ids
