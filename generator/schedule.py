@@ -568,11 +568,12 @@ def make_scheduler(settings: Settings, cat: Catalogue) -> BaseScheduler:
         timezone=zone(sched))
 
 
-def sync_jobs(scheduler: BaseScheduler, settings: Settings) -> list[str]:
-    """Make the stored jobs match the configured windows (added, replaced, removed); returns job ids."""
+def sync_jobs(scheduler: BaseScheduler, settings: Settings) -> tuple[list[str], list[str]]:
+    """Make the stored jobs match the configured windows; returns (all window job ids, those (re)added now)."""
     tz = zone(settings.schedule)
     blob = settings.model_dump_json()
     wanted = {}
+    added = []
     for w in settings.schedule.windows:
         jid = JOB_ID_PREFIX + w.name
         wanted[jid] = w
@@ -582,30 +583,38 @@ def sync_jobs(scheduler: BaseScheduler, settings: Settings) -> list[str]:
             continue  # unchanged: keep its stored next run time (a missed start still counts as a misfire)
         scheduler.add_job("generator.schedule:scheduled_window", trig, args=[w.name, blob], id=jid, name=w.name,
                           replace_existing=True)
+        added.append(jid)
     for job in scheduler.get_jobs():
         if job.id.startswith(JOB_ID_PREFIX) and job.id not in wanted:
             scheduler.remove_job(job.id)
-    return sorted(wanted)
+    return sorted(wanted), added
 
 
-def resume_open_windows(scheduler: BaseScheduler, settings: Settings, cat: Catalogue, clock: Clock) -> list[str]:
-    """Windows open now whose occurrence already started (the scheduler died in it): carry on now."""
+def resume_open_windows(scheduler: BaseScheduler, settings: Settings, cat: Catalogue, clock: Clock,
+                        new_jobs: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Windows open now to run at once: those whose occurrence already started (the scheduler died in
+    it), and those just added to the store whose start was missed by less than the misfire grace.
+    (A stored job that missed its start is fired by APScheduler itself, by the same misfire rules.)"""
     tz = zone(settings.schedule)
     blob = settings.model_dump_json()
     resumed = []
     for w in settings.schedule.windows:
-        occ = current_occurrence(w, clock.now(), tz)
+        now = clock.now()
+        occ = current_occurrence(w, now, tz)
         if occ is None:
             continue
         key = occ[0].isoformat(timespec="seconds")
         if not occurrence_runs(cat, w.name, key):
-            continue  # not started: APScheduler's misfire rules decide
+            late = (now - occ[0]).total_seconds()
+            if JOB_ID_PREFIX + w.name not in new_jobs or late > settings.schedule.misfire_grace_s:
+                continue
         from apscheduler.triggers.date import DateTrigger
 
         scheduler.add_job("generator.schedule:scheduled_window", DateTrigger(clock.now()), args=[w.name, blob],
                           id=RESUME_ID_PREFIX + w.name, name=f"resume {w.name}", replace_existing=True,
                           misfire_grace_time=None)
-        log.info("window %s (%s) was interrupted; carrying on with the rest of it", w.name, key)
+        log.info("window %s (%s) is open%s; running it now", w.name, key,
+                 " and was interrupted" if occurrence_runs(cat, w.name, key) else "")
         resumed.append(w.name)
     return resumed
 
@@ -638,8 +647,8 @@ def run_daemon(settings: Settings, stop: threading.Event | None = None, poll_s: 
             recover_interrupted(cat)
             scheduler = make_scheduler(settings, cat)
             scheduler.start(paused=True)
-            ids = sync_jobs(scheduler, settings)
-            resume_open_windows(scheduler, settings, cat, SystemClock(zone(settings.schedule)))
+            ids, added = sync_jobs(scheduler, settings)
+            resume_open_windows(scheduler, settings, cat, SystemClock(zone(settings.schedule)), added)
             _STOP.clear()
             scheduler.resume()
             for job in scheduler.get_jobs():

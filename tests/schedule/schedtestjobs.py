@@ -1,0 +1,44 @@
+"""Test-only job functions (importable as ``schedtestjobs:NAME`` with this folder on PYTHONPATH)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+from catalogue import ArtworkDraft, MediaDraft
+
+
+def boom(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    raise ValueError(f"the job exploded on purpose (seed {params['seed']})")
+
+
+def sleepy(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    (ctx.workdir / "partial.bin").write_bytes(b"x" * 1000)  # a half-made file that must not survive
+    time.sleep(float(params.get("seconds", 60)))
+    return [_draft(params, "slept")]
+
+
+def sigkill_self(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    (ctx.workdir / "partial.bin").write_bytes(b"x" * 1000)
+    os.kill(os.getpid(), signal.SIGKILL)
+    return []
+
+
+def hog(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    chunks = [bytearray(64 * 2**20) for _ in range(int(params.get("mb", 4096)) // 64)]
+    return [_draft(params, f"held {len(chunks)} chunks")]
+
+
+def pair_echo(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    return [_draft(params, "paired", kind="soundscape", recipe_extra={"pair_with": params.get("pair_with"),
+                                                                       "prompt": params.get("prompt")})]
+
+
+def _draft(params: dict[str, Any], note: str, kind: str = "image",
+           recipe_extra: dict[str, Any] | None = None) -> ArtworkDraft:
+    data = f"{note} {params['seed']}".encode()
+    return ArtworkDraft(kind=kind, title=note, recipe={"generator": "test", "seed": params["seed"],
+                                                       **(recipe_extra or {})},
+                        media=[MediaDraft(role="image", mime="text/plain", data=data)])

@@ -1,0 +1,127 @@
+"""Windows run for real: each job in a worker subprocess, with a fake clock for the window's times."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from datetime import UTC, datetime, timedelta
+
+from schedutil import FakeClock, sched_settings
+from sqlalchemy import select
+
+from catalogue.models import Artwork, Run
+from generator.schedule import recover_interrupted, run_window
+
+NIGHT = {"name": "night", "start": "22:00", "end": "07:00"}
+T22 = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
+END = datetime(2026, 3, 3, 7, 0, tzinfo=UTC)
+
+
+def _window(settings, jobs, **kw):  # noqa: ANN001, ANN003, ANN202
+    s = sched_settings(settings, windows=[{**NIGHT, "jobs": jobs}], **kw)
+    return s, s.schedule.windows[0]
+
+
+def _runs(cat) -> list[Run]:  # noqa: ANN001
+    with cat.read() as s:
+        return list(s.scalars(select(Run).order_by(Run.id)))
+
+
+def test_a_window_runs_its_programme_and_a_raising_job_fails_alone(settings, catalogue):
+    s, w = _window(settings, [{"kind": "procedural.images", "count": 1, "params": {"count": 2, "size": 32}},
+                              {"kind": "schedtestjobs:boom", "count": 1},
+                              {"kind": "noop", "count": 1}])
+    rep = run_window(s, catalogue, w, T22, END, FakeClock(T22))
+    assert rep.stopped_by == "programme done"
+    runs = _runs(catalogue)
+    assert [r.state for r in runs] == ["done", "failed", "done"]
+    made, failed, noop = runs
+    assert len(made.artwork_ids) == 2
+    for aid in made.artwork_ids:
+        assert catalogue.get(aid).run_id == made.id
+    assert made.spec["job"]["kind"] == "procedural.images" and made.spec["job"]["params"] == {"count": 2, "size": 32}
+    assert made.started <= made.ended and made.window == "night" and made.host == socket.gethostname()
+    assert made.extra["occurrence"] == T22.isoformat() and made.extra["exit_code"] == 0
+    assert "ValueError: the job exploded on purpose" in failed.error
+    assert failed.artwork_ids == [] and failed.ended is not None
+    assert noop.artwork_ids == [] and noop.error is None
+    # The seed recorded in the spec is the one the job saw.
+    assert f"seed {failed.spec['job']['seed']}" in failed.error
+    assert not (s.path("runs") / str(made.id)).exists()  # work folders are cleaned
+
+
+def test_a_job_is_stopped_at_the_window_end(settings, catalogue):
+    s, w = _window(settings, [{"kind": "schedtestjobs:sleepy", "count": 1, "params": {"seconds": 120}}])
+    rep = run_window(s, catalogue, w, T22, END, FakeClock(END - timedelta(seconds=4)))
+    (run,) = _runs(catalogue)
+    assert run.state == "timed-out"
+    assert run.artwork_ids == []
+    assert rep.outcomes[0].wall_s < 4 + 1 + 3  # the window's end, the kill grace, slack for a busy machine
+    assert not (s.path("runs") / str(run.id)).exists()  # the half-made file went with the work folder
+    # At the end itself nothing more starts.
+    rep = run_window(s, catalogue, w, T22, END, FakeClock(END), occurrence="again")
+    assert rep.stopped_by == "window ended" and rep.outcomes == []
+
+
+def test_sigkill_and_out_of_memory_kill_one_job_not_the_window(settings, catalogue):
+    s, w = _window(settings, [{"kind": "schedtestjobs:sigkill_self", "count": 1},
+                              {"kind": "schedtestjobs:hog", "count": 1, "params": {"mb": 4096}},
+                              {"kind": "noop", "count": 1}], worker_memory_mb=1536)
+    run_window(s, catalogue, w, T22, END, FakeClock(T22))
+    killed, oom, after = _runs(catalogue)
+    assert killed.state == "failed" and "SIGKILL" in killed.error and killed.extra["exit_code"] == -9
+    assert oom.state == "failed" and "out of memory" in oom.error
+    assert after.state == "done"
+    with catalogue.read() as sess:
+        assert sess.scalar(select(Artwork.id)) is None  # nothing half-written
+
+
+def test_guards_stop_generation_with_a_clear_log_line(settings, catalogue, caplog):
+    s, w = _window(settings, [{"kind": "procedural.images", "count": 1, "params": {"count": 2, "size": 32}},
+                              {"kind": "noop", "weight": 1}], max_artworks=2)
+    with caplog.at_level(logging.WARNING, logger="gallery.schedule"):
+        rep = run_window(s, catalogue, w, T22, END, FakeClock(T22))
+    assert [r.state for r in _runs(catalogue)] == ["done", "skipped"]
+    assert "max_artworks = 2" in rep.stopped_by
+    assert any("generation stopped in window night" in r.getMessage() and "max_artworks" in r.getMessage()
+               for r in caplog.records)
+    s2, w2 = _window(settings, [{"kind": "noop", "count": 1}], min_free_disk_mb=10**9)
+    rep = run_window(s2, catalogue, w2, T22, END, FakeClock(T22), occurrence="disk")
+    assert "free disk" in rep.stopped_by and "min_free_disk_mb" in rep.stopped_by
+    assert _runs(catalogue)[-1].state == "skipped"
+
+
+def test_a_sound_pairs_with_the_latest_visual_of_the_window(settings, catalogue):
+    s, w = _window(settings, [{"kind": "schedtestjobs:pair_echo", "count": 2, "pair_with": "previous_visual",
+                               "prompts": ["hum"]},
+                              {"kind": "procedural.images", "count": 1, "params": {"count": 1, "size": 32}}])
+    run_window(s, catalogue, w, T22, END, FakeClock(T22))
+    skipped, visual, paired = _runs(catalogue)
+    assert skipped.state == "skipped" and "no visual artwork" in skipped.error
+    assert visual.state == "done" and paired.state == "done"
+    sound = catalogue.get(paired.artwork_ids[0])
+    assert sound.recipe["pair_with"] == visual.artwork_ids[0]
+    assert sound.recipe["prompt"] == "hum"
+
+
+def test_an_interrupted_run_is_marked_and_the_window_carries_on(settings, catalogue):
+    from catalogue import ArtworkDraft, MediaDraft
+
+    s, w = _window(settings, [{"kind": "noop", "count": 3}])
+    occ = T22.isoformat()
+    with catalogue.write() as sess:
+        dead = Run(job_kind="noop", window="night", state="running", spec={"job": {"kind": "noop"}}, artwork_ids=[],
+                   host=socket.gethostname(), extra={"occurrence": occ, "slot": 0, "scheduler_pid": 1})
+        sess.add(dead)
+        sess.flush()
+        dead_id = dead.id
+    # What the dead worker had committed is whole; the run row must say so.
+    aid = catalogue.add(ArtworkDraft(kind="image", recipe={"x": 1}, run_id=dead_id,
+                                     media=[MediaDraft(role="image", mime="image/png", data=b"png")]))
+    assert recover_interrupted(catalogue) == [dead_id]
+    rep = run_window(s, catalogue, w, T22, END, FakeClock(T22 + timedelta(hours=2)))
+    runs = _runs(catalogue)
+    assert runs[0].state == "failed-interrupted" and "interrupted" in runs[0].error
+    assert runs[0].artwork_ids == [aid]
+    assert [r.extra["slot"] for r in runs[1:]] == [1, 2]  # the rest of the window, not the interrupted slot
+    assert [o.state for o in rep.outcomes] == ["done", "done"]
