@@ -276,7 +276,7 @@ class Show:
         return {"state": self.state, "show_time_s": round(self._t, 2), "item": item,
                 "known_works": len(self.programme.entries), "playable": len(self.programme.playable()),
                 "items_started": self.items_started, "transitions": self.transitions, "skipped": self.skipped,
-                "late_frames": self.late, "last_error": self.last_error,
+                "late_frames": self.late, "last_error": self.last_error, "recent_errors": self.errors[-5:],
                 "catalogue_error": getattr(self.source, "last_error", None),
                 "gl_textures": self.r.live_textures}
 
