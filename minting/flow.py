@@ -1,0 +1,351 @@
+"""The mint flow: deploy, mint a frozen set, status, verify (chain read back vs catalogue).
+
+A set is minted into the gallery's contract as consecutive token ids. Its plan (token ids, the
+metadata document and CID of every token) is written to the `mint` table first; the base URI is
+`ipfs://<root>/` where <root> is the UnixFS directory of every token's metadata (named by token
+id) and a `media/` folder with every file they point at; that directory is also written as one
+CAR archive (the hand-off to any pinning service). Minting sends `mintBatch(to, firstId, n)`,
+which reverts unless `firstId` is the contract's next token id: a replayed or duplicated
+transaction can never mint a token twice, and a rerun continues from the chain's own counter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from catalogue.models import Artwork, Collection, Mint, MintTx
+from gallery.errors import BadInput, GalleryError
+from minting import cid as cidlib
+from minting.chain import GWEI, Chain, connect, contract_interface, load_signer
+from minting.metadata import canonical_json, token_files
+
+log = logging.getLogger("gallery.minting")
+
+
+@dataclass
+class MintContext:
+    settings: Any
+    catalogue: Any
+    chain: Chain
+
+    @property
+    def ms(self):
+        return self.settings.minting
+
+
+def open_context(settings: Any, catalogue: Any, *, w3: Any = None,
+                 environ: Mapping[str, str] | None = None) -> MintContext:
+    """Check config, key and chain id before anything is signed."""
+    ms = settings.minting
+    signer = load_signer(ms, os.environ if environ is None else environ)
+    chain = Chain(w3 if w3 is not None else connect(ms), ms, signer, catalogue)
+    return MintContext(settings, catalogue, chain)
+
+
+# -- deploy -------------------------------------------------------------------------------------
+
+def contract_metadata(ms: Any, owner: str) -> bytes:
+    doc = {"name": ms.name, "description": ms.description, "seller_fee_basis_points": ms.royalty_bps,
+           "fee_recipient": ms.royalty_receiver or owner}
+    if ms.external_url and "{" not in ms.external_url:
+        doc["external_link"] = ms.external_url
+    return canonical_json(doc)
+
+
+def deployed_address(mc: MintContext) -> str | None:
+    """minting.contract, or the latest contract this account deployed on this chain (journal)."""
+    if mc.ms.contract:
+        return mc.ms.contract
+    with mc.catalogue.read() as s:
+        row = s.scalars(select(MintTx).where(
+            MintTx.chain_id == mc.chain.chain_id, MintTx.sender == mc.chain.signer.address,
+            MintTx.purpose == "deploy", MintTx.state == "confirmed").order_by(MintTx.id.desc())).first()
+        return row.receipt.get("contractAddress") if row else None
+
+
+def contract(mc: MintContext, address: str | None = None) -> Any:
+    address = address or deployed_address(mc)
+    if not address:
+        raise BadInput("no contract: run `gallery mint deploy` first (or set minting.contract)")
+    w3 = mc.chain.w3
+    if not w3.eth.get_code(address):
+        raise BadInput(f"no contract code at {address} on chain {mc.chain.chain_id}")
+    abi, _ = contract_interface()
+    return w3.eth.contract(address=w3.to_checksum_address(address), abi=abi)
+
+
+def deploy(mc: MintContext, *, new: bool = False) -> dict[str, Any]:
+    """Deploy the set contract (once per chain and account unless `new`)."""
+    mc.chain.reconcile()
+    existing = deployed_address(mc)
+    if existing and not new and mc.chain.w3.eth.get_code(existing):
+        return {"contract": existing, "deployed": False}
+    ms = mc.ms
+    owner = mc.chain.signer.address
+    doc = contract_metadata(ms, owner)
+    curi = f"ipfs://{cidlib.file_cid(doc)}"
+    out = mc.settings.path(ms.car_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "contract.json").write_bytes(doc)
+    node = cidlib.file_node(doc)
+    cidlib.write_car(out / "contract.car", [node.cid], node.blocks)
+    abi, bytecode = contract_interface()
+    w3 = mc.chain.w3
+    ctor = w3.eth.contract(abi=abi, bytecode=bytecode).constructor(
+        ms.name, ms.symbol, "", curi, w3.to_checksum_address(ms.royalty_receiver or owner), ms.royalty_bps,
+        ms.ownership_stride, owner)
+    tx = {"data": ctor.data_in_transaction}
+    _check_balance(mc, int(w3.eth.estimate_gas({"from": owner, **tx})), "deploy")
+    rec = mc.chain.send("deploy", tx, payload={"contract_uri": curi})
+    if rec["status"] != 1:
+        raise GalleryError(f"the deploy transaction {rec['tx_hash']} reverted")
+    return {"contract": rec["contractAddress"], "deployed": True, "contract_uri": curi,
+            "gas": rec["gasUsed"], "tx": rec["tx_hash"]}
+
+
+def _check_balance(mc: MintContext, gas: int, what: str) -> int:
+    max_fee, _ = mc.chain.fees()
+    cost = gas * max_fee
+    bal = mc.chain.balance()
+    if bal < cost:
+        raise BadInput(f"balance of {mc.chain.signer.address} is {bal / 1e18:.6f} ETH, below the estimated cost "
+                       f"of {what}: {gas:,} gas at up to {max_fee / GWEI:.3f} gwei = {cost / 1e18:.6f} ETH")
+    return cost
+
+
+# -- planning a set -----------------------------------------------------------------------------
+
+@dataclass
+class SetPlan:
+    collection_id: int
+    contract: str
+    recipient: str
+    tokens: list[dict[str, Any]]  # token_id, artwork_id, metadata_cid, position, state
+    root: str  # CID of the directory behind the base URI
+    base_uri: str
+    car: Path
+    car_bytes: int
+    all_tokens: int
+    notes: list[str] = field(default_factory=list)
+
+
+def _collection(s: Any, collection_id: int) -> Collection:
+    coll = s.get(Collection, collection_id)
+    if coll is None:
+        raise BadInput(f"no collection (set) with id {collection_id}")
+    if coll.frozen_at is None:
+        raise BadInput(f"set {collection_id} ({coll.title!r}) is not frozen; freeze it before minting")
+    if not coll.items:
+        raise BadInput(f"set {collection_id} ({coll.title!r}) is empty")
+    return coll
+
+
+def plan_set(mc: MintContext, collection_id: int, k: Any) -> SetPlan:
+    """Plan (or load the plan of) a set: token ids, metadata CIDs, the directory and its CAR."""
+    ms, chain_id, address = mc.ms, mc.chain.chain_id, k.address
+    recipient = mc.chain.w3.to_checksum_address(ms.recipient or mc.chain.signer.address)
+    with mc.catalogue.write() as s:
+        coll = _collection(s, collection_id)
+        rows = list(s.scalars(select(Mint).where(Mint.chain_id == chain_id, Mint.contract == address,
+                                                 Mint.collection_id == collection_id).order_by(Mint.token_id)))
+        if not rows:
+            taken = s.scalars(select(Mint.token_id).where(Mint.chain_id == chain_id, Mint.contract == address)
+                              .order_by(Mint.token_id.desc())).first()
+            start = max(int(k.functions.nextTokenId().call()), (taken or 0) + 1)
+            for i, item in enumerate(coll.items):
+                art = s.get(Artwork, item.artwork_id)
+                if art.status != "ok":
+                    raise BadInput(f"set {collection_id}: artwork {art.id} is {art.status} ({art.status_reason})")
+                tf = token_files(art, mc.catalogue.media_path, collection_title=coll.title,
+                                 collection_description=coll.description, position=i + 1, token_id=start + i,
+                                 external_url=ms.external_url, default_description=ms.description)
+                rows.append(Mint(collection_id=collection_id, collection_item_id=item.id, artwork_id=art.id,
+                                 chain_id=chain_id, contract=address, token_id=start + i,
+                                 metadata_cid=str(cidlib.file_cid(tf.document)), state="planned",
+                                 extra={"metadata": tf.document.decode(), "to": recipient,
+                                        "media": {n: str(p) for n, p in tf.media.items()}}))
+            s.add_all(rows)
+            s.flush()
+        everything = list(s.scalars(select(Mint).where(Mint.chain_id == chain_id, Mint.contract == address)
+                                    .order_by(Mint.token_id)))
+        tree: dict[str, Any] = {"media": {}}
+        for m in everything:
+            doc = m.extra["metadata"].encode()
+            if str(cidlib.file_cid(doc)) != m.metadata_cid:
+                raise GalleryError(f"token {m.token_id}: stored metadata does not match its CID {m.metadata_cid}")
+            tree[str(m.token_id)] = doc
+            for name, p in m.extra.get("media", {}).items():
+                tree["media"][name] = Path(p)
+        node = cidlib.directory_node(tree)
+        base_uri = f"ipfs://{node.cid}/"
+        for m in everything:
+            m.token_uri = f"{base_uri}{m.token_id}"
+        tokens = [{"token_id": m.token_id, "artwork_id": m.artwork_id, "metadata_cid": m.metadata_cid,
+                   "state": m.state, "to": m.extra.get("to", recipient)} for m in rows]
+    out = mc.settings.path(ms.car_dir) / f"{chain_id}-{address}"
+    out.mkdir(parents=True, exist_ok=True)
+    car = out / f"{node.cid}.car"
+    size = car.stat().st_size if car.exists() else cidlib.write_car(car, [node.cid], node.blocks)
+    (out / f"set-{collection_id}.json").write_text(json.dumps(
+        {"collection": collection_id, "root": str(node.cid), "base_uri": base_uri, "car": car.name,
+         "tokens": tokens}, indent=1))
+    return SetPlan(collection_id, address, tokens[0]["to"], tokens, str(node.cid), base_uri, car, size,
+                   len(everything))
+
+
+def _sync(mc: MintContext, k: Any, plan: SetPlan) -> int:
+    """Mark planned tokens that the chain already has as confirmed; returns the chain's next id."""
+    nxt = int(k.functions.nextTokenId().call())
+    with mc.catalogue.write() as s:
+        txs = list(s.scalars(select(MintTx).where(MintTx.chain_id == mc.chain.chain_id, MintTx.purpose == "mint",
+                                                  MintTx.contract == plan.contract,
+                                                  MintTx.state == "confirmed")))
+        for m in s.scalars(select(Mint).where(Mint.chain_id == mc.chain.chain_id, Mint.contract == plan.contract,
+                                              Mint.collection_id == plan.collection_id, Mint.state != "confirmed")):
+            if m.token_id < nxt:
+                m.state = "confirmed"
+                for t in txs:
+                    first, n = t.payload.get("first", 0), t.payload.get("quantity", 0)
+                    if first <= m.token_id < first + n:
+                        m.tx_hash = t.tx_hash
+    for t in plan.tokens:
+        if t["token_id"] < nxt:
+            t["state"] = "confirmed"
+    return nxt
+
+
+def _batches(plan: SetPlan, size: int) -> list[tuple[int, int]]:
+    todo = [t["token_id"] for t in plan.tokens if t["state"] != "confirmed"]
+    return [(todo[i], len(todo[i:i + size])) for i in range(0, len(todo), size)]
+
+
+def mint_set(mc: MintContext, collection_id: int, *, dry_run: bool = False, upload: Any = None,
+             on_batch: Any = None) -> dict[str, Any]:
+    """Mint a frozen set (or, with dry_run, show the plan and cost). Safe to rerun after a crash."""
+    settled = [] if dry_run else mc.chain.reconcile()
+    k = contract(mc)
+    if k.functions.owner().call() != mc.chain.signer.address:
+        raise BadInput(f"the minting account {mc.chain.signer.address} does not own contract {k.address}")
+    plan = plan_set(mc, collection_id, k)
+    _sync(mc, k, plan)
+    batches = _batches(plan, mc.ms.batch_size)
+    w3, me = mc.chain.w3, mc.chain.signer.address
+    need_uri = k.functions.baseURI().call() != plan.base_uri
+    if (batches or need_uri) and k.functions.baseURIFrozen().call():
+        raise BadInput(f"contract {k.address} has its base URI frozen for good; mint this set into a new "
+                       "contract (`gallery mint deploy --new`)")
+    gas = int(w3.eth.estimate_gas({"from": me, "to": k.address,
+                                   "data": k.functions.setBaseURI(plan.base_uri)._encode_transaction_data()})
+              ) if need_uri else 0
+    nxt = int(k.functions.nextTokenId().call())
+    for _first, n in batches:
+        gas += int(w3.eth.estimate_gas({"from": me, "to": k.address, "data": k.functions.mintBatch(
+            plan.recipient, nxt, n)._encode_transaction_data()}))
+    report = {"set": collection_id, "contract": k.address, "root": plan.root, "base_uri": plan.base_uri,
+              "car": str(plan.car), "car_bytes": plan.car_bytes, "tokens": len(plan.tokens),
+              "to_mint": sum(n for _, n in batches), "batches": len(batches), "estimated_gas": gas,
+              "reconciled": len(settled)}
+    if dry_run or (not batches and not need_uri):
+        max_fee, _ = mc.chain.fees()
+        report["estimated_cost_eth"] = gas * max_fee / 1e18
+        report["token_uris"] = [f"{plan.base_uri}{t['token_id']}" for t in plan.tokens]
+        return report
+    report["estimated_cost_eth"] = _check_balance(mc, gas, f"set {collection_id}") / 1e18
+    if upload is not None:
+        report["pinned"] = upload(plan)
+    if need_uri:
+        rec = mc.chain.send("set-base-uri", {"to": k.address, "data": k.functions.setBaseURI(
+            plan.base_uri)._encode_transaction_data()}, collection_id=collection_id, contract=k.address,
+            payload={"base_uri": plan.base_uri})
+        if rec["status"] != 1:
+            raise GalleryError(f"setBaseURI {rec['tx_hash']} reverted")
+    for first, n in batches:
+        nxt = int(k.functions.nextTokenId().call())
+        if nxt != first:
+            raise GalleryError(f"the contract's next token id is {nxt}, but set {collection_id} planned {first}: "
+                               "someone else minted into this contract; nothing was sent")
+        rec = mc.chain.send("mint", {"to": k.address, "data": k.functions.mintBatch(
+            plan.recipient, first, n)._encode_transaction_data()}, collection_id=collection_id,
+            contract=k.address, payload={"first": first, "quantity": n})
+        if rec["status"] != 1:
+            raise GalleryError(f"mint transaction {rec['tx_hash']} (tokens {first}..{first + n - 1}) reverted")
+        _sync(mc, k, plan)
+        if on_batch is not None:
+            on_batch(first, n)
+    _sync(mc, k, plan)
+    report["token_uris"] = [f"{plan.base_uri}{t['token_id']}" for t in plan.tokens]
+    report["minted"] = sum(1 for t in plan.tokens if t["state"] == "confirmed")
+    return report
+
+
+# -- status and verify --------------------------------------------------------------------------
+
+def status(catalogue: Any, collection_id: int | None = None) -> list[dict[str, Any]]:
+    """What the catalogue knows: per set and contract, tokens by state, and unsettled transactions."""
+    with catalogue.read() as s:
+        q = select(Mint)
+        if collection_id is not None:
+            q = q.where(Mint.collection_id == collection_id)
+        groups: dict[tuple, dict[str, Any]] = {}
+        for m in s.scalars(q.order_by(Mint.token_id)):
+            g = groups.setdefault((m.collection_id, m.chain_id, m.contract), {
+                "set": m.collection_id, "chain_id": m.chain_id, "contract": m.contract, "tokens": 0,
+                "first": m.token_id, "last": m.token_id, "states": {}})
+            g["tokens"] += 1
+            g["last"] = m.token_id
+            g["states"][m.state] = g["states"].get(m.state, 0) + 1
+        pend = list(s.scalars(select(MintTx).where(MintTx.state.in_(("signed", "sent")))))
+        for g in groups.values():
+            g["unsettled_txs"] = sum(1 for t in pend if t.chain_id == g["chain_id"] and t.contract == g["contract"])
+        return list(groups.values())
+
+
+def verify(mc: MintContext, collection_id: int) -> dict[str, Any]:
+    """Read the chain back: owner, token URI and metadata CID of every token vs the catalogue."""
+    k = contract(mc)
+    problems: list[str] = []
+    with mc.catalogue.read() as s:
+        coll = _collection(s, collection_id)
+        rows = list(s.scalars(select(Mint).where(Mint.chain_id == mc.chain.chain_id, Mint.contract == k.address,
+                                                 Mint.collection_id == collection_id).order_by(Mint.token_id)))
+        if not rows:
+            raise BadInput(f"set {collection_id} has no mint plan on contract {k.address}; run `gallery mint set`")
+        if {m.artwork_id for m in rows} != {i.artwork_id for i in coll.items}:
+            problems.append("the planned tokens do not match the set's artworks")
+        arts = {m.artwork_id: s.get(Artwork, m.artwork_id) for m in rows}
+        positions = {i.artwork_id: n + 1 for n, i in enumerate(coll.items)}
+        base = k.functions.baseURI().call()
+        for m in rows:
+            tf = token_files(arts[m.artwork_id], mc.catalogue.media_path, collection_title=coll.title,
+                             collection_description=coll.description, position=positions[m.artwork_id],
+                             token_id=m.token_id, external_url=mc.ms.external_url,
+                             default_description=mc.ms.description)
+            want_cid = str(cidlib.file_cid(tf.document))
+            if want_cid != m.metadata_cid:
+                problems.append(f"token {m.token_id}: catalogue metadata CID {want_cid} != planned {m.metadata_cid}")
+            try:
+                owner = k.functions.ownerOf(m.token_id).call()
+                uri = k.functions.tokenURI(m.token_id).call()
+            except Exception:  # noqa: BLE001 - a token that does not exist reverts
+                problems.append(f"token {m.token_id}: not minted")
+                continue
+            if owner != m.extra.get("to"):
+                problems.append(f"token {m.token_id}: owner {owner} != {m.extra.get('to')}")
+            if uri != m.token_uri or uri != f"{base}{m.token_id}":
+                problems.append(f"token {m.token_id}: tokenURI {uri} != {m.token_uri}")
+        total = int(k.functions.totalMinted().call())
+        known = s.scalars(select(Mint).where(Mint.chain_id == mc.chain.chain_id, Mint.contract == k.address,
+                                             Mint.state == "confirmed")).all()
+        if total != len(known):
+            problems.append(f"the contract holds {total} tokens, the catalogue knows {len(known)} minted")
+    return {"set": collection_id, "contract": k.address, "tokens": len(rows), "base_uri": base,
+            "total_minted": total, "ok": not problems, "problems": problems,
+            "token_uris": [m.token_uri for m in rows]}

@@ -1,0 +1,110 @@
+"""Per-token metadata in the marketplace standard (ERC-721 metadata JSON, OpenSea conventions).
+
+Each token gets `name`, `description`, `image`, `animation_url` (videos of walks, uncanny faces and
+progressions; audio of soundscapes and melodies), `external_url` and `attributes` taken from the
+artwork's recipe. Media are referenced by their own CIDv1 (`ipfs://<cid>`), so a URI never depends
+on where the directory of the set is later pinned.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gallery.errors import BadInput
+from minting.cid import file_cid
+
+# Which media role is the token's image and which its animation, by artwork kind.
+IMAGE_ROLES = ("image", "poster", "spectrogram", "pianoroll", "thumbnail")
+ANIMATION_ROLES = {"walk": "video", "uncanny": "video", "progression": "video",
+                   "soundscape": "audio", "melody": "audio"}
+EXTENSIONS = {"image/png": "png", "video/mp4": "mp4", "audio/wav": "wav", "audio/x-wav": "wav",
+              "audio/midi": "mid", "image/jpeg": "jpg", "image/gif": "gif", "audio/mpeg": "mp3"}
+# Recipe keys that become attributes (scalars, or lists of scalars joined), in this order.
+RECIPE_TRAITS = ("generator", "version", "preset", "model", "checkpoint_sha256", "seed", "seeds", "prompt",
+                 "prompts", "iterations", "steps", "truncation", "psi", "size", "tempo", "key", "layers")
+
+
+@dataclass
+class TokenFiles:
+    """The metadata document of one token and the media files it points at."""
+
+    metadata: dict[str, Any]
+    document: bytes  # the canonical JSON bytes (what the metadata CID addresses)
+    media: dict[str, Path]  # file name in the set's media folder -> blob path in the store
+
+
+def canonical_json(doc: dict[str, Any]) -> bytes:
+    return (json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def _trait_value(v: Any) -> Any:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, (int, float, str)):
+        return v if not isinstance(v, str) else v[:500]
+    if isinstance(v, (list, tuple)) and v and all(isinstance(x, (int, float, str)) for x in v) and len(v) <= 16:
+        return ", ".join(str(x) for x in v)[:500]
+    return None
+
+
+def attributes(artwork: Any) -> list[dict[str, Any]]:
+    recipe = artwork.recipe or {}
+    out: list[dict[str, Any]] = [{"trait_type": "kind", "value": artwork.kind}]
+    for key in RECIPE_TRAITS:
+        if key in recipe:
+            v = _trait_value(recipe[key])
+            if v is not None:
+                trait: dict[str, Any] = {"trait_type": key, "value": v}
+                if isinstance(v, (int, float)) and key not in ("seed", "version"):
+                    trait["display_type"] = "number"
+                out.append(trait)
+    if artwork.duration:
+        out.append({"trait_type": "duration (s)", "value": round(float(artwork.duration), 3),
+                    "display_type": "number"})
+    for tag in sorted(getattr(t, "name", str(t)) for t in (artwork.tags or [])):
+        out.append({"trait_type": "tag", "value": tag})
+    return out
+
+
+def token_files(artwork: Any, media_path, *, collection_title: str, collection_description: str,
+                position: int, token_id: int, external_url: str, default_description: str) -> TokenFiles:
+    """Build one token's metadata. `media_path(media) -> Path` finds a blob in the store."""
+    media: dict[str, Path] = {}
+    cids: dict[str, str] = {}
+
+    def add(role: str) -> str | None:
+        m = artwork.first_media(role)
+        if m is None or m.broken:
+            return None
+        path = Path(media_path(m))
+        if not path.is_file():
+            raise BadInput(f"artwork {artwork.id}: the {role} file {path} is missing from the media store")
+        ext = EXTENSIONS.get(m.mime, "bin")
+        name = f"{artwork.id}-{role}.{ext}"
+        media[name] = path
+        cids[role] = str(file_cid(path.read_bytes()))
+        return f"ipfs://{cids[role]}"
+
+    image = next((u for u in (add(r) for r in IMAGE_ROLES) if u), None)
+    if image is None:
+        raise BadInput(f"artwork {artwork.id} ({artwork.kind}) has no image, poster or spectrogram to show")
+    doc: dict[str, Any] = {
+        "name": artwork.title or f"{collection_title} #{position}",
+        "description": collection_description or default_description,
+        "image": image,
+        "attributes": attributes(artwork),
+    }
+    anim_role = ANIMATION_ROLES.get(artwork.kind)
+    if anim_role:
+        anim = add(anim_role)
+        if anim is None:
+            raise BadInput(f"artwork {artwork.id} ({artwork.kind}) has no {anim_role} file for animation_url")
+        doc["animation_url"] = anim
+    if external_url:
+        doc["external_url"] = external_url.format(artwork_id=artwork.id, token_id=token_id)
+    doc["properties"] = {"artwork_id": artwork.id, "collection": collection_title, "position": position,
+                         "files": {role: {"cid": cid} for role, cid in cids.items()}}
+    return TokenFiles(doc, canonical_json(doc), media)
