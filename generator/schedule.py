@@ -273,7 +273,7 @@ def _log_tail(path: Path, n: int = 1500) -> str:
 def execute(settings: Settings, cat: Catalogue, run_id: int, hard_deadline: float,
             stop: threading.Event | None = None) -> Outcome:
     """Run the queued run ``run_id`` in a worker; SIGTERM before ``hard_deadline`` (epoch), SIGKILL at it."""
-    from generator.worker import ENV_DEADLINE, ENV_SETTINGS, EXIT_FAILED, EXIT_OOM
+    from generator.worker import ENV_DEADLINE, ENV_SETTINGS
 
     grace = settings.schedule.kill_grace_s
     t0 = time.time()
@@ -317,7 +317,8 @@ def execute(settings: Settings, cat: Catalogue, run_id: int, hard_deadline: floa
     with cat.write() as s:
         run = s.get(Run, run_id)
         assert run is not None
-        recorded = run.state in ("done", "failed") and code in (0, EXIT_FAILED, EXIT_OOM)
+        # The worker's last act is to record done/failed: a signal after that (during its exit) changes nothing.
+        recorded = run.state in ("done", "failed")
         if not recorded:
             if why == "timed-out":
                 run.state = "timed-out"
@@ -461,8 +462,9 @@ def run_window(settings: Settings, cat: Catalogue, window: Window, start: dateti
 
 
 # ---- recovery, locking -------------------------------------------------------------------------------
-def recover_interrupted(cat: Catalogue, host: str | None = None) -> list[int]:
-    """Mark runs of this host left queued/running (their scheduler died) as failed-interrupted."""
+def recover_interrupted(cat: Catalogue, runs_dir: Path | None = None, host: str | None = None) -> list[int]:
+    """Mark runs of this host left queued/running (their scheduler died) as failed-interrupted, and
+    remove their work folders (under ``runs_dir``): what they had half made goes with them."""
     host = host or socket.gethostname()
     fixed = []
     with cat.write() as s:
@@ -477,6 +479,8 @@ def recover_interrupted(cat: Catalogue, host: str | None = None) -> list[int]:
             run.artwork_ids = list(s.scalars(select(Artwork.id).where(Artwork.run_id == run.id).order_by(Artwork.id)))
             fixed.append(run.id)
     for rid in fixed:
+        if runs_dir is not None:
+            shutil.rmtree(runs_dir / str(rid), ignore_errors=True)
         log.warning("run %d was interrupted (scheduler or machine stopped); marked failed-interrupted", rid)
     return fixed
 
@@ -644,7 +648,7 @@ def run_daemon(settings: Settings, stop: threading.Event | None = None, poll_s: 
 
         cat = open_catalogue(settings)
         try:
-            recover_interrupted(cat)
+            recover_interrupted(cat, settings.path("runs"))
             scheduler = make_scheduler(settings, cat)
             scheduler.start(paused=True)
             ids, added = sync_jobs(scheduler, settings)
@@ -683,6 +687,6 @@ def run_once(settings: Settings, cat: Catalogue, window_name: str | None = None,
     start = clock.now()
     end = start + timedelta(minutes=minutes if minutes is not None else window.minutes)
     with SchedulerLock(settings):
-        recover_interrupted(cat)
+        recover_interrupted(cat, settings.path("runs"))
         return run_window(settings, cat, window, start, end, clock, stop,
                           occurrence="once-" + start.isoformat(timespec="seconds"))
