@@ -30,6 +30,7 @@ PLUGINS = [
     "installation.cli",
     "generator.schedule_cli",
     "curation.cli",
+    "minting.cli",
 ]
 
 

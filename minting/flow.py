@@ -349,3 +349,23 @@ def verify(mc: MintContext, collection_id: int) -> dict[str, Any]:
     return {"set": collection_id, "contract": k.address, "tokens": len(rows), "base_uri": base,
             "total_minted": total, "ok": not problems, "problems": problems,
             "token_uris": [m.token_uri for m in rows]}
+
+
+def freeze(mc: MintContext) -> dict[str, Any]:
+    """Freeze the base URI for good (refused while a planned set is not fully minted)."""
+    mc.chain.reconcile()
+    k = contract(mc)
+    base = k.functions.baseURI().call()
+    if k.functions.baseURIFrozen().call():
+        return {"contract": k.address, "base_uri": base, "frozen": True, "tx": None}
+    with mc.catalogue.read() as s:
+        open_ = s.scalars(select(Mint).where(Mint.chain_id == mc.chain.chain_id, Mint.contract == k.address,
+                                             Mint.state != "confirmed")).first()
+    if open_ is not None:
+        raise BadInput(f"set {open_.collection_id} is planned on {k.address} but not fully minted; "
+                       "finish it (`gallery mint set`) before freezing")
+    rec = mc.chain.send("freeze", {"to": k.address, "data": k.functions.freezeBaseURI()._encode_transaction_data()},
+                        contract=k.address, payload={"base_uri": base})
+    if rec["status"] != 1:
+        raise GalleryError(f"freezeBaseURI {rec['tx_hash']} reverted")
+    return {"contract": k.address, "base_uri": base, "frozen": True, "tx": rec["tx_hash"]}

@@ -1,0 +1,108 @@
+"""`gallery mint …`: deploy, set SET_ID [--dry-run], status [SET_ID], verify SET_ID, freeze."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import typer
+
+from gallery.errors import GalleryError
+from gallery.state import state
+
+mint_app = typer.Typer(no_args_is_help=True, help="Publish frozen sets as ERC-721 tokens (ERC721A + EIP-2981).")
+
+
+def register(app: typer.Typer, **_: Any) -> None:
+    app.add_typer(mint_app, name="mint")
+
+
+def _context(ctx: typer.Context):
+    from minting.flow import open_context
+
+    st = state(ctx)
+    return open_context(st.settings, st.catalogue, environ=os.environ)
+
+
+def _emit(data: Any, as_json: bool, lines: list[str]) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+    else:
+        for line in lines:
+            typer.echo(line)
+
+
+@mint_app.command("deploy")
+def deploy_cmd(ctx: typer.Context, new: bool = typer.Option(False, "--new", help="deploy another contract even if "
+                                                                                  "this account has one here"),
+               as_json: bool = typer.Option(False, "--json")) -> None:
+    """Deploy the set contract (name, symbol, royalty and stride from the `minting` section)."""
+    from minting.flow import deploy
+
+    res = deploy(_context(ctx), new=new)
+    word = "deployed" if res["deployed"] else "already deployed"
+    extra = f" (gas {res['gas']:,}, tx {res['tx']})" if res["deployed"] else ""
+    _emit(res, as_json, [f"contract {res['contract']} {word}{extra}"])
+
+
+@mint_app.command("set")
+def set_cmd(ctx: typer.Context, set_id: int = typer.Argument(..., help="the collection (set) id"),
+            dry_run: bool = typer.Option(False, "--dry-run", help="plan, write the CAR and estimate; send nothing"),
+            as_json: bool = typer.Option(False, "--json")) -> None:
+    """Mint a frozen set: metadata + CIDs + CAR, base URI, batched mints. Safe to rerun after a crash."""
+    from minting import pinning
+    from minting.flow import mint_set
+
+    mc = _context(ctx)
+    upload = None
+    if pinning.configured(mc.ms) and not dry_run:
+        def upload(plan):
+            return pinning.upload_and_pin(mc.ms, plan.car, plan.root, f"set-{plan.collection_id}", os.environ)
+    res = mint_set(mc, set_id, dry_run=dry_run, upload=upload)
+    head = "dry run: " if dry_run else ""
+    lines = [f"{head}set {set_id}: {res['tokens']} tokens on {res['contract']}, {res['to_mint']} to mint "
+             f"in {res['batches']} transaction(s); estimate {res['estimated_gas']:,} gas "
+             f"(<= {res['estimated_cost_eth']:.6f} ETH)",
+             f"CAR: {res['car']} ({res['car_bytes']:,} bytes), root {res['root']}"]
+    if res.get("reconciled"):
+        lines.append(f"reconciled {res['reconciled']} transaction(s) left by an earlier run")
+    lines += res.get("token_uris", [])
+    _emit(res, as_json, lines)
+
+
+@mint_app.command("status")
+def status_cmd(ctx: typer.Context, set_id: int | None = typer.Argument(None, help="only this set"),
+               as_json: bool = typer.Option(False, "--json")) -> None:
+    """What the catalogue knows of minted sets (tokens by state, unsettled transactions). No chain needed."""
+    from minting.flow import status
+
+    rows = status(state(ctx).catalogue, set_id)
+    lines = [f"set {r['set']}: tokens {r['first']}..{r['last']} on {r['contract']} (chain {r['chain_id']}): "
+             f"{r['states']}, {r['unsettled_txs']} unsettled tx" for r in rows] or ["no sets minted"]
+    _emit(rows, as_json, lines)
+
+
+@mint_app.command("verify")
+def verify_cmd(ctx: typer.Context, set_id: int = typer.Argument(..., help="the collection (set) id"),
+               as_json: bool = typer.Option(False, "--json")) -> None:
+    """Read the chain back: owner, token URI and metadata CID of every token vs the catalogue (exit 1 if wrong)."""
+    from minting.flow import verify
+
+    res = verify(_context(ctx), set_id)
+    lines = [f"set {set_id}: {res['tokens']} tokens on {res['contract']}, base URI {res['base_uri']}: "
+             + ("ok" if res["ok"] else f"{len(res['problems'])} problem(s)")] + [f"  {p}" for p in res["problems"]]
+    _emit(res, as_json, lines)
+    if not res["ok"]:
+        raise GalleryError(f"set {set_id} does not match the chain")
+
+
+@mint_app.command("freeze")
+def freeze_cmd(ctx: typer.Context, yes: bool = typer.Option(False, "--yes", help="confirm: this cannot be undone")) -> None:
+    """Freeze the contract's base URI for good (no later set can be added to this contract)."""
+    from minting.flow import freeze
+
+    if not yes:
+        raise typer.BadParameter("freezing is for good; add --yes")
+    res = freeze(_context(ctx))
+    typer.echo(f"base URI of {res['contract']} frozen: {res['base_uri']}")
