@@ -690,3 +690,30 @@ def run_once(settings: Settings, cat: Catalogue, window_name: str | None = None,
         recover_interrupted(cat, settings.path("runs"))
         return run_window(settings, cat, window, start, end, clock, stop,
                           occurrence="once-" + start.isoformat(timespec="seconds"))
+
+
+# ---- the demo ----------------------------------------------------------------------------------------------
+# Cheap generator kinds the demo's window adds when they are registered in JOB_KINDS (kind -> params).
+DEMO_CHEAP_KINDS: dict[str, dict[str, Any]] = {}
+
+
+def demo_step(dc: Any) -> dict[str, Any]:
+    """`gallery demo`: schedule one short window (procedural images, a no-op, cheap generators) and run it,
+    each job in a worker subprocess, the way the nightly daemon does; returns its runs."""
+    from generator.jobs import JOB_KINDS
+
+    jobs: list[dict[str, Any]] = [
+        {"kind": "procedural.images", "name": "demo-images", "count": 2,
+         "params": {"count": 2 if dc.quick else 3, "size": 128}},
+        {"kind": "noop", "name": "demo-noop", "count": 1},
+    ]
+    jobs += [{"kind": k, "count": 1, "params": p} for k, p in DEMO_CHEAP_KINDS.items() if k in JOB_KINDS]
+    data = dc.settings.model_dump(mode="json")
+    data["schedule"] = dict(data["schedule"], windows=[{"name": "demo", "cron": "* * * * *",
+                                                        "duration_minutes": 1.5, "seed": 1, "jobs": jobs}])
+    settings = type(dc.settings).model_validate(data)
+    rep = run_once(settings, dc.catalogue, "demo", minutes=1.0 if dc.quick else 1.5)
+    s = rep.summary()
+    return {"window": "demo", "jobs": s["jobs"], "states": s["states"], "artworks": s["artworks"],
+            "runs": [o.run_id for o in rep.outcomes], "seconds_per_job": round(
+                sum(o.wall_s for o in rep.outcomes) / max(1, len(rep.outcomes)), 2)}
