@@ -103,12 +103,25 @@ def deploy(mc: MintContext, *, new: bool = False) -> dict[str, Any]:
         ms.name, ms.symbol, "", curi, w3.to_checksum_address(ms.royalty_receiver or owner), ms.royalty_bps,
         ms.ownership_stride, owner)
     tx = {"data": ctor.data_in_transaction}
-    _check_balance(mc, int(w3.eth.estimate_gas({"from": owner, **tx})), "deploy")
+    _check_balance(mc, estimate(mc, tx), "deploy")
     rec = mc.chain.send("deploy", tx, payload={"contract_uri": curi})
     if rec["status"] != 1:
         raise GalleryError(f"the deploy transaction {rec['tx_hash']} reverted")
     return {"contract": rec["contractAddress"], "deployed": True, "contract_uri": curi,
             "gas": rec["gasUsed"], "tx": rec["tx_hash"]}
+
+
+def estimate(mc: MintContext, tx: dict[str, Any]) -> int:
+    """Gas of a transaction from the minting account (estimated at gas price 0 when the balance is short,
+    so that the balance check can show the estimate)."""
+    w3, me = mc.chain.w3, mc.chain.signer.address
+    try:
+        return int(w3.eth.estimate_gas({"from": me, **tx}))
+    except Exception as e:  # noqa: BLE001
+        msg = str(e).lower()
+        if "afford" not in msg and "insufficient funds" not in msg:
+            raise GalleryError(f"the transaction would fail: {type(e).__name__}: {str(e)[:200]}") from None
+    return int(w3.eth.estimate_gas({"from": me, **tx, "gasPrice": 0}))
 
 
 def _check_balance(mc: MintContext, gas: int, what: str) -> int:
@@ -237,18 +250,16 @@ def mint_set(mc: MintContext, collection_id: int, *, dry_run: bool = False, uplo
     plan = plan_set(mc, collection_id, k)
     _sync(mc, k, plan)
     batches = _batches(plan, mc.ms.batch_size)
-    w3, me = mc.chain.w3, mc.chain.signer.address
     need_uri = k.functions.baseURI().call() != plan.base_uri
     if (batches or need_uri) and k.functions.baseURIFrozen().call():
         raise BadInput(f"contract {k.address} has its base URI frozen for good; mint this set into a new "
                        "contract (`gallery mint deploy --new`)")
-    gas = int(w3.eth.estimate_gas({"from": me, "to": k.address,
-                                   "data": k.functions.setBaseURI(plan.base_uri)._encode_transaction_data()})
-              ) if need_uri else 0
+    gas = estimate(mc, {"to": k.address, "data": k.functions.setBaseURI(plan.base_uri)._encode_transaction_data()}
+                   ) if need_uri else 0
     nxt = int(k.functions.nextTokenId().call())
     for _first, n in batches:
-        gas += int(w3.eth.estimate_gas({"from": me, "to": k.address, "data": k.functions.mintBatch(
-            plan.recipient, nxt, n)._encode_transaction_data()}))
+        gas += estimate(mc, {"to": k.address, "data": k.functions.mintBatch(
+            plan.recipient, nxt, n)._encode_transaction_data()})
     report = {"set": collection_id, "contract": k.address, "root": plan.root, "base_uri": plan.base_uri,
               "car": str(plan.car), "car_bytes": plan.car_bytes, "tokens": len(plan.tokens),
               "to_mint": sum(n for _, n in batches), "batches": len(batches), "estimated_gas": gas,
