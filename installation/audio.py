@@ -14,13 +14,20 @@ log = logging.getLogger(__name__)
 
 
 class RecordAudio:
-    """Mixes sounds into a track sample-exactly at the times the show starts them."""
+    """Mixes sounds sample-exactly at the times the show starts them, streaming the track to ``sink``.
 
-    def __init__(self, sample_rate: int, volume: float = 1.0) -> None:
+    ``advance(t)`` mixes everything up to show time t and hands it to ``sink`` (int16 stereo chunks);
+    finished sounds are dropped, so memory stays flat however long the recording is.
+    """
+
+    def __init__(self, sample_rate: int, volume: float = 1.0, sink=None) -> None:  # noqa: ANN001
         self.sr = sample_rate
         self.volume = volume
+        self.sink = sink
+        self.written = 0  # samples handed to the sink so far
         self._clips: dict[object, list] = {}  # key -> [start sample, samples(int16), end sample or None, fade]
         self._done: list[list] = []
+        self._chunks: list[np.ndarray] = []
 
     def start(self, key: object, samples: np.ndarray, t: float) -> None:
         self._clips[key] = [int(round(t * self.sr)), samples, None, 0]
@@ -41,24 +48,42 @@ class RecordAudio:
     def close(self) -> None:
         pass
 
-    def render(self, seconds: float) -> np.ndarray:
-        """The mixed track, int16 stereo, exactly ``seconds`` long."""
-        n = int(round(seconds * self.sr))
-        mix = np.zeros((n, 2), np.float32)
+    @property
+    def clips(self) -> int:
+        return len(self._clips) + len(self._done)
+
+    def advance(self, t: float) -> None:
+        """Mix and emit the track up to show time t."""
+        n = int(round(t * self.sr))
+        if n <= self.written:
+            return
+        a, b = self.written, n
+        mix = np.zeros((b - a, 2), np.float32)
         for start, samples, end, fade in [*self._done, *[[*c[:2], None, 0] for c in self._clips.values()]]:
             stop = start + len(samples) if end is None else min(start + len(samples), end + fade)
-            stop = min(stop, n)
-            if stop <= start:
+            lo, hi = max(a, start), min(b, stop)
+            if hi <= lo:
                 continue
-            seg = samples[: stop - start].astype(np.float32)
-            if end is not None and fade > 0:
-                k = np.arange(start, stop)
-                gain = np.clip(1.0 - (k - end) / fade, 0.0, 1.0)
+            seg = samples[lo - start:hi - start].astype(np.float32)
+            if end is not None:
+                k = np.arange(lo, hi)
+                gain = np.clip(1.0 - (k - end) / fade, 0.0, 1.0) if fade > 0 else (k < end).astype(np.float32)
                 seg = seg * gain[:, None]
-            elif end is not None:
-                seg = seg[: max(0, end - start)]
-            mix[start:start + len(seg)] += seg
-        return np.clip(mix * self.volume, -32768, 32767).astype(np.int16)
+            mix[lo - a:hi - a] += seg
+        self._done = [c for c in self._done if min(c[0] + len(c[1]), c[2] + c[3]) > b]
+        self._clips = {k: c for k, c in self._clips.items() if c[0] + len(c[1]) > b}
+        self.written = b
+        out = np.clip(mix * self.volume, -32768, 32767).astype(np.int16)
+        if self.sink is not None:
+            self.sink(out)
+        else:
+            self._chunks.append(out)
+
+    def render(self, seconds: float) -> np.ndarray:
+        """The whole track kept in memory (no sink), int16 stereo, exactly ``seconds`` long."""
+        self.advance(seconds)
+        track = np.concatenate(self._chunks) if self._chunks else np.zeros((0, 2), np.int16)
+        return track[: int(round(seconds * self.sr))]
 
 
 class LiveAudio:

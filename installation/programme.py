@@ -115,8 +115,13 @@ class Programme:
         self._shown(choice)
         return choice
 
-    def previous(self) -> Entry | None:
-        """Step back: the item before the current one (the current one is queued to come back next)."""
+    def previous(self, prefetched: int | None = None) -> Entry | None:
+        """Step back: the item before the current one (the current one is queued to come back next).
+
+        ``prefetched``: an item already chosen (decoded ahead) but not yet shown; it comes after.
+        """
+        if prefetched is not None and self.history and self.history[-1] == prefetched:
+            self._back.append(self.history.pop())
         if len(self.history) < 2:
             return None
         cur = self.history.pop()

@@ -38,14 +38,6 @@ class RecordResult:
     status: dict[str, Any]
 
 
-def write_wav(path: Path, samples: np.ndarray, sr: int) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(samples.shape[1])
-        w.setsampwidth(2)
-        w.setframerate(sr)
-        w.writeframes(np.ascontiguousarray(samples, dtype="<i2").tobytes())
-
-
 def mux(video: Path, audio: Path, out: Path, audio_codec: str = "aac") -> None:
     import imageio_ffmpeg
 
@@ -77,11 +69,16 @@ def record_show(settings: ShowSettings, catalogue: Any, out: Path, seconds: floa
     ctx = headless_context()
     fbo = offscreen_target(ctx, w, h)
     r = Renderer(ctx, w, h, settings.fit)
-    audio = RecordAudio(settings.sample_rate, settings.volume)
     src = source if source is not None else CatalogueSource(catalogue, settings)
-    show = Show(settings, r, audio, source=src, catalogue=catalogue, wall_start=wall_start, seed=seed)
     with tempfile.TemporaryDirectory(prefix="show-rec-", dir=out.parent) as tmp:
         vpath, apath = Path(tmp) / "video.mp4", Path(tmp) / "audio.wav"
+        wav = wave.open(str(apath), "wb")
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(settings.sample_rate)
+        audio = RecordAudio(settings.sample_rate, settings.volume,
+                            sink=lambda chunk: wav.writeframes(np.ascontiguousarray(chunk, "<i2").tobytes()))
+        show = Show(settings, r, audio, source=src, catalogue=catalogue, wall_start=wall_start, seed=seed)
         writer = imageio_ffmpeg.write_frames(str(vpath), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
                                              macro_block_size=1, quality=7, ffmpeg_log_level="error",
                                              output_params=["-preset", "veryfast"])
@@ -89,17 +86,18 @@ def record_show(settings: ShowSettings, catalogue: Any, out: Path, seconds: floa
 
         def each(i: int, t: float) -> None:
             writer.send(r.read(fbo).tobytes())
+            audio.advance((i + 1) / fps)  # the sound up to the end of this frame
 
         try:
             n = run_frames(show, fbo, seconds, fps, each)
         finally:
             writer.close()
+            wav.close()
             status = show.status()
             show.close()
             r.release()
             fbo.release()
             ctx.release()
-        write_wav(apath, audio.render(n / fps), audio.sr)
         mux(vpath, apath, out, audio_codec)
     log.info("recorded %s: %d frames, %.1f s at %dx%d, %d items, %d skipped", out, n, n / fps, w, h,
              status["items_started"], status["skipped"])

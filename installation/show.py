@@ -54,6 +54,7 @@ class Show:
         self.current: Playing | None = None
         self.incoming: Playing | None = None
         self.pending: Future | None = None
+        self.pending_id: int | None = None
         self.show_label = settings.label
         self.errors: list[str] = []
         self.last_error: str | None = None
@@ -94,6 +95,7 @@ class Show:
         if entry is None:
             entry = self.programme.next(self.wall(t))
         self.pending = None if entry is None else self.pool.submit(prepare, entry, self.audio_rate)
+        self.pending_id = None if entry is None else entry.artwork_id
 
     @property
     def audio_rate(self) -> int:
@@ -165,7 +167,7 @@ class Show:
         self._skip = True
 
     def previous_item(self, t: float) -> None:
-        e = self.programme.previous()
+        e = self.programme.previous(self.pending_id if self.pending is not None else None)
         if e is not None:
             self._queue_next(t, e)
             self._skip = True

@@ -163,3 +163,11 @@ def test_catalogue_unavailable_keeps_known_and_retries(settings, catalogue):
     catalogue.page = real
     catalogue.add(image_draft(2))
     assert len(src.refresh(35.0)) == 2 and src.last_error is None
+
+
+def test_previous_with_an_item_decoded_ahead():
+    p = Programme(ShowSettings(no_repeat=3, fresh_hours=0), seed=0)
+    p.update([entry(i) for i in range(5)])
+    a, b, c = (p.next(NOON).artwork_id for _ in range(3))  # c was chosen ahead, not shown yet
+    assert p.previous(prefetched=c).artwork_id == a
+    assert [p.next(NOON).artwork_id for _ in range(2)] == [b, c]

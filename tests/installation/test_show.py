@@ -1,0 +1,144 @@
+"""The show loop on an accelerated frame clock: a simulated hour, works joining, staff keys, outages."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+import numpy as np
+import psutil
+import pytest
+
+from installation.audio import RecordAudio
+from installation.programme import CatalogueSource
+from installation.render import Renderer, offscreen_target
+from installation.show import Show, run_frames
+from tests.installation.helpers import image_draft, show_settings, sound_draft, video_draft
+
+pytestmark = pytest.mark.gl
+
+
+def make_show(gl_ctx, settings, catalogue, w=32, h=18, **kw):  # noqa: ANN001, ANN201
+    s = show_settings(settings, **kw)
+    r = Renderer(gl_ctx, w, h, s.fit)
+    fbo = offscreen_target(gl_ctx, w, h)
+    samples = [0]
+    audio = RecordAudio(s.sample_rate, sink=lambda chunk: samples.__setitem__(0, samples[0] + len(chunk)))
+    show = Show(s, r, audio, source=CatalogueSource(catalogue, s), catalogue=catalogue)
+    return show, r, fbo, audio, samples
+
+
+def test_simulated_hour_no_growth_in_memory_or_gl_objects(gl_ctx, settings, catalogue, tmp_path):
+    for i in range(4):
+        catalogue.add(image_draft(i, size=96))
+    for i in range(2):
+        vid = catalogue.add(video_draft(tmp_path, seconds=4.0, fps=5, seed=i))
+        catalogue.add(sound_draft(4.0, pair_with=vid, freq=200 + 100 * i))
+    catalogue.add(sound_draft(5.0, freq=500, seed=5))
+    show, r, fbo, audio, samples = make_show(gl_ctx, settings, catalogue, durations={"image": 6.0, "soundscape": 6.0},
+                                             transition_seconds=0.5, label_seconds=1.0, refresh_seconds=120)
+    proc = psutil.Process()
+    fps = 2.0
+    marks: dict[str, tuple] = {}
+
+    def each(i: int, t: float) -> None:
+        audio.advance((i + 1) / fps)
+        if i in (1200, 7199):  # after 10 simulated minutes (warm), and at the end of the hour
+            gc.collect()
+            marks[str(i)] = (proc.memory_info().rss / 1e6, r.live_textures, proc.num_fds(), threading.active_count(),
+                             audio.clips)
+    n = run_frames(show, fbo, 3600.0, fps, each)
+    st = show.status()
+    show.close()
+    assert n == 7200 and samples[0] == 3600 * 44100
+    assert st["transitions"] > 500 and st["skipped"] == 0 and st["late_frames"] == 0
+    warm, end = marks["1200"], marks["7199"]
+    print(f"RSS {warm[0]:.1f} -> {end[0]:.1f} MB, textures {warm[1]} -> {end[1]}, fds {warm[2]} -> {end[2]}, "
+          f"threads {warm[3]} -> {end[3]}, {st['transitions']} transitions")
+    assert end[0] - warm[0] < 20  # MB: noise, not a leak per transition
+    assert end[1] == warm[1] <= 4  # two picture slots + label + message
+    assert end[2] <= warm[2] + 2  # no leaked ffmpeg pipes
+    assert end[3] <= warm[3] + 1
+    assert end[4] <= 3  # finished sounds are dropped from the mixer
+    r.release()
+
+
+def test_new_works_join_and_outage_keeps_playing(gl_ctx, settings, catalogue):
+    first = catalogue.add(image_draft(1))
+    show, r, fbo, audio, _ = make_show(gl_ctx, settings, catalogue, refresh_seconds=1.0, retry_seconds=0.5)
+    run_frames(show, fbo, 3.0, 10)
+    assert set(show.programme.history) == {first}
+    real = catalogue.page
+
+    def locked(**kw):
+        raise OSError("database is locked")
+    catalogue.page = locked
+    for i in range(30, 60):
+        show.frame(i / 10, fbo)
+    assert show.state == "playing" and "database is locked" in show.status()["catalogue_error"]
+    assert show.r.read(fbo).max() > 40  # still showing what it knew
+    catalogue.page = real
+    new = catalogue.add(image_draft(2))
+    for i in range(60, 120):
+        show.frame(i / 10, fbo)
+    assert new in show.programme.history and show.status()["catalogue_error"] is None
+    hidden = new
+    catalogue.set_status(hidden, "hidden", "curator")
+    for i in range(120, 130):
+        show.frame(i / 10, fbo)
+    n_before = show.programme.history.count(hidden)
+    for i in range(130, 200):
+        show.frame(i / 10, fbo)
+    assert show.programme.history.count(hidden) == n_before  # hidden works leave without a restart
+    show.close()
+    r.release()
+
+
+def test_staff_next_and_previous(gl_ctx, settings, catalogue):
+    ids = [catalogue.add(image_draft(i)) for i in range(4)]
+    show, r, fbo, _, _ = make_show(gl_ctx, settings, catalogue, durations={"image": 30.0}, transition_seconds=0.5)
+    show.frame(0.0, fbo)
+    a = show.current.prep.entry.artwork_id
+    show.next_item()
+    for i in range(1, 8):
+        show.frame(i / 10, fbo)
+    b = show.current.prep.entry.artwork_id
+    assert b != a and show.transitions == 1  # long before its 30 s were up
+    show.previous_item(0.8)
+    for i in range(8, 16):
+        show.frame(i / 10, fbo)
+    assert show.current.prep.entry.artwork_id == a
+    show.next_item()
+    for i in range(16, 24):
+        show.frame(i / 10, fbo)
+    assert show.current.prep.entry.artwork_id == b  # back where we were
+    assert set(show.programme.history) <= set(ids)
+    show.close()
+    r.release()
+
+
+def test_label_fades_in_and_out(gl_ctx, settings, catalogue):
+    catalogue.add(image_draft(1, size=8))
+    # a black picture so only the label lights pixels
+    from catalogue import ArtworkDraft, MediaDraft
+    from generator import procedural
+
+    catalogue.add(ArtworkDraft(kind="image", title="Black", recipe={"k": 1}, media=[MediaDraft(
+        role="image", mime="image/png", data=procedural.png_bytes(np.zeros((8, 8, 3), np.uint8)))]))
+    show, r, fbo, _, _ = make_show(gl_ctx, settings, catalogue, w=320, h=180, fresh_hours=48,
+                                   durations={"image": 6.0}, transition_seconds=0.5, label_seconds=1.0,
+                                   label_fade=0.5, fit="contain")
+    lit = []
+    for i in range(50):
+        show.frame(i / 10, fbo)
+        lit.append(int((show.r.read(fbo)[:, :60] > 100).sum()))  # the left bar is black but for the label
+    assert show.current.prep.entry.title == "Black"
+    assert lit[0] == 0 and lit[5] == 0  # not during the first second
+    peak = max(lit)
+    assert peak > 50 and lit.index(peak) > 10
+    assert lit[-1] == 0  # gone again before the item ends
+    show.toggle_label()
+    for i in range(50, 60):
+        show.frame(i / 10, fbo)
+    show.close()
+    r.release()
