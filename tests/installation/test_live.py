@@ -1,0 +1,86 @@
+"""A real pygame window (SDL offscreen driver, OpenGL 3.3 core through EGL): keys, heartbeat, status file."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from installation.heartbeat import Heartbeat, sd_notify
+from installation.live import run_live
+from tests.installation.helpers import image_draft, show_settings
+
+pytestmark = pytest.mark.gl
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port: int, path: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_window_show_with_staff_keys_and_heartbeat(settings, catalogue, data_dir):
+    for i in range(3):
+        catalogue.add(image_draft(i))
+    s = show_settings(settings, durations={"image": 20.0}, heartbeat_seconds=0.2, fps=20)
+    port = free_port()
+    seen: dict[str, tuple] = {}
+
+    def probe() -> None:
+        time.sleep(1.5)
+        seen["status"] = get(port, "/status")
+        seen["health"] = get(port, "/health")
+        seen["nope"] = get(port, "/nope")
+
+    th = threading.Thread(target=probe)
+    th.start()
+    status_file = data_dir / "show" / "status.json"
+    # next at 0.8 s; Q at 2.0 s only arms the quit (the show goes on); Q again at 2.5 s quits.
+    res = run_live(s, catalogue, status_file=status_file, fullscreen=False, width=160, height=90, seconds=20,
+                   http_port=port, script=[(0.8, "right"), (1.0, "l"), (2.0, "q"), (2.5, "q")])
+    th.join()
+    assert res.quit_by == "staff" and 2.4 < res.seconds < 6
+    assert res.frames > 10
+    assert res.status["items_started"] >= 2 and res.status["transitions"] >= 1  # "next" long before 20 s
+    code, st = seen["status"]
+    assert code == 200 and st["state"] == "playing" and st["item"]["kind"] == "image"
+    assert st["memory_mb"] > 10 and st["fps"] > 0 and "dropped_frames" in st and "last_error" in st
+    assert seen["health"][0] == 200 and seen["health"][1]["ok"] is True
+    assert seen["nope"][0] == 404
+    on_disk = json.loads(status_file.read_text())
+    assert on_disk["item"]["artwork_id"] in {1, 2, 3} and on_disk["pid"] > 0
+
+
+def test_heartbeat_reports_a_stall_and_notifies_systemd(tmp_path, monkeypatch):
+    sock_path = tmp_path / "notify.sock"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    srv.bind(str(sock_path))
+    srv.settimeout(2)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(sock_path))
+    port = free_port()
+    hb = Heartbeat(tmp_path / "st.json", port, stale_after=0.3)
+    try:
+        assert srv.recv(100) == b"READY=1"
+        hb.beat({"state": "playing"})
+        assert srv.recv(100) == b"WATCHDOG=1"
+        assert get(port, "/health")[0] == 200
+        time.sleep(0.5)  # the render loop "froze": no beat
+        code, body = get(port, "/health")
+        assert code == 503 and body["ok"] is False
+    finally:
+        hb.close()
+        srv.close()
+    monkeypatch.delenv("NOTIFY_SOCKET")
+    assert sd_notify("WATCHDOG=1") is False  # outside systemd: nothing to tell
