@@ -54,6 +54,7 @@ VISUAL_KINDS = ("image", "walk", "mix", "projection", "uncanny", "bend", "progre
 FINAL_STATES = ("done", "failed", "failed-interrupted", "timed-out", "skipped")
 NOT_DONE_STATES = ("failed", "failed-interrupted", "timed-out", "skipped")
 LIVE_STATES = ("queued", "running")
+MIN_JOB_S = 2.0  # a job starts only with at least this long (plus kill_grace_s) left in its window
 JOB_ID_PREFIX = "window:"
 RESUME_ID_PREFIX = "resume:"
 
@@ -419,8 +420,8 @@ def run_window(settings: Settings, cat: Catalogue, window: Window, start: dateti
             break
         now = clock.now()
         remaining = (end - now).total_seconds()
-        if remaining <= 1.0:
-            rep.stopped_by = "window ended"
+        if remaining <= settings.schedule.kill_grace_s + MIN_JOB_S:
+            rep.stopped_by = "window ended"  # too little time left for a job to start and stop cleanly
             break
         slot = plan_slot(window, occ, index, counted)
         if slot is None:

@@ -43,6 +43,14 @@ def _die_with_parent() -> None:
         pass
 
 
+def _first_to_go_when_memory_runs_out() -> None:
+    # A job that eats all memory should meet the kernel's OOM killer before the scheduler does.
+    try:
+        Path("/proc/self/oom_score_adj").write_text("500")
+    except OSError:
+        pass
+
+
 def _limit_memory(mb: int | None) -> None:
     if mb:
         import resource
@@ -80,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m generator.worker RUN_ID (settings in $GALLERY_WORKER_SETTINGS)", file=sys.stderr)
         return 2
     _die_with_parent()
+    _first_to_go_when_memory_runs_out()
     run_id = int(argv[0])
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s worker[{run_id}] %(name)s: %(message)s")
     from catalogue import Catalogue

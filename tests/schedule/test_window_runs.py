@@ -58,8 +58,8 @@ def test_a_job_is_stopped_at_the_window_end(settings, catalogue):
     assert run.artwork_ids == []
     assert rep.outcomes[0].wall_s < 4 + 1 + 3  # the window's end, the kill grace, slack for a busy machine
     assert not (s.path("runs") / str(run.id)).exists()  # the half-made file went with the work folder
-    # At the end itself nothing more starts.
-    rep = run_window(s, catalogue, w, T22, END, FakeClock(END), occurrence="again")
+    # Too close to the end (less than the kill grace + MIN_JOB_S) nothing more starts.
+    rep = run_window(s, catalogue, w, T22, END, FakeClock(END - timedelta(seconds=2.5)), occurrence="again")
     assert rep.stopped_by == "window ended" and rep.outcomes == []
 
 
