@@ -11,7 +11,7 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
 def read(name: str) -> configparser.ConfigParser:
-    cp = configparser.ConfigParser(interpolation=None, strict=True)
+    cp = configparser.ConfigParser(interpolation=None, strict=False)  # Environment= repeats
     cp.optionxform = str  # keys are case-sensitive in unit files
     cp.read_string(DEPLOY.joinpath(name).read_text())
     return cp
