@@ -75,7 +75,7 @@ class VectorIndex:
         if n < self.ivf_threshold:
             idx = faiss.IndexFlatIP(d)
         else:
-            nlist = int(min(65536, n // 39, max(16, 4 * np.sqrt(n))))
+            nlist = int(min(65536, n // 39, max(16, np.sqrt(n))))  # sqrt(n): k-means stays seconds at 1M
             quant = faiss.IndexFlatIP(d)
             idx = faiss.IndexIVFFlat(quant, d, nlist, faiss.METRIC_INNER_PRODUCT)
             rng = np.random.default_rng(self.seed)
@@ -117,7 +117,7 @@ class VectorIndex:
         while True:
             kk = min(len(self), want)
             if self._faiss is not None:
-                scores, pos_b = self._faiss.search(q, kk)
+                scores, pos_b = _search_one_thread(self._faiss, q, kk)
                 keep = pos_b[0] >= 0
                 cand = list(zip(self.ids[pos_b[0][keep]].tolist(), scores[0][keep].tolist(), strict=True))
             else:
@@ -182,6 +182,19 @@ class VectorIndex:
             obj._faiss = fi
             return obj
         return cls(ids, vecs, **kw)
+
+
+def _search_one_thread(index: Any, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """One query on one OpenMP thread: on a shared 2-core machine, faiss's thread team spinning up for
+    a single query costs far more than it saves (bench/curation.py: p50 56 ms -> 1.7 ms at 100k)."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(q, k)
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 # ---- the catalogue side ---------------------------------------------------------------------
