@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 JOB_KINDS: dict[str, str] = {
     "noop": "generator.jobs:noop",
     "procedural.images": "generator.procedural:run",
+    "stylegan.walk": "generator.stylegan.jobs:walk",
+    "stylegan.mix": "generator.stylegan.jobs:mix",
+    "stylegan.bend": "generator.stylegan.jobs:bend",
+    "stylegan.project": "generator.stylegan.jobs:project",
+    "stylegan.uncanny": "generator.stylegan.jobs:uncanny",
 }
 
 

@@ -1,0 +1,318 @@
+"""StyleGAN job kinds: ``stylegan.walk``, ``stylegan.mix``, ``stylegan.bend``, ``stylegan.project``,
+``stylegan.uncanny``. Each is ``run(params, ctx) -> list[ArtworkDraft]`` with the full recipe.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from catalogue import ArtworkDraft, MediaDraft
+from gallery.errors import BadInput
+from generator.latent import EndlessWalk, keyframe_times, lerp, random_orthonormal, reparametrise, slerp
+from generator.stylegan.bend import bent
+from generator.stylegan.model import z_from_seed
+from generator.stylegan.render import iter_frames, png_bytes, render, thumbnail, w_to_ws, write_mp4, z_to_ws
+from generator.stylegan.weights import LoadedModel, load_weights, resolve_model
+
+VERSION = 1
+WALK_MODES = ("endless", "chain", "loop")
+
+
+# ---- parameters ------------------------------------------------------------------------------------
+def _num(params: dict[str, Any], key: str, default: Any, cast: type = float, lo: float | None = None,
+         hi: float | None = None) -> Any:
+    v = params.get(key, default)
+    try:
+        v = cast(v)
+    except (TypeError, ValueError):
+        raise BadInput(f"parameter {key!r} must be a {cast.__name__}, got {v!r}") from None
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise BadInput(f"parameter {key!r} must be in [{lo}, {hi}], got {v}")
+    return v
+
+
+def _choice(params: dict[str, Any], key: str, default: str, options: tuple[str, ...]) -> str:
+    v = params.get(key, default)
+    if v not in options:
+        raise BadInput(f"parameter {key!r} must be one of {', '.join(options)}, got {v!r}")
+    return v
+
+
+def _seeds(params: dict[str, Any], key: str) -> list[int] | None:
+    v = params.get(key)
+    if v is None:
+        return None
+    if isinstance(v, str):
+        v = [s for s in v.replace(" ", "").split(",") if s]
+    try:
+        out = [int(s) for s in v]
+    except (TypeError, ValueError):
+        raise BadInput(f"parameter {key!r} must be a list of integer seeds, got {v!r}") from None
+    if any(s < 0 or s >= 2 ** 32 for s in out):
+        raise BadInput(f"parameter {key!r}: seeds must be in 0 .. 2^32-1")
+    return out
+
+
+def load_model(params: dict[str, Any], ctx: Any) -> LoadedModel:
+    spec = params.get("model") or ctx.settings.stylegan.model
+    name, path = resolve_model(str(spec), ctx.settings, ctx.catalogue)
+    return load_weights(path, name, device=ctx.device)
+
+
+def common(params: dict[str, Any], ctx: Any, m: LoadedModel) -> dict[str, Any]:
+    sg = ctx.settings.stylegan
+    return {
+        "seed": int(params["seed"]),
+        "psi": _num(params, "psi", sg.truncation_psi, float, 0.0, 2.0),
+        "noise_mode": _choice(params, "noise_mode", sg.noise_mode, ("const", "random", "none")),
+        "size": _num(params, "size", sg.render_size or m.cfg.resolution, int, 16, 4096),
+        "batch": _num(params, "batch", sg.batch, int, 1, 256),
+    }
+
+
+def _recipe(kind: str, m: LoadedModel, c: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"generator": f"stylegan.{kind}", "version": VERSION,
+            "model": {"name": m.name, "sha256": m.sha256, "resolution": m.cfg.resolution}, **c, **extra}
+
+
+def _still_media(img: np.ndarray) -> list[MediaDraft]:
+    th = thumbnail(img)
+    return [MediaDraft(role="image", mime="image/png", data=png_bytes(img), width=img.shape[1], height=img.shape[0]),
+            MediaDraft(role="thumbnail", mime="image/png", data=png_bytes(th), width=th.shape[1], height=th.shape[0])]
+
+
+def video_media(path: Path, frames: int, w: int, h: int, fps: int, poster: np.ndarray,
+                extra: list[MediaDraft] | None = None) -> list[MediaDraft]:
+    th = thumbnail(poster)
+    return [MediaDraft(role="video", mime="video/mp4", data=Path(path).read_bytes(), width=w, height=h,
+                       duration=frames / fps, meta={"frames": frames, "fps": fps, "codec": "h264"}),
+            MediaDraft(role="poster", mime="image/png", data=png_bytes(poster), width=poster.shape[1],
+                       height=poster.shape[0]),
+            MediaDraft(role="thumbnail", mime="image/png", data=png_bytes(th), width=th.shape[1], height=th.shape[0]),
+            *(extra or [])]
+
+
+# ---- walks -----------------------------------------------------------------------------------------
+def walk_plan(params: dict[str, Any], m: LoadedModel, fps: int, psi: float) -> dict[str, Any]:
+    """Turn walk parameters into segments: callables ts [n] in [0, 1) -> latents, plus the recipe facts."""
+    G = m.G
+    mode = _choice(params, "mode", "endless", WALK_MODES)
+    space = _choice(params, "space", "z", ("z", "w"))
+    seconds = _num(params, "seconds", 8.0, float, 0.05, 3600)
+    spk = _num(params, "seconds_per_keyframe", 2.0, float, 0.05, 600)
+    seed = int(params["seed"])
+    per_seg = max(1, round(spk * fps))
+
+    def w_of_z(z: np.ndarray) -> np.ndarray:
+        return z_to_ws(G, np.atleast_2d(z), psi)[:, 0].cpu().double().numpy()
+
+    facts: dict[str, Any] = {"mode": mode, "space": space, "seconds_per_keyframe": spk}
+    segments: list[Callable[[np.ndarray], np.ndarray]] = []
+    closing: np.ndarray | None = None
+    if mode == "endless":
+        n_seg = max(1, round(seconds / spk))
+        start = _num(params, "start_segment", 0, int, 0, 2 ** 40)
+        walker = EndlessWalk(G.z_dim, seed, sphere=True,
+                             transform=(lambda z: w_of_z(z)[0]) if space == "w" else None)
+        segments = [lambda ts, i=i: walker.segment(i, len(ts), ts) for i in range(start, start + n_seg)]
+        facts.update(start_segment=start, segments=n_seg, next_segment=start + n_seg)
+        key_times = [i * per_seg / fps for i in range(n_seg)]
+    elif mode == "chain":
+        seeds = _seeds(params, "keyframes") or [seed + i for i in range(max(2, round(seconds / spk) + 1))]
+        if len(seeds) < 2:
+            raise BadInput("a chain walk needs at least 2 keyframe seeds")
+        loop = bool(params.get("loop", False))
+        keys = np.concatenate([z_from_seed(s, G.z_dim).double().numpy() for s in seeds])
+        if space == "w":
+            keys = w_of_z(keys)
+        interp = slerp if space == "z" else lerp
+        pairs = list(zip(keys[:-1], keys[1:], strict=True)) + ([(keys[-1], keys[0])] if loop else [])
+        segments = [lambda ts, a=a, b=b: interp(a, b, ts) for a, b in pairs]
+        closing = None if loop else keys[-1:]
+        facts.update(keyframes=seeds, loop=loop)
+        key_times = keyframe_times(len(seeds), per_seg, fps, loop)
+    else:  # a seamless great-circle loop, in Z (radius sqrt(dim)) or in W (about w_avg)
+        n = max(2, round(seconds * fps))
+        dim = G.z_dim if space == "z" else G.w_dim
+        u, v = random_orthonormal(np.random.default_rng(seed), dim)  # as great_circle_loop(dim, n, seed)
+        if space == "z":
+            centre, radius = np.zeros(dim), float(np.sqrt(dim))
+        else:
+            centre = G.mapping.w_avg.cpu().double().numpy()
+            probe = w_of_z(np.random.default_rng(seed).standard_normal((64, G.z_dim)))
+            radius = float(np.linalg.norm(probe - centre, axis=1).mean())
+
+        def circle(ts: np.ndarray) -> np.ndarray:
+            th = 2 * np.pi * np.asarray(ts, np.float64)[:, None]
+            return centre + radius * (np.cos(th) * u + np.sin(th) * v)
+
+        segments = [circle]
+        per_seg = n
+        key_times = [0.0]
+        facts.update(loop=True, radius=radius)
+    return {"segments": segments, "per_seg": per_seg, "closing": closing, "facts": facts,
+            "key_times": key_times, "space": space}
+
+
+def _to_ws(G: Any, lat: np.ndarray, space: str, psi: float) -> torch.Tensor:
+    return z_to_ws(G, lat, psi) if space == "z" else w_to_ws(G, lat)
+
+
+def walk_ts(G: Any, seg: Callable[[np.ndarray], np.ndarray], n: int, space: str, psi: float, constant_speed: bool,
+            batch: int, noise_mode: str) -> np.ndarray:
+    """Parameters of one segment's n frames: uniform, or equally spaced in image distance."""
+    ts = np.arange(n) / n
+    if not constant_speed or n < 2:
+        return ts
+    dense = np.linspace(0, 1, 2 * n + 1)
+    imgs = render(G, _to_ws(G, seg(dense), space, psi), batch, noise_mode).astype(np.float32)
+    d = np.abs(np.diff(imgs, axis=0)).mean(axis=(1, 2, 3))
+    return reparametrise(dense, d, n, closed_end=False)
+
+
+def walk(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    """Job ``stylegan.walk``: mode endless|chain|loop, space z|w, seconds, seconds_per_keyframe,
+    keyframes (seeds, chain), loop (chain), start_segment (endless), constant_speed, bends, fps, psi, size."""
+    m = load_model(params, ctx)
+    c = common(params, ctx, m)
+    fps = _num(params, "fps", ctx.settings.stylegan.fps, int, 1, 120)
+    constant_speed = bool(params.get("constant_speed", False))
+    plan = walk_plan(dict(params, seconds=params.get("seconds", ctx.settings.stylegan.walk_seconds),
+                          seconds_per_keyframe=params.get("seconds_per_keyframe",
+                                                          ctx.settings.stylegan.seconds_per_keyframe)),
+                     m, fps, c["psi"])
+    G, space = m.G, plan["space"]
+    with bent(G, params.get("bends")) as bends, tempfile.TemporaryDirectory(dir=_workdir(ctx)) as tmp:
+        seg_ts = [walk_ts(G, seg, plan["per_seg"], space, c["psi"], constant_speed, c["batch"], c["noise_mode"])
+                  for seg in plan["segments"]]
+
+        def latents() -> Any:
+            for seg, ts in zip(plan["segments"], seg_ts, strict=True):
+                yield seg(ts)
+            if plan["closing"] is not None:
+                yield plan["closing"]
+
+        poster: list[np.ndarray] = []
+        total = sum(len(t) for t in seg_ts) + (1 if plan["closing"] is not None else 0)
+
+        def frames() -> Any:
+            k = 0
+            for lat in latents():
+                for f in iter_frames(G, _to_ws(G, lat, space, c["psi"]), c["batch"], c["noise_mode"], c["size"]):
+                    if k == total // 2:
+                        poster.append(f)
+                    k += 1
+                    yield f
+
+        path = Path(tmp) / "walk.mp4"
+        n, w, h = write_mp4(path, frames(), fps)
+        duration = n / fps
+        recipe = _recipe("walk", m, c, fps=fps, seconds=duration, constant_speed=constant_speed, bends=bends,
+                         timeline={"duration": duration, "fps": fps, "keyframe_times": plan["key_times"]},
+                         **plan["facts"])
+        media = video_media(path, n, w, h, fps, poster[0] if poster else np.zeros((h, w, 3), np.uint8))
+    title = f"{plan['facts']['mode'].capitalize()} walk {c['seed']}"
+    tags = ["stylegan", "walk", plan["facts"]["mode"]] + (["bend"] if bends else [])
+    return [ArtworkDraft(kind="walk", recipe=recipe, media=media, title=title, model_sha256=m.sha256, tags=tags,
+                         duration=duration)]
+
+
+def _workdir(ctx: Any) -> str | None:
+    wd = getattr(ctx, "workdir", None)
+    if wd is None:
+        return None
+    Path(wd).mkdir(parents=True, exist_ok=True)
+    return str(wd)
+
+
+# ---- style mixing ----------------------------------------------------------------------------------
+def layer_range(name: str | list[int], num_ws: int) -> list[int]:
+    """coarse (4-8 px), middle (16-32 px), fine (64 px and up), or an explicit [start, stop)."""
+    if isinstance(name, list | tuple):
+        if len(name) != 2 or not 0 <= int(name[0]) < int(name[1]) <= num_ws:
+            raise BadInput(f"layers must be [start, stop) within 0..{num_ws}, got {name!r}")
+        return list(range(int(name[0]), int(name[1])))
+    ranges = {"coarse": (0, 4), "middle": (4, 8), "fine": (8, num_ws)}
+    if name not in ranges:
+        raise BadInput(f"layers must be coarse, middle, fine or [start, stop), got {name!r}")
+    a, b = ranges[name]
+    return list(range(min(a, num_ws), min(b, num_ws)))
+
+
+def mix_ws(G: Any, row_seeds: list[int], col_seeds: list[int], layers: list[int], psi: float) -> torch.Tensor:
+    """ws of every (row, column) cell: the row's latent with the column's styles on ``layers``."""
+    zr = torch.cat([z_from_seed(s, G.z_dim) for s in row_seeds])
+    zc = torch.cat([z_from_seed(s, G.z_dim) for s in col_seeds])
+    wr, wc = z_to_ws(G, zr, psi), z_to_ws(G, zc, psi)
+    cells = wr[:, None].repeat(1, len(col_seeds), 1, 1)
+    cells[:, :, layers] = wc[None, :, layers]
+    return cells.reshape(-1, G.num_ws, G.w_dim), wr, wc
+
+
+def mix(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    """Job ``stylegan.mix``: row_seeds, col_seeds, layers (coarse|middle|fine|[a,b)) -> one grid image."""
+    m = load_model(params, ctx)
+    c = common(params, ctx, m)
+    G = m.G
+    rows = _seeds(params, "row_seeds") or [c["seed"] + i for i in range(3)]
+    cols = _seeds(params, "col_seeds") or [c["seed"] + 100 + i for i in range(3)]
+    if len(rows) * len(cols) > 256:
+        raise BadInput("style mixing grid too large (at most 256 cells)")
+    layers = layer_range(params.get("layers", "coarse"), G.num_ws)
+    cells, wr, wc = mix_ws(G, rows, cols, layers, c["psi"])
+    s = c["size"]
+    with bent(G, params.get("bends")) as bends:
+        top = render(G, wc, c["batch"], c["noise_mode"], s)
+        left = render(G, wr, c["batch"], c["noise_mode"], s)
+        body = render(G, cells, c["batch"], c["noise_mode"], s)
+    grid = np.full(((len(rows) + 1) * s, (len(cols) + 1) * s, 3), 255, np.uint8)
+    for j in range(len(cols)):
+        grid[:s, (j + 1) * s:(j + 2) * s] = top[j]
+    for i in range(len(rows)):
+        grid[(i + 1) * s:(i + 2) * s, :s] = left[i]
+        for j in range(len(cols)):
+            grid[(i + 1) * s:(i + 2) * s, (j + 1) * s:(j + 2) * s] = body[i * len(cols) + j]
+    recipe = _recipe("mix", m, c, row_seeds=rows, col_seeds=cols, layers=layers,
+                     layer_name=params.get("layers", "coarse"), bends=bends)
+    return [ArtworkDraft(kind="mix", recipe=recipe, media=_still_media(grid), title=f"Style mix {rows}x{cols}",
+                         model_sha256=m.sha256, tags=["stylegan", "mix"])]
+
+
+# ---- network bending (stills) ----------------------------------------------------------------------
+def bend(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    """Job ``stylegan.bend``: bends (list of specs, see generator.stylegan.bend), seeds -> one still per seed."""
+    m = load_model(params, ctx)
+    c = common(params, ctx, m)
+    G = m.G
+    specs = params.get("bends")
+    if not specs:
+        raise BadInput("stylegan.bend needs at least one bend, e.g. {'layer': 'b8.conv1', 'op': 'rotate'}")
+    seeds = _seeds(params, "seeds") or [c["seed"]]
+    ws = z_to_ws(G, torch.cat([z_from_seed(s, G.z_dim) for s in seeds]), c["psi"])
+    with bent(G, specs) as norm:
+        imgs = render(G, ws, c["batch"], c["noise_mode"], c["size"])
+    drafts = []
+    for s, img in zip(seeds, imgs, strict=True):
+        recipe = _recipe("bend", m, dict(c, seed=s), bends=norm)
+        ops = "+".join(f"{b['op']}@{b['layer']}" for b in norm)
+        drafts.append(ArtworkDraft(kind="bend", recipe=recipe, media=_still_media(img), title=f"Bent face {s} ({ops})",
+                                   model_sha256=m.sha256, tags=["stylegan", "bend"]))
+    return drafts
+
+
+def project(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    from generator.stylegan.project import project_job
+
+    return project_job(params, ctx)
+
+
+def uncanny(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    from generator.stylegan.uncanny import uncanny_job
+
+    return uncanny_job(params, ctx)

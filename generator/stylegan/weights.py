@@ -1,0 +1,113 @@
+"""Our own weights files (config + G_ema + D state, loaded with ``weights_only=True``) and model lookup.
+
+A model is named by ``stylegan.model`` in config.yaml (or ``--model``): ``tiny-faces64`` (the shipped
+file), the name of a model registered by ``gallery import stylegan``, or a path to a weights file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gallery.errors import BadInput
+from generator.stylegan.model import Discriminator, Generator
+from generator.stylegan.presets import StyleGANConfig
+
+WEIGHTS_FORMAT = "latent-gallery-stylegan-weights/1"
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "weights" / "stylegan"
+SHIPPED = {"tiny-faces64": SHIPPED_DIR / "tiny-faces64.pt"}
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    path: Path
+    sha256: str
+    cfg: StyleGANConfig
+    G: Generator
+    D: Discriminator | None
+    meta: dict[str, Any]
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "sha256": self.sha256, "config": self.cfg.to_dict()}
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_weights(path: Path, cfg: StyleGANConfig, G: Generator, D: Discriminator | None,
+                 meta: dict[str, Any] | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    obj = {"format": WEIGHTS_FORMAT, "config": cfg.to_dict(), "G_ema": G.state_dict(),
+           "D": D.state_dict() if D is not None else None, **(meta or {})}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_weights(path: Path, name: str | None = None, device: torch.device | str = "cpu") -> LoadedModel:
+    """Load a weights file of this project (never executes code: ``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"StyleGAN weights file not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any failure here means the file is not ours or is corrupt
+        raise BadInput(f"{path}: not a readable StyleGAN weights file ({type(e).__name__}: {e})") from None
+    if not isinstance(obj, dict) or obj.get("format") != WEIGHTS_FORMAT:
+        raise BadInput(f"{path}: not a Latent Gallery StyleGAN weights file (for NVIDIA .pkl or rosinality .pt "
+                       "files use `gallery import stylegan PATH` first)")
+    try:
+        cfg = StyleGANConfig.from_dict(obj["config"])
+        G = Generator(cfg)
+        G.load_state_dict(obj["G_ema"], strict=True)
+        D = None
+        if obj.get("D") is not None:
+            D = Discriminator(cfg)
+            D.load_state_dict(obj["D"], strict=True)
+    except (KeyError, ValueError, RuntimeError, TypeError) as e:
+        raise BadInput(f"{path}: weights do not match their config: {e}") from None
+    G.eval().requires_grad_(False).to(device)
+    if D is not None:
+        D.eval().requires_grad_(False).to(device)
+    meta = {k: v for k, v in obj.items() if k not in ("G_ema", "D", "config", "format")}
+    return LoadedModel(name or path.stem, path, sha256_file(path), cfg, G, D, meta)
+
+
+def resolve_model(spec: str, settings: Any = None, catalogue: Any = None) -> tuple[str, Path]:
+    """``spec`` (shipped name, registered name or path) -> (display name, weights path)."""
+    if spec in SHIPPED:
+        if not SHIPPED[spec].is_file():
+            raise BadInput(f"the shipped StyleGAN weights {SHIPPED[spec]} are missing; reproduce them with "
+                           "`gallery train stylegan --preset tiny-faces64` (see README)")
+        return spec, SHIPPED[spec]
+    if catalogue is not None:
+        from sqlalchemy import select
+
+        from catalogue.models import Model
+
+        with catalogue.read() as s:
+            m = s.scalars(select(Model).where(Model.family == "stylegan", Model.name == spec)
+                          .order_by(Model.id.desc())).first()
+            if m is not None and m.path:
+                return m.name, Path(m.path)
+    p = Path(spec).expanduser()
+    if not p.is_absolute() and settings is not None and not p.exists():
+        p = settings.path(p)
+    if p.is_file():
+        return p.stem, p
+    known = ", ".join(SHIPPED)
+    raise BadInput(f"unknown StyleGAN model {spec!r}: not a shipped model ({known}), not a model registered with "
+                   "`gallery import stylegan`, and not a weights file")
