@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 JOB_KINDS: dict[str, str] = {
     "noop": "generator.jobs:noop",
     "procedural.images": "generator.procedural:run",
+    "vqclip.progression": "generator.vqgan_clip.jobs:progression",
     "stylegan.walk": "generator.stylegan.jobs:walk",
     "stylegan.mix": "generator.stylegan.jobs:mix",
     "stylegan.bend": "generator.stylegan.jobs:bend",

@@ -5,8 +5,50 @@ Torch-free on purpose: gallery.config imports every section at start.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
 from gallery.settings_base import Strict
 
 
 class VQClipSettings(Strict):
     """Keys of this section; each one is documented in config.yaml too."""
+
+    # open_clip weights file (state dict or safetensors; relative to data_dir). null: the shipped tiny CLIP.
+    clip_checkpoint: Path | None = None
+    # open_clip architecture of clip_checkpoint, e.g. ViT-B-32 (needed for a plain state dict).
+    clip_model: str | None = None
+    # taming-transformers VQGAN .ckpt (or our .pt; relative to data_dir). null: the shipped tiny VQGAN.
+    vqgan_checkpoint: Path | None = None
+    # Architecture of vqgan_checkpoint: null recognises it from the codebook shape.
+    vqgan_arch: Literal["f16_1024", "f16_16384", "tiny"] | None = None
+    # Default output side in pixels (a multiple of the VQGAN's downsampling factor).
+    size: int = Field(64, ge=16, le=2048)
+    # Default number of optimisation steps.
+    iterations: int = Field(500, ge=1, le=100_000)
+    # Iterations whose images are kept as the progression's frames.
+    snapshots: list[int] = Field(default_factory=lambda: [0, 100, 250, 500])
+    # Random cutouts per step that CLIP scores, and the size power (>1 favours small cutouts).
+    cutouts: int = Field(16, ge=1, le=256)
+    cut_pow: float = Field(1.0, gt=0, le=10)
+    # Optimiser of the latent and its learning rate.
+    optimiser: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(0.1, gt=0, le=100)
+    # Frames per second of the progression videos.
+    fps: int = Field(12, ge=1, le=120)
+
+    @field_validator("snapshots")
+    @classmethod
+    def _snapshots(cls, v: list[int]) -> list[int]:
+        if not v or any(s < 0 for s in v):
+            raise ValueError("must be a non-empty list of iteration numbers >= 0")
+        return sorted(set(v))
+
+    @field_validator("clip_model")
+    @classmethod
+    def _model(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("must be an open_clip architecture name such as ViT-B-32, or null")
+        return v

@@ -1,0 +1,102 @@
+"""VQGAN weights: the shipped tiny model and real taming-transformers checkpoints, loaded without executing code.
+
+A taming ``.ckpt`` is a PyTorch Lightning checkpoint: ``{"state_dict": {...}, "epoch": ..., ...}``.
+It is read with ``torch.load(weights_only=True)``; a file that needs anything other than tensors and
+plain containers is refused with a clear error. The ``loss.*`` entries (LPIPS and discriminator,
+training only) are set aside; the rest must match :class:`VQModel` exactly (strict loading). The
+architecture is recognised from the codebook shape (``f16_1024`` or ``f16_16384``) or read from the
+file itself for our own ``.pt`` files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gallery.errors import BadInput
+from generator.vqgan_clip.clip import WEIGHTS_DIR, _torch_load, sha256_file
+from generator.vqgan_clip.model import VQModel, build
+from generator.vqgan_clip.presets import VQGAN_ARCHS
+
+SHIPPED_VQGAN = WEIGHTS_DIR / "vqgan-tiny-shapes.pt"
+FORMAT = "latent-gallery/vqgan-v1"
+TRAINING_ONLY_PREFIXES = ("loss.",)
+
+
+def save_shipped(path: Path, model: VQModel, arch: dict[str, Any], meta: dict[str, Any], half: bool = True) -> None:
+    sd = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
+          for k, v in model.state_dict().items()}
+    obj = {"format": FORMAT, "arch": json.dumps(arch), "state_dict": sd, "meta": json.dumps(meta)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def infer_arch(sd: dict[str, Any], path: Path, arch_name: str | None = None) -> dict[str, Any]:
+    if arch_name:
+        if arch_name not in VQGAN_ARCHS:
+            raise BadInput(f"unknown VQGAN architecture {arch_name!r}; known: {', '.join(VQGAN_ARCHS)}")
+        return VQGAN_ARCHS[arch_name]
+    emb = sd.get("quantize.embedding.weight")
+    if emb is None or getattr(emb, "ndim", 0) != 2:
+        raise BadInput(f"{path}: no quantize.embedding.weight codebook: not a taming VQGAN checkpoint")
+    n_embed, embed_dim = (int(s) for s in emb.shape)
+    for arch in VQGAN_ARCHS.values():
+        if arch["n_embed"] == n_embed and arch["embed_dim"] == embed_dim:
+            return arch
+    known = ", ".join(f"{k}: {v['n_embed']} x {v['embed_dim']}" for k, v in VQGAN_ARCHS.items())
+    raise BadInput(f"{path}: codebook of {n_embed} x {embed_dim} matches no known VQGAN architecture "
+                   f"({known}); "
+                   "name it with vqclip.vqgan_arch")
+
+
+def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None, dict[str, Any]]:
+    """(model state dict, architecture if the file names one, file metadata)."""
+    obj = _torch_load(Path(path))
+    if not isinstance(obj, dict):
+        raise BadInput(f"{path}: expected a checkpoint dict, got {type(obj).__name__}")
+    if obj.get("format") == FORMAT:
+        return ({k: (v.float() if v.is_floating_point() else v) for k, v in obj["state_dict"].items()},
+                json.loads(obj["arch"]), json.loads(obj.get("meta", "{}")))
+    sd = obj.get("state_dict", obj)
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise BadInput(f"{path}: its state_dict is not a mapping of names to tensors")
+    meta = {k: obj[k] for k in ("epoch", "global_step", "pytorch-lightning_version") if k in obj}
+    sd = {k: v for k, v in sd.items() if not k.startswith(TRAINING_ONLY_PREFIXES)}
+    return sd, None, meta
+
+
+def load_vqgan(path: Path, arch_name: str | None = None, device: Any = "cpu") -> tuple[VQModel, str, dict[str, Any]]:
+    """(model in eval mode, sha256 of the file, architecture) from a taming .ckpt or our .pt; strict."""
+    path = Path(path)
+    if not path.is_file():
+        if path == SHIPPED_VQGAN:
+            raise BadInput(f"the shipped VQGAN weights {path} are missing; train them with "
+                           "`gallery train vqgan --preset tiny-shapes`")
+        raise BadInput(f"VQGAN checkpoint {path} does not exist (vqclip.vqgan_checkpoint in config.yaml)")
+    sd, arch, _ = read_state_dict(path)
+    arch = arch or infer_arch(sd, path, arch_name)
+    with torch.device("meta"):
+        model = build(arch)
+    try:
+        model.load_state_dict(sd, strict=True, assign=True)
+    except RuntimeError as e:
+        raise BadInput(f"{path}: does not match the VQGAN architecture "
+                       f"(codebook {arch['n_embed']} x {arch['embed_dim']}): {str(e)[:500]}") from e
+    model = model.to(device).eval()
+    return model, sha256_file(path), arch
+
+
+def vqgan_source(settings: Any) -> tuple[Path, str | None]:
+    vq = getattr(settings, "vqclip", None)
+    ckpt = getattr(vq, "vqgan_checkpoint", None) if vq is not None else None
+    if ckpt:
+        p = Path(ckpt)
+        if not p.is_absolute() and hasattr(settings, "path"):
+            p = settings.path(p)
+        return p, getattr(vq, "vqgan_arch", None)
+    return SHIPPED_VQGAN, None

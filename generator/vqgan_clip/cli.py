@@ -1,0 +1,128 @@
+"""Commands of the VQGAN+CLIP family: generate vqclip, train clip|vqgan, import clip|vqgan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from gallery.state import state
+
+
+def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer, import_app: typer.Typer) -> None:
+    @generate_app.command("vqclip")
+    def vqclip(ctx: typer.Context,
+               prompt: str = typer.Argument(..., help='"text:weight|text:-weight", story phases split by ^'),
+               iterations: int = typer.Option(None, "--iterations", "-i", min=1, max=100_000,
+                                              help="optimisation steps (default: vqclip.iterations)"),
+               size: int = typer.Option(None, min=16, max=2048, help="square side in pixels (default: vqclip.size)"),
+               width: int = typer.Option(None, min=16, max=2048), height: int = typer.Option(None, min=16, max=2048),
+               seed: int = typer.Option(0, min=0),
+               cutouts: int = typer.Option(None, min=1, max=256), cut_pow: float = typer.Option(None, min=0.01),
+               optimiser: str = typer.Option(None, help="adam | adamw | sgd"),
+               lr: float = typer.Option(None, min=1e-6),
+               story_every: int = typer.Option(0, min=0, help="story mode: next ^ phase every N iterations"),
+               image_prompt: list[str] = typer.Option(None, "--image-prompt", help="PATH or PATH:WEIGHT (repeatable)"),
+               init_image: Path = typer.Option(None, help="start from this image instead of noise"),
+               snapshots: str = typer.Option(None, help="iterations kept as frames, e.g. 0,100,250,500"),
+               video: bool = typer.Option(False, "--video", help="a video of every iteration"),
+               zoom: bool = typer.Option(False, "--zoom", help="zoom in every --zoom-every iterations (zoom video)"),
+               zoom_every: int = typer.Option(10, min=1), zoom_scale: float = typer.Option(1.04, min=1.0, max=2.0),
+               finetune_decoder: bool = typer.Option(False, "--finetune-decoder",
+                                                     help="fine-tune the decoder's weights as well"),
+               decoder_lr: float = typer.Option(1e-4, min=0.0),
+               as_json: bool = typer.Option(False, "--json")) -> None:
+        """Text-steered progression: VQGAN latent optimised against CLIP (frames, video, final image)."""
+        from gallery.errors import BadInput
+        from generator.jobs import JobContext, JobSpec, run_job
+
+        snaps = None
+        if snapshots:
+            try:
+                snaps = [int(s) for s in snapshots.split(",") if s.strip()]
+            except ValueError as e:
+                raise BadInput(f"--snapshots {snapshots!r}: give iteration numbers separated by commas") from e
+        params = {"prompt": prompt, "iterations": iterations, "size": size, "width": width, "height": height,
+                  "cutouts": cutouts, "cut_pow": cut_pow, "optimiser": optimiser, "lr": lr,
+                  "story_every": story_every, "image_prompts": list(image_prompt or []),
+                  "init_image": str(init_image) if init_image else None, "snapshots": snaps, "video": video,
+                  "zoom": zoom, "zoom_every": zoom_every, "zoom_scale": zoom_scale,
+                  "finetune_decoder": finetune_decoder, "decoder_lr": decoder_lr}
+        params = {k: v for k, v in params.items() if v is not None}
+        st = state(ctx)
+        spec = JobSpec(kind="vqclip.progression", params=params, seed=seed)
+        ids = run_job(spec, JobContext(settings=st.settings, catalogue=st.catalogue,
+                                       workdir=st.settings.path("work"), seed=seed))
+        typer.echo(json.dumps({"artworks": ids}) if as_json else f"added progression {ids}")
+
+    @train_app.command("clip")
+    def train_clip(ctx: typer.Context, preset: str = typer.Option("tiny-shapes", help="tiny-shapes | smoke"),
+                   out: Path = typer.Option(None, help="weights file (default: the shipped one)"),
+                   seed: int = typer.Option(None, min=0), steps: int = typer.Option(None, min=1),
+                   as_json: bool = typer.Option(False, "--json")) -> None:
+        """Train the tiny CLIP on captioned shapes (open_clip contrastive loss)."""
+        from generator.vqgan_clip.train_clip import train
+
+        st = state(ctx)
+        st.settings  # noqa: B018 - sets up logging
+        meta = train(preset, out=out, seed=seed, steps=steps)
+        if as_json:
+            typer.echo(json.dumps(meta))
+        else:
+            r = meta["retrieval"]
+            typer.echo(f"saved {meta['path']} ({meta['bytes'] / 1e6:.1f} MB): held-out image->text "
+                       f"top-1 {r['top1']:.2f}, top-5 {r['top5']:.2f} among {r['n']} captions")
+
+    @train_app.command("vqgan")
+    def train_vqgan(ctx: typer.Context, preset: str = typer.Option("tiny-shapes", help="tiny-shapes | smoke"),
+                    out: Path = typer.Option(None, help="weights file (default: the shipped one)"),
+                    steps: int = typer.Option(None, min=1),
+                    adversarial_weight: float = typer.Option(None, min=0.0, help="0 turns the GAN term off"),
+                    as_json: bool = typer.Option(False, "--json")) -> None:
+        """Train the tiny VQGAN (reconstruction + perceptual + codebook, optional adversarial)."""
+        from generator.vqgan_clip.train_vqgan import train
+
+        st = state(ctx)
+        st.settings  # noqa: B018 - sets up logging
+        meta = train(preset, out=out, steps=steps, adversarial_weight=adversarial_weight)
+        if as_json:
+            typer.echo(json.dumps(meta))
+        else:
+            e = meta["eval"]
+            typer.echo(f"saved {meta['path']} ({meta['bytes'] / 1e6:.1f} MB): held-out PSNR {e['psnr_db']} dB, "
+                       f"{100 * e['codes_used']:.0f}% of codes used")
+
+    @import_app.command("vqgan")
+    def import_vqgan(ctx: typer.Context, path: Path = typer.Argument(..., help="taming .ckpt or .pt"),
+                     arch: str = typer.Option(None, help="f16_1024 | f16_16384 | tiny (default: recognise)"),
+                     as_json: bool = typer.Option(False, "--json")) -> None:
+        """Check a VQGAN checkpoint loads strictly (never executing it) and register it in the catalogue."""
+        from generator.vqgan_clip.checkpoints import load_vqgan
+
+        st = state(ctx)
+        model, sha, a = load_vqgan(path, arch)
+        mid = st.catalogue.register_model("vqgan", path.stem, sha, preset=arch,
+                                          config={"n_embed": a["n_embed"], "embed_dim": a["embed_dim"],
+                                                  "ddconfig": a["ddconfig"]},
+                                          path=str(path.resolve()), provenance={"imported_from": str(path)})
+        out = {"model": mid, "sha256": sha, "n_embed": a["n_embed"], "embed_dim": a["embed_dim"]}
+        typer.echo(json.dumps(out) if as_json else
+                   f"registered VQGAN {path.name} as model {mid} (codebook {a['n_embed']} x {a['embed_dim']}); "
+                   "set vqclip.vqgan_checkpoint in config.yaml to use it")
+
+    @import_app.command("clip")
+    def import_clip(ctx: typer.Context, path: Path = typer.Argument(..., help="open_clip state dict or safetensors"),
+                    model: str = typer.Option(None, help="open_clip architecture, e.g. ViT-B-32"),
+                    as_json: bool = typer.Option(False, "--json")) -> None:
+        """Check an open_clip checkpoint loads strictly (never executing it) and register it."""
+        from generator.vqgan_clip.clip import load_clip_file
+
+        st = state(ctx)
+        enc = load_clip_file(path, model, device="cpu")
+        mid = st.catalogue.register_model("clip", enc.name, enc.model_sha256, preset=model,
+                                          config={"dim": enc.dim, "image_size": enc.image_size},
+                                          path=str(path.resolve()), provenance={"imported_from": str(path)})
+        typer.echo(json.dumps({"model": mid, "sha256": enc.model_sha256, "dim": enc.dim}) if as_json else
+                   f"registered CLIP {enc.name} ({enc.dim}-d) as model {mid}; set vqclip.clip_checkpoint "
+                   "and vqclip.clip_model in config.yaml to use it")

@@ -1,0 +1,200 @@
+"""Job ``vqclip.progression``: one VQGAN+CLIP run stored as one *progression* artwork.
+
+Media: a ``frame`` PNG per snapshot (meta ``iteration``), a ``grid`` PNG of the snapshots, the final
+image as ``poster``, a ``thumbnail``, and an H.264 ``video``: every iteration when ``video`` is set
+(with ``zoom``, the zooming run), otherwise the snapshots held for one second each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from catalogue import ArtworkDraft, MediaDraft
+from gallery.errors import BadInput
+from generator.vqgan_clip.prompts import parse_story
+
+GENERATOR = "vqclip.progression"
+VERSION = 1
+VIDEO_MIN_SIDE = 256  # videos of tiny images are upscaled (nearest) so a screen shows them crisply
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def read_image(path: str | Path, what: str) -> tuple[np.ndarray, str]:
+    """RGB uint8 and sha256 of an image file; BadInput when it is missing or not an image."""
+    p = Path(path)
+    if not p.is_file():
+        raise BadInput(f"{what} {p} does not exist")
+    data = p.read_bytes()
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if arr is None or arr.size == 0:
+        raise BadInput(f"{what} {p} is not a readable image (PNG, JPEG, WebP…)")
+    return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB), hashlib.sha256(data).hexdigest()
+
+
+def parse_image_prompt(s: str) -> tuple[str, float]:
+    """``path`` or ``path:weight``."""
+    head, sep, tail = s.rpartition(":")
+    if sep:
+        try:
+            return head, float(tail)
+        except ValueError:
+            pass
+    return s, 1.0
+
+
+def thumbnail(rgb: np.ndarray, side: int = 128) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    s = side / max(h, w)
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_NEAREST
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
+
+
+def grid(images: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(images, axis=1)
+
+
+def write_video(frames: list[np.ndarray], path: Path, fps: int, hold: int = 1) -> tuple[int, int]:
+    """H.264 yuv420p MP4 via imageio-ffmpeg; returns (width, height)."""
+    import imageio_ffmpeg
+
+    h, w = frames[0].shape[:2]
+    k = max(1, -(-VIDEO_MIN_SIDE // max(h, w)))
+    vw, vh = w * k, h * k
+    vw, vh = vw + vw % 2, vh + vh % 2
+    writer = imageio_ffmpeg.write_frames(str(path), (vw, vh), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
+                                         macro_block_size=1, output_params=["-threads", "1"])
+    writer.send(None)
+    for fr in frames:
+        big = cv2.resize(fr, (vw, vh), interpolation=cv2.INTER_NEAREST)
+        for _ in range(hold):
+            writer.send(np.ascontiguousarray(big))
+    writer.close()
+    return vw, vh
+
+
+def build_params(params: dict[str, Any], settings: Any) -> tuple[Any, dict[str, Any]]:
+    """Validate job params into LoopParams and the recipe (everything needed to re-render)."""
+    from generator.vqgan_clip.loop import LoopParams
+
+    vq = settings.vqclip
+    prompt = params.get("prompt")
+    if prompt is None:
+        raise BadInput("vqclip.progression needs a prompt")
+    phases = parse_story(prompt)
+    size = params.get("size") or vq.size
+    width = int(params.get("width") or size)
+    height = int(params.get("height") or size)
+    iterations = int(params.get("iterations") or vq.iterations)
+    snaps = sorted({int(s) for s in (params.get("snapshots") or vq.snapshots)})
+    if any(s < 0 for s in snaps):
+        raise BadInput(f"snapshots must be iteration numbers >= 0, got {snaps}")
+    snaps = [s for s in snaps if s <= iterations]
+    if iterations not in snaps:
+        snaps.append(iterations)
+    image_prompts, ip_recipe = [], []
+    for spec in params.get("image_prompts") or []:
+        path, w = parse_image_prompt(str(spec))
+        im, sha = read_image(path, "image prompt")
+        image_prompts.append((im, w))
+        ip_recipe.append({"sha256": sha, "weight": w, "name": Path(path).name})
+    init_image, init_recipe = None, None
+    if params.get("init_image"):
+        init_image, sha = read_image(params["init_image"], "init image")
+        init_recipe = {"sha256": sha, "name": Path(params["init_image"]).name}
+    zoom = bool(params.get("zoom", False))
+    lp = LoopParams(
+        phases=phases, iterations=iterations, width=width, height=height, seed=int(params.get("seed", 0)),
+        cutouts=int(params.get("cutouts") or vq.cutouts), cut_pow=float(params.get("cut_pow") or vq.cut_pow),
+        optimiser=str(params.get("optimiser") or vq.optimiser), lr=float(params.get("lr") or vq.lr),
+        story_every=int(params.get("story_every") or 0), snapshots=snaps,
+        keep_every_frame=bool(params.get("video", False)) or zoom,
+        finetune_decoder=bool(params.get("finetune_decoder", False)),
+        decoder_lr=float(params.get("decoder_lr") or 1e-4),
+        zoom_every=int(params.get("zoom_every") or 10) if zoom else 0,
+        zoom_scale=float(params.get("zoom_scale") or 1.04),
+        image_prompts=image_prompts, init_image=init_image)
+    if lp.optimiser not in ("adam", "adamw", "sgd"):
+        raise BadInput(f"unknown optimiser {lp.optimiser!r}; known: adam, adamw, sgd")
+    if not 1 <= lp.cutouts <= 256:
+        raise BadInput(f"cutouts must be 1..256, got {lp.cutouts}")
+    if not 16 <= width <= 2048 or not 16 <= height <= 2048:
+        raise BadInput(f"size {width}x{height} is out of range (16..2048 pixels a side)")
+    recipe = {"prompt": prompt, "phases": [[p.as_dict() for p in ph] for ph in phases],
+              "iterations": iterations, "width": width, "height": height, "seed": lp.seed,
+              "cutouts": lp.cutouts, "cut_pow": lp.cut_pow, "min_cut": lp.min_cut, "augment": lp.augment,
+              "optimiser": lp.optimiser, "lr": lp.lr, "story_every": lp.story_every, "snapshots": snaps,
+              "video": bool(params.get("video", False)), "zoom": zoom, "zoom_every": lp.zoom_every,
+              "zoom_scale": lp.zoom_scale, "finetune_decoder": lp.finetune_decoder, "decoder_lr": lp.decoder_lr,
+              "image_prompts": ip_recipe, "init_image": init_recipe, "init": "image" if init_recipe else "noise"}
+    return lp, recipe
+
+
+def progression(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    import torch
+
+    from generator.vqgan_clip.checkpoints import load_vqgan, vqgan_source
+    from generator.vqgan_clip.clip import load_clip
+    from generator.vqgan_clip.loop import run_loop
+
+    settings = ctx.settings
+    lp, recipe = build_params(params, settings)
+    device = ctx.device
+    clip = load_clip(settings, device=device)
+    vq_path, vq_arch = vqgan_source(settings)
+    vqgan, vq_sha, arch = load_vqgan(vq_path, vq_arch, device=device)
+    ctx.log.info("vqclip: %r, %d iterations at %dx%d (seed %d)", recipe["prompt"], lp.iterations, lp.width,
+                 lp.height, lp.seed)
+    res = run_loop(lp, vqgan, clip, device=device)
+    recipe.update({"generator": GENERATOR, "version": VERSION, "clip": {"name": clip.name, "sha256": clip.model_sha256},
+                   "vqgan": {"sha256": vq_sha, "n_embed": arch["n_embed"], "embed_dim": arch["embed_dim"]},
+                   "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
+                   "device": str(device)})
+    fps = int(params.get("fps") or settings.vqclip.fps)
+    iters = sorted(res.snapshots)
+    final = res.snapshots[lp.iterations]
+    media = [MediaDraft(role="frame", mime="image/png", data=png_bytes(res.snapshots[i]), width=lp.width,
+                        height=lp.height, meta={"iteration": i}) for i in iters]
+    media.append(MediaDraft(role="grid", mime="image/png", data=png_bytes(grid([res.snapshots[i] for i in iters])),
+                            width=lp.width * len(iters), height=lp.height, meta={"iterations": iters}))
+    media.append(MediaDraft(role="poster", mime="image/png", data=png_bytes(final), width=lp.width,
+                            height=lp.height, meta={"iteration": lp.iterations}))
+    th = thumbnail(final)
+    media.append(MediaDraft(role="thumbnail", mime="image/png", data=png_bytes(th), width=th.shape[1],
+                            height=th.shape[0]))
+    if res.frames:
+        frames, hold = res.frames, 1
+        keyframe_times = [i / fps for i in iters]
+    else:
+        frames, hold = [res.snapshots[i] for i in iters], fps
+        keyframe_times = [float(k) for k in range(len(iters))]
+    duration = len(frames) * hold / fps
+    with tempfile.TemporaryDirectory(prefix="vqclip-") as td:
+        vpath = Path(td) / "progression.mp4"
+        vw, vh = write_video(frames, vpath, fps, hold)
+        media.append(MediaDraft(role="video", mime="video/mp4", data=vpath.read_bytes(), width=vw, height=vh,
+                                duration=duration, meta={"every_iteration": bool(res.frames),
+                                                         "zoom": recipe["zoom"]}))
+    recipe["timeline"] = {"duration": duration, "fps": fps, "keyframe_times": keyframe_times}
+    first_text = lp.phases[0][0].text
+    return [ArtworkDraft(
+        kind="progression", recipe=recipe, media=media, title=f"“{first_text}” in {lp.iterations} steps",
+        model_sha256=vq_sha, tags=["vqclip", "progression"] + (["story"] if len(lp.phases) > 1 else []),
+        duration=duration,
+        extra={"losses": [round(v, 5) for v in res.losses[:: max(1, len(res.losses) // 100)]],
+               "phase_switches": res.phase_switches, "seconds": round(res.seconds, 2),
+               "seconds_per_iteration": {k: round(v, 5) for k, v in res.timings.items()},
+               "clip_model_sha256": clip.model_sha256},
+    )]

@@ -1,0 +1,237 @@
+"""The CLIP-guided VQGAN loop: optimise a latent so CLIP finds the decoded image close to the prompts.
+
+Each step: straight-through quantise z to the codebook, decode, cut ``cutouts`` random squares out of
+the image (sizes drawn with ``cut_pow``; all cut and resampled in one batched ``roi_align`` call),
+jitter them (noise, brightness, contrast: torch ops on a seeded generator), embed them with CLIP and
+minimise the weighted spherical distance to the prompt embeddings (text and image prompts; a
+negative weight pushes away). Optionally the decoder's weights are fine-tuned as well, the variant
+the chapter describes. Every random choice comes from generators seeded from ``seed``: on a CPU, the
+same inputs give the same frames, byte for byte.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from gallery.errors import BadInput
+from generator.vqgan_clip.model import VQModel
+from generator.vqgan_clip.prompts import Prompt, phase_at
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoopParams:
+    phases: list[list[Prompt]]
+    iterations: int = 500
+    width: int = 64
+    height: int = 64
+    seed: int = 0
+    cutouts: int = 16
+    cut_pow: float = 1.0
+    min_cut: float = 0.4  # smallest cutout side as a fraction of the image's shorter side
+    augment: bool = True
+    optimiser: str = "adam"
+    lr: float = 0.1
+    story_every: int = 0  # story mode: switch phase every N iterations (0: iterations / phases)
+    snapshots: list[int] = field(default_factory=lambda: [0, 100, 250, 500])
+    keep_every_frame: bool = False
+    finetune_decoder: bool = False
+    decoder_lr: float = 1e-4
+    zoom_every: int = 0  # >0: every N iterations zoom into the image and re-encode it (zoom video)
+    zoom_scale: float = 1.04
+    image_prompts: list[tuple[np.ndarray, float]] = field(default_factory=list)
+    init_image: np.ndarray | None = None
+
+
+@dataclass
+class LoopResult:
+    snapshots: dict[int, np.ndarray]  # iteration -> RGB uint8
+    frames: list[np.ndarray]  # every iteration's image when keep_every_frame, else []
+    losses: list[float]
+    phase_switches: list[int]
+    seconds: float
+    timings: dict[str, float]
+
+
+def spherical_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Squared great-circle distance between rows of a (N, D) and b (M, D) after normalising: (N, M)."""
+    a = F.normalize(a, dim=-1)
+    b = F.normalize(b, dim=-1)
+    return (a[:, None] - b[None]).norm(dim=-1).div(2).clamp(max=1.0).arcsin().pow(2).mul(2)
+
+
+def quantise_st(model: VQModel, z: torch.Tensor) -> torch.Tensor:
+    """Nearest codes with the straight-through gradient (the image is decoded from real codes)."""
+    zq = model.quantize.lookup(model.quantize.codes(z))
+    return z + (zq - z).detach()
+
+
+def to_image(x: torch.Tensor) -> torch.Tensor:
+    """Decoder output in [-1, 1] -> [0, 1]; clamped with the gradient passed through."""
+    y = (x + 1) / 2
+    return y + (y.clamp(0, 1) - y).detach()
+
+
+def image_to_uint8(x: torch.Tensor) -> np.ndarray:
+    return (x[0].detach().clamp(0, 1).permute(1, 2, 0).mul(255).round().to(torch.uint8).cpu().numpy())
+
+
+def make_cutouts(img: torch.Tensor, n: int, out_size: int, cut_pow: float, min_cut: float,
+                 g: torch.Generator, augment: bool) -> torch.Tensor:
+    """n random square cutouts of img (1, 3, H, W), resampled to out_size, batched in one roi_align."""
+    from torchvision.ops import roi_align
+
+    _, _, h, w = img.shape
+    side = min(h, w)
+    lo = max(2.0, min_cut * side)
+    sizes = lo + (side - lo) * torch.rand(n, generator=g).pow(cut_pow)
+    x0 = torch.rand(n, generator=g) * (w - sizes)
+    y0 = torch.rand(n, generator=g) * (h - sizes)
+    boxes = torch.stack([torch.zeros(n), x0, y0, x0 + sizes, y0 + sizes], 1).to(img)
+    cuts = roi_align(img, boxes, output_size=out_size, spatial_scale=1.0, sampling_ratio=2, aligned=True)
+    if augment:
+        dev = img.device
+        bright = (torch.rand(n, 1, 1, 1, generator=g) - 0.5).mul(0.1).to(dev)
+        contrast = (1 + (torch.rand(n, 1, 1, 1, generator=g) - 0.5).mul(0.2)).to(dev)
+        noise_amp = torch.rand(n, 1, 1, 1, generator=g).mul(0.08).to(dev)
+        noise = torch.randn(cuts.shape, generator=g).to(dev)
+        mean = cuts.mean(dim=(1, 2, 3), keepdim=True)
+        cuts = (cuts - mean) * contrast + mean + bright + noise_amp * noise
+    return cuts
+
+
+def zoom(img: torch.Tensor, scale: float) -> torch.Tensor:
+    """Zoom into the centre of img (1, 3, H, W) by scale, keeping the size."""
+    _, _, h, w = img.shape
+    ch, cw = max(1, round(h / scale)), max(1, round(w / scale))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return F.interpolate(img[:, :, top:top + ch, left:left + cw], size=(h, w), mode="bilinear",
+                         align_corners=False)
+
+
+def check_size(model: VQModel, width: int, height: int) -> None:
+    f = model.downsample_factor
+    for name, v in (("width", width), ("height", height)):
+        if v % f or v < f:
+            raise BadInput(f"{name} {v} must be a positive multiple of {f} (the VQGAN's downsampling factor)")
+
+
+def run_loop(params: LoopParams, vqgan: VQModel, clip: Any, device: Any = "cpu",
+             on_step: Callable[[int], None] | None = None) -> LoopResult:
+    """Run the optimisation; returns the snapshot images (and every frame when asked)."""
+    t_start = time.monotonic()
+    dev = torch.device(device)
+    check_size(vqgan, params.width, params.height)
+    if params.iterations < 1:
+        raise BadInput(f"iterations must be at least 1, got {params.iterations}")
+    g = torch.Generator().manual_seed(params.seed)
+    model = copy.deepcopy(vqgan).to(dev).eval() if params.finetune_decoder else vqgan.to(dev).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if params.finetune_decoder:
+        for p in list(model.decoder.parameters()) + list(model.post_quant_conv.parameters()):
+            p.requires_grad_(True)
+    f = model.downsample_factor
+    zh, zw = params.height // f, params.width // f
+    emb = model.quantize.embedding.weight
+    with torch.no_grad():
+        if params.init_image is not None:
+            im = torch.from_numpy(np.ascontiguousarray(params.init_image)).permute(2, 0, 1)[None].float().div(127.5)
+            im = F.interpolate(im.sub(1), size=(params.height, params.width), mode="bilinear",
+                               align_corners=False, antialias=True).to(dev)
+            z0 = model.encode(im)
+        else:  # noise: random codes
+            idx = torch.randint(0, model.n_embed, (1, zh, zw), generator=g).to(dev)
+            z0 = model.quantize.lookup(idx)
+    z = z0.clone().requires_grad_(True)
+    z_min, z_max = emb.min(0).values.view(1, -1, 1, 1), emb.max(0).values.view(1, -1, 1, 1)
+
+    # prompt embeddings per phase
+    targets: list[tuple[torch.Tensor, torch.Tensor]] = []
+    with torch.no_grad():
+        img_targets = [(torch.from_numpy(clip.encode_images([im])), w) for im, w in params.image_prompts]
+        for phase in params.phases:
+            embs = [F.normalize(clip.text_features([p.text]).float(), dim=-1).cpu() for p in phase]
+            ws = [p.weight for p in phase]
+            embs += [e for e, _ in img_targets]
+            ws += [w for _, w in img_targets]
+            targets.append((torch.cat(embs).to(dev), torch.tensor(ws, dtype=torch.float32, device=dev)))
+    n_phases = len(targets)
+    every = params.story_every or (params.iterations // n_phases if n_phases > 1 else 0)
+
+    def make_opt(zp: torch.Tensor) -> torch.optim.Optimizer:
+        groups: list[dict[str, Any]] = [{"params": [zp], "lr": params.lr}]
+        if params.finetune_decoder:
+            groups.append({"params": [p for p in model.parameters() if p.requires_grad], "lr": params.decoder_lr})
+        if params.optimiser == "adam":
+            return torch.optim.Adam(groups)
+        if params.optimiser == "adamw":
+            return torch.optim.AdamW(groups, weight_decay=0.01)
+        if params.optimiser == "sgd":
+            return torch.optim.SGD(groups, momentum=0.9)
+        raise BadInput(f"unknown optimiser {params.optimiser!r}; known: adam, adamw, sgd")
+
+    opt = make_opt(z)
+    snapshots: dict[int, np.ndarray] = {}
+    frames: list[np.ndarray] = []
+    losses: list[float] = []
+    switches: list[int] = []
+    want = {s for s in params.snapshots if s <= params.iterations} | {params.iterations}
+    timings = {"decode": 0.0, "cutouts": 0.0, "clip": 0.0, "backward": 0.0}
+    phase = -1
+    for it in range(params.iterations + 1):
+        ph = phase_at(it, n_phases, every)
+        if ph != phase:
+            if phase >= 0:
+                switches.append(it)
+            phase = ph
+        if params.zoom_every and it > 0 and it % params.zoom_every == 0 and it < params.iterations:
+            with torch.no_grad():
+                cur = zoom(to_image(model.decode(quantise_st(model, z))), params.zoom_scale)
+                z = model.encode(cur.mul(2).sub(1)).clone().requires_grad_(True)
+            opt = make_opt(z)
+        t0 = time.perf_counter()
+        img = to_image(model.decode(quantise_st(model, z)))
+        t1 = time.perf_counter()
+        if it in want or params.keep_every_frame:
+            frame = image_to_uint8(img)
+            if it in want:
+                snapshots[it] = frame
+            if params.keep_every_frame:
+                frames.append(frame)
+        if it == params.iterations:
+            break
+        cuts = make_cutouts(img, params.cutouts, clip.image_size, params.cut_pow, params.min_cut, g, params.augment)
+        t2 = time.perf_counter()
+        feats = clip.image_features(cuts, resize=False).float()
+        tgt, ws = targets[phase]
+        d = spherical_distance(feats, tgt).mean(0)  # (n_targets,)
+        loss = (ws * d).sum()
+        t3 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            z.copy_(torch.maximum(torch.minimum(z, z_max), z_min))
+        t4 = time.perf_counter()
+        timings["decode"] += t1 - t0
+        timings["cutouts"] += t2 - t1
+        timings["clip"] += t3 - t2
+        timings["backward"] += t4 - t3
+        losses.append(float(loss.detach()))
+        if on_step is not None:
+            on_step(it)
+    steps = max(1, params.iterations)
+    return LoopResult(snapshots=snapshots, frames=frames, losses=losses, phase_switches=switches,
+                      seconds=time.monotonic() - t_start,
+                      timings={k: v / steps for k, v in timings.items()})

@@ -1,0 +1,50 @@
+"""Named configurations as data: the tiny presets this project trains, and the real taming VQGANs.
+
+Torch-free, so the CLI and settings can list them cheaply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# open_clip model configuration of the tiny CLIP (registered with open_clip under CLIP_TINY_NAME).
+CLIP_TINY_NAME = "lg-tiny-shapes-clip"
+CLIP_TINY_CONFIG: dict[str, Any] = {
+    "embed_dim": 96,
+    "vision_cfg": {"image_size": 64, "layers": 3, "width": 128, "patch_size": 16, "head_width": 64},
+    "text_cfg": {"context_length": 24, "vocab_size": 49408, "width": 96, "heads": 2, "layers": 2},
+}
+
+# Training presets of `gallery train clip --preset NAME`.
+CLIP_PRESETS: dict[str, dict[str, Any]] = {
+    "tiny-shapes": {"model": CLIP_TINY_NAME, "image_size": 64, "steps": 2000, "batch": 64, "lr": 1e-3,
+                    "warmup": 100, "weight_decay": 0.1, "pool": 10000, "seed": 0},
+    # a quick smoke-test preset (tests, CI): learns something, not much
+    "smoke": {"model": CLIP_TINY_NAME, "image_size": 64, "steps": 30, "batch": 32, "lr": 1e-3,
+              "warmup": 5, "weight_decay": 0.1, "pool": 256, "seed": 0},
+}
+
+# taming-transformers VQGAN "ddconfig"s. The two ImageNet f16 models share the autoencoder and differ in
+# the codebook size only.
+TAMING_F16_DDCONFIG: dict[str, Any] = {
+    "double_z": False, "z_channels": 256, "resolution": 256, "in_channels": 3, "out_ch": 3, "ch": 128,
+    "ch_mult": [1, 1, 2, 2, 4], "num_res_blocks": 2, "attn_resolutions": [16], "dropout": 0.0,
+}
+VQGAN_ARCHS: dict[str, dict[str, Any]] = {
+    "f16_1024": {"ddconfig": TAMING_F16_DDCONFIG, "n_embed": 1024, "embed_dim": 256},
+    "f16_16384": {"ddconfig": TAMING_F16_DDCONFIG, "n_embed": 16384, "embed_dim": 256},
+    # ours: 64x64 images -> 16x16 codes (f4), 256 codes of 16 dims
+    "tiny": {"ddconfig": {"double_z": False, "z_channels": 32, "resolution": 64, "in_channels": 3, "out_ch": 3,
+                          "ch": 16, "ch_mult": [1, 2, 2], "num_res_blocks": 1, "attn_resolutions": [16],
+                          "dropout": 0.0},
+             "n_embed": 256, "embed_dim": 16},
+}
+
+VQGAN_PRESETS: dict[str, dict[str, Any]] = {
+    "tiny-shapes": {"arch": "tiny", "image_size": 64, "steps": 1200, "batch": 16, "lr": 1e-3,
+                    "perceptual_weight": 0.5, "codebook_beta": 0.25, "adversarial_weight": 0.0,
+                    "adversarial_start": 800, "pool": 4000, "seed": 0},
+    "smoke": {"arch": "tiny", "image_size": 32, "steps": 20, "batch": 8, "lr": 4e-4,
+              "perceptual_weight": 0.2, "codebook_beta": 0.25, "adversarial_weight": 0.1,
+              "adversarial_start": 10, "pool": 64, "seed": 0},
+}

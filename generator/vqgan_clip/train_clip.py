@@ -1,0 +1,119 @@
+"""Train the tiny CLIP on captioned shapes with open_clip's contrastive loss (`gallery train clip`)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from generator.datasets import shapes
+from generator.vqgan_clip.presets import CLIP_PRESETS, CLIP_TINY_CONFIG
+
+log = logging.getLogger(__name__)
+
+HELD_OUT_SEED0 = 900_000_000  # held-out images come from seeds no training pool uses
+
+
+def data_seeds(seed: int, count: int) -> range:
+    start = 1_000_000 * seed
+    return range(start, start + count)
+
+
+def retrieval(enc: Any, n: int = 100, size: int = 64, seed0: int = HELD_OUT_SEED0) -> dict[str, float]:
+    """Held-out image->text retrieval among n captions: top-1 and top-5 accuracy."""
+    imgs, caps = shapes.batch(range(seed0, seed0 + n), size)
+    fi = enc.encode_images(list(imgs))
+    ft = enc.encode_texts(caps)
+    sims = fi @ ft.T
+    ranks = (sims > sims[np.arange(n), np.arange(n)][:, None]).sum(1)
+    return {"top1": float((ranks < 1).mean()), "top5": float((ranks < 5).mean()), "n": n}
+
+
+def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None = None,
+          steps: int | None = None, log_every: int = 50, threads: int | None = 1) -> dict[str, Any]:
+    """Train a preset and save it (default: the shipped weights file); returns what was measured.
+
+    ``threads``: torch CPU threads; one is fastest on a shared machine (spinning threads fight).
+    """
+    import open_clip
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+
+    from generator.vqgan_clip.clip import SHIPPED_CLIP, create_model, save_shipped, sha256_file
+
+    if preset not in CLIP_PRESETS:
+        from gallery.errors import BadInput
+
+        raise BadInput(f"unknown CLIP preset {preset!r}; known: {', '.join(CLIP_PRESETS)}")
+    p = dict(CLIP_PRESETS[preset])
+    if seed is not None:
+        p["seed"] = seed
+    if steps is not None:
+        p["steps"] = steps
+    out = Path(out) if out else SHIPPED_CLIP
+    torch.manual_seed(p["seed"])
+    name = p["model"]
+    model = create_model(name, CLIP_TINY_CONFIG, seed=p["seed"])
+    tok = open_clip.get_tokenizer(name)
+    t0 = time.monotonic()
+    imgs, caps = shapes.batch(data_seeds(p["seed"], p["pool"]), p["image_size"])
+    log.info("made %d captioned images in %.1fs", len(caps), time.monotonic() - t0)
+    x_all = torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()  # uint8
+    t_all = tok(caps)
+    # every word the dataset can say, so that no caption word is left untrained by chance
+    vocab = " ".join(list(shapes.COLOURS) + shapes.SHAPES + [s + "s" for s in shapes.SHAPES] + ["crosses"]
+                     + list(shapes.SIZES) + list(shapes.COUNT_WORDS.values()) + shapes.TEXTURES
+                     + shapes.POSITIONS + ["above", "on", "the", "at", "in", "background", "speckled", "an"])
+    token_rows = torch.unique(torch.cat([t_all.flatten(), tok([vocab]).flatten()]))
+    mean = torch.tensor(open_clip.OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(open_clip.OPENAI_DATASET_STD).view(1, 3, 1, 1)
+    decay = [q for n_, q in model.named_parameters() if q.ndim >= 2 and "embedding" not in n_]
+    no_decay = [q for n_, q in model.named_parameters() if not (q.ndim >= 2 and "embedding" not in n_)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": p["weight_decay"]},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=p["lr"], betas=(0.9, 0.98), eps=1e-6)
+    loss_fn = open_clip.ClipLoss()
+    g = torch.Generator().manual_seed(p["seed"])
+    model.train()
+    t0 = time.monotonic()
+    losses = []
+    for step in range(p["steps"]):
+        lr = p["lr"] * (step + 1) / p["warmup"] if step < p["warmup"] else \
+            0.5 * p["lr"] * (1 + math.cos(math.pi * (step - p["warmup"]) / max(1, p["steps"] - p["warmup"])))
+        for grp in opt.param_groups:
+            grp["lr"] = lr
+        idx = torch.randperm(len(caps), generator=g)[:p["batch"]]
+        x = (x_all[idx].float() / 255.0 - mean) / std
+        img_f, txt_f, scale = model(x, t_all[idx])[:3]
+        loss = loss_fn(img_f, txt_f, scale)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        losses.append(float(loss.detach()))
+        if (step + 1) % log_every == 0 or step == p["steps"] - 1:
+            log.info("clip step %d/%d loss %.3f lr %.2e (%.1fs)", step + 1, p["steps"],
+                     float(np.mean(losses[-log_every:])), lr, time.monotonic() - t0)
+    model.eval()
+    with torch.no_grad():  # rows outside the stored vocabulary are not shipped: make the model agree
+        keep = torch.zeros(model.token_embedding.weight.shape[0], dtype=torch.bool)
+        keep[token_rows] = True
+        model.token_embedding.weight[~keep] = 0
+    meta = {"preset": preset, "params": p, "train_seconds": round(time.monotonic() - t0, 1),
+            "final_loss": float(np.mean(losses[-50:]))}
+    save_shipped(out, model, name, CLIP_TINY_CONFIG, token_rows, meta)
+    from generator.vqgan_clip.clip import load_clip_file
+
+    enc = load_clip_file(out, device="cpu")
+    ret = retrieval(enc)
+    meta.update({"retrieval": ret, "path": str(out), "sha256": sha256_file(out),
+                 "bytes": out.stat().st_size})
+    log.info("CLIP saved to %s: held-out image->text top-1 %.2f top-5 %.2f among %d captions",
+             out, ret["top1"], ret["top5"], ret["n"])
+    return meta

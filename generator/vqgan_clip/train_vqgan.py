@@ -1,0 +1,187 @@
+"""Train the tiny VQGAN on the captioned shapes (`gallery train vqgan --preset tiny-shapes`).
+
+Losses: L1 reconstruction + a perceptual term + the codebook/commitment loss, and optionally a
+hinge adversarial term from a small PatchGAN discriminator. The perceptual term compares the
+activations of a fixed, seeded random convolutional network (multi-scale, normalised per channel):
+no pretrained VGG (LPIPS) can be fetched offline, and random deep features are still far more
+sensitive to edges and textures than pixel L1. Training runs on random crops (the model is fully
+convolutional), which keeps it within minutes on a CPU. Unused codes are restarted from encoder
+outputs every ``restart_every`` steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+from gallery.errors import BadInput
+from generator.datasets import shapes
+from generator.vqgan_clip.model import VQModel, build
+from generator.vqgan_clip.presets import VQGAN_ARCHS, VQGAN_PRESETS
+
+log = logging.getLogger(__name__)
+
+
+class RandomFeatures(nn.Module):
+    """A fixed random conv net; the perceptual loss compares its normalised activations."""
+
+    def __init__(self, seed: int = 1234, widths: tuple[int, ...] = (24, 48, 64)) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        layers, c = [], 3
+        for w in widths:
+            conv = nn.Conv2d(c, w, 3, 1, 1)
+            with torch.no_grad():
+                conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) * math.sqrt(2.0 / (c * 9)))
+                conv.bias.zero_()
+            layers.append(conv)
+            c = w
+        self.layers = nn.ModuleList(layers)
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats = []
+        h = x
+        for i, conv in enumerate(self.layers):
+            h = F.relu(conv(h))
+            feats.append(h / (h.pow(2).mean(dim=(2, 3), keepdim=True).sqrt() + 1e-6))
+            if i < len(self.layers) - 1:
+                h = F.avg_pool2d(h, 2)
+        return feats
+
+
+def perceptual_loss(net: RandomFeatures, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return sum(F.l1_loss(fa, fb) for fa, fb in zip(net(a), net(b), strict=True)) / len(net.layers)
+
+
+class PatchDiscriminator(nn.Module):
+    def __init__(self, ch: int = 32) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3, ch, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(ch, ch * 2, 4, 2, 1), nn.GroupNorm(8, ch * 2), nn.LeakyReLU(0.2),
+            nn.Conv2d(ch * 2, 1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def to_model_range(imgs: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [-1, 1]."""
+    return torch.from_numpy(imgs).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def random_crops(x: torch.Tensor, size: int, g: torch.Generator) -> torch.Tensor:
+    n, _, h, w = x.shape
+    if size >= h:
+        return x
+    ys = torch.randint(0, h - size + 1, (n,), generator=g)
+    xs = torch.randint(0, w - size + 1, (n,), generator=g)
+    return torch.stack([x[i, :, ys[i]:ys[i] + size, xs[i]:xs[i] + size] for i in range(n)])
+
+
+@torch.no_grad()
+def evaluate(model: VQModel, n: int = 32, size: int = 64, seed0: int = 900_000_000) -> dict[str, float]:
+    """Held-out reconstruction PSNR (dB, full images) and the share of codes used."""
+    imgs, _ = shapes.batch(range(seed0, seed0 + n), size)
+    x = to_model_range(imgs)
+    z = model.encode(x)
+    idx = model.quantize.codes(z)
+    rec = model.decode(model.quantize.lookup(idx)).clamp(-1, 1)
+    mse = F.mse_loss((rec + 1) / 2, (x + 1) / 2).item()
+    return {"psnr_db": round(10 * math.log10(1.0 / max(mse, 1e-10)), 2),
+            "codes_used": round(idx.unique().numel() / model.n_embed, 3), "n": n}
+
+
+def train(preset: str = "tiny-shapes", out: Path | None = None, steps: int | None = None,
+          adversarial_weight: float | None = None, log_every: int = 50, threads: int | None = 1,
+          crop: int | None = 32, restart_every: int = 100) -> dict[str, Any]:
+    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, save_shipped, sha256_file
+
+    if preset not in VQGAN_PRESETS:
+        raise BadInput(f"unknown VQGAN preset {preset!r}; known: {', '.join(VQGAN_PRESETS)}")
+    p = dict(VQGAN_PRESETS[preset])
+    if steps is not None:
+        p["steps"] = steps
+    if adversarial_weight is not None:
+        p["adversarial_weight"] = adversarial_weight
+    if threads:
+        torch.set_num_threads(threads)
+    out = Path(out) if out else SHIPPED_VQGAN
+    torch.manual_seed(p["seed"])
+    arch = VQGAN_ARCHS[p["arch"]]
+    model = build(arch)
+    feats = RandomFeatures()
+    t0 = time.monotonic()
+    imgs, _ = shapes.batch(range(p["seed"] * 1_000_000 + 500_000, p["seed"] * 1_000_000 + 500_000 + p["pool"]),
+                           p["image_size"])
+    data = to_model_range(imgs)
+    log.info("made %d training images in %.1fs", len(data), time.monotonic() - t0)
+    g = torch.Generator().manual_seed(p["seed"])
+    opt = torch.optim.Adam(model.parameters(), lr=p["lr"], betas=(0.5, 0.9))
+    disc = PatchDiscriminator() if p["adversarial_weight"] > 0 else None
+    opt_d = torch.optim.Adam(disc.parameters(), lr=p["lr"], betas=(0.5, 0.9)) if disc is not None else None
+    crop = min(crop or p["image_size"], p["image_size"])
+    usage = torch.zeros(model.n_embed)
+    history: list[dict[str, float]] = []
+    t0 = time.monotonic()
+    model.train()
+    for step in range(p["steps"]):
+        x = random_crops(data[torch.randint(0, len(data), (p["batch"],), generator=g)], crop, g)
+        z = model.encode(x)
+        if step == 0:  # start the codebook on real encoder outputs
+            with torch.no_grad():
+                flat = z.permute(0, 2, 3, 1).reshape(-1, model.embed_dim)
+                pick = torch.randint(0, flat.shape[0], (model.n_embed,), generator=g)
+                model.quantize.embedding.weight.copy_(flat[pick] + 0.01 * torch.randn(flat[pick].shape, generator=g))
+        zq, qloss, idx = model.quantize(z)
+        rec = model.decode(zq)
+        l_rec = F.l1_loss(rec, x)
+        l_per = perceptual_loss(feats, rec, x)
+        loss = l_rec + p["perceptual_weight"] * l_per + qloss
+        l_adv = torch.zeros(())
+        use_adv = disc is not None and step >= p["adversarial_start"]
+        if use_adv:
+            l_adv = -disc(rec).mean()
+            loss = loss + p["adversarial_weight"] * l_adv
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if use_adv:
+            d_loss = F.relu(1 - disc(x)).mean() + F.relu(1 + disc(rec.detach())).mean()
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+        usage += torch.bincount(idx.flatten(), minlength=model.n_embed).float()
+        if restart_every and (step + 1) % restart_every == 0 and step + 1 < p["steps"]:
+            dead = usage == 0
+            if dead.any():
+                with torch.no_grad():
+                    flat = z.detach().permute(0, 2, 3, 1).reshape(-1, model.embed_dim)
+                    pick = torch.randint(0, flat.shape[0], (int(dead.sum()),), generator=g)
+                    model.quantize.embedding.weight[dead] = flat[pick]
+            usage.zero_()
+        history.append({"rec": l_rec.item(), "per": l_per.item(), "q": qloss.item(), "adv": l_adv.item()})
+        if (step + 1) % log_every == 0 or step == p["steps"] - 1:
+            last = history[-log_every:]
+            log.info("vqgan step %d/%d rec %.4f perceptual %.4f codebook %.4f adv %.3f (%.1fs)", step + 1, p["steps"],
+                     *(float(np.mean([h[k] for h in last])) for k in ("rec", "per", "q", "adv")),
+                     time.monotonic() - t0)
+    model.eval()
+    meta = {"preset": preset, "params": p, "crop": crop, "train_seconds": round(time.monotonic() - t0, 1),
+            "final": {k: float(np.mean([h[k] for h in history[-50:]])) for k in history[-1]}}
+    meta["eval"] = evaluate(model, size=p["image_size"])
+    save_shipped(out, model, arch, meta)
+    meta.update({"path": str(out), "sha256": sha256_file(out), "bytes": out.stat().st_size})
+    log.info("VQGAN saved to %s: held-out PSNR %.1f dB, %.0f%% of codes used", out, meta["eval"]["psnr_db"],
+             100 * meta["eval"]["codes_used"])
+    return meta
