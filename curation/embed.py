@@ -68,7 +68,7 @@ def load_encoder(settings: Any, which: str | None = None) -> Encoder:
             raise GalleryError(f"the CLIP model is not available ({e}); set curation.embedding: hist") from e
         log.info("CLIP not available (%s): using colour-histogram embeddings", e)
         return HistEncoder()
-    except (OSError, FileNotFoundError) as e:
+    except (OSError, BadInput) as e:
         if which == "clip":
             raise GalleryError(f"could not load the CLIP model: {e}") from e
         log.warning("could not load the CLIP model (%s): using colour-histogram embeddings", e)

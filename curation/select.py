@@ -84,9 +84,13 @@ def _popcount64(x: np.ndarray) -> np.ndarray:
 
 
 def near_duplicates(ids: list[int], hashes: np.ndarray | None = None, vecs: np.ndarray | None = None,
-                    max_bits: int = 6, min_cosine: float = 0.97, block: int = 512) -> list[list[int]]:
+                    max_bits: int = 6, min_cosine: float = 0.97, block: int = 512,
+                    confirm_cosine: float = 0.9) -> list[list[int]]:
     """Groups (lists of ids, each of two or more, sorted) of near-duplicates: a perceptual hash within
-    ``max_bits`` bits, or embeddings at least ``min_cosine`` alike. Pairs join into groups (union-find)."""
+    ``max_bits`` bits, or embeddings at least ``min_cosine`` alike. Pairs join into groups (union-find).
+
+    The hash sees luminance only, so two colour variants of one layout hash alike; when embeddings are
+    given too, a hash match must also be ``confirm_cosine`` alike in the embedding."""
     n = len(ids)
     parent = list(range(n))
 
@@ -101,12 +105,14 @@ def near_duplicates(ids: list[int], hashes: np.ndarray | None = None, vecs: np.n
         if ri != rj:
             parent[max(ri, rj)] = min(ri, rj)
 
+    if vecs is not None:
+        vecs = np.asarray(vecs, np.float32)
     if hashes is not None and n:
         packed = _pack_bits(hashes)
         for s in range(0, n, block):
             d = _popcount64(packed[s:s + block, None] ^ packed[None, :])
             for i, j in zip(*np.nonzero(d <= max_bits), strict=True):
-                if s + i < j:
+                if s + i < j and (vecs is None or float(np.dot(vecs[s + i], vecs[j])) >= confirm_cosine):
                     union(s + int(i), int(j))
     if vecs is not None and n:
         v = np.asarray(vecs, np.float32)
@@ -128,6 +134,8 @@ def suggest(searcher: Any, size: int, text: str | None = None, like: int | None 
     everything that passes the filters when there is no query."""
     from curation.search import filtered_ids
 
+    if not 0.0 <= variety <= 1.0:
+        raise BadInput(f"variety must be between 0 (relevance) and 1 (variety), got {variety}")
     idx = searcher.index
     exclude = exclude or set()
     if text is None and like is None:

@@ -198,6 +198,9 @@ def test_near_duplicates_by_hash_and_embedding():
     v[3] = v[1] * 0.99 + 0.01
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     assert near_duplicates([1, 2, 3, 4], vecs=v, min_cosine=0.97) == [[2, 4]]
+    # A hash match must be confirmed by the embedding when there is one (colour variants hash alike).
+    assert near_duplicates([1, 2, 3, 4], hashes=hashes, vecs=v, max_bits=4) == [[2, 4]]
+    v[2] = v[0]
     assert near_duplicates([1, 2, 3, 4], hashes=hashes, vecs=v, max_bits=4) == [[1, 3], [2, 4]]
 
 

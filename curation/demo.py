@@ -1,0 +1,34 @@
+"""`gallery demo` step: index the catalogue, then make a set of 6 by a text query with suggestions
+(maximal marginal relevance), and export it (media, manifest, contact sheet)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEMO_QUERY = "a large red circle"
+
+
+def demo_step(dc: Any) -> dict[str, Any]:
+    from curation import sets
+    from curation.embed import load_encoder
+    from curation.export import export_set
+    from curation.indexer import index_catalogue
+    from curation.search import Searcher
+    from curation.select import suggest
+
+    enc = load_encoder(dc.settings)
+    rep = index_catalogue(dc.catalogue, enc)
+    sr = Searcher(dc.settings, dc.catalogue, enc)
+    variety = dc.settings.curation.variety
+    # Text needs CLIP; with the colour-histogram fallback the set covers the catalogue instead.
+    query = DEMO_QUERY if enc.name != "hist" else None
+    ids = suggest(sr, 6, text=query, variety=variety)
+    if not ids:
+        return {"set": None, "reason": "no indexed artworks", "skipped": len(rep.skipped)}
+    how = f"query {query!r}" if query else "coverage (no CLIP model: colour histograms)"
+    cid = sets.create(dc.catalogue, f"Demo: {query or 'the whole catalogue'}",
+                      f"suggested by {how}, variety {variety}", ids,
+                      extra={"suggested": {"query": query, "variety": variety, "embedding": enc.name}})
+    out = export_set(dc.catalogue, cid, dc.out_dir / "curation" / f"set-{cid}", overwrite=True)
+    return {"set": cid, "artworks": ids, "query": query, "embedding": enc.name, "indexed": len(rep.indexed),
+            "export": str(out)}
