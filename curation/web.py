@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import threading
 import unicodedata
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -106,7 +107,17 @@ def filters_from(params: Any) -> Filters:
     kinds = [k for k in params.getlist("kind") if k] if hasattr(params, "getlist") else []
     tags = [clean_tag(t) for t in (params.get("tag") or "").split(",") if t.strip()]
     return Filters(kinds=kinds, tags=tags, min_rating=_int(params.get("min_rating"), "min rating", 0, 5),
-                   model=(params.get("model") or None), ranges=ranges).validate()
+                   model=(params.get("model") or None), ranges=ranges, since=_day(params.get("since"), "since"),
+                   until=_day(params.get("until"), "until")).validate()
+
+
+def _day(v: Any, what: str) -> datetime | None:
+    if not v:
+        return None
+    try:
+        return datetime.fromisoformat(str(v))
+    except ValueError as e:
+        raise BadInput(f"{what}: {str(v)[:40]!r} is not a date (YYYY-MM-DD)") from e
 
 
 class App:

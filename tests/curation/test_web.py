@@ -50,6 +50,10 @@ def test_grid_filters_and_infinite_scroll(client, settings):
     more = client.get(m.group(1).replace("&amp;", "&"))
     assert more.status_code == 200 and more.text.count('class="card"') == 4
     assert client.get("/", params={"min_rating": "9"}).status_code == 400
+    assert client.get("/", params={"until": "2000-01-01"}).text.count('class="card"') == 0
+    assert client.get("/", params={"since": "2000-01-01"}).text.count('class="card"') == 4
+    bad = client.get("/", params={"since": "<i>soon</i>"})
+    assert bad.status_code == 400 and "is not a date" in bad.text and "<i>soon" not in bad.text
 
 
 def test_user_strings_are_escaped(client):
