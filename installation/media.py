@@ -66,6 +66,30 @@ def load_audio(path: Path, sample_rate: int) -> np.ndarray:
     return (np.clip(data, -1.0, 1.0) * 32767).astype(np.int16)
 
 
+def fit_picture(rgb: np.ndarray, width: int, height: int, fit: str) -> np.ndarray:
+    """A still fitted to the screen on the decode thread: RGBA (height, width, 4), drawn 1:1.
+
+    Area-averaged when shrinking (a big picture does not alias), bicubic when enlarging; contain
+    leaves black bars, cover crops the overflow. The renderer then samples it texel for texel.
+    """
+    import cv2
+
+    h, w = rgb.shape[:2]
+    s = min(width / w, height / h) if fit == "contain" else max(width / w, height / h)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
+    scaled = cv2.resize(rgb, (nw, nh), interpolation=interp) if (nw, nh) != (w, h) else rgb
+    out = np.zeros((height, width, 4), np.uint8)
+    out[:, :, 3] = 255
+    # place (contain) or crop (cover) around the centre
+    x0, y0 = (width - nw) // 2, (height - nh) // 2
+    sx0, sy0 = max(0, -x0), max(0, -y0)
+    dx0, dy0 = max(0, x0), max(0, y0)
+    cw, ch = min(nw - sx0, width - dx0), min(nh - sy0, height - dy0)
+    out[dy0:dy0 + ch, dx0:dx0 + cw, :3] = scaled[sy0:sy0 + ch, sx0:sx0 + cw]
+    return out
+
+
 class VideoStream:
     """Frames of one video decoded ahead by a worker thread into a small bounded queue.
 
@@ -178,6 +202,7 @@ class Prepared:
     image: np.ndarray | None = None
     video: VideoStream | None = None
     audio: np.ndarray | None = None  # int16 stereo at the mixer rate
+    fitted: bool = False  # image already fitted to the screen (drawn texel for texel)
 
     def first_frame(self) -> np.ndarray:
         if self.video is not None:
@@ -192,8 +217,11 @@ class Prepared:
             self.video = None
 
 
-def prepare(entry: Entry, sample_rate: int) -> Prepared:
-    """Decode an entry's media (image, or open the video and its first frame; the sound)."""
+def prepare(entry: Entry, sample_rate: int, screen: tuple[int, int] | None = None, fit: str = "contain") -> Prepared:
+    """Decode an entry's media (image, or open the video and its first frame; the sound).
+
+    With ``screen`` (width, height), a still is fitted to it here, off the render thread.
+    """
     p = Prepared(entry)
     ref = entry.visual
     try:
@@ -201,6 +229,9 @@ def prepare(entry: Entry, sample_rate: int) -> Prepared:
             p.video = VideoStream(ref.path)
         else:
             p.image = load_image(ref.path)
+            if screen is not None:
+                p.image = fit_picture(p.image, screen[0], screen[1], fit)
+                p.fitted = True
     except ValueError as e:
         raise MediaError(entry, ref, str(e)) from e
     if entry.audio is not None:

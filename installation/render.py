@@ -22,44 +22,60 @@ void main() {
 }
 """
 
-FRAG = """
+# The picture pass: texture coordinates of both pictures are worked out per vertex (fit + flip), so a
+# fragment does two texture reads and a mix; each transition is its own small program (no branching).
+PICTURE_VERT = """
+#version 330
+in vec2 pos;
+out vec2 uv;
+out vec2 uvA;
+out vec2 uvB;
+uniform vec2 scaleA;
+uniform vec2 scaleB;
+void main() {
+    uv = pos;
+    vec2 pa = (pos - 0.5) * scaleA + 0.5;
+    vec2 pb = (pos - 0.5) * scaleB + 0.5;
+    uvA = vec2(pa.x, 1.0 - pa.y);  // row 0 of an image is its top
+    uvB = vec2(pb.x, 1.0 - pb.y);
+    gl_Position = vec4(pos * 2.0 - 1.0, 0.0, 1.0);
+}
+"""
+
+PICTURE_FRAG = """
 #version 330
 in vec2 uv;
+in vec2 uvA;
+in vec2 uvB;
 out vec4 colour;
 uniform sampler2D texA;
 uniform sampler2D texB;
-uniform vec2 scaleA;
-uniform vec2 scaleB;
-uniform bool hasA;
-uniform bool hasB;
 uniform float t;      // transition progress: 0 shows A, 1 shows B
-uniform int mode;     // 0 crossfade, 1 wipe, 2 dissolve
 uniform float dim;    // brightness multiplier
 uniform vec2 screen;  // pixels, for the dissolve pattern
 
-vec3 fitted(sampler2D tex, vec2 scale, bool has) {
-    if (!has) return vec3(0.0);
-    vec2 p = (uv - 0.5) * scale + 0.5;
-    if (p.x < 0.0 || p.x > 1.0 || p.y < 0.0 || p.y > 1.0) return vec3(0.0);
-    return texture(tex, vec2(p.x, 1.0 - p.y)).rgb;  // row 0 of an image is its top
-}
-
-float hash(vec2 p) {
-    return fract(sin(dot(p, vec2(12.9898, 78.233))) * 43758.5453);
+float inside(vec2 p) {  // 1 inside the picture, 0 on the bars of a contain fit
+    vec2 s = step(vec2(0.0), p) * step(p, vec2(1.0));
+    return s.x * s.y;
 }
 
 void main() {
-    vec3 a = fitted(texA, scaleA, hasA);
-    vec3 b = fitted(texB, scaleB, hasB);
-    float m = t;
+    vec3 a = texture(texA, uvA).rgb * inside(uvA);
+#if MODE == 0
+    colour = vec4(a * dim, 1.0);
+#else
+    vec3 b = texture(texB, uvB).rgb * inside(uvB);
     const float edge = 0.12;
-    if (mode == 1) {
-        m = clamp((t * (1.0 + edge) - uv.x) / edge, 0.0, 1.0);
-    } else if (mode == 2) {
-        float n = hash(floor(uv * screen / 3.0));
-        m = clamp((t * (1.0 + edge) - n) / edge, 0.0, 1.0);
-    }
+#if MODE == 1
+    float m = t;
+#elif MODE == 2
+    float m = clamp((t * (1.0 + edge) - uv.x) / edge, 0.0, 1.0);
+#else
+    float n = fract(sin(dot(floor(uv * screen / 3.0), vec2(12.9898, 78.233))) * 43758.5453);
+    float m = clamp((t * (1.0 + edge) - n) / edge, 0.0, 1.0);
+#endif
     colour = vec4(mix(a, b, m) * dim, 1.0);
+#endif
 }
 """
 
@@ -92,14 +108,18 @@ class Renderer:
 
         self.ctx = ctx
         self.width, self.height, self.fit = width, height, fit
-        self.prog = ctx.program(vertex_shader=VERT, fragment_shader=FRAG)
         self.text_prog = ctx.program(vertex_shader=VERT, fragment_shader=TEXT_FRAG)
         quad = np.array([0, 0, 1, 0, 0, 1, 1, 1], dtype="f4")
         self.vbo = ctx.buffer(quad.tobytes())
-        self.vao = ctx.vertex_array(self.prog, [(self.vbo, "2f", "pos")])
+        # program 0: one picture; 1 + i: transition i of TRANSITIONS
+        self.progs = [ctx.program(vertex_shader=PICTURE_VERT, fragment_shader=PICTURE_FRAG.replace(
+            "#version 330", f"#version 330\n#define MODE {m}", 1)) for m in range(1 + len(TRANSITIONS))]
+        self.vaos = [ctx.vertex_array(p, [(self.vbo, "2f", "pos")]) for p in self.progs]
+        for p in self.progs:
+            p["texA"] = 0
+            if "texB" in p:
+                p["texB"] = 1
         self.text_vao = ctx.vertex_array(self.text_prog, [(self.vbo, "2f", "pos")])
-        self.prog["texA"] = 0
-        self.prog["texB"] = 1
         self.text_prog["tex"] = 2
         self.slots: list = [None, None]
         self.sizes: list[tuple[int, int] | None] = [None, None]
@@ -110,26 +130,32 @@ class Renderer:
         self._font_cache: dict[int, object] = {}
 
     # ---- pictures -----------------------------------------------------------------------------
-    def upload(self, slot: int, rgb: np.ndarray) -> None:
-        """Put an RGB uint8 picture in a slot, reusing its texture when the size matches."""
-        h, w = rgb.shape[:2]
-        data = np.ascontiguousarray(rgb, dtype=np.uint8)
-        tex = self.slots[slot]
-        if tex is not None and self.sizes[slot] == (w, h):
-            tex.write(data)
-            return
-        if tex is not None:
-            tex.release()
-            self.textures_released += 1
-        tex = self.ctx.texture((w, h), 3, data, alignment=1)
-        tex.filter = (self._moderngl.LINEAR, self._moderngl.LINEAR)
-        tex.repeat_x = tex.repeat_y = False
-        self.textures_created += 1
-        self.slots[slot] = tex
-        self.sizes[slot] = (w, h)
+    def upload(self, slot: int, rgb: np.ndarray, exact: bool = False) -> None:
+        """Put an RGB (or RGBA) uint8 picture in a slot, reusing its texture when size and format match.
 
-    def clear_slot(self, slot: int) -> None:
-        self.sizes[slot] = self.sizes[slot]  # keep the texture for reuse; drawing checks has*
+        ``exact``: the picture is already fitted to the screen (see media.fit_picture) and is drawn
+        texel for texel (nearest sampling: the fast path of a software rasteriser); otherwise it is
+        scaled by the GPU (linear filtering), as video frames are.
+        """
+        h, w = rgb.shape[:2]
+        comps = rgb.shape[2]
+        data = np.ascontiguousarray(rgb, dtype=np.uint8)
+        exact = exact and (w, h) == (self.width, self.height)
+        tex = self.slots[slot]
+        key = (w, h, comps)
+        if tex is not None and self.sizes[slot] == (w, h) and tex.components == comps:
+            tex.write(data)
+        else:
+            if tex is not None:
+                tex.release()
+                self.textures_released += 1
+            tex = self.ctx.texture((w, h), comps, data, alignment=1)
+            self.textures_created += 1
+            tex.repeat_x = tex.repeat_y = False
+            self.slots[slot] = tex
+            self.sizes[slot] = key[:2]
+        f = self._moderngl.NEAREST if exact else self._moderngl.LINEAR
+        tex.filter = (f, f)
 
     # ---- text -----------------------------------------------------------------------------------
     def _font(self, px: int):  # noqa: ANN202
@@ -186,20 +212,31 @@ class Renderer:
         fbo.use()
         fbo.clear(0.0, 0.0, 0.0, 1.0)
         self.ctx.disable(self._moderngl.BLEND)
-        p = self.prog
-        for slot, name in ((a, "A"), (b, "B")):
-            has = slot is not None and self.slots[slot] is not None
-            p["has" + name] = has
-            if has:
-                w, h = self.sizes[slot]
-                p["scale" + name] = fit_scale(w, h, self.width, self.height, self.fit)
-                self.slots[slot].use(location=0 if name == "A" else 1)
-        p["t"] = float(min(max(t, 0.0), 1.0))
-        p["mode"] = TRANSITIONS.index(mode)
-        p["dim"] = float(dim)
-        p["screen"] = (float(self.width), float(self.height))
-        p["rect"] = (-1.0, -1.0, 2.0, 2.0)
-        self.vao.render(self._moderngl.TRIANGLE_STRIP)
+        has_a = a is not None and self.slots[a] is not None
+        has_b = b is not None and self.slots[b] is not None
+        if has_a or has_b:
+            if not has_a:  # fading in from black: b alone, brightened by the progress
+                dim = dim * float(min(max(t, 0.0), 1.0))
+                a, has_b, t = b, False, 0.0
+            tb = float(min(max(t, 0.0), 1.0))
+            m = 1 + TRANSITIONS.index(mode) if has_b and tb > 0.0 else 0
+            if has_b and tb >= 1.0:
+                a, m = b, 0
+            p = self.progs[m]
+            w, h = self.sizes[a]
+            p["scaleA"] = fit_scale(w, h, self.width, self.height, self.fit)
+            self.slots[a].use(location=0)
+            if m:
+                w, h = self.sizes[b]
+                p["scaleB"] = fit_scale(w, h, self.width, self.height, self.fit)
+                self.slots[b].use(location=1)
+                p["t"] = tb
+                if "screen" in p:
+                    p["screen"] = (float(self.width), float(self.height))
+            elif "scaleB" in p:
+                p["scaleB"] = (1.0, 1.0)
+            p["dim"] = float(dim)
+            self.vaos[m].render(self._moderngl.TRIANGLE_STRIP)
         if texts:
             self.ctx.enable(self._moderngl.BLEND)
             self.ctx.blend_func = self._moderngl.SRC_ALPHA, self._moderngl.ONE_MINUS_SRC_ALPHA
@@ -238,7 +275,7 @@ class Renderer:
             tex.release()
             self.textures_released += 1
         self.texts.clear()
-        for obj in (self.vao, self.text_vao, self.vbo, self.prog, self.text_prog):
+        for obj in (*self.vaos, self.text_vao, self.vbo, *self.progs, self.text_prog):
             obj.release()
 
 

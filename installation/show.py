@@ -94,7 +94,8 @@ class Show:
             self._discard(self.pending)
         if entry is None:
             entry = self.programme.next(self.wall(t))
-        self.pending = None if entry is None else self.pool.submit(prepare, entry, self.audio_rate)
+        self.pending = None if entry is None else self.pool.submit(prepare, entry, self.audio_rate,
+                                                                    (self.r.width, self.r.height), self.s.fit)
         self.pending_id = None if entry is None else entry.artwork_id
 
     @property
@@ -142,7 +143,7 @@ class Show:
     # ---- starting and ending items ------------------------------------------------------------------
     def _start(self, prep: Prepared, t: float) -> Playing:
         slot = 0 if self.current is None else 1 - self.current.slot
-        self.r.upload(slot, prep.first_frame())
+        self.r.upload(slot, prep.first_frame(), exact=prep.fitted)
         mode = self.s.transitions[self._mode_i % len(self.s.transitions)]
         self._mode_i += 1
         p = Playing(prep=prep, start=t, slot=slot, duration=prep.entry.duration, transition=mode)

@@ -94,3 +94,31 @@ def test_frames_reuse_one_texture_and_label_fades(gl_ctx):
     assert r.live_textures == 2
     r.release()
     assert r.live_textures == 0
+
+
+def test_fade_in_from_black(gl_ctx):
+    r, fbo = setup(gl_ctx, 16, 16)
+    r.upload(1, np.full((8, 8, 3), 200, np.uint8))
+    r.draw(fbo, a=None, b=1, t=0.5)
+    assert abs(int(r.read(fbo).mean()) - 100) <= 2
+    r.release()
+
+
+def test_fitted_stills_are_drawn_texel_for_texel(gl_ctx):
+    from installation.media import fit_picture
+
+    wide = procedural.draw(4, 60)[:30]  # 60x30, 2:1
+    c = fit_picture(wide, 64, 36, "contain")
+    assert c.shape == (36, 64, 4) and c[:2, :, :3].max() == 0 and c[-2:, :, :3].max() == 0  # bars
+    assert c[2:34, :, :3].reshape(-1, 3).max(axis=0).min() > 0
+    cov = fit_picture(procedural.draw(5, 40), 64, 36, "cover")  # square: cropped top and bottom
+    assert cov.shape == (36, 64, 4) and (cov[:, :, 3] == 255).all()
+    r, fbo = setup(gl_ctx, 64, 36)
+    r.upload(0, c, exact=True)
+    r.upload(1, cov, exact=True)
+    r.draw(fbo, a=0, b=None)
+    assert np.array_equal(r.read(fbo), c[:, :, :3])  # 1:1, nothing resampled
+    r.draw(fbo, a=0, b=1, t=0.3)
+    want = 0.7 * c[:, :, :3].astype(np.float32) + 0.3 * cov[:, :, :3]
+    assert np.abs(r.read(fbo).astype(np.float32) - want).max() <= 1.5
+    r.release()
