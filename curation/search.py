@@ -137,9 +137,11 @@ class Searcher:
         given = [x is not None for x in (text, like, image)]
         if sum(given) > 1:
             raise BadInput("give one query: text, an artwork to match, or an image")
-        allowed = filtered_ids(self.cat, f)
-        if not any(given):
-            return [Hit(a) for a in allowed[offset:offset + k]]
+        trivial = f == Filters(status=f.status) and f.status != "all"
+        if not any(given) or not trivial:
+            allowed = filtered_ids(self.cat, f)
+            if not any(given):
+                return [Hit(a) for a in allowed[offset:offset + k]]
         if text is not None:
             q = self.text_vector(text)
         elif like is not None:
@@ -148,8 +150,25 @@ class Searcher:
             assert image is not None
             q = self.image_vector(image)
         exclude = {like} if like is not None else set()
-        hits = self.index.search(q, k + offset, allowed=set(allowed), exclude=exclude)
-        return [Hit(a, s) for a, s in hits[offset:]]
+        if not trivial:
+            hits = self.index.search(q, k + offset, allowed=set(allowed), exclude=exclude)
+            return [Hit(a, s) for a, s in hits[offset:]]
+        # No filter but the status: search the whole index, then drop hidden/quarantined artworks
+        # (looking up only the hits, not every id in the catalogue).
+        want = k + offset
+        while True:
+            hits = self.index.search(q, want, exclude=exclude)
+            ok = self._with_status([a for a, _ in hits], f.status)
+            kept = [(a, sc) for a, sc in hits if a in ok]
+            if len(kept) >= k + offset or len(hits) < want:
+                return [Hit(a, sc) for a, sc in kept[offset:offset + k]]
+            want *= 4
+
+    def _with_status(self, ids: list[int], status: str) -> set[int]:
+        if not ids:
+            return set()
+        with self.cat.read() as s:
+            return set(s.scalars(select(Artwork.id).where(Artwork.id.in_(ids), Artwork.status == status)))
 
 
 def feature_table(cat: Any, ids: list[int], names: list[str] | None = None) -> dict[int, dict[str, float]]:

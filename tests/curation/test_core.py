@@ -116,6 +116,11 @@ def test_more_like_this_by_example(filled):
     assert hits[0].score > hits[-1].score
     img_hits = sr.search(image=png(draw("square", "blue", "black", size=80)), k=1)
     assert img_hits[0].id == ids[("square", "blue", "black")]
+    sr.cat.set_status(ids[("square", "red", "white")], "hidden", "test")  # hidden works are never found
+    assert ids[("square", "red", "white")] not in [h.id for h in sr.search(like=red_white, k=20)]
+    assert len(sr.search(like=red_white, k=20)) == len(ids) - 2
+    assert ids[("square", "red", "white")] not in [h.id for h in sr.search(like=red_white, k=20,
+                                                                             filters=Filters(tags=["red"]))]
     with pytest.raises(BadInput, match="text search needs the CLIP model"):
         sr.search(text="red circle")
     with pytest.raises(BadInput, match="no artwork 999"):
