@@ -43,15 +43,21 @@ def pictures() -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def gl_crossfade(frames: int, readback: bool) -> list[float]:
+def gl_crossfade(frames: int, readback: bool, fitted: bool = True) -> list[float]:
+    """fitted: the show's path (stills fitted to the screen on the decode thread, drawn 1:1);
+    otherwise the plain one (512 px pictures scaled by the GPU with linear filtering)."""
+    from generator import procedural
+    from installation.media import fit_picture
     from installation.render import Renderer, headless_context, offscreen_target
 
     ctx = headless_context()
     fbo = offscreen_target(ctx, W, H)
     r = Renderer(ctx, W, H, "contain")
-    a, b = pictures()
-    r.upload(0, a)
-    r.upload(1, b)
+    a, b = procedural.draw(1, 512), procedural.draw(2, 512)
+    if fitted:
+        a, b = fit_picture(a, W, H, "contain"), fit_picture(b, W, H, "contain")
+    r.upload(0, a, exact=fitted)
+    r.upload(1, b, exact=fitted)
     times = []
     for i in range(frames + 5):
         t0 = time.perf_counter()
@@ -224,8 +230,10 @@ def main() -> None:
           f"{args.frames} frames per row\n")
     rows = []
     rows.append(("crossfade, pygame software blit (alpha)", *pct(pygame_crossfade(args.frames))))
-    rows.append(("crossfade, moderngl (draw + finish)", *pct(gl_crossfade(args.frames, readback=False))))
-    rows.append(("crossfade, moderngl + readback (recording)", *pct(gl_crossfade(args.frames, readback=True))))
+    rows.append(("crossfade, moderngl, show path (fitted, 1:1)", *pct(gl_crossfade(args.frames, False))))
+    rows.append(("crossfade, moderngl, GPU-scaled 512px (linear)",
+                 *pct(gl_crossfade(args.frames, False, fitted=False))))
+    rows.append(("crossfade, show path + readback (recording)", *pct(gl_crossfade(args.frames, True))))
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         late = {}
@@ -245,7 +253,7 @@ def main() -> None:
         off = av_offset(tmp)
         print("## A/V offset in a recording (click on a flash, 25 fps, AAC)\n")
         print(f"offset: {off * 1000:+.1f} ms (one frame = 40.0 ms; goal within one frame)\n")
-        print(f"## Memory over transitions (320x180, images + videos with paired sound)\n")
+        print("## Memory over transitions (320x180, images + videos with paired sound)\n")
         print("| transitions | RSS MB | GL textures | open fds | seconds |")
         print("|------------:|-------:|------------:|---------:|--------:|")
         for n, rss, tex, fds, sec in memory(tmp, [10, args.transitions]):

@@ -76,7 +76,7 @@ class ShowSettings(Strict):
     audio_fade: float = Field(0.5, ge=0)
     # Heartbeat: status file (under data_dir) and the local HTTP endpoint (0 = off).
     status_file: str = "show/status.json"
-    http_port: int = Field(8765, ge=0, le=65535)
+    http_port: int = Field(8766, ge=0, le=65535)
     heartbeat_seconds: float = Field(2.0, gt=0)
     # Quarantine the media of works whose files are broken (else: skip them for this run only).
     quarantine_broken: bool = True
