@@ -1,0 +1,96 @@
+"""APScheduler's job store in the catalogue: a missed window start within the grace runs (coalesced
+into one), an older one does not; and `gallery demo`'s step runs one short window."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from schedutil import sched_settings
+from sqlalchemy import select
+
+from catalogue.models import Run
+from generator.schedule import JOB_ID_PREFIX, make_scheduler, run_daemon, sync_jobs
+
+
+def _daemon_with_missed_start(settings, catalogue, caplog, missed: list[int], **sched):  # noqa: ANN001, ANN003
+    """The window starts at these minutes (ago) of every hour, lasts 30 min; the daemon missed them all."""
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    starts = [minute - timedelta(minutes=m) for m in missed]
+    cron = ",".join(str(t.minute) for t in sorted(starts, key=lambda t: t.minute)) + " * * * *"
+    s = sched_settings(settings, windows=[{"name": "w", "cron": cron, "duration_minutes": 30,
+                                           "jobs": [{"kind": "noop", "count": 1}]}], **sched)
+    # A daemon that stored the job, then was down while the starts passed.
+    first = make_scheduler(s, catalogue)
+    first.start(paused=True)
+    sync_jobs(first, s)
+    first.shutdown()
+    _set_stored_next_run(s, catalogue, JOB_ID_PREFIX + "w", min(starts))
+    stop = threading.Event()
+    t = threading.Thread(target=run_daemon, args=(s,), kwargs={"stop": stop, "poll_s": 0.1})
+    with caplog.at_level(logging.INFO):
+        t.start()
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                fired = [r for r in caplog.records if r.name.startswith("apscheduler")
+                         and ("Running job" in r.getMessage() or "was missed by" in r.getMessage())]
+                with catalogue.read() as sess:
+                    done = list(sess.scalars(select(Run.state).where(Run.state == "done")))
+                if fired and (done or "was missed by" in fired[-1].getMessage()):
+                    time.sleep(1.5)  # let any further (un-coalesced) firing happen
+                    break
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            t.join(60)
+    running = [r for r in caplog.records if "Running job" in r.getMessage() and "w (trigger" in r.getMessage()]
+    missed_logs = [r for r in caplog.records if "was missed by" in r.getMessage()]
+    with catalogue.read() as sess:
+        states = list(sess.scalars(select(Run.state).order_by(Run.id)))
+    return running, missed_logs, states
+
+
+def _set_stored_next_run(s, catalogue, job_id: str, when: datetime) -> None:  # noqa: ANN001
+    """Edit the stored job as a daemon that was down since ``when`` would have left it."""
+    from sqlalchemy import MetaData, Table, update
+
+    table = Table(s.schedule.jobstore_table, MetaData(), autoload_with=catalogue.engine)
+    with catalogue.engine.begin() as conn:
+        blob = conn.execute(select(table.c.job_state).where(table.c.id == job_id)).scalar_one()
+        state = pickle.loads(blob)
+        assert state["next_run_time"] > when
+        state["next_run_time"] = when
+        conn.execute(update(table).where(table.c.id == job_id).values(
+            job_state=pickle.dumps(state, pickle.HIGHEST_PROTOCOL), next_run_time=when.timestamp()))
+
+
+def test_missed_starts_within_grace_run_once_coalesced(settings, catalogue, caplog):
+    running, missed, states = _daemon_with_missed_start(settings, catalogue, caplog, [4, 3, 2, 1],
+                                                        misfire_grace_s=3600, coalesce=True)
+    assert len(running) == 1 and not missed
+    assert states == ["done"]
+
+
+def test_a_start_missed_by_more_than_the_grace_does_not_run(settings, catalogue, caplog):
+    running, missed, states = _daemon_with_missed_start(settings, catalogue, caplog, [10],
+                                                        misfire_grace_s=60, coalesce=True)
+    assert not running and missed
+    assert states == []
+
+
+@pytest.mark.parametrize("quick", [True])
+def test_demo_step_runs_one_short_window(settings, catalogue, tmp_path, quick):
+    from gallery.demo import STEPS, DemoContext
+    from generator.schedule import demo_step
+
+    assert "generator.schedule:demo_step" in STEPS
+    res = demo_step(DemoContext(settings=settings, catalogue=catalogue, out_dir=tmp_path, quick=quick))
+    assert res["states"] == {"done": res["jobs"]} and res["jobs"] >= 3
+    assert res["artworks"] >= 4
+    with catalogue.read() as sess:
+        assert [r.window for r in sess.scalars(select(Run))] == ["demo"] * res["jobs"]
