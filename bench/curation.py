@@ -26,15 +26,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from curation.index import VectorIndex  # noqa: E402
 
 
-def clustered(n: int, dim: int, seed: int, clusters: int = 2000, spread: float = 0.35) -> np.ndarray:
+def clustered(n: int, dim: int, seed: int, clusters: int = 2000, spread: float = 0.6) -> np.ndarray:
+    """Unit vectors around ``clusters`` random centres; the noise has norm about ``spread`` whatever the
+    width (cosine to the centre about 0.85, as for CLIP embeddings of related images)."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((clusters, dim)).astype(np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     out = np.empty((n, dim), np.float32)
     for s in range(0, n, 100_000):
         m = min(100_000, n - s)
-        v = centres[rng.integers(0, clusters, m)] + spread / np.sqrt(dim) * rng.standard_normal((m, dim)).astype(
-            np.float32) * np.sqrt(dim) / 4
+        v = centres[rng.integers(0, clusters, m)] + (spread / np.sqrt(dim)) * rng.standard_normal(
+            (m, dim)).astype(np.float32)
         out[s:s + m] = v / np.linalg.norm(v, axis=1, keepdims=True)
     return out
 
