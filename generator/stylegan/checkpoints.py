@@ -373,6 +373,9 @@ def read_rosinality_pt(path: Path) -> tuple[StyleGANConfig, Generator, Discrimin
         raise BadInput(f"{path}: rosinality checkpoint lacks {e}") from None
     latent_avg = ckpt.get("latent_avg")
     G = Generator(cfg)
+    for k, v in G.state_dict().items():  # the fixed [1,3,3,1] filters are not stored by rosinality
+        if k.endswith("resample_filter"):
+            renamed[k] = v
     if latent_avg is None:
         renamed["mapping.w_avg"] = torch.zeros(cfg.w_dim)
         _load_strict(G, renamed, f"{path.name}: g_ema")

@@ -1,0 +1,134 @@
+"""Projection: find the w (one style vector for every layer) and then the W+ (one per layer) whose
+render best reproduces a target image. Loss: pixel error at several scales (no network weights needed),
+plus a small pull towards w_avg so that w stays in the region the mapping network produces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from catalogue import ArtworkDraft, MediaDraft
+from gallery.errors import BadInput
+from generator.stylegan.model import Generator, to_uint8
+
+
+@dataclass
+class Projection:
+    w: torch.Tensor  # [w_dim]
+    wplus: torch.Tensor | None  # [num_ws, w_dim]
+    loss_w: float
+    loss_wplus: float | None
+    image_w: np.ndarray
+    image_wplus: np.ndarray | None
+    history: list[float]
+
+
+def load_target(path: Path, resolution: int) -> np.ndarray:
+    """Read an image (any size), centre-crop to a square and resize: RGB uint8 [res, res, 3]."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"image to project not found: {path}")
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise BadInput(f"{path}: not a readable image (PNG, JPEG, ...)")
+    h, w = img.shape[:2]
+    s = min(h, w)
+    img = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+    interp = cv2.INTER_AREA if s > resolution else cv2.INTER_CUBIC
+    return cv2.cvtColor(cv2.resize(img, (resolution, resolution), interpolation=interp), cv2.COLOR_BGR2RGB)
+
+
+def _loss(img: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    loss = F.mse_loss(img, target)
+    a, b = img, target
+    while a.shape[-1] > 8:
+        a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
+        loss = loss + F.mse_loss(a, b)
+    return loss
+
+
+def project(G: Generator, target: np.ndarray, steps: int = 300, wplus: bool = True, lr: float = 0.05,
+            seed: int = 0, noise_mode: str = "const", reg: float = 1e-3) -> Projection:
+    dev = G.mapping.w_avg.device
+    tgt = torch.from_numpy(target).permute(2, 0, 1)[None].float().to(dev) / 127.5 - 1
+    G = G.eval().requires_grad_(False)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():  # start from the best of a few mapped samples (and w_avg)
+        cands = torch.cat([G.mapping.w_avg[None], G.mapping.map_w(torch.randn(16, G.z_dim, generator=gen).to(dev))])
+        errs = [float(_loss(G.synthesis(c[None, None].repeat(1, G.num_ws, 1), noise_mode=noise_mode), tgt))
+                for c in cands]
+    w = cands[int(np.argmin(errs))].clone().requires_grad_(True)
+    w_std = float(G.mapping.map_w(torch.randn(256, G.z_dim, generator=gen).to(dev)).std(0).mean())
+    history: list[float] = []
+
+    def run(param: torch.Tensor, n: int, expand: bool) -> float:
+        opt = torch.optim.Adam([param], lr=lr * w_std, betas=(0.9, 0.999))
+        last = float("nan")
+        for _ in range(n):
+            ws = param[None, None].repeat(1, G.num_ws, 1) if expand else param[None]
+            rec = _loss(G.synthesis(ws, noise_mode=noise_mode), tgt)
+            loss = rec + reg * ((param - G.mapping.w_avg) / w_std).square().mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            last = float(rec.detach())
+            history.append(last)
+        return last
+
+    n_w = steps if not wplus else max(1, steps * 2 // 3)
+    run(w, n_w, True)
+    with torch.no_grad():
+        ws_w = w.detach()[None, None].repeat(1, G.num_ws, 1)
+        img_w = G.synthesis(ws_w, noise_mode=noise_mode)
+        loss_w = float(_loss(img_w, tgt))
+    wp = img_wp = loss_wp = None
+    if wplus:
+        wp = ws_w[0].clone().requires_grad_(True)
+        run(wp, max(1, steps - n_w), False)
+        with torch.no_grad():
+            img = G.synthesis(wp.detach()[None], noise_mode=noise_mode)
+            loss_wp = float(_loss(img, tgt))
+            img_wp = to_uint8(img)[0]
+        wp = wp.detach()
+    return Projection(w.detach(), wp, loss_w, loss_wp, to_uint8(img_w)[0], img_wp, history)
+
+
+def project_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    """Job ``stylegan.project``: image (path), steps, wplus, lr -> artwork kind ``projection``."""
+    from generator.stylegan.jobs import _num, _recipe, _still_media, common, load_model
+    from generator.stylegan.render import png_bytes, resize
+
+    if not params.get("image"):
+        raise BadInput("stylegan.project needs an image path")
+    m = load_model(params, ctx)
+    c = common(params, ctx, m)
+    steps = _num(params, "steps", 300, int, 1, 100_000)
+    lr = _num(params, "lr", 0.05, float, 1e-5, 10.0)
+    wplus = bool(params.get("wplus", True))
+    path = Path(params["image"])
+    target = load_target(path, m.cfg.resolution)
+    torch.manual_seed(c["seed"])
+    p = project(m.G, target, steps, wplus, lr, c["seed"], c["noise_mode"])
+    best = p.image_wplus if p.image_wplus is not None else p.image_w
+    s = c["size"]
+    comparison = np.concatenate([resize(target, s), resize(p.image_w, s)] +
+                                ([resize(p.image_wplus, s)] if p.image_wplus is not None else []), axis=1)
+    recipe = _recipe("project", m, c, steps=steps, lr=lr, wplus=wplus,
+                     target={"name": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()},
+                     w=[float(v) for v in p.w.cpu()],
+                     ws=[[float(v) for v in row] for row in p.wplus.cpu()] if p.wplus is not None else None,
+                     loss_w=p.loss_w, loss_wplus=p.loss_wplus)
+    media = _still_media(resize(best, s)) + [
+        MediaDraft(role="comparison", mime="image/png", data=png_bytes(comparison), width=comparison.shape[1],
+                   height=comparison.shape[0], meta={"panels": ["target", "w", "w+"][:comparison.shape[1] // s]})]
+    feats = {"loss_w": p.loss_w} | ({"loss_wplus": p.loss_wplus} if p.loss_wplus is not None else {})
+    return [ArtworkDraft(kind="projection", recipe=recipe, media=media, title=f"Projection of {path.name}",
+                         model_sha256=m.sha256, tags=["stylegan", "projection"], features=feats)]
