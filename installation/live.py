@@ -145,7 +145,7 @@ def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None
                 fps = len(fps_window) / sum(fps_window) if sum(fps_window) > 0 else 0.0
                 hb.beat({**show.status(), "fps": round(fps, 1), "frames": frames, "dropped_frames": dropped,
                          "paused": paused_at is not None, "size": [w, h]})
-        status = {**show.status(), "frames": frames, "dropped_frames": dropped}
+        status = {**show.status(), "frames": frames, "dropped_frames": dropped, "size": [w, h]}
     finally:
         show.close()
         audio.close()

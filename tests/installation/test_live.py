@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -12,7 +16,7 @@ import pytest
 
 from installation.heartbeat import Heartbeat, sd_notify
 from installation.live import run_live
-from tests.installation.helpers import image_draft, show_settings
+from tests.installation.helpers import image_draft, show_settings, sound_draft
 
 pytestmark = pytest.mark.gl
 
@@ -84,3 +88,18 @@ def test_heartbeat_reports_a_stall_and_notifies_systemd(tmp_path, monkeypatch):
         srv.close()
     monkeypatch.delenv("NOTIFY_SOCKET")
     assert sd_notify("WATCHDOG=1") is False  # outside systemd: nothing to tell
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs xvfb-run (Debian xvfb)")
+def test_fullscreen_under_xvfb_takes_the_screen_size(config_file, catalogue, tmp_path):
+    catalogue.add(image_draft(1))
+    catalogue.add(sound_draft(3.0, freq=300))  # exercises the open mixer stream (dummy audio driver)
+    env = {k: v for k, v in os.environ.items() if k != "SDL_VIDEODRIVER"}
+    env["SDL_AUDIODRIVER"] = "dummy"
+    cmd = ["xvfb-run", "-a", "-s", "-screen 0 640x360x24", sys.executable, "-m", "gallery.cli", "-c",
+           str(config_file), "show", "--fullscreen", "--seconds", "3", "--json"]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    st = json.loads(res.stdout.strip().splitlines()[-1])
+    assert st["size"] == [640, 360] and st["frames"] > 5 and st["items_started"] >= 1
+    assert st["last_error"] is None
