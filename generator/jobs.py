@@ -34,6 +34,9 @@ JOB_KINDS: dict[str, str] = {
     "stylegan.bend": "generator.stylegan.jobs:bend",
     "stylegan.project": "generator.stylegan.jobs:project",
     "stylegan.uncanny": "generator.stylegan.jobs:uncanny",
+    "musicvae.sample": "generator.musicvae.jobs:sample",
+    "musicvae.interpolate": "generator.musicvae.jobs:interpolate",
+    "musicvae.attribute": "generator.musicvae.jobs:attribute",
 }
 
 

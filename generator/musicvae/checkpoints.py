@@ -1,0 +1,76 @@
+"""Music-VAE checkpoints: a plain dict (config, state dict, attribute vectors, training notes) saved
+with ``torch.save`` and loaded with ``weights_only=True`` (never executes code from the file)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gallery.errors import BadInput
+from generator.musicvae.model import MusicVAE
+from generator.musicvae.presets import ModelConfig
+
+FORMAT = "latent-gallery.musicvae/1"
+SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "musicvae"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_checkpoint(path: Path, model: MusicVAE, preset: str, attributes: dict[str, torch.Tensor],
+                    info: dict[str, Any]) -> str:
+    """Write atomically; returns the file's sha256."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blob = {"format": FORMAT, "preset": preset, "config": model.cfg.to_dict(),
+            "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            "attributes": {k: v.detach().cpu().float() for k, v in attributes.items()}, "info": info}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(blob, tmp)
+    tmp.replace(path)
+    return sha256_file(path)
+
+
+class Loaded:
+    def __init__(self, model: MusicVAE, preset: str, attributes: dict[str, torch.Tensor], info: dict,
+                 path: Path, sha256: str) -> None:
+        self.model, self.preset, self.attributes, self.info = model, preset, attributes, info
+        self.path, self.sha256 = path, sha256
+
+
+def load_checkpoint(path: Path | str, device: torch.device | str = "cpu") -> Loaded:
+    """Load a checkpoint made by ``gallery train musicvae``; BadInput names what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"Music-VAE checkpoint {path} does not exist")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - pickles with code, truncated files, not a torch file
+        raise BadInput(f"Music-VAE checkpoint {path} cannot be read safely ({type(e).__name__}: {e})") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise BadInput(f"{path} is not a Music-VAE checkpoint of this project (format {FORMAT!r} expected)")
+    try:
+        cfg = ModelConfig.from_dict(dict(blob["config"]))
+        model = MusicVAE(cfg)
+        model.load_state_dict(blob["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as e:
+        raise BadInput(f"Music-VAE checkpoint {path} does not match its own config: {e}") from None
+    model.to(device).eval()
+    attrs = {k: v.to(device) for k, v in dict(blob.get("attributes", {})).items()}
+    return Loaded(model, str(blob.get("preset", "")), attrs, dict(blob.get("info", {})), path, sha256_file(path))
+
+
+def resolve_checkpoint(configured: str, preset: str, base: Path | None = None) -> Path:
+    """The configured path (relative to ``base``) or the shipped weights of ``preset``."""
+    if configured:
+        p = Path(configured).expanduser()
+        return p if p.is_absolute() or base is None else base / p
+    return SHIPPED / f"{preset}.pt"

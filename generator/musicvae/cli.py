@@ -1,0 +1,176 @@
+"""`gallery train musicvae` and `gallery generate melody sample|interpolate|encode|attribute`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from gallery.errors import BadInput
+from gallery.state import state
+
+
+def _parse_attributes(values: list[str]) -> dict[str, float]:
+    out = {}
+    for v in values:
+        name, sep, amount = v.partition("=")
+        try:
+            out[name.strip()] = float(amount)
+        except ValueError:
+            raise BadInput(f"--attribute {v!r}: write NAME=AMOUNT, e.g. density=1.5") from None
+        if not sep or not name.strip():
+            raise BadInput(f"--attribute {v!r}: write NAME=AMOUNT, e.g. density=1.5")
+    return out
+
+
+def _run(ctx: typer.Context, kind: str, params: dict, seed: int, as_json: bool) -> None:
+    from generator.jobs import JobContext, JobSpec, run_job
+
+    st = state(ctx)
+    spec = JobSpec(kind=kind, params=params, seed=seed)
+    ids = run_job(spec, JobContext(settings=st.settings, catalogue=st.catalogue,
+                                   workdir=st.settings.path("work/musicvae"), seed=seed))
+    if as_json:
+        typer.echo(json.dumps({"artworks": ids}))
+        return
+    for i in ids:
+        art = st.catalogue.get(i)
+        files = ", ".join(f"{m.role}={st.catalogue.media_path(m)}" for m in art.media)
+        typer.echo(f"melody artwork {i}: {art.title} ({art.duration:.1f} s)\n  {files}")
+
+
+def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer, import_app: typer.Typer) -> None:
+    melody_app = typer.Typer(no_args_is_help=True, help="Music-VAE melodies: sample, interpolate, encode, attribute.")
+    generate_app.add_typer(melody_app, name="melody")
+
+    @train_app.command("musicvae")
+    def train(ctx: typer.Context,
+              preset: str = typer.Option("tiny-2bar", help="tiny-2bar | tiny-16bar | mel-2bar | mel-16bar"),
+              midi: Path | None = typer.Option(None, "--midi", help="also train on the MIDI files in this folder"),
+              no_corpus: bool = typer.Option(False, "--no-corpus", help="train on --midi only"),
+              steps: int | None = typer.Option(None, min=1, help="training steps (default: the preset's)"),
+              seed: int = typer.Option(0, min=0),
+              out: Path | None = typer.Option(None, help="checkpoint path (default <data_dir>/models/musicvae/)"),
+              as_json: bool = typer.Option(False, "--json")) -> None:
+        """Train a Music-VAE preset on music21's bundled corpus and/or your MIDI files."""
+        from gallery.logs import progress_bar
+        from generator.musicvae.presets import get_preset
+        from generator.musicvae.train import run_training
+
+        st = state(ctx)
+        p = get_preset(preset)
+        if no_corpus and midi is None:
+            raise BadInput("--no-corpus needs --midi DIR")
+        target = out or st.settings.path(f"models/musicvae/{p.name}.pt")
+        total = steps or p.train.steps
+        with progress_bar(f"train musicvae {p.name}", total) as advance:
+            last = [0]
+
+            def progress(step: int, rec: dict) -> None:
+                advance(step + 1 - last[0])
+                last[0] = step + 1
+
+            res = run_training(st.settings, p.name, target, midi=str(midi) if midi else None, steps=steps,
+                               seed=seed, corpus=not no_corpus, progress=progress)
+        st.catalogue.register_model("musicvae", p.name, res["sha256"], preset=p.name, config=p.model.to_dict(),
+                                    path=str(target), provenance={k: v for k, v in res.items() if k != "skipped"})
+        if as_json:
+            typer.echo(json.dumps(res))
+            return
+        for name, reason in res["skipped"]:
+            typer.echo(f"skipped {name}: {reason}")
+        typer.echo(f"{len(res['skipped'])} pieces/files skipped, {res['pieces']} used: "
+                   f"{res['train_windows']} training / {res['heldout_windows']} held-out windows")
+        typer.echo(f"held-out accuracy {res['heldout']}  ({res['train_seconds']} s)")
+        typer.echo(f"checkpoint {target} sha256 {res['sha256']}")
+
+    common = {
+        "bars": typer.Option(2, help="2 or 16 (hierarchical)"),
+        "instrument": typer.Option(None, help="General MIDI instrument: name or 0-127 (default: config)"),
+        "tempo": typer.Option(None, help="beats per minute (default: config)"),
+        "seed": typer.Option(0, min=0),
+        "pair_with": typer.Option(None, "--pair-with", help="visual artwork id: the melody takes its duration"),
+    }
+
+    def _opts(bars: int, instrument: str | None, tempo: float | None, pair_with: int | None) -> dict:
+        p: dict = {"bars": bars}
+        if instrument is not None:
+            p["instrument"] = instrument
+        if tempo is not None:
+            p["tempo"] = tempo
+        if pair_with is not None:
+            p["pair_with"] = pair_with
+        return p
+
+    @melody_app.command("sample")
+    def sample(ctx: typer.Context, count: int = typer.Option(4, min=1, max=256),
+               temperature: float | None = typer.Option(None, help="0 greedy .. 5 wild (default: config)"),
+               attribute: list[str] = typer.Option([], "--attribute", help="NAME=AMOUNT, e.g. density=1.5"),
+               bars: int = common["bars"], instrument: str | None = common["instrument"],
+               tempo: float | None = common["tempo"], seed: int = common["seed"],
+               pair_with: int | None = common["pair_with"], as_json: bool = typer.Option(False, "--json")) -> None:
+        """Melodies drawn from the prior."""
+        params = _opts(bars, instrument, tempo, pair_with) | {"count": count,
+                                                               "attribute": _parse_attributes(attribute)}
+        if temperature is not None:
+            params["temperature"] = temperature
+        _run(ctx, "musicvae.sample", params, seed, as_json)
+
+    @melody_app.command("interpolate")
+    def interpolate(ctx: typer.Context, a: str = typer.Argument(..., help="MIDI file, corpus:NAME or artwork:ID"),
+                    b: str = typer.Argument(..., help="MIDI file, corpus:NAME or artwork:ID"),
+                    steps: int = typer.Option(5, min=2, max=64),
+                    temperature: float = typer.Option(0.0, help="0: greedy decoding"),
+                    bars: int = common["bars"], instrument: str | None = common["instrument"],
+                    tempo: float | None = common["tempo"], seed: int = common["seed"],
+                    pair_with: int | None = common["pair_with"],
+                    as_json: bool = typer.Option(False, "--json")) -> None:
+        """Slerp between the encoder means of two melodies; the steps play one after another."""
+        params = _opts(bars, instrument, tempo, pair_with) | {"a": a, "b": b, "steps": steps,
+                                                               "temperature": temperature}
+        _run(ctx, "musicvae.interpolate", params, seed, as_json)
+
+    @melody_app.command("attribute")
+    def attribute_cmd(ctx: typer.Context, melody: str = typer.Argument(..., help="MIDI file, corpus:NAME or artwork:ID"),
+                      attribute: str = typer.Option("density", help="density | pitch"),
+                      amounts: str = typer.Option("-2,-1,0,1,2", help="comma-separated multiples of the vector"),
+                      bars: int = common["bars"], instrument: str | None = common["instrument"],
+                      tempo: float | None = common["tempo"], seed: int = common["seed"],
+                      as_json: bool = typer.Option(False, "--json")) -> None:
+        """Add (or, with negative amounts, remove) an attribute vector such as note density."""
+        try:
+            values = [float(x) for x in amounts.split(",") if x.strip()]
+        except ValueError:
+            raise BadInput(f"--amounts {amounts!r}: comma-separated numbers, e.g. -1,0,1") from None
+        params = _opts(bars, instrument, tempo, None) | {"melody": melody, "attribute": attribute,
+                                                          "amounts": values}
+        _run(ctx, "musicvae.attribute", params, seed, as_json)
+
+    @melody_app.command("encode")
+    def encode(ctx: typer.Context, melody: str = typer.Argument(..., help="MIDI file, corpus:NAME or artwork:ID"),
+               bars: int = common["bars"],
+               out: Path | None = typer.Option(None, help="write the greedy reconstruction to this MIDI file"),
+               as_json: bool = typer.Option(False, "--json")) -> None:
+        """Print a melody's latent code (encoder mean) and how well the model reconstructs it."""
+        from generator.jobs import JobContext
+        from generator.musicvae.jobs import decode_latents, encode_events, load_model, melody_from
+        from generator.musicvae.render import events_to_midi
+
+        st = state(ctx)
+        jc = JobContext(settings=st.settings, catalogue=st.catalogue, workdir=st.settings.path("work/musicvae"))
+        loaded = load_model(st.settings, bars)
+        ev, _ = melody_from(melody, bars, jc)
+        mu = encode_events(loaded, ev[None])
+        rec = decode_latents(loaded, mu, 0.0, 0)[0]
+        acc = float((rec == ev).mean())
+        if out is not None:
+            events_to_midi(rec, out, st.settings.musicvae.tempo, st.settings.musicvae.instrument)
+        res = {"melody": melody, "checkpoint_sha256": loaded.sha256, "z": [round(float(v), 6) for v in mu[0]],
+               "reconstruction_accuracy": round(acc, 4), "events": ev.tolist(), "reconstruction": rec.tolist()}
+        if as_json:
+            typer.echo(json.dumps(res))
+        else:
+            typer.echo(f"z ({len(res['z'])} dims): {res['z']}")
+            typer.echo(f"greedy reconstruction matches {100 * acc:.1f}% of the {len(ev)} steps"
+                       + (f"; written to {out}" if out else ""))

@@ -1,0 +1,296 @@
+"""Music-VAE generation jobs: sample, interpolate, attribute (JOB_KINDS ``musicvae.*``).
+
+Every melody becomes a ``melody`` artwork with media ``midi``, ``audio`` (WAV), ``pianoroll`` and
+``thumbnail``, and a recipe that re-renders it bit for bit on the CPU: checkpoint sha256, seed,
+temperature, the latent keyframes, the input melodies' events, instrument and tempo.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from catalogue import ArtworkDraft, MediaDraft
+from gallery.errors import BadInput
+from generator.jobs import JobContext
+from generator.latent import slerp
+from generator.musicvae.checkpoints import Loaded, load_checkpoint, resolve_checkpoint
+from generator.musicvae.events import NUM_CLASSES, STEPS_PER_BAR, Unusable, mean_pitch, note_density
+from generator.musicvae.render import (
+    events_to_midi,
+    instrument_program,
+    pianoroll_png,
+    png_size,
+    render_audio,
+    step_seconds,
+    thumbnail_png,
+)
+
+GENERATOR = "musicvae"
+VERSION = 1
+TEMPO_RANGE = (40.0, 240.0)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str, mtime: float, device: str) -> Loaded:
+    return load_checkpoint(path, device)
+
+
+def load_model(settings, bars: int) -> Loaded:  # noqa: ANN001
+    """The configured (or shipped) checkpoint for 2- or 16-bar melodies, cached per process."""
+    if bars not in (2, 16):
+        raise BadInput(f"bars must be 2 or 16, not {bars}")
+    mv = settings.musicvae
+    configured = mv.checkpoint_2bar if bars == 2 else mv.checkpoint_16bar
+    path = resolve_checkpoint(configured, "tiny-2bar" if bars == 2 else "tiny-16bar", settings.data_dir)
+    if not path.is_file():
+        key = "checkpoint_2bar" if bars == 2 else "checkpoint_16bar"
+        raise BadInput(f"musicvae.{key}: checkpoint {path} does not exist "
+                       f"(train one: gallery train musicvae --preset tiny-{bars}bar)")
+    loaded = _load(str(path), path.stat().st_mtime, "cpu")
+    if loaded.model.cfg.bars != bars:
+        raise BadInput(f"{path} is a {loaded.model.cfg.bars}-bar model, not {bars}-bar")
+    return loaded
+
+
+def register(ctx: JobContext, loaded: Loaded) -> None:
+    ctx.catalogue.register_model(GENERATOR, loaded.preset or loaded.path.stem, loaded.sha256,
+                                 preset=loaded.preset, config=loaded.model.cfg.to_dict(), path=str(loaded.path),
+                                 provenance={"trained": loaded.info})
+
+
+# ---------------------------------------------------------------------- melody inputs
+
+
+def melody_from(ref: str, bars: int, ctx: JobContext | None = None) -> tuple[np.ndarray, dict]:
+    """A melody to encode: a MIDI file path, ``corpus:NAME`` (music21 corpus) or ``artwork:ID``.
+
+    Returns its first ``bars`` bars as events and a description for the recipe.
+    """
+    from generator.datasets.melodies import piece_from_midi, piece_from_part, window_events
+
+    ref = str(ref)
+    n = bars * STEPS_PER_BAR
+    try:
+        if ref.startswith("corpus:"):
+            from music21 import corpus
+
+            name = ref[len("corpus:"):]
+            try:
+                sc = corpus.parse(name)
+            except Exception as e:  # noqa: BLE001 - music21 raises several kinds for a missing work
+                raise Unusable(f"music21's corpus has no work {name!r} ({e})") from None
+            parts = list(sc.parts) or [sc]
+            piece = piece_from_part(parts[0], ref, "corpus")
+        elif ref.startswith("artwork:"):
+            if ctx is None:
+                raise Unusable("artwork references need a catalogue")
+            art = ctx.catalogue.get(int(ref.split(":", 1)[1]))
+            midi = [m for m in (art.media if art else []) if m.role == "midi"]
+            if not midi:
+                raise Unusable("no such melody artwork (with a midi media) in the catalogue")
+            piece = piece_from_midi(ctx.catalogue.media_path(midi[0]), min_bars=bars)
+        else:
+            p = Path(ref)
+            if not p.is_file():
+                raise Unusable("no such file")
+            piece = piece_from_midi(p, min_bars=bars)
+    except Unusable as e:
+        raise BadInput(f"melody {ref}: {e.reason}") from None
+    except ValueError as e:
+        raise BadInput(f"melody {ref}: {e}") from None
+    if len(piece.events) < n:
+        raise BadInput(f"melody {ref}: too short ({len(piece.events) / STEPS_PER_BAR:.1f} bars, {bars} needed)")
+    return window_events(piece.events, 0, n), {"ref": ref}
+
+
+def encode_events(loaded: Loaded, events: np.ndarray) -> np.ndarray:
+    """Encoder means [B, latent] (float64) of melodies [B, T]."""
+    ev = np.atleast_2d(np.asarray(events, dtype=np.int64))
+    with torch.no_grad():
+        mu, _ = loaded.model.encode(torch.as_tensor(ev))
+    return mu.double().numpy()
+
+
+def decode_latents(loaded: Loaded, z: np.ndarray, temperature: float, seed: int) -> np.ndarray:
+    gen = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        ev = loaded.model.decode(torch.as_tensor(np.atleast_2d(z), dtype=torch.float32), temperature, gen)
+    return ev.numpy()
+
+
+# ---------------------------------------------------------------------- artworks
+
+
+def _common(params: dict[str, Any], settings) -> dict[str, Any]:  # noqa: ANN001
+    mv = settings.musicvae
+    bars = int(params.get("bars", 2))
+    temperature = float(params.get("temperature", mv.temperature))
+    if not 0.0 <= temperature <= 5.0:
+        raise BadInput(f"temperature {temperature}: use 0 (greedy) .. 5")
+    program = instrument_program(params.get("instrument", mv.instrument))
+    tempo = float(params.get("tempo", mv.tempo))
+    if not TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]:
+        raise BadInput(f"tempo {tempo}: use {TEMPO_RANGE[0]:.0f}..{TEMPO_RANGE[1]:.0f} beats per minute")
+    return {"bars": bars, "temperature": temperature, "instrument": program, "tempo": tempo,
+            "seed": int(params.get("seed", 0))}
+
+
+def _pairing(params: dict[str, Any], ctx: JobContext, n_steps: int, tempo: float
+             ) -> tuple[float, tuple[int, dict] | None]:
+    """Pair with a visual artwork: the melody takes the visual's duration (by tempo)."""
+    vid = params.get("pair_with")
+    if vid is None:
+        return tempo, None
+    art = ctx.catalogue.get(int(vid))
+    if art is None:
+        raise BadInput(f"pair_with: no artwork {vid} in the catalogue")
+    if art.kind in ("soundscape", "melody"):
+        raise BadInput(f"pair_with: artwork {vid} is a {art.kind}; pair a melody with a visual artwork")
+    timeline = dict((art.recipe or {}).get("timeline") or {})
+    duration = art.duration or timeline.get("duration")
+    if duration:
+        tempo = 60.0 * n_steps / 4.0 / float(duration)
+        if not TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]:
+            raise BadInput(f"pair_with: fitting {n_steps // STEPS_PER_BAR} bars into artwork {vid}'s "
+                           f"{duration:.1f} s needs {tempo:.0f} bpm, outside {TEMPO_RANGE}; "
+                           "choose more steps or bars")
+    else:
+        duration = n_steps * step_seconds(tempo)
+    timeline.setdefault("duration", float(duration))
+    return tempo, (int(vid), timeline)
+
+
+def melody_draft(ctx: JobContext, loaded: Loaded, rows: list[np.ndarray], recipe: dict[str, Any], title: str,
+                 labels: list[str] | None = None, parents: list[tuple[int, str]] | None = None,
+                 pair: tuple[int, dict] | None = None, tags: list[str] | None = None) -> ArtworkDraft:
+    """Render a melody (the rows played one after another) into a catalogue draft."""
+    workdir = Path(ctx.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    events = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows])
+    stem = f"musicvae-{recipe['op']}-{hashlib.sha256(str(recipe).encode()).hexdigest()[:12]}"
+    midi_path = workdir / f"{stem}.mid"
+    wav_path = workdir / f"{stem}.wav"
+    duration = events_to_midi(events, midi_path, recipe["tempo"], recipe["instrument"])
+    audio_s = render_audio(midi_path, wav_path, ctx.settings.musicvae.soundfont)
+    roll = pianoroll_png(rows, labels=labels)
+    thumb, tw, th = thumbnail_png(roll)
+    rw, rh = png_size(roll)
+    media = [MediaDraft(role="midi", mime="audio/midi", data=midi_path.read_bytes(), duration=duration),
+             MediaDraft(role="audio", mime="audio/wav", data=wav_path.read_bytes(), duration=audio_s,
+                        meta={"sample_rate": 44100, "instrument": recipe["instrument"]}),
+             MediaDraft(role="pianoroll", mime="image/png", data=roll, width=rw, height=rh),
+             MediaDraft(role="thumbnail", mime="image/png", data=thumb, width=tw, height=th)]
+    for p in (midi_path, wav_path):
+        p.unlink(missing_ok=True)
+    return ArtworkDraft(kind="melody", recipe=recipe, media=media, title=title, model_sha256=loaded.sha256,
+                        tags=["musicvae", f"{recipe['bars']}bar", recipe["op"], *(tags or [])],
+                        parents=parents or [], duration=duration, pair_with=pair,
+                        features={"note_density": note_density(events), "mean_pitch": mean_pitch(events)})
+
+
+def _recipe(op: str, c: dict[str, Any], loaded: Loaded, **kw: Any) -> dict[str, Any]:
+    return {"generator": GENERATOR, "version": VERSION, "op": op, "checkpoint_sha256": loaded.sha256,
+            "preset": loaded.preset, **c, **kw}
+
+
+def _attribute_shift(loaded: Loaded, attribute: dict[str, float] | None) -> np.ndarray:
+    shift = np.zeros(loaded.model.cfg.latent)
+    for name, amount in (attribute or {}).items():
+        if name not in loaded.attributes:
+            raise BadInput(f"attribute {name!r} is not in this checkpoint; it has {sorted(loaded.attributes)}")
+        shift = shift + float(amount) * loaded.attributes[name].double().numpy()
+    return shift
+
+
+def sample(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
+    """``count`` melodies from the prior, z ~ N(0, I) (plus attribute shifts), at a temperature."""
+    c = _common(params, ctx.settings)
+    count = int(params.get("count", 1))
+    if not 1 <= count <= 256:
+        raise BadInput(f"count {count}: use 1..256")
+    attribute = {k: float(v) for k, v in (params.get("attribute") or {}).items()}
+    loaded = load_model(ctx.settings, c["bars"])
+    register(ctx, loaded)
+    gen = torch.Generator().manual_seed(c["seed"])
+    z = torch.randn(count, loaded.model.cfg.latent, generator=gen).double().numpy()
+    z = z + _attribute_shift(loaded, attribute)
+    events = decode_latents(loaded, z, c["temperature"], c["seed"])
+    tempo, pair = _pairing(params, ctx, events.shape[1], c["tempo"])
+    c["tempo"] = tempo
+    drafts = []
+    for i in range(count):
+        recipe = _recipe("sample", c, loaded, index=i, count=count, attribute=attribute,
+                         z=[round(float(v), 8) for v in z[i]], events=events[i].tolist())
+        drafts.append(melody_draft(ctx, loaded, [events[i]], recipe, f"Melody sample {c['seed']}.{i}",
+                                   pair=pair if i == 0 else None))
+    return drafts
+
+
+def interpolation_latents(loaded: Loaded, a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
+    """Slerp between the encoder means of melodies a and b: [steps, latent]."""
+    mu = encode_events(loaded, np.stack([a, b]))
+    return slerp(mu[0], mu[1], np.linspace(0.0, 1.0, steps))
+
+
+def interpolate(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
+    """Slerp between the encoder means of two melodies; one artwork plays every step in turn."""
+    c = _common(params, ctx.settings)
+    c["temperature"] = float(params.get("temperature", 0.0))
+    steps = int(params.get("steps", 5))
+    if not 2 <= steps <= 64:
+        raise BadInput(f"steps {steps}: use 2..64")
+    loaded = load_model(ctx.settings, c["bars"])
+    register(ctx, loaded)
+    ends = []
+    parents = []
+    for key in ("a", "b"):
+        if key not in params:
+            raise BadInput(f"interpolate needs melodies 'a' and 'b' (missing {key!r})")
+        if isinstance(params[key], list):
+            ev = np.asarray(params[key], dtype=np.int64)
+            if ev.shape != (c["bars"] * STEPS_PER_BAR,) or ev.min() < 0 or ev.max() >= NUM_CLASSES:
+                raise BadInput(f"melody {key}: {c['bars'] * STEPS_PER_BAR} events in 0..{NUM_CLASSES - 1} needed")
+            ends.append((ev, {"ref": "events"}))
+        else:
+            ends.append(melody_from(params[key], c["bars"], ctx))
+            if str(params[key]).startswith("artwork:"):
+                parents.append((int(str(params[key]).split(":", 1)[1]), "between"))
+    z = interpolation_latents(loaded, ends[0][0], ends[1][0], steps)
+    events = decode_latents(loaded, z, c["temperature"], c["seed"])
+    tempo, pair = _pairing(params, ctx, events.size, c["tempo"])
+    c["tempo"] = tempo
+    recipe = _recipe("interpolate", c, loaded, steps=steps, method="slerp of encoder means",
+                     a={**ends[0][1], "events": ends[0][0].tolist()}, b={**ends[1][1], "events": ends[1][0].tolist()},
+                     keyframes=[[round(float(v), 8) for v in z[0]], [round(float(v), 8) for v in z[-1]]],
+                     events=events.tolist())
+    labels = [f"t={t:.2f}" for t in np.linspace(0, 1, steps)]
+    title = f"Between {ends[0][1]['ref']} and {ends[1][1]['ref']}"
+    return [melody_draft(ctx, loaded, list(events), recipe, title, labels=labels, parents=parents, pair=pair)]
+
+
+def attribute(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
+    """Add an attribute vector (e.g. note density) to a melody's code in several amounts."""
+    c = _common(params, ctx.settings)
+    c["temperature"] = float(params.get("temperature", 0.0))
+    name = str(params.get("attribute", "density"))
+    amounts = [float(a) for a in params.get("amounts", [-1.0, 0.0, 1.0])]
+    if not 1 <= len(amounts) <= 32:
+        raise BadInput("amounts: give 1..32 values")
+    loaded = load_model(ctx.settings, c["bars"])
+    register(ctx, loaded)
+    if "melody" not in params:
+        raise BadInput("attribute needs a 'melody' (MIDI file, corpus:NAME or artwork:ID)")
+    ev, desc = melody_from(params["melody"], c["bars"], ctx)
+    mu = encode_events(loaded, ev[None])[0]
+    z = np.stack([mu + _attribute_shift(loaded, {name: a}) for a in amounts])
+    events = decode_latents(loaded, z, c["temperature"], c["seed"])
+    recipe = _recipe("attribute", c, loaded, attribute=name, amounts=amounts, melody={**desc, "events": ev.tolist()},
+                     z0=[round(float(v), 8) for v in mu], events=events.tolist())
+    labels = [f"{name} {a:+g}" for a in amounts]
+    return [melody_draft(ctx, loaded, list(events), recipe, f"{desc['ref']}: {name} {amounts}", labels=labels)]
