@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from gallery.errors import BadInput
+from gallery.errors import BadInput, GalleryError
 from gallery.state import state
 
 curate_app = typer.Typer(no_args_is_help=True, help="Curation: content search, the map, sets and exports.")
@@ -185,6 +185,45 @@ def dups_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) 
         for g in groups:
             typer.echo(" ".join(map(str, g)))
         typer.echo(f"{len(groups)} group(s) of near-duplicates among {len(ids)} artworks", err=True)
+
+
+@curate_app.command("map")
+def map_cmd(ctx: typer.Context, out: Path = typer.Argument(..., help="PNG file to write"),
+            axis: str = typer.Option("brightness", help="brightness (the chapter's Fig. 2) | pca"),
+            limit: int = typer.Option(500, min=1, max=20_000, help="at most this many artworks")) -> None:
+    """A still of the map: thumbnails laid out by brightness (x) and the embedding (y), or by PCA."""
+    p = write_map_png(searcher(ctx), out, axis, limit)
+    typer.echo(str(p))
+
+
+def write_map_png(sr: Any, out: Path, axis: str = "brightness", limit: int = 500) -> Path:
+    import cv2
+
+    from curation.features import decode_image
+    from curation.indexer import visual_media
+    from curation.mapview import layout, render_png
+    from curation.search import Filters, feature_table, filtered_ids
+
+    if out.suffix.lower() != ".png":
+        raise BadInput(f"{out}: the map is written as a .png file")
+    ids = [a for a in filtered_ids(sr.cat, Filters()) if sr.index.has(a)][:limit]
+    bright = {a: v["brightness"] for a, v in feature_table(sr.cat, ids, ["brightness"]).items() if "brightness" in v}
+    pts = layout(ids, sr.index.vectors(ids), axis=axis, brightness=bright)
+    thumbs = {}
+    for p in pts:
+        a = sr.cat.get(p["id"])
+        m = a.first_media("thumbnail") or visual_media(a)
+        if m is not None:
+            try:
+                thumbs[a.id] = decode_image(sr.cat.media_path(m))
+            except (BadInput, OSError):
+                continue
+    label = "darker  <-  brightness  ->  brighter" if axis == "brightness" else None
+    img = render_png(pts, thumbs, axis_label=label)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(out), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
+        raise GalleryError(f"could not write {out}")
+    return out
 
 
 # ---- sets ------------------------------------------------------------------------------------

@@ -30,5 +30,8 @@ def demo_step(dc: Any) -> dict[str, Any]:
                       f"suggested by {how}, variety {variety}", ids,
                       extra={"suggested": {"query": query, "variety": variety, "embedding": enc.name}})
     out = export_set(dc.catalogue, cid, dc.out_dir / "curation" / f"set-{cid}", overwrite=True)
+    from curation.cli import write_map_png
+
+    map_png = write_map_png(sr, dc.out_dir / "curation" / "map-brightness.png")
     return {"set": cid, "artworks": ids, "query": query, "embedding": enc.name, "indexed": len(rep.indexed),
-            "export": str(out)}
+            "export": str(out), "map": str(map_png)}

@@ -52,8 +52,33 @@ def layout(ids: list[int], vecs: np.ndarray, axis: str = "pca",
         p = p[keep]
         if not ids:
             return []
-        x = np.asarray([brightness[a] for a in ids])  # absolute 0..1, as in the chapter's figure
+        x = _unit(np.asarray([brightness[a] for a in ids]))  # darkest at 0, brightest at 1 (Fig. 2)
         y = _unit(p[:, 0])
     else:
         x, y = _unit(p[:, 0]), _unit(p[:, 1])
     return [{"id": int(a), "x": float(xx), "y": float(1.0 - yy)} for a, xx, yy in zip(ids, x, y, strict=True)]
+
+
+def render_png(points: list[dict[str, Any]], thumbs: dict[int, np.ndarray], width: int = 1600, height: int = 900,
+               cell: int = 48, axis_label: str | None = None) -> np.ndarray:
+    """A still of the map (RGB uint8): each artwork's thumbnail at its point; later points on top."""
+    import cv2
+
+    pad = cell // 2 + 4
+    foot = 30 if axis_label else 0
+    img = np.full((height + 2 * pad + foot, width + 2 * pad, 3), 255, np.uint8)
+    for p in points:
+        th = thumbs.get(p["id"])
+        if th is None:
+            continue
+        h, w = th.shape[:2]
+        s = cell / max(h, w)
+        th = cv2.resize(th, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        x = pad + int(round(p["x"] * width)) - th.shape[1] // 2
+        y = pad + int(round(p["y"] * height)) - th.shape[0] // 2
+        img[y:y + th.shape[0], x:x + th.shape[1]] = th
+    if axis_label:
+        y = height + 2 * pad + foot - 10
+        cv2.arrowedLine(img, (pad, y - 8), (width + pad, y - 8), (60, 60, 60), 1, cv2.LINE_AA, tipLength=0.01)
+        cv2.putText(img, axis_label, (pad, y + 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (40, 40, 40), 1, cv2.LINE_AA)
+    return img

@@ -48,6 +48,10 @@ def test_search_select_sets_and_export(capsys, cli_config, tmp_path):
 
     with open_catalogue(load_settings(cfg)) as cat:  # a re-encoded, slightly shifted copy of one artwork
         copy = cat.add(image_draft(draw("circle", "red", "white", size=72, offset=1), "copy"))
+    code, out, _ = _run(capsys, cfg, "curate", "map", str(tmp_path / "map.png"))
+    assert code == 0 and (tmp_path / "map.png").is_file()
+    code, _, err = _run(capsys, cfg, "curate", "map", str(tmp_path / "map.jpg"))
+    assert code == 2 and "written as a .png" in err
     code, out, _ = _run(capsys, cfg, "curate", "dups", "--json")
     groups = json.loads(out)
     assert code == 0 and any({ids[("circle", "red", "white")], copy} <= set(g) for g in groups)
@@ -78,3 +82,7 @@ def test_demo_step(settings, catalogue, tmp_path):
     res = demo_step(DemoContext(settings=settings, catalogue=catalogue, out_dir=tmp_path, quick=True))
     assert len(res["artworks"]) == 6 and set(res["artworks"]) <= set(ids)
     assert (tmp_path / "curation" / f"set-{res['set']}" / "contact_sheet.png").is_file()
+    import cv2
+
+    m = cv2.imread(res["map"])
+    assert m is not None and m.shape[1] > 1600 and m.std() > 10  # thumbnails drawn on the white page

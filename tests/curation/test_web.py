@@ -133,7 +133,9 @@ def test_map_points_and_brightness_axis(client):
     pca = client.get("/map.json").json()["points"]
     assert len(pca) == 11 and all(0 <= p["x"] <= 1 and 0 <= p["y"] <= 1 for p in pca)
     br = client.get("/map.json", params={"axis": "brightness"}).json()["points"]
-    assert all(abs(p["x"] - p["brightness"]) < 1e-9 for p in br)
+    by_x = sorted(br, key=lambda p: p["x"])
+    assert [p["brightness"] for p in by_x] == sorted(p["brightness"] for p in br)
+    assert by_x[0]["x"] == 0.0 and by_x[-1]["x"] == 1.0
     assert client.get("/map.json", params={"axis": "nope"}).status_code == 400
     assert client.get("/map").status_code == 200
 
