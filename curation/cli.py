@@ -354,6 +354,32 @@ def between_cmd(ctx: typer.Context, a: int, b: int, steps: int = typer.Option(8,
         typer.echo(f"run {r}: artworks {run_now(st.settings, st.catalogue, r)}")
 
 
+@curate_app.command("queue")
+def queue_cmd(ctx: typer.Context, run: bool = typer.Option(False, "--run", help="run every queued job now"),
+              as_json: bool = typer.Option(False, "--json")) -> None:
+    """Generation jobs queued from curation (variations, between) that have not run yet."""
+    from curation.generate import queued, run_now
+
+    st = state(ctx)
+    rows = queued(st.catalogue)
+    info = [{"run": r.id, "kind": r.job_kind, "window": r.window, "created": r.created.isoformat(),
+             "parents": (r.extra or {}).get("parents"), "title": r.spec["job"].get("title")} for r in rows]
+    if not run:
+        typer.echo(json.dumps(info, indent=2) if as_json else
+                   "\n".join(f"{i['run']:>5} {i['kind']} {i['title']} ({i['window'] or 'now'})" for i in info)
+                   or "nothing queued")
+        return
+    failed = 0
+    for r in rows:
+        try:
+            typer.echo(f"run {r.id}: artworks {run_now(st.settings, st.catalogue, r.id)}")
+        except Exception as e:  # noqa: BLE001 - the run row records it; carry on with the next
+            failed += 1
+            typer.echo(f"run {r.id} failed: {e}", err=True)
+    if failed:
+        raise GalleryError(f"{failed} of {len(rows)} queued run(s) failed (see `gallery runs --failed`)")
+
+
 @curate_app.command("serve")
 def serve_cmd(ctx: typer.Context, host: str | None = typer.Option(None, help="default: curation.host"),
               port: int | None = typer.Option(None, help="default: curation.port")) -> None:

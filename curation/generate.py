@@ -19,6 +19,8 @@ keeps its family tree either way.
 from __future__ import annotations
 
 import math
+import os
+import socket
 from typing import Any
 
 import numpy as np
@@ -169,6 +171,7 @@ def run_now(settings: Any, cat: Any, run_id: int) -> list[int]:
         if r.state != "queued":
             raise BadInput(f"run {run_id} is {r.state}, not queued")
         r.state, r.started = "running", utcnow()
+        r.host, r.pid = socket.gethostname(), os.getpid()  # so a scheduler restart can recover it
         spec = JobSpec.model_validate(r.spec["job"])
     workdir = settings.path(f"runs/{run_id}")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -186,3 +189,10 @@ def run_now(settings: Any, cat: Any, run_id: int) -> list[int]:
         r.state, r.ended, r.artwork_ids = "done", utcnow(), list(ids)
     link_lineage(cat)
     return ids
+
+
+def queued(cat: Any) -> list[Run]:
+    """Runs queued by curation and not run yet, oldest first."""
+    with cat.read() as s:
+        rows = list(s.scalars(select(Run).where(Run.state == "queued").order_by(Run.id)))
+    return [r for r in rows if (r.spec or {}).get("requested_by") == "curation"]

@@ -283,6 +283,9 @@ def test_variations_and_between_queue_runs_and_link_lineage(settings, catalogue,
     assert np.isclose(np.linalg.norm(lat[0]), np.linalg.norm(z1), rtol=1e-5)
     assert rows[0].spec["job"]["params"]["parents"] == [[a, "variation"]]
     rb = queue_between(catalogue, a, b, steps=5)
+    from curation.generate import queued
+
+    assert [r.id for r in queued(catalogue)] == runs + [rb]
     made = run_now(settings, catalogue, runs[0]) + run_now(settings, catalogue, rb)
     assert len(made) == 2
     with catalogue.read() as s:
