@@ -62,7 +62,14 @@ def _seeds(params: dict[str, Any], key: str) -> list[int] | None:
 def load_model(params: dict[str, Any], ctx: Any) -> LoadedModel:
     spec = params.get("model") or ctx.settings.stylegan.model
     name, path = resolve_model(str(spec), ctx.settings, ctx.catalogue)
-    return load_weights(path, name, device=ctx.device)
+    m = load_weights(path, name, device=ctx.device)
+    if getattr(ctx, "catalogue", None) is not None:  # idempotent: artworks link to their model row
+        from generator.stylegan.checkpoints import matching_preset
+
+        ctx.catalogue.register_model("stylegan", m.name, m.sha256, preset=matching_preset(m.cfg),
+                                     config=m.cfg.to_dict(), path=str(path),
+                                     provenance={k: v for k, v in m.meta.items() if isinstance(v, str | int | float)})
+    return m
 
 
 def common(params: dict[str, Any], ctx: Any, m: LoadedModel) -> dict[str, Any]:
