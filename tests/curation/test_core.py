@@ -274,9 +274,11 @@ def test_variations_and_between_queue_runs_and_link_lineage(settings, catalogue,
     b = catalogue.add(image_draft(draw("circle", "blue", "white"), "B", recipe={"job_kind": "test.latent", "z": z2}))
     plain = catalogue.add(image_draft(draw("square", "red", "white"), "no latent"))
     runs = queue_variations(catalogue, a, count=3, sigma=0.2, seed=5)
-    assert runs == queue_variations(catalogue, a, count=3, sigma=0.2, seed=5)[:0] + runs
+    again = queue_variations(catalogue, a, count=3, sigma=0.2, seed=5)  # seeded: the same latents again
     with catalogue.read() as s:
         rows = [s.get(Run, r) for r in runs]
+        assert [s.get(Run, r).spec["job"]["params"]["latent"] for r in again] == [
+            r.spec["job"]["params"]["latent"] for r in rows]
     assert all(r.state == "queued" and r.job_kind == "test.latent" for r in rows)
     lat = [np.asarray(r.spec["job"]["params"]["latent"]) for r in rows]
     assert all(0 < np.linalg.norm(v - np.asarray(z1)) < 1.5 for v in lat) and not np.allclose(lat[0], lat[1])
@@ -285,7 +287,7 @@ def test_variations_and_between_queue_runs_and_link_lineage(settings, catalogue,
     rb = queue_between(catalogue, a, b, steps=5)
     from curation.generate import queued
 
-    assert [r.id for r in queued(catalogue)] == runs + [rb]
+    assert [r.id for r in queued(catalogue)] == runs + again + [rb]
     made = run_now(settings, catalogue, runs[0]) + run_now(settings, catalogue, rb)
     assert len(made) == 2
     with catalogue.read() as s:
