@@ -67,7 +67,9 @@ class Show:
         self._skip = False
         self._mode_i = 0
         self._t = 0.0
-        self.closed_note = ""
+        self.shown: list[int] = []  # artwork ids started, the last 20
+        self._requeue: set[int] = set()  # pictures waiting for the catalogue to drop their broken sound
+        self._bad_blobs: set[str] = set()
 
     # ---- time -----------------------------------------------------------------------------------
     def wall(self, t: float) -> datetime:
@@ -81,6 +83,11 @@ class Show:
             entries = self._refresh.result()
             self._refresh = None
             self.programme.update(entries)
+            for aid in list(self._requeue):
+                e = self.programme.entries.get(aid)
+                if e is not None and (e.audio is None or e.audio.sha256 not in self._bad_blobs):
+                    self.programme.excluded.discard(aid)
+                    self._requeue.discard(aid)
             if self.source.last_error:
                 self._error(self.source.last_error)
         if self._refresh is None and self.source.due(t):
@@ -127,6 +134,12 @@ class Show:
     def _broken(self, e: MediaError) -> None:
         self.skipped += 1
         self.programme.exclude(e.entry.artwork_id)
+        if e.ref.kind == "audio" and e.entry.sound_id != e.entry.artwork_id and self.source is not None:
+            # Only its paired sound is broken: once the catalogue is re-read without that sound, the
+            # picture comes back (silent, or with another pairing).
+            self._requeue.add(e.entry.artwork_id)
+            self.source.next_read = 0.0
+        self._bad_blobs.add(e.ref.sha256)
         self._error(f"skipped {e}")
         if self.catalogue is not None and self.s.quarantine_broken:
             try:
@@ -150,6 +163,8 @@ class Show:
         if prep.audio is not None:
             self.audio.start(id(p), prep.audio, t)
         self.items_started += 1
+        self.shown.append(prep.entry.artwork_id)
+        del self.shown[:-20]
         self._queue_next(t)
         return p
 
@@ -278,7 +293,7 @@ class Show:
                     "duration_s": e.duration, "sound_id": e.sound_id}
         return {"state": self.state, "show_time_s": round(self._t, 2), "item": item,
                 "known_works": len(self.programme.entries), "playable": len(self.programme.playable()),
-                "items_started": self.items_started, "transitions": self.transitions, "skipped": self.skipped,
+                "items_started": self.items_started, "recent_items": self.shown[-10:], "transitions": self.transitions, "skipped": self.skipped,
                 "late_frames": self.late, "last_error": self.last_error, "recent_errors": self.errors[-5:],
                 "catalogue_error": getattr(self.source, "last_error", None),
                 "gl_textures": self.r.live_textures}

@@ -111,3 +111,17 @@ def test_show_cli_records_and_rejects_bad_input(config_file, catalogue, tmp_path
     assert run("--headless", "--record", str(out), "--seconds", "1", "--width", "63") == 2
     assert run("--headless", "--record", str(tmp_path / "nope" / "x.mp4"), "--seconds", "1") == 2
     assert run("--headless", "--record", str(out), "--seconds", "-3") == 2
+
+
+def test_broken_sound_is_quarantined_and_its_picture_comes_back_silent(settings, catalogue, tmp_path):
+    vid = catalogue.add(video_draft(tmp_path, seconds=1.0, fps=10, seed=3))
+    bad = sound_draft(1.0, pair_with=vid)
+    bad.media[0].data = b"RIFF\x10\x00\x00\x00WAVEjunk" * 10
+    sound = catalogue.add(bad)
+    catalogue.add(image_draft(1))
+    s = show_settings(settings, no_repeat=0)
+    res = record_show(s, catalogue, tmp_path / "s.mp4", 12.0, width=64, height=36, fps=10)
+    assert res.status["skipped"] == 1 and "not a readable sound file" in res.status["last_error"]
+    assert catalogue.get(sound).status == "quarantined" and catalogue.get(vid).status == "ok"
+    assert vid in res.status["recent_items"]  # the picture came back once its broken sound was dropped
+    assert np.abs(decode_audio(tmp_path / "s.mp4")).max() < 0.01  # and it is silent

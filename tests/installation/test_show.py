@@ -39,27 +39,30 @@ def test_simulated_hour_no_growth_in_memory_or_gl_objects(gl_ctx, settings, cata
                                              transition_seconds=0.5, label_seconds=1.0, refresh_seconds=120)
     proc = psutil.Process()
     fps = 2.0
-    marks: dict[str, tuple] = {}
+    samples_at: list[tuple] = []
 
     def each(i: int, t: float) -> None:
         audio.advance((i + 1) / fps)
-        if i in (1200, 7199):  # after 10 simulated minutes (warm), and at the end of the hour
+        if i >= 1200 and i % 300 == 0:  # from 10 simulated minutes on (warm), every 2.5 minutes
             gc.collect()
-            marks[str(i)] = (proc.memory_info().rss / 1e6, r.live_textures, proc.num_fds(), threading.active_count(),
-                             audio.clips)
+            samples_at.append((proc.memory_info().rss / 1e6, r.live_textures, proc.num_fds(),
+                               threading.active_count(), audio.clips))
     n = run_frames(show, fbo, 3600.0, fps, each)
     st = show.status()
     show.close()
     assert n == 7200 and samples[0] == 3600 * 44100
     assert st["transitions"] > 500 and st["skipped"] == 0 and st["late_frames"] == 0
-    warm, end = marks["1200"], marks["7199"]
-    print(f"RSS {warm[0]:.1f} -> {end[0]:.1f} MB, textures {warm[1]} -> {end[1]}, fds {warm[2]} -> {end[2]}, "
-          f"threads {warm[3]} -> {end[3]}, {st['transitions']} transitions")
-    assert end[0] - warm[0] < 20  # MB: noise, not a leak per transition
-    assert end[1] == warm[1] <= 4  # two picture slots + label + message
-    assert end[2] <= warm[2] + 2  # no leaked ffmpeg pipes
-    assert end[3] <= warm[3] + 1
-    assert end[4] <= 3  # finished sounds are dropped from the mixer
+    first, last = samples_at[:6], samples_at[-6:]
+    col = lambda rows, k: [row[k] for row in rows]  # noqa: E731
+    print(f"RSS {col(first, 0)[0]:.1f} -> {col(last, 0)[-1]:.1f} MB, fds {max(col(first, 2))} -> {max(col(last, 2))}, "
+          f"threads {max(col(first, 3))} -> {max(col(last, 3))}, {st['transitions']} transitions")
+    assert np.median(col(last, 0)) - np.median(col(first, 0)) < 20  # MB: noise, not a leak per transition
+    assert set(col(samples_at, 1)) <= {3, 4}  # two picture slots + label (+ message): constant
+    # ffmpeg pipes and decode threads of the (at most three) open videos come and go; a leak would
+    # add one per video played (about 250 here)
+    assert max(col(last, 2)) <= max(col(first, 2)) + 6
+    assert max(col(last, 3)) <= max(col(first, 3)) + 2
+    assert max(col(samples_at, 4)) <= 3  # finished sounds are dropped from the mixer
     r.release()
 
 
