@@ -37,6 +37,7 @@ JOB_KINDS: dict[str, str] = {
     "musicvae.sample": "generator.musicvae.jobs:sample",
     "musicvae.interpolate": "generator.musicvae.jobs:interpolate",
     "musicvae.attribute": "generator.musicvae.jobs:attribute",
+    "lts.soundscape": "generator.lts.jobs:soundscape",
 }
 
 

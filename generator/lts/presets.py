@@ -84,7 +84,7 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "reference": Preset("reference", CQTSpec(44100, 128, 48, 8), VAESpec(2048, 256, 1e-3),
                         TrainSpec(steps=20000, batch=256, lr=1e-3)),
-    "tiny": Preset("tiny", CQTSpec(44100, 128, 24, 8), VAESpec(256, 16, 1e-3),
+    "tiny": Preset("tiny", CQTSpec(44100, 128, 24, 8), VAESpec(512, 32, 1e-3),
                    TrainSpec(steps=3000, batch=256, lr=2e-3, max_frames=120_000)),
 }
 

@@ -1,0 +1,154 @@
+"""Job kind ``lts.soundscape``: a soundscape between two sounds, or paired to a visual artwork's timeline.
+
+params:
+  mode        "between" (default) or "timeline"
+  a, b        sources for "between": audio file paths or anchor names of the checkpoint
+              (default: two anchors picked with the seed)
+  curve       [[t, w], ...] drawn weight curve for "between" (t in 0..1, w may leave 0..1);
+              default [[0, 0], [1, 1]]
+  interp      "lerp" (default) or "slerp"
+  duration    seconds ("between"; default lts.duration); "timeline" takes the visual's duration
+  loop        render one period of a loop (default false for "between"; the visual's loop flag for
+              "timeline", true when it has none but its first and last keyframes coincide)
+  visual_id   the visual artwork ("timeline"), its recipe holds timeline {duration, fps, keyframe_times}
+  anchors     optional list of sources, one per keyframe ("timeline"; default: picked with the seed)
+  iterations  phase iterations (default lts.phase_iterations)
+  checkpoint  path of a checkpoint (default: lts.checkpoint, the trained preset, the shipped weights)
+  seed        always set
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from catalogue import ArtworkDraft, MediaDraft
+from gallery.errors import BadInput
+
+GENERATOR = "lts.soundscape"
+VERSION = 1
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights" / "lts"
+
+
+def checkpoint_path(settings: Any, explicit: str | None = None) -> Path:
+    """Which checkpoint to use: explicit > lts.checkpoint > data_dir/checkpoints/lts/<preset>.pt > shipped."""
+    cfg = settings.lts
+    if explicit:
+        return Path(explicit).expanduser()
+    if cfg.checkpoint:
+        return settings.path(cfg.checkpoint)
+    trained = settings.path(f"checkpoints/lts/{cfg.preset}.pt")
+    if trained.is_file():
+        return trained
+    shipped = WEIGHTS_DIR / f"{cfg.preset}.pt"
+    if shipped.is_file():
+        return shipped
+    raise BadInput(f"no LTS checkpoint for preset {cfg.preset!r}: run `gallery train lts --preset {cfg.preset}` "
+                   "or set lts.checkpoint in config.yaml")
+
+
+def load(settings: Any, explicit: str | None = None, device: Any = "cpu"):
+    from generator.lts.train import load_checkpoint
+
+    return load_checkpoint(checkpoint_path(settings, explicit), device)
+
+
+def visual_timeline(catalogue: Any, visual_id: int) -> tuple[dict[str, Any], bool, str]:
+    art = catalogue.get(int(visual_id))
+    if art is None:
+        raise BadInput(f"visual artwork {visual_id} is not in the catalogue")
+    tl = (art.recipe or {}).get("timeline")
+    if not isinstance(tl, dict) or "duration" not in tl:
+        raise BadInput(f"artwork {visual_id} ({art.kind}) has no timeline in its recipe: pair with a time-based work")
+    try:
+        duration = float(tl["duration"])
+        kt = [float(v) for v in tl.get("keyframe_times") or [0.0]]
+    except (TypeError, ValueError) as e:
+        raise BadInput(f"artwork {visual_id}: timeline {tl} is malformed") from e
+    if not duration > 0:
+        raise BadInput(f"artwork {visual_id}: timeline duration {duration} must be positive")
+    timeline = {"duration": duration, "fps": tl.get("fps"), "keyframe_times": kt}
+    loop = tl.get("loop", (art.recipe or {}).get("loop"))
+    if loop is None:
+        loop = len(kt) > 1 and (abs(kt[-1] - duration) < 1e-6 and kt[0] == 0.0)
+    return timeline, bool(loop), art.title or f"{art.kind} {art.id}"
+
+
+def soundscape(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    from generator.lts import synth
+
+    t0 = time.monotonic()
+    settings = ctx.settings
+    seed = int(params.get("seed", 0))
+    mode = params.get("mode", "between")
+    iterations = int(params.get("iterations", settings.lts.phase_iterations))
+    if not 0 <= iterations <= 500:
+        raise BadInput(f"iterations {iterations}: choose 0..500")
+    loaded = load(settings, params.get("checkpoint"), device=ctx.device)
+    spec = loaded.preset.cqt
+    if spec.sr != synth.OUT_SR:
+        raise BadInput(f"checkpoint {loaded.path} works at {spec.sr} Hz; soundscapes are {synth.OUT_SR} Hz")
+    recipe: dict[str, Any] = {"generator": GENERATOR, "version": VERSION, "mode": mode, "seed": seed,
+                              "checkpoint_sha256": loaded.sha256, "preset": loaded.preset.name,
+                              "iterations": iterations, "phase_init": "locked", "cqt": loaded.preset.to_dict()["cqt"]}
+    pair_with = None
+    if mode == "between":
+        duration = float(params.get("duration", settings.lts.duration))
+        if not 0 < duration <= 3600:
+            raise BadInput(f"duration {duration}: choose 0 < seconds <= 3600")
+        loop = bool(params.get("loop", False))
+        picks = synth.pick_anchors(loaded, 2, seed) if not (params.get("a") and params.get("b")) else []
+        a_name = params.get("a") or picks[0]
+        b_name = params.get("b") or picks[1]
+        a, b = synth.source_latents(loaded, str(a_name)), synth.source_latents(loaded, str(b_name))
+        curve = synth.parse_curve(params.get("curve", [[0.0, 0.0], [1.0, 1.0]]))
+        interp = params.get("interp", "lerp")
+        n = max(1, round(duration * spec.frame_rate))
+        z = synth.between_trajectory(a.latents, b.latents, synth.curve_values(curve, n), interp)
+        title = f"Between {a.name} and {b.name}"
+        recipe.update({"a": {"name": a.name, "sha256": a.sha256}, "b": {"name": b.name, "sha256": b.sha256},
+                       "curve": curve.tolist(), "interp": interp, "duration": duration, "loop": loop})
+    elif mode == "timeline":
+        if params.get("visual_id") is None:
+            raise BadInput("mode timeline needs visual_id (the visual artwork to pair with)")
+        timeline, loop, vtitle = visual_timeline(ctx.catalogue, params["visual_id"])
+        loop = bool(params.get("loop", loop))
+        duration = timeline["duration"]
+        kt = timeline["keyframe_times"]
+        names = params.get("anchors") or synth.pick_anchors(loaded, len(kt), seed)
+        if len(names) != len(kt):
+            raise BadInput(f"anchors: {len(names)} given for {len(kt)} keyframes")
+        sources = [synth.source_latents(loaded, str(nm)) for nm in names]
+        n = max(1, round(duration * spec.frame_rate))
+        z = synth.timeline_trajectory([s.latents for s in sources], kt, duration, n, loop)
+        title = f"Soundscape for {vtitle}"
+        pair_with = (int(params["visual_id"]), timeline)
+        recipe.update({"visual_id": int(params["visual_id"]), "timeline": timeline, "loop": loop, "duration": duration,
+                       "anchors": [{"name": s.name, "sha256": s.sha256} for s in sources]})
+    else:
+        raise BadInput(f"soundscape mode {mode!r}: choose between or timeline")
+    n_samples = round(duration * synth.OUT_SR)
+    audio, S = synth.render(loaded, z, n_samples, loop, iterations, settings.lts.peak_dbfs, ctx.device)
+    spect = synth.spectrogram_rgb(S)
+    thumb = synth.spectrogram_rgb(S, width=128, height=96)
+    from generator.procedural import png_bytes
+
+    media = [MediaDraft(role="audio", mime="audio/wav", data=synth.wav_bytes(audio), duration=duration,
+                        meta={"sample_rate": synth.OUT_SR, "loop": loop}),
+             MediaDraft(role="spectrogram", mime="image/png", data=png_bytes(spect), width=spect.shape[1],
+                        height=spect.shape[0]),
+             MediaDraft(role="thumbnail", mime="image/png", data=png_bytes(thumb), width=128, height=96)]
+    rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+    features = {"rms_dbfs": 20 * float(np.log10(max(rms, 1e-9)))}
+    if loop:
+        features["loop_seam"] = synth.loop_seam(audio)
+    ctx.catalogue.register_model("lts", loaded.path.name, loaded.sha256, preset=loaded.preset.name,
+                                 config=loaded.preset.to_dict(), path=str(loaded.path),
+                                 provenance={"info": {k: v for k, v in loaded.info.items() if k != "files"}})
+    ctx.log.info("soundscape %s: %.1f s of audio in %.1f s", mode, duration, time.monotonic() - t0)
+    return [ArtworkDraft(kind="soundscape", recipe=recipe, media=media, title=title, model_sha256=loaded.sha256,
+                         tags=["lts", "soundscape", mode] + (["loop"] if loop else []), features=features,
+                         duration=duration, pair_with=pair_with)]
