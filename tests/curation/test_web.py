@@ -149,3 +149,29 @@ def test_search_by_uploaded_image(client):
     bad = client.post("/search/image", files={"image": ("q.png", b"nope", "image/png")}, data={"csrf": tok},
                       headers=ORIGIN)
     assert bad.status_code == 400 and "not a readable image" in bad.text
+
+
+def test_variations_from_the_detail_page(client, catalogue, monkeypatch):
+    from catalogue.models import Run
+    from generator import jobs
+
+    monkeypatch.setitem(jobs.JOB_KINDS, "test.latent", "tests.curation.test_core:render_latent")
+    a = catalogue.add(image_draft(draw("circle", "red", "grey"), "A", recipe={"job_kind": "test.latent",
+                                                                             "latent": [0.1, 0.2, 0.3]}))
+    b = catalogue.add(image_draft(draw("circle", "blue", "grey"), "B", recipe={"job_kind": "test.latent",
+                                                                              "latent": [0.3, 0.2, 0.1]}))
+    assert 'id="vary-form"' not in client.get(f"/a/{client.ids[('circle', 'red', 'white')]}").text
+    page = client.get(f"/a/{a}").text
+    assert 'id="vary-form"' in page
+    tok = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    r = client.post(f"/a/{a}/vary", data={"count": "2", "sigma": "0.2", "csrf": tok}, headers=ORIGIN)
+    assert r.status_code == 200 and "queued run(s) 1, 2 for tonight" in r.text
+    r = client.post(f"/a/{a}/vary", data={"other": str(b), "steps": "4", "when": "now", "csrf": tok},
+                    headers=ORIGIN)
+    assert "queued run(s) 3" in r.text
+    with catalogue.read() as s:
+        runs = [s.get(Run, i) for i in (1, 2, 3)]
+    assert [r.window for r in runs] == ["tonight", "tonight", None]
+    assert runs[2].spec["job"]["params"]["parents"] == [[a, "between"], [b, "between"]]
+    r = client.post(f"/a/{a}/vary", data={"other": str(a), "csrf": tok}, headers=ORIGIN)
+    assert r.status_code == 400 and "two different artworks" in r.text
