@@ -148,7 +148,10 @@ class App:
         index_catalogue(self.cat, sr.enc)
 
 
-def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None = None) -> FastAPI:
+def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None = None,
+               extra_hosts: tuple[str, ...] = ()) -> FastAPI:
+    """The app. Without a token only loopback Host names are served (a DNS-rebinding page cannot
+    reach it under its own name); ``extra_hosts`` adds names (e.g. the test client's)."""
     cs = settings.curation
     if token is None:
         token = os.environ.get(cs.token_env) or None
@@ -162,6 +165,9 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
     # ---- security ------------------------------------------------------------------------
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Response:
+        host_name = urlsplit("//" + request.headers.get("host", "")).hostname or ""
+        if not st.token and not (is_loopback(host_name) or host_name in extra_hosts):
+            return HTMLResponse("this address is not served without a token (curation.token_env)", status_code=421)
         if st.token:
             given = (request.headers.get("authorization", "").removeprefix("Bearer ").strip()
                      or request.cookies.get(TOKEN_COOKIE) or request.query_params.get("token") or "")

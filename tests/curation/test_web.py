@@ -24,7 +24,7 @@ def client(settings, catalogue):
     ids = fill(catalogue)
     ids["evil"] = catalogue.add(image_draft(draw("circle", "green", "black"), EVIL,
                                             recipe={"generator": "test", "note": EVIL}, tags=["<b>bold</b>"]))
-    app = create_app(settings, catalogue, encoder=HistEncoder(), token=None)
+    app = create_app(settings, catalogue, encoder=HistEncoder(), token=None, extra_hosts=("testserver",))
     with TestClient(app) as c:
         c.ids = ids
         yield c
@@ -91,6 +91,13 @@ def test_media_only_by_id(client, catalogue):
     assert client.get("/media/99999").status_code == 404
     assert client.get("/media/..%2F..%2Fcatalogue.sqlite").status_code in (404, 422)
     assert client.get("/media/" + m.sha256).status_code in (404, 422)
+
+
+def test_loopback_only_answers_loopback_names(settings, catalogue):
+    with TestClient(create_app(settings, catalogue, encoder=HistEncoder())) as c:
+        assert c.get("/sets", headers={"host": "evil.example:8765"}).status_code == 421  # DNS rebinding
+        assert c.get("/sets", headers={"host": "127.0.0.1:8765"}).status_code == 200
+        assert c.get("/sets", headers={"host": "localhost:8765"}).status_code == 200
 
 
 def test_token_required_beyond_loopback(settings, catalogue):
