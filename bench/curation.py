@@ -121,6 +121,30 @@ def main() -> None:
             del vecs, data
             gc.collect()
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    text_encoder_latency()
+
+
+def text_encoder_latency(runs: int = 30) -> None:
+    """The other half of a text query: the CLIP text tower (the shipped tiny model, or the configured one)."""
+    from gallery.config import load_settings
+    from gallery.errors import GalleryError
+
+    try:
+        from generator.vqgan_clip.clip import load_clip
+
+        enc = load_clip(load_settings(None, environ={}), device="cpu")
+    except (ImportError, GalleryError) as e:
+        print(f"CLIP text encoding: not measured ({e})")
+        return
+    prompts = [f"a {c} {s}" for c in ("red", "blue", "green") for s in ("circle", "square", "star")]
+    enc.encode_texts(prompts[:1])
+    lat = []
+    for i in range(runs):
+        t = time.perf_counter()
+        enc.encode_texts([prompts[i % len(prompts)]])
+        lat.append((time.perf_counter() - t) * 1000)
+    print(f"CLIP text encoding ({enc.name}, dim {enc.dim}, CPU): p50 {np.percentile(lat, 50):.2f} ms, "
+          f"p95 {np.percentile(lat, 95):.2f} ms")
 
 
 if __name__ == "__main__":
