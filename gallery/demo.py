@@ -18,6 +18,7 @@ STEPS: list[str] = [
     "gallery.demo:procedural_step",
     "generator.schedule:demo_step",
     "curation.demo:demo_step",
+    "minting.demo:mint_step",
     "installation.demo:preview_step",  # keep last: the preview shows everything made above
 ]
 

@@ -1,0 +1,55 @@
+"""`gallery demo` step: mint the demo set on a throwaway in-process chain and print the token URIs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from catalogue.models import Artwork, Collection, CollectionItem
+
+
+def _demo_set(dc: Any, size: int) -> int:
+    """The newest frozen collection, or a new frozen one of the demo's newest still artworks."""
+    with dc.catalogue.write() as s:
+        coll = s.scalars(select(Collection).where(Collection.frozen_at.is_not(None))
+                         .order_by(Collection.id.desc())).first()
+        if coll is not None and coll.items:
+            return coll.id
+        ids = list(s.scalars(select(Artwork.id).where(Artwork.status == "ok").order_by(Artwork.id.desc())
+                             .limit(size)))
+        if not ids:
+            raise RuntimeError("the demo has no artworks to mint")
+        coll = Collection(title="Latent Gallery demo set", description="Made by `gallery demo`.",
+                          frozen_at=datetime.now(UTC).replace(tzinfo=None))
+        coll.items = [CollectionItem(artwork_id=a, position=i) for i, a in enumerate(sorted(ids))]
+        s.add(coll)
+        s.flush()
+        return coll.id
+
+
+def mint_step(dc: Any) -> dict[str, Any]:
+    from eth_account import Account
+    from rich.console import Console
+
+    from minting import flow
+    from minting.chain import IN_PROCESS_CHAIN_ID, fund_from_dev_account, in_process_web3
+
+    set_id = _demo_set(dc, 4 if dc.quick else 8)
+    w3 = in_process_web3()
+    throwaway = Account.create()  # a key for this in-process chain only; it exists in memory, nowhere else
+    fund_from_dev_account(w3, throwaway.address, 10**19)
+    ms = dc.settings.minting.model_copy(update={"chain_id": IN_PROCESS_CHAIN_ID, "contract": "", "rpc_url": ""})
+    settings = dc.settings.model_copy(update={"minting": ms})
+    mc = flow.open_context(settings, dc.catalogue, w3=w3, environ={ms.key_env: throwaway.key.hex()})
+    dep = flow.deploy(mc, new=True)
+    res = flow.mint_set(mc, set_id)
+    ver = flow.verify(mc, set_id)
+    con = Console()
+    con.print(f"  minted set {set_id}: {res['minted']} tokens on {dep['contract']} (in-process chain), "
+              f"CAR {res['car']}")
+    for uri in res["token_uris"]:
+        con.print(f"    {uri}")
+    return {"set": set_id, "contract": dep["contract"], "tokens": res["minted"], "verified": ver["ok"],
+            "deploy_gas": dep["gas"], "car": res["car"], "first_uri": res["token_uris"][0]}
