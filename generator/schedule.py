@@ -21,6 +21,7 @@ seen at start belongs to a scheduler that died.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import random
@@ -271,9 +272,116 @@ def _log_tail(path: Path, n: int = 1500) -> str:
     return data.decode("utf-8", "replace").strip()
 
 
+class ForkServer:
+    """Client of ``python -m generator.worker --server``: a process that has imported the heavy modules
+    once and forks one child per job (each child still its own process). One job at a time."""
+
+    def __init__(self, settings: Settings, modules: list[str] | tuple[str, ...] = ()) -> None:
+        self.settings = settings
+        self.modules = list(modules)
+        self.proc: subprocess.Popen | None = None
+        self._buf = b""
+        self._exits: dict[int, tuple[int, int]] = {}
+        self._eof = False
+
+    def _ensure(self) -> subprocess.Popen:
+        if self.proc is not None and self.proc.poll() is None and not self._eof:
+            return self.proc
+        self.close()
+        log_dir = self.settings.path("logs/runs")
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_dir / "server.log", "ab") as logf:
+            self.proc = subprocess.Popen([sys.executable, "-m", "generator.worker", "--server", *self.modules],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=logf,
+                                         start_new_session=True)
+        self._buf, self._eof = b"", False
+        return self.proc
+
+    def _read(self, timeout: float) -> list[dict[str, Any]]:
+        import select
+
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        events = []
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if ready:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                self._eof = True
+            self._buf += chunk
+        while b"\n" in self._buf:
+            line, self._buf = self._buf.split(b"\n", 1)
+            ev = json.loads(line)
+            if ev.get("event") == "exit":
+                self._exits[int(ev["pid"])] = (int(ev["code"]), int(ev.get("maxrss_kb") or 0))
+            events.append(ev)
+        return events
+
+    def start(self, run_id: int, settings_json: str, deadline: float, log_path: Path) -> int:
+        proc = self._ensure()
+        assert proc.stdin is not None
+        req = {"run_id": run_id, "settings": settings_json, "deadline": deadline, "log": str(log_path)}
+        proc.stdin.write((json.dumps(req) + "\n").encode())
+        proc.stdin.flush()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 300:
+            for ev in self._read(0.5):
+                if ev.get("event") == "started" and ev.get("run_id") == run_id:
+                    return int(ev["pid"])
+            if self._eof:
+                break
+        raise GalleryError(f"the worker server did not start run {run_id} (see {log_path.parent / 'server.log'})")
+
+    def poll(self, pid: int) -> tuple[int, int] | None:
+        """(exit status, peak RSS in kB) once the child ``pid`` has ended, else None."""
+        if pid not in self._exits and not self._eof:
+            self._read(0)
+        if pid in self._exits:
+            return self._exits.pop(pid)
+        if self._eof:  # the server died: its children die with it (PDEATHSIG)
+            _kill(pid, signal.SIGKILL)
+            return (-signal.SIGKILL, 0)
+        return None
+
+    def close(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            self.proc.wait(10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.proc = None
+
+    def __enter__(self) -> ForkServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def job_modules(sched: ScheduleSettings, windows: list[Window] | None = None) -> list[str]:
+    """The modules of a programme's job kinds (what the fork server imports once)."""
+    from generator.jobs import JOB_KINDS
+
+    mods = []
+    for w in windows if windows is not None else sched.windows:
+        for e in w.jobs:
+            target = JOB_KINDS.get(e.kind, e.kind)
+            mod = target.partition(":")[0]
+            if mod not in mods:
+                mods.append(mod)
+    return mods
+
+
 def execute(settings: Settings, cat: Catalogue, run_id: int, hard_deadline: float,
-            stop: threading.Event | None = None) -> Outcome:
-    """Run the queued run ``run_id`` in a worker; SIGTERM before ``hard_deadline`` (epoch), SIGKILL at it."""
+            stop: threading.Event | None = None, server: ForkServer | None = None) -> Outcome:
+    """Run the queued run ``run_id`` in a worker process (a fresh interpreter, or a child forked by
+    ``server``); SIGTERM at ``hard_deadline - kill_grace_s`` (epoch), SIGKILL at ``hard_deadline``."""
     from generator.worker import ENV_DEADLINE, ENV_SETTINGS
 
     grace = settings.schedule.kill_grace_s
@@ -282,38 +390,52 @@ def execute(settings: Settings, cat: Catalogue, run_id: int, hard_deadline: floa
     log_dir = settings.path("logs/runs")
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{run_id}.log"
-    env = dict(os.environ)
-    env[ENV_SETTINGS] = settings.model_dump_json()
-    env[ENV_DEADLINE] = repr(soft_deadline)
-    with open(log_path, "ab") as logf:
-        proc = subprocess.Popen([sys.executable, "-m", "generator.worker", str(run_id)], env=env,
-                                stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+    settings_json = settings.model_dump_json()
+    if server is not None:
+        wpid = server.start(run_id, settings_json, soft_deadline, log_path)
+
+        def poll() -> tuple[int, int] | None:
+            return server.poll(wpid)
+    else:
+        env = dict(os.environ)
+        env[ENV_SETTINGS] = settings_json
+        env[ENV_DEADLINE] = repr(soft_deadline)
+        with open(log_path, "ab") as logf:
+            proc = subprocess.Popen([sys.executable, "-m", "generator.worker", str(run_id)], env=env,
+                                    stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        wpid = proc.pid
+
+        def poll() -> tuple[int, int] | None:
+            pid, status, usage = os.wait4(wpid, os.WNOHANG)
+            if not pid:
+                return None
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage.ru_maxrss
     with cat.write() as s:
         run = s.get(Run, run_id)
         assert run is not None
-        run.pid = proc.pid
+        run.pid = wpid
         run.extra = dict(run.extra or {}, log=str(log_path), deadline=datetime.fromtimestamp(hard_deadline, UTC)
-                         .isoformat(timespec="seconds"))
+                         .isoformat(timespec="seconds"), worker="fork-server" if server is not None else "fresh")
     why: str | None = None
     term_at: float | None = None
-    delay = 0.005
+    delay = 0.002
     while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
+        ended = poll()
+        if ended is not None:
             break
         now = time.time()
         if term_at is None and (now >= soft_deadline or (stop is not None and stop.is_set())):
             why = "interrupted" if stop is not None and stop.is_set() else "timed-out"
             term_at = now
-            _kill(proc.pid, signal.SIGTERM)
+            _kill(wpid, signal.SIGTERM)
         elif term_at is not None and (now >= max(hard_deadline, term_at + min(grace, 1.0)) or
                                       now >= term_at + grace):
-            _kill(proc.pid, signal.SIGKILL)
+            _kill(wpid, signal.SIGKILL)
         time.sleep(delay)
-        delay = min(delay * 1.5, 0.1)
-    code = os.waitstatus_to_exitcode(status)
-    proc.returncode = code
+        delay = min(delay * 1.5, 0.05)
+    code, maxrss_kb = ended
     wall = time.time() - t0
     with cat.write() as s:
         run = s.get(Run, run_id)
@@ -341,7 +463,7 @@ def execute(settings: Settings, cat: Catalogue, run_id: int, hard_deadline: floa
             # Whatever the worker committed is whole (one transaction); record it.
             run.artwork_ids = list(s.scalars(select(Artwork.id).where(Artwork.run_id == run_id).order_by(Artwork.id)))
         run.extra = dict(run.extra or {}, exit_code=code, wall_s=round(wall, 3),
-                         peak_rss_mb=round(usage.ru_maxrss / 1024, 1))
+                         peak_rss_mb=round(maxrss_kb / 1024, 1))
         out = Outcome(run_id, run.state, run.error, list(run.artwork_ids or []), wall, code)
     shutil.rmtree(settings.path(Path("runs") / str(run_id)), ignore_errors=True)
     return out
@@ -414,6 +536,22 @@ def run_window(settings: Settings, cat: Catalogue, window: Window, start: dateti
     run_ids = [r.id for r in done if r.state == "done"]
     counted = counted_order(window)
     index = next_index
+    server = (ForkServer(settings, job_modules(settings.schedule, [window]))
+              if settings.schedule.worker_start == "fork-server" else None)
+    try:
+        _window_loop(settings, cat, window, end, clock, stop, occ, rep, run_ids, counted, index, server)
+    finally:
+        if server is not None:
+            server.close()
+    if settings.schedule.retention.enabled and rep.stopped_by != "stopped":
+        rep.retention_removed = len(apply_retention(settings, cat, clock.now()))
+    log.info("window %s (%s) over: %s", window.name, occ, rep.summary())
+    return rep
+
+
+def _window_loop(settings: Settings, cat: Catalogue, window: Window, end: datetime, clock: Clock,
+                 stop: threading.Event | None, occ: str, rep: WindowReport, run_ids: list[int],
+                 counted: list[JobEntry], index: int, server: ForkServer | None) -> None:
     while True:
         if stop is not None and stop.is_set():
             rep.stopped_by = "stopped"
@@ -448,7 +586,7 @@ def run_window(settings: Settings, cat: Catalogue, window: Window, start: dateti
         timeout = slot.entry.timeout_s or settings.schedule.job_timeout_s
         hard_deadline = time.time() + min(remaining, timeout)
         log.info("window %s: slot %d run %d: %s (seed %d)", window.name, index, rid, slot.entry.label, slot.seed)
-        out = execute(settings, cat, rid, hard_deadline, stop)
+        out = execute(settings, cat, rid, hard_deadline, stop, server)
         level = logging.INFO if out.state == "done" else logging.WARNING
         log.log(level, "window %s: run %d %s in %.1f s, %d artworks%s", window.name, rid, out.state, out.wall_s,
                 len(out.artwork_ids), f": {out.error.splitlines()[0]}" if out.error else "")
@@ -456,10 +594,6 @@ def run_window(settings: Settings, cat: Catalogue, window: Window, start: dateti
         if out.state == "done":
             run_ids.append(rid)
         index += 1
-    if settings.schedule.retention.enabled and rep.stopped_by != "stopped":
-        rep.retention_removed = len(apply_retention(settings, cat, clock.now()))
-    log.info("window %s (%s) over: %s", window.name, occ, rep.summary())
-    return rep
 
 
 # ---- recovery, locking -------------------------------------------------------------------------------

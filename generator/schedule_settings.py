@@ -216,6 +216,10 @@ class ScheduleSettings(Strict):
     job_timeout_s: float = Field(3600, gt=0)
     # Seconds between SIGTERM and SIGKILL when a job is stopped.
     kill_grace_s: float = Field(10, ge=0)
+    # How a job's process starts: "fork-server" forks it from a process that imported the programme's
+    # modules once (fast; still one process per job), "fresh" starts a new interpreter per job (use it
+    # if a job library is not safe to fork).
+    worker_start: Literal["fork-server", "fresh"] = "fork-server"
     # Address-space limit of a worker in MB (a job that allocates more fails alone); none: no limit.
     worker_memory_mb: int | None = Field(None, ge=256)
     # Stop generating when the data directory's disk has less free space than this (MB).

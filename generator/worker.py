@@ -84,20 +84,27 @@ def resolve_kind(kind: str) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--server"]:
+        return serve(argv[1:])
     if len(argv) != 1 or not argv[0].isdigit():
-        print("usage: python -m generator.worker RUN_ID (settings in $GALLERY_WORKER_SETTINGS)", file=sys.stderr)
+        print("usage: python -m generator.worker RUN_ID (settings in $GALLERY_WORKER_SETTINGS)\n"
+              "       python -m generator.worker --server [MODULE …] (fork server; requests on stdin)",
+              file=sys.stderr)
         return 2
     _die_with_parent()
     _first_to_go_when_memory_runs_out()
-    run_id = int(argv[0])
+    return run_one(int(argv[0]), os.environ[ENV_SETTINGS], float(os.environ.get(ENV_DEADLINE, "0") or 0))
+
+
+def run_one(run_id: int, settings_json: str, deadline_epoch: float) -> int:
+    """Run the job of run row ``run_id`` in this process and record its outcome; returns the exit status."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s worker[{run_id}] %(name)s: %(message)s")
     from catalogue import Catalogue
     from catalogue.models import Run, utcnow
     from gallery.config import Settings
     from generator.jobs import JobContext, JobSpec
 
-    settings = Settings.model_validate_json(os.environ[ENV_SETTINGS])
-    deadline_epoch = float(os.environ.get(ENV_DEADLINE, "0") or 0)
+    settings = Settings.model_validate_json(settings_json)
     c = settings.catalogue
     cat = Catalogue(settings.catalogue_url, settings.media_root, busy_timeout_ms=c.busy_timeout_ms, fsync=c.fsync,
                     auto_upgrade=False, gc_grace_seconds=c.gc_grace_seconds)
@@ -143,6 +150,92 @@ def main(argv: list[str] | None = None) -> int:
         run.artwork_ids = list(ids)
     cat.close()
     return code
+
+
+# ---- the fork server --------------------------------------------------------------------------
+# A long-lived, single-threaded process that has imported the heavy modules once (catalogue,
+# settings, the programme's job modules: numpy, SQLAlchemy, OpenCV, torch…) and forks one child per
+# job. Each child is still its own process: a crash, an out-of-memory or a kill ends that child
+# only. It never opens a database connection or initialises CUDA before forking.
+#
+# Protocol, one JSON object per line. stdin: {"run_id", "settings", "deadline", "log"}.
+# stdout: {"event": "started", "run_id", "pid"} and {"event": "exit", "pid", "code", "maxrss_kb"}.
+PRELOAD = ("numpy", "sqlalchemy", "catalogue", "catalogue.models", "gallery.config", "generator.jobs")
+
+
+def serve(modules: list[str]) -> int:
+    import json
+    import select
+
+    _die_with_parent()
+    _first_to_go_when_memory_runs_out()
+    for name in (*PRELOAD, *modules):
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - the job itself will report it
+            print(f"worker server: preloading {name} failed: {exc}", file=sys.stderr, flush=True)
+    out = sys.stdout
+    stdin_fd = sys.stdin.fileno()
+    buf = b""
+    children: set[int] = set()
+
+    def say(obj: dict[str, Any]) -> None:
+        out.write(json.dumps(obj) + "\n")
+        out.flush()
+
+    while True:
+        ready, _, _ = select.select([stdin_fd], [], [], 0.02)
+        if ready:
+            chunk = os.read(stdin_fd, 1 << 20)
+            if not chunk:  # the scheduler closed the pipe (or died): leave; children die with us
+                return 0
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                req = json.loads(line)
+                pid = _fork_job(req)
+                children.add(pid)
+                say({"event": "started", "run_id": req["run_id"], "pid": pid})
+        while children:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                children.clear()
+                break
+            if not pid:
+                break
+            children.discard(pid)
+            say({"event": "exit", "pid": pid, "code": os.waitstatus_to_exitcode(status),
+                 "maxrss_kb": usage.ru_maxrss})
+
+
+def _fork_job(req: dict[str, Any]) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        os.setsid()
+        _die_with_parent()
+        fd = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        sys.stdout = os.fdopen(1, "w", buffering=1)
+        sys.stderr = os.fdopen(2, "w", buffering=1)
+        code = run_one(int(req["run_id"]), req["settings"], float(req.get("deadline") or 0))
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+    return 0  # unreachable
 
 
 def _limit_memory_off() -> None:

@@ -42,3 +42,10 @@ def _draft(params: dict[str, Any], note: str, kind: str = "image",
     return ArtworkDraft(kind=kind, title=note, recipe={"generator": "test", "seed": params["seed"],
                                                        **(recipe_extra or {})},
                         media=[MediaDraft(role="image", mime="text/plain", data=data)])
+
+
+def kill_server(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    """Kills the fork server this job was forked from (fork-server mode only), then waits to die with it."""
+    os.kill(os.getppid(), signal.SIGKILL)
+    time.sleep(30)
+    return [_draft(params, "survived")]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from schedutil import FakeClock, sched_settings
 from sqlalchemy import select
 
@@ -27,10 +29,11 @@ def _runs(cat) -> list[Run]:  # noqa: ANN001
         return list(s.scalars(select(Run).order_by(Run.id)))
 
 
-def test_a_window_runs_its_programme_and_a_raising_job_fails_alone(settings, catalogue):
+@pytest.mark.parametrize("worker_start", ["fork-server", "fresh"])
+def test_a_window_runs_its_programme_and_a_raising_job_fails_alone(settings, catalogue, worker_start):
     s, w = _window(settings, [{"kind": "procedural.images", "count": 1, "params": {"count": 2, "size": 32}},
                               {"kind": "schedtestjobs:boom", "count": 1},
-                              {"kind": "noop", "count": 1}])
+                              {"kind": "noop", "count": 1}], worker_start=worker_start)
     rep = run_window(s, catalogue, w, T22, END, FakeClock(T22))
     assert rep.stopped_by == "programme done"
     runs = _runs(catalogue)
@@ -42,6 +45,7 @@ def test_a_window_runs_its_programme_and_a_raising_job_fails_alone(settings, cat
     assert made.spec["job"]["kind"] == "procedural.images" and made.spec["job"]["params"] == {"count": 2, "size": 32}
     assert made.started <= made.ended and made.window == "night" and made.host == socket.gethostname()
     assert made.extra["occurrence"] == T22.isoformat() and made.extra["exit_code"] == 0
+    assert made.extra["worker"] == worker_start and made.pid != os.getpid()
     assert "ValueError: the job exploded on purpose" in failed.error
     assert failed.artwork_ids == [] and failed.ended is not None
     assert noop.artwork_ids == [] and noop.error is None
@@ -50,8 +54,10 @@ def test_a_window_runs_its_programme_and_a_raising_job_fails_alone(settings, cat
     assert not (s.path("runs") / str(made.id)).exists()  # work folders are cleaned
 
 
-def test_a_job_is_stopped_at_the_window_end(settings, catalogue):
-    s, w = _window(settings, [{"kind": "schedtestjobs:sleepy", "count": 1, "params": {"seconds": 120}}])
+@pytest.mark.parametrize("worker_start", ["fork-server", "fresh"])
+def test_a_job_is_stopped_at_the_window_end(settings, catalogue, worker_start):
+    s, w = _window(settings, [{"kind": "schedtestjobs:sleepy", "count": 1, "params": {"seconds": 120}}],
+                   worker_start=worker_start)
     rep = run_window(s, catalogue, w, T22, END, FakeClock(END - timedelta(seconds=4)))
     (run,) = _runs(catalogue)
     assert run.state == "timed-out"
@@ -63,10 +69,12 @@ def test_a_job_is_stopped_at_the_window_end(settings, catalogue):
     assert rep.stopped_by == "window ended" and rep.outcomes == []
 
 
-def test_sigkill_and_out_of_memory_kill_one_job_not_the_window(settings, catalogue):
+@pytest.mark.parametrize("worker_start", ["fork-server", "fresh"])
+def test_sigkill_and_out_of_memory_kill_one_job_not_the_window(settings, catalogue, worker_start):
     s, w = _window(settings, [{"kind": "schedtestjobs:sigkill_self", "count": 1},
                               {"kind": "schedtestjobs:hog", "count": 1, "params": {"mb": 4096}},
-                              {"kind": "noop", "count": 1}], worker_memory_mb=1536)
+                              {"kind": "noop", "count": 1}], worker_memory_mb=1536,
+                   worker_start=worker_start)
     run_window(s, catalogue, w, T22, END, FakeClock(T22))
     killed, oom, after = _runs(catalogue)
     assert killed.state == "failed" and "SIGKILL" in killed.error and killed.extra["exit_code"] == -9
@@ -125,3 +133,14 @@ def test_an_interrupted_run_is_marked_and_the_window_carries_on(settings, catalo
     assert runs[0].artwork_ids == [aid]
     assert [r.extra["slot"] for r in runs[1:]] == [1, 2]  # the rest of the window, not the interrupted slot
     assert [o.state for o in rep.outcomes] == ["done", "done"]
+
+
+def test_the_fork_server_dying_fails_its_job_and_is_restarted(settings, catalogue):
+    s, w = _window(settings, [{"kind": "schedtestjobs:kill_server", "count": 1},
+                              {"kind": "procedural.images", "count": 1, "params": {"count": 1, "size": 32}}],
+                   worker_start="fork-server")
+    rep = run_window(s, catalogue, w, T22, END, FakeClock(T22))
+    dead, after = _runs(catalogue)
+    assert dead.state == "failed" and "SIGKILL" in dead.error
+    assert rep.outcomes[0].wall_s < 25  # it died with its server, it did not sleep on
+    assert after.state == "done" and len(after.artwork_ids) == 1
