@@ -129,8 +129,8 @@ def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None
                 break
             if seconds is not None and mono - t0 >= seconds:
                 break
-            show.frame(t, ctx.screen)
-            pygame.display.flip()
+            if show.frame(t, ctx.screen):
+                pygame.display.flip()  # an unchanged picture stays on the front buffer
             clock.tick(settings.fps * 1.05)
             now = time.monotonic()
             dt = now - last_frame

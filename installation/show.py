@@ -67,6 +67,11 @@ class Show:
         self._skip = False
         self._mode_i = 0
         self._t = 0.0
+        self._last_key: tuple | None = None
+        self._dirty = True
+        self.frames_drawn = 0
+        self.idle_frames = 0  # frames that needed no redraw
+        self._closed_note: tuple[datetime | None, str] = (None, "")
         self.shown: list[int] = []  # artwork ids started, the last 20
         self._requeue: set[int] = set()  # pictures waiting for the catalogue to drop their broken sound
         self._bad_blobs: set[str] = set()
@@ -157,6 +162,7 @@ class Show:
     def _start(self, prep: Prepared, t: float) -> Playing:
         slot = 0 if self.current is None else 1 - self.current.slot
         self.r.upload(slot, prep.first_frame(), exact=prep.fitted)
+        self._dirty = True
         mode = self.s.transitions[self._mode_i % len(self.s.transitions)]
         self._mode_i += 1
         p = Playing(prep=prep, start=t, slot=slot, duration=prep.entry.duration, transition=mode)
@@ -195,23 +201,26 @@ class Show:
         self.message = (text, t + seconds)
 
     # ---- one frame ----------------------------------------------------------------------------------
-    def frame(self, t: float, fbo: Any) -> None:
-        """Advance the show to time t and draw it into fbo."""
+    def frame(self, t: float, fbo: Any) -> bool:
+        """Advance the show to time t and draw it into fbo; False when the picture has not changed.
+
+        Unchanged frames (a still between transitions, its label steady) are not redrawn: fbo keeps
+        the last picture, and a window need not flip. That frees the CPU of a software rasteriser.
+        """
         self._t = t
         block = not self.live
         # The first read blocks (so the show opens on works, not on a waiting card); later ones never do live.
         self.poll_catalogue(t, block=block or not self.programme.entries)
         now = self.wall(t)
         if not self.programme.is_open(now):
-            self._closed(t, now, fbo)
-            return
+            return self._closed(t, now, fbo)
         T = self.s.transition_seconds
         if self.current is None:
             prep = self._take_ready(t, block=True)
             if prep is None:
                 self.state = "waiting"
-                self._draw_message(fbo, ("Waiting for works", "the catalogue has nothing to show yet"), 0.35)
-                return
+                return self._draw_message(fbo, ("Waiting for works", "the catalogue has nothing to show yet"),
+                                          0.35, key="waiting")
             self.current = self._start(prep, t)
         cur = self.current
         if self.incoming is None and (self._skip or t >= cur.end - T):
@@ -234,12 +243,24 @@ class Show:
                 frame, new = p.prep.video.frame_at(t - p.start, block=block)
                 if new:
                     self.r.upload(p.slot, frame)
+                    self._dirty = True
         texts = self._texts(t, cur, inc)
         if inc is not None:
             prog = (t - inc.start) / T if T > 0 else 1.0
-            self.r.draw(fbo, a=cur.slot, b=inc.slot, t=prog, mode=inc.transition, texts=texts)
-        else:
-            self.r.draw(fbo, a=cur.slot, b=None, t=0.0, texts=texts)
+            return self._present(fbo, ("play", id(cur), id(inc), round(prog, 4), _alphas(texts)),
+                                 a=cur.slot, b=inc.slot, t=prog, mode=inc.transition, texts=texts)
+        return self._present(fbo, ("play", id(cur), None, 0.0, _alphas(texts)), a=cur.slot, b=None, t=0.0,
+                             texts=texts)
+
+    def _present(self, fbo: Any, key: tuple, **draw: Any) -> bool:
+        full = (key, id(fbo), tuple(sorted((n, v[3]) for n, v in self.r.texts.items())))
+        if full == self._last_key and not self._dirty:
+            self.idle_frames += 1
+            return False
+        self._last_key, self._dirty = full, False
+        self.r.draw(fbo, **draw)
+        self.frames_drawn += 1
+        return True
 
     def _texts(self, t: float, cur: Playing, inc: Playing | None) -> dict[str, tuple[float, str]]:
         texts: dict[str, tuple[float, str]] = {}
@@ -273,15 +294,16 @@ class Show:
                 self.pending = None
             self.state = "closed"
         if self.s.closed_screen == "blank":
-            self.r.draw(fbo, a=None, b=None)
-            return
-        nxt = self.programme.next_opening(now)
-        note = f"Closed · opens {nxt:%A %H:%M}" if nxt is not None else "Closed"
-        self._draw_message(fbo, (note,), 0.5, dim_bg=True)
+            return self._present(fbo, ("blank",), a=None, b=None)
+        minute = now.replace(second=0, microsecond=0)
+        if self._closed_note[0] != minute:  # the next opening, worked out once a minute
+            nxt = self.programme.next_opening(now)
+            self._closed_note = (minute, f"Closed · opens {nxt:%A %H:%M}" if nxt is not None else "Closed")
+        return self._draw_message(fbo, (self._closed_note[1],), 0.5, key="closed")
 
-    def _draw_message(self, fbo: Any, lines: tuple[str, ...], alpha: float, dim_bg: bool = False) -> None:
+    def _draw_message(self, fbo: Any, lines: tuple[str, ...], alpha: float, key: str) -> bool:
         self.r.set_text("message", lines, colour=(200, 200, 200))
-        self.r.draw(fbo, a=None, b=None, texts={"message": (alpha, "centre")})
+        return self._present(fbo, (key, alpha), a=None, b=None, texts={"message": (alpha, "centre")})
 
     # ---- status -------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -294,7 +316,7 @@ class Show:
         return {"state": self.state, "show_time_s": round(self._t, 2), "item": item,
                 "known_works": len(self.programme.entries), "playable": len(self.programme.playable()),
                 "items_started": self.items_started, "recent_items": self.shown[-10:], "transitions": self.transitions, "skipped": self.skipped,
-                "late_frames": self.late, "last_error": self.last_error, "recent_errors": self.errors[-5:],
+                "late_frames": self.late, "frames_drawn": self.frames_drawn, "idle_frames": self.idle_frames, "last_error": self.last_error, "recent_errors": self.errors[-5:],
                 "catalogue_error": getattr(self.source, "last_error", None),
                 "gl_textures": self.r.live_textures}
 
@@ -305,6 +327,10 @@ class Show:
             self.pending = None
         self.pool.shutdown(wait=True)
         self.refresher.shutdown(wait=True)
+
+
+def _alphas(texts: dict[str, tuple[float, str]]) -> tuple:
+    return tuple(sorted((n, round(a, 3)) for n, (a, _) in texts.items()))
 
 
 def run_frames(show: Show, fbo: Any, seconds: float, fps: float,

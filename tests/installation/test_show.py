@@ -52,10 +52,13 @@ def test_simulated_hour_no_growth_in_memory_or_gl_objects(gl_ctx, settings, cata
     show.close()
     assert n == 7200 and samples[0] == 3600 * 44100
     assert st["transitions"] > 500 and st["skipped"] == 0 and st["late_frames"] == 0
+    # stills between transitions are not redrawn; every new video frame and transition step is
+    assert st["frames_drawn"] + st["idle_frames"] == n and st["idle_frames"] > n // 4
     first, last = samples_at[:6], samples_at[-6:]
     col = lambda rows, k: [row[k] for row in rows]  # noqa: E731
     print(f"RSS {col(first, 0)[0]:.1f} -> {col(last, 0)[-1]:.1f} MB, fds {max(col(first, 2))} -> {max(col(last, 2))}, "
-          f"threads {max(col(first, 3))} -> {max(col(last, 3))}, {st['transitions']} transitions")
+          f"threads {max(col(first, 3))} -> {max(col(last, 3))}, {st['transitions']} transitions, "
+          f"{st['idle_frames']} of {n} frames unchanged")
     assert np.median(col(last, 0)) - np.median(col(first, 0)) < 20  # MB: noise, not a leak per transition
     assert set(col(samples_at, 1)) <= {3, 4}  # two picture slots + label (+ message): constant
     # ffmpeg pipes and decode threads of the (at most three) open videos come and go; a leak would
