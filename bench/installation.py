@@ -94,6 +94,40 @@ def pygame_crossfade(frames: int) -> list[float]:
     return times
 
 
+def show_still(frames: int, skip_unchanged: bool) -> list[float]:
+    """Show.frame() while one 1080p still stays on screen (no transition, label steady)."""
+    import cv2
+
+    from generator import procedural
+    from installation.audio import RecordAudio
+    from installation.media import Prepared, fit_picture
+    from installation.programme import Entry, MediaRef
+    from installation.render import Renderer, headless_context, offscreen_target
+    from installation.settings import ShowSettings
+    from installation.show import Playing, Show
+
+    ctx = headless_context()
+    fbo = offscreen_target(ctx, W, H)
+    r = Renderer(ctx, W, H, "contain")
+    ss = ShowSettings(label=False, http_port=0)
+    show = Show(ss, r, RecordAudio(ss.sample_rate))
+    img = fit_picture(cv2.resize(procedural.draw(1, 512), (W, H)), W, H, "contain")
+    e = Entry(1, "image", "x", None, 1e9, MediaRef(Path("x"), "0" * 64, "image"))  # type: ignore[arg-type]
+    r.upload(0, img, exact=True)
+    show.current = Playing(Prepared(e, image=img, fitted=True), 0.0, 0, 1e9)
+    times = []
+    for i in range(frames):
+        if not skip_unchanged:
+            show._dirty = True
+        t0 = time.perf_counter()
+        show.frame(i / 30, fbo)
+        ctx.finish()
+        times.append(time.perf_counter() - t0)
+    r.release()
+    ctx.release()
+    return times
+
+
 def make_video(path: Path, size: tuple[int, int], seconds: float, fps: int = 30) -> None:
     import imageio_ffmpeg
 
@@ -234,6 +268,8 @@ def main() -> None:
     rows.append(("crossfade, moderngl, GPU-scaled 512px (linear)",
                  *pct(gl_crossfade(args.frames, False, fitted=False))))
     rows.append(("crossfade, show path + readback (recording)", *pct(gl_crossfade(args.frames, True))))
+    rows.append(("still on screen, redrawn every frame", *pct(show_still(args.frames, False))))
+    rows.append(("still on screen, unchanged frames skipped (show)", *pct(show_still(args.frames, True))))
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         late = {}

@@ -26,11 +26,16 @@ def show(ctx: typer.Context,
          width: int | None = typer.Option(None, help="width in pixels (default: show.width)"),
          height: int | None = typer.Option(None, help="height in pixels (default: show.height)"),
          fps: float | None = typer.Option(None, help="frames per second (default: show.fps)"),
-         as_json: bool = typer.Option(False, "--json", help="print the final status as JSON")) -> None:
+         as_json: bool = typer.Option(False, "--json", help="print the final status as JSON"),
+         status: bool = typer.Option(False, "--status",
+                                     help="do not play: report the running show's heartbeat (exit 1 if stalled)")) -> None:
     """Play the catalogue: fullscreen/windowed with sound, or --headless --record OUT.mp4 --seconds N."""
     st = state(ctx)
     s = st.settings
     ss = s.show
+    if status:
+        report_status(s.path(ss.status_file), ss.http_port, max(10.0, 5 * ss.heartbeat_seconds), as_json)
+        return
     if headless and record is None:
         raise BadInput("--headless needs --record OUT.mp4 (a headless show is only useful recorded)")
     if record is not None and seconds is None:
@@ -62,3 +67,37 @@ def show(ctx: typer.Context,
     else:
         typer.echo(", ".join(f"{k}={v}" for k, v in summary.items() if k in (
             "recording", "frames", "seconds", "items_started", "skipped", "dropped_frames", "last_error", "quit_by")))
+
+
+def report_status(path: Path, port: int, stale_after: float, as_json: bool) -> None:
+    """The heartbeat of a running show, from its status file (and its HTTP endpoint when it answers)."""
+    import time
+    import urllib.request
+
+    from gallery.errors import GalleryError
+
+    if not path.is_file():
+        raise GalleryError(f"no status file at {path}: the show is not running (or never ran with this config)")
+    try:
+        st = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise GalleryError(f"status file {path} is unreadable: {e}") from e
+    age = time.time() - path.stat().st_mtime
+    st["status_file_age_s"] = round(age, 1)
+    if port:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                st["http"] = json.loads(r.read())
+        except Exception as e:  # not answering: reported, the file decides
+            st["http"] = f"no answer on 127.0.0.1:{port} ({type(e).__name__})"
+    if as_json:
+        typer.echo(json.dumps(st, default=str))
+    else:
+        item = st.get("item") or {}
+        typer.echo(f"{st.get('state')}: {item.get('kind', '-')} #{item.get('artwork_id', '-')} {item.get('title', '')!r}; "
+                   f"fps {st.get('fps')}, dropped {st.get('dropped_frames')}, memory {st.get('memory_mb')} MB, "
+                   f"temperature {st.get('temperature_c')}, last error: {st.get('last_error')}; "
+                   f"heartbeat {age:.0f} s ago")
+    if age > stale_after:
+        raise GalleryError(f"the show's heartbeat is {age:.0f} s old (more than {stale_after:.0f} s): it has stalled "
+                           "or stopped")

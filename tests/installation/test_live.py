@@ -103,3 +103,26 @@ def test_fullscreen_under_xvfb_takes_the_screen_size(config_file, catalogue, tmp
     st = json.loads(res.stdout.strip().splitlines()[-1])
     assert st["size"] == [640, 360] and st["frames"] > 5 and st["items_started"] >= 1
     assert st["last_error"] is None
+
+
+def test_show_status_reports_the_heartbeat_and_a_stall(config_file, data_dir, capsys):
+    from gallery.cli import main
+
+    def run(*args: str) -> int:
+        with pytest.raises(SystemExit) as e:
+            main(["-c", str(config_file), "show", "--status", *args])
+        return e.value.code
+
+    assert run() == 1  # no status file: not running
+    assert "not running" in capsys.readouterr().err
+    f = data_dir / "show" / "status.json"
+    f.parent.mkdir(parents=True)
+    f.write_text(json.dumps({"state": "playing", "item": {"artwork_id": 4, "kind": "walk", "title": "W"},
+                             "fps": 29.8, "dropped_frames": 2, "memory_mb": 210.0, "last_error": None}))
+    assert run("--json") == 0
+    st = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert st["item"]["artwork_id"] == 4 and st["status_file_age_s"] < 5
+    old = time.time() - 120
+    os.utime(f, (old, old))
+    assert run() == 1
+    assert "stalled" in capsys.readouterr().err
