@@ -40,6 +40,7 @@ from generator.schedule import SystemClock, plan_slot, run_window  # noqa: E402
 BENCH_PARAMS: dict[str, dict[str, Any]] = {
     "procedural.images": {"count": 2, "size": 256},
     "noop": {},
+    "stylegan.walk": {"seconds": 1, "fps": 8},
 }
 
 _fired: list[float] = []

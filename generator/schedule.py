@@ -173,7 +173,7 @@ def job_spec(slot: Slot, pair_with: int | None = None) -> dict[str, Any]:
     if slot.prompt is not None:
         params[slot.entry.prompt_param] = slot.prompt
     if pair_with is not None:
-        params["pair_with"] = pair_with
+        params[slot.entry.pair_param] = pair_with
     return {"kind": slot.entry.kind, "params": params, "seed": slot.seed, "title": None}
 
 
@@ -500,11 +500,11 @@ def occurrence_runs(cat: Catalogue, window: str, occurrence: str) -> list[Run]:
         return [r for r in rows if (r.extra or {}).get("occurrence") == occurrence]
 
 
-def _latest_visual(cat: Catalogue, run_ids: list[int]) -> int | None:
+def _latest_visual(cat: Catalogue, run_ids: list[int], kinds: list[str] | tuple[str, ...] = VISUAL_KINDS) -> int | None:
     if not run_ids:
         return None
     with cat.read() as s:
-        return s.scalar(select(Artwork.id).where(Artwork.run_id.in_(run_ids), Artwork.kind.in_(VISUAL_KINDS),
+        return s.scalar(select(Artwork.id).where(Artwork.run_id.in_(run_ids), Artwork.kind.in_(list(kinds)),
                                                  Artwork.status == "ok").order_by(Artwork.id.desc()).limit(1))
 
 
@@ -574,7 +574,7 @@ def _window_loop(settings: Settings, cat: Catalogue, window: Window, end: dateti
             break
         pair = None
         if slot.entry.pair_with == "previous_visual":
-            pair = _latest_visual(cat, run_ids)
+            pair = _latest_visual(cat, run_ids, slot.entry.pair_kinds)
             if pair is None:
                 msg = "no visual artwork made yet in this window to pair with"
                 rid = _new_run(cat, window, occ, slot, job_spec(slot), state="skipped", error=msg)
@@ -829,7 +829,7 @@ def run_once(settings: Settings, cat: Catalogue, window_name: str | None = None,
 
 # ---- the demo ----------------------------------------------------------------------------------------------
 # Cheap generator kinds the demo's window adds when they are registered in JOB_KINDS (kind -> params).
-DEMO_CHEAP_KINDS: dict[str, dict[str, Any]] = {}
+DEMO_CHEAP_KINDS: dict[str, dict[str, Any]] = {"stylegan.walk": {"seconds": 1, "fps": 8}}
 
 
 def demo_step(dc: Any) -> dict[str, Any]:

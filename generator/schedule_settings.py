@@ -64,6 +64,12 @@ class JobEntry(Strict):
     # "previous_visual": pass the id of the latest visual artwork made in this window as
     # params["pair_with"] (a soundscape or melody paired to a new walk); the job is skipped if none yet.
     pair_with: Literal["previous_visual"] | None = None
+    # The parameter that receives the visual's id (musicvae: pair_with; lts.soundscape: visual_id with
+    # params.mode: timeline).
+    pair_param: str = "pair_with"
+    # Artwork kinds that count as the visual to pair with (default: every visual kind).
+    pair_kinds: list[str] = Field(default_factory=lambda: ["image", "walk", "mix", "projection", "uncanny", "bend",
+                                                           "progression"], min_length=1)
     # Hard time limit of one job in seconds (also never past the window's end); default: schedule.job_timeout_s.
     timeout_s: float | None = Field(None, gt=0)
 

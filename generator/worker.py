@@ -102,6 +102,7 @@ def run_one(run_id: int, settings_json: str, deadline_epoch: float) -> int:
     from catalogue import Catalogue
     from catalogue.models import Run, utcnow
     from gallery.config import Settings
+    from gallery.errors import BadInput
     from generator.jobs import JobContext, JobSpec
 
     settings = Settings.model_validate_json(settings_json)
@@ -133,6 +134,9 @@ def run_one(run_id: int, settings_json: str, deadline_epoch: float) -> int:
                 d.run_id = run_id
         ids = cat.add_many(list(drafts)) if drafts else []
         state, error = "done", None
+    except BadInput as exc:  # a bad spec or missing checkpoint: the message says it all
+        state, error, code = "failed", f"BadInput: {exc}", EXIT_FAILED
+        ids = []
     except MemoryError:
         _limit_memory_off()
         state, error, code = "failed", "out of memory (MemoryError in the job)", EXIT_OOM

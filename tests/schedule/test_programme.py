@@ -77,5 +77,8 @@ def test_prompts_and_templates_and_fixed_seed():
     spec = job_spec(slots[0], pair_with=12)
     assert spec["params"]["text"] == slots[0].prompt and spec["params"]["pair_with"] == 12
     assert spec["seed"] == 7 and spec["kind"] == "noop"
+    lts = _w(jobs=[{"kind": "noop", "pair_with": "previous_visual", "pair_param": "visual_id",
+                    "params": {"mode": "timeline"}}])
+    assert job_spec(plan_slot(lts, "o", 0), pair_with=5)["params"] == {"mode": "timeline", "visual_id": 5}
     listed = _w(jobs=[{"kind": "noop", "count": 40, "prompts": ["one", "two"]}])
     assert {plan_slot(listed, "o", i).prompt for i in range(40)} == {"one", "two"}
