@@ -73,6 +73,7 @@ class Show:
         self.idle_frames = 0  # frames that needed no redraw
         self._closed_note: tuple[datetime | None, str] = (None, "")
         self.shown: list[int] = []  # artwork ids started, the last 20
+        self._retry: set[int] = set()  # works not found while the media store was unreachable
         self._requeue: set[int] = set()  # pictures waiting for the catalogue to drop their broken sound
         self._bad_blobs: set[str] = set()
 
@@ -88,6 +89,9 @@ class Show:
             entries = self._refresh.result()
             self._refresh = None
             self.programme.update(entries)
+            for aid in list(self._retry):
+                self.programme.excluded.discard(aid)
+                self._retry.discard(aid)
             for aid in list(self._requeue):
                 e = self.programme.entries.get(aid)
                 if e is not None and (e.audio is None or e.audio.sha256 not in self._bad_blobs):
@@ -136,7 +140,27 @@ class Show:
                 self._broken(e)
         return None
 
+    def _store_reachable(self) -> bool:
+        """Is the media store itself there? (A missing file in a missing store is an outage, not a fault.)"""
+        store = getattr(self.catalogue, "store", None)
+        if store is None:
+            return True
+        try:
+            return store.blobs.is_dir() and any(store.blobs.iterdir())
+        except OSError:
+            return False
+
     def _broken(self, e: MediaError) -> None:
+        if e.reason == "file is missing" and not self._store_reachable():
+            # The disk or share holding the media is gone (unmounted, moved): hold what is on screen,
+            # quarantine nothing, and try the work again after the next catalogue read.
+            self.programme.exclude(e.entry.artwork_id)
+            self._retry.add(e.entry.artwork_id)
+            if self.source is not None:
+                self.source.next_read = min(self.source.next_read, self._t + self.s.retry_seconds)
+            self._error(f"media store unavailable ({getattr(self.catalogue.store, 'root', '?')}): holding, "
+                        f"will retry")
+            return
         self.skipped += 1
         self.programme.exclude(e.entry.artwork_id)
         if e.ref.kind == "audio" and e.entry.sound_id != e.entry.artwork_id and self.source is not None:

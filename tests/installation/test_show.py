@@ -148,3 +148,30 @@ def test_label_fades_in_and_out(gl_ctx, settings, catalogue):
         show.frame(i / 10, fbo)
     show.close()
     r.release()
+
+
+def test_media_store_gone_holds_the_picture_and_quarantines_nothing(gl_ctx, settings, catalogue):
+    ids = [catalogue.add(image_draft(i)) for i in range(3)]
+    show, r, fbo, _, _ = make_show(gl_ctx, settings, catalogue, refresh_seconds=1.0, retry_seconds=0.5,
+                                   durations={"image": 1.5}, transition_seconds=0.5)
+    for i in range(20):
+        show.frame(i / 10, fbo)
+    started = show.items_started
+    blobs = catalogue.store.blobs
+    away = blobs.with_name("sha256-unmounted")
+    blobs.rename(away)  # the media disk goes away for a few seconds
+    try:
+        for i in range(20, 60):
+            show.frame(i / 10, fbo)
+            assert show.r.read(fbo).max() > 40  # the last picture stays up, no black screen
+        assert "media store unavailable" in show.status()["last_error"]
+        assert show.items_started == started + 1 or show.items_started == started  # only what was decoded
+    finally:
+        away.rename(blobs)
+    for i in range(60, 120):
+        show.frame(i / 10, fbo)
+    assert show.items_started >= started + 3  # back in rotation
+    assert show.skipped == 0 and {catalogue.get(a).status for a in ids} == {"ok"}
+    assert not catalogue.store.quarantine.exists() or not any(catalogue.store.quarantine.iterdir())
+    show.close()
+    r.release()
