@@ -44,7 +44,7 @@ VQGAN_PRESETS: dict[str, dict[str, Any]] = {
     "tiny-shapes": {"arch": "tiny", "image_size": 64, "steps": 1200, "batch": 16, "lr": 1e-3,
                     "perceptual_weight": 0.5, "codebook_beta": 0.25, "adversarial_weight": 0.0,
                     "adversarial_start": 800, "pool": 4000, "seed": 0},
-    "smoke": {"arch": "tiny", "image_size": 32, "steps": 20, "batch": 8, "lr": 4e-4,
+    "smoke": {"arch": "tiny", "image_size": 32, "steps": 40, "batch": 8, "lr": 2e-3,
               "perceptual_weight": 0.2, "codebook_beta": 0.25, "adversarial_weight": 0.1,
-              "adversarial_start": 10, "pool": 64, "seed": 0},
+              "adversarial_start": 30, "pool": 16, "seed": 0},
 }

@@ -178,7 +178,8 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, steps: int | Non
                      time.monotonic() - t0)
     model.eval()
     meta = {"preset": preset, "params": p, "crop": crop, "train_seconds": round(time.monotonic() - t0, 1),
-            "final": {k: float(np.mean([h[k] for h in history[-50:]])) for k in history[-1]}}
+            "first": {k: float(np.mean([h[k] for h in history[:10]])) for k in history[-1]},
+            "final": {k: float(np.mean([h[k] for h in history[-10:]])) for k in history[-1]}}
     meta["eval"] = evaluate(model, size=p["image_size"])
     save_shipped(out, model, arch, meta)
     meta.update({"path": str(out), "sha256": sha256_file(out), "bytes": out.stat().st_size})

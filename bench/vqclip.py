@@ -1,0 +1,278 @@
+"""VQGAN+CLIP benchmarks: speed and memory of one loop iteration, and whether the loop follows prompts.
+
+    .venv/bin/python bench/vqclip.py speed    [--iters 3] [--sizes 64 256]
+    .venv/bin/python bench/vqclip.py follow   [--iterations 60] [--prompts 20]
+
+speed: seconds per iteration (decode / cutouts / CLIP / backward) and peak resident memory, each
+configuration in a fresh subprocess, fp32 on the CPU. 64: the shipped tiny VQGAN + tiny CLIP.
+256: the architectures of vqgan_imagenet_f16_16384 and open_clip ViT-B-32 with random weights (the
+same compute as the real ones), 32 cutouts. "ours" is generator.vqgan_clip.loop (cutouts in one
+batched roi_align, SDPA attention in the VQGAN); "reference-style" is the usual notebook loop
+(nerdyrodent/VQGAN-CLIP's MakeCutouts: a Python loop of slices + adaptive average/max pooling per
+cutout, kornia augmentations, bmm+softmax attention) run on the same models here.
+
+follow: 20 colour/shape prompts, each optimised from noise with the tiny models; the snapshots are
+scored by a *second* tiny CLIP trained with another seed (not the one being optimised), and the
+final image's dominant hue and shape (OpenCV contour analysis) are compared with the words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+REFERENCE_S_PER_IT = 4.86  # nerdyrodent/VQGAN-CLIP at 256x256, f16-16384 + ViT-B-32, 32 cutouts, this machine
+REFERENCE_PEAK_GIB = 4.6
+
+
+# ---------------------------------------------------------------- speed
+def _reference_cutouts(img, n: int, size: int, cut_pow: float, g):  # noqa: ANN001, ANN202
+    """The notebook way: per-cutout slice + adaptive pooling, then kornia augmentations."""
+    import kornia.augmentation as K  # noqa: N812
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    _, _, h, w = img.shape
+    max_size, min_size = min(h, w), min(h, w, size)
+    cuts = []
+    for _ in range(n):
+        s = int(torch.rand([], generator=g) ** cut_pow * (max_size - min_size) + min_size)
+        ox = int(torch.randint(0, w - s + 1, (), generator=g))
+        oy = int(torch.randint(0, h - s + 1, (), generator=g))
+        c = img[:, :, oy:oy + s, ox:ox + s]
+        cuts.append((F.adaptive_avg_pool2d(c, size) + F.adaptive_max_pool2d(c, size)) / 2)
+    aug = torch.nn.Sequential(K.RandomAffine(degrees=15, translate=0.1, p=0.7, padding_mode="border"),
+                              K.RandomPerspective(0.7, p=0.7), K.ColorJitter(hue=0.1, saturation=0.1, p=0.7))
+    return aug(torch.cat(cuts))
+
+
+def _bmm_attention(self, x):  # noqa: ANN001, ANN202 - taming's original AttnBlock.forward
+    import torch
+
+    h_ = self.norm(x)
+    q, k, v = self.q(h_), self.k(h_), self.v(h_)
+    b, c, h, w = q.shape
+    q = q.reshape(b, c, h * w).permute(0, 2, 1)
+    w_ = torch.bmm(q, k.reshape(b, c, h * w)) * (int(c) ** (-0.5))
+    w_ = torch.softmax(w_, dim=2)
+    h_ = torch.bmm(v.reshape(b, c, h * w), w_.permute(0, 2, 1)).reshape(b, c, h, w)
+    return x + self.proj_out(h_)
+
+
+def speed_one(size: int, style: str, iters: int, cutouts: int) -> dict:
+    import torch
+
+    from generator.vqgan_clip import loop as L  # noqa: N812
+    from generator.vqgan_clip.model import AttnBlock, build
+    from generator.vqgan_clip.presets import VQGAN_ARCHS
+
+    torch.manual_seed(0)
+    if size <= 64:
+        from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load_vqgan
+        from generator.vqgan_clip.clip import SHIPPED_CLIP, load_clip_file
+
+        vq, _, _ = load_vqgan(SHIPPED_VQGAN)
+        clip = load_clip_file(SHIPPED_CLIP)
+        models = "tiny VQGAN + tiny CLIP (shipped)"
+    else:
+        from generator.vqgan_clip.clip import create_model, encoder_from_model
+
+        vq = build(VQGAN_ARCHS["f16_16384"]).eval()
+        clip = encoder_from_model(create_model("ViT-B-32", seed=0), "ViT-B-32", "random", torch.device("cpu"))
+        models = "f16-16384 + ViT-B-32 (random weights)"
+    for p in vq.parameters():
+        p.requires_grad_(False)
+    if style == "reference":
+        AttnBlock.forward = _bmm_attention
+    g = torch.Generator().manual_seed(0)
+    f = vq.downsample_factor
+    z = vq.quantize.lookup(torch.randint(0, vq.n_embed, (1, size // f, size // f), generator=g)).requires_grad_(True)
+    tgt = torch.nn.functional.normalize(clip.text_features(["a red circle"]).float(), dim=-1).detach()
+    opt = torch.optim.Adam([z], lr=0.1)
+    t = {"decode": [], "cutouts": [], "clip": [], "backward": []}
+    for i in range(iters + 1):
+        t0 = time.perf_counter()
+        img = L.to_image(vq.decode(L.quantise_st(vq, z)))
+        t1 = time.perf_counter()
+        if style == "reference":
+            cuts = _reference_cutouts(img, cutouts, clip.image_size, 1.0, g)
+        else:
+            cuts = L.make_cutouts(img, cutouts, clip.image_size, 1.0, 0.4, g, True)
+        t2 = time.perf_counter()
+        loss = L.spherical_distance(clip.image_features(cuts, resize=False).float(), tgt).mean()
+        t3 = time.perf_counter()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        t4 = time.perf_counter()
+        if i > 0:  # the first iteration warms up allocators and kernels
+            for k, v in zip(t, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                t[k].append(v)
+    out = {k: float(np.mean(v)) for k, v in t.items()}
+    out.update({"total": sum(out.values()), "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+                "size": size, "style": style, "models": models, "cutouts": cutouts, "threads": torch.get_num_threads()})
+    return out
+
+
+def speed(args: argparse.Namespace) -> None:
+    rows = []
+    for size in args.sizes:
+        for style in ("reference", "ours"):
+            cmd = [sys.executable, __file__, "_speed_one", str(size), style, str(args.iters), str(args.cutouts)]
+            res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if res.returncode:
+                print(res.stderr[-2000:], file=sys.stderr)
+                raise SystemExit(f"{size} {style} failed")
+            rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    print(f"\nVQGAN+CLIP, one iteration, fp32 CPU ({rows[0]['threads']} threads), {args.cutouts} cutouts, "
+          f"mean of {args.iters} after 1 warm-up; peak = max resident set of the process")
+    print(f"{'size':>5} {'loop':<16} {'decode':>7} {'cutouts':>8} {'CLIP':>7} {'backward':>9} {'s/it':>7} "
+          f"{'peak GiB':>9}  models")
+    for r in rows:
+        print(f"{r['size']:>5} {r['style']:<16} {r['decode']:7.3f} {r['cutouts']:8.3f} {r['clip']:7.3f} "
+              f"{r['backward']:9.3f} {r['total']:7.3f} {r['peak_gib']:9.2f}  {r['models']}")
+    big = [r for r in rows if r["size"] >= 256 and r["style"] == "ours"]
+    if big:
+        r = big[0]
+        print(f"\n256x256 ours vs the measured notebook loop ({REFERENCE_S_PER_IT} s/it, {REFERENCE_PEAK_GIB} GiB): "
+              f"{r['total'] / REFERENCE_S_PER_IT:.2f}x time (goal <= 0.7x), {r['peak_gib']:.2f} GiB (goal <= 3)")
+
+
+# ---------------------------------------------------------------- prompt following
+COLOURS = ["red", "green", "blue", "yellow", "purple"]
+SHAPES4 = ["circle", "square", "triangle", "star"]
+
+
+def classify_shape(mask: np.ndarray) -> str:
+    """circle | square | triangle | star | cross | ring | none, from the largest blob of a uint8 mask."""
+    import cv2
+
+    cnts, hier = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if not cnts:
+        return "none"
+    i = int(np.argmax([cv2.contourArea(c) for c in cnts]))
+    c = cnts[i]
+    area = cv2.contourArea(c)
+    if area < 12:
+        return "none"
+    holes = [j for j in range(len(cnts)) if hier[0][j][3] == i and cv2.contourArea(cnts[j]) > 0.15 * area]
+    if holes:
+        return "ring"
+    hull = cv2.convexHull(c)
+    solidity = area / max(cv2.contourArea(hull), 1e-6)
+    peri = cv2.arcLength(c, True)
+    circularity = 4 * np.pi * area / max(peri * peri, 1e-6)
+    if solidity < 0.78:
+        (_, _), (w, h), _ = cv2.minAreaRect(c)
+        return "star" if solidity < 0.62 or circularity < 0.35 else "cross"
+    verts = len(cv2.approxPolyDP(hull, 0.06 * cv2.arcLength(hull, True), True))
+    if verts == 3:
+        return "triangle"
+    if circularity > 0.82:
+        return "circle"
+    if verts == 4:
+        return "square"
+    return "circle" if circularity > 0.75 else "square"
+
+
+def dominant(img: np.ndarray) -> tuple[str, str]:
+    """(dominant chromatic colour word, shape of its largest blob) of an RGB image."""
+    from generator.datasets.shapes import CHROMATIC, hue_name
+
+    big = img.reshape(-1, 3)
+    names = np.array([hue_name(p) for p in big])
+    counts = {c: int((names == c).sum()) for c in CHROMATIC}
+    colour = max(counts, key=counts.get)
+    mask = (names == colour).reshape(img.shape[:2]).astype(np.uint8) * 255
+    return colour, classify_shape(mask)
+
+
+def follow(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from generator.datasets import shapes
+    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load_vqgan
+    from generator.vqgan_clip.clip import SHIPPED_CLIP, SHIPPED_JUDGE_CLIP, load_clip_file
+    from generator.vqgan_clip.loop import LoopParams, run_loop
+    from generator.vqgan_clip.prompts import parse_story
+
+    # the readers themselves, checked on drawn shapes first
+    ok = tot = 0
+    for s in SHAPES4:
+        for c in COLOURS:
+            im = shapes.render(shapes.Scene((shapes.Group(s, c, "large", 1),), "white"), 64)
+            ok += dominant(im) == (c, s)
+            tot += 1
+    print(f"reader check on drawn shapes: {ok}/{tot} colour+shape read correctly")
+
+    clip = load_clip_file(SHIPPED_CLIP)
+    judge = load_clip_file(SHIPPED_JUDGE_CLIP)
+    vq, _, _ = load_vqgan(SHIPPED_VQGAN)
+    snaps = sorted({0, args.iterations // 4, args.iterations // 2, args.iterations})
+    prompts = [(c, s) for s in SHAPES4 for c in COLOURS][: args.prompts]
+    scores = np.zeros((len(prompts), len(snaps)))
+    hits_c = hits_s = 0
+    print(f"\n{'prompt':<58} " + " ".join(f"it{k:<5}" for k in snaps) + "  colour  shape")
+    t0 = time.monotonic()
+    for i, (c, s) in enumerate(prompts):
+        text = f"a large {c} {s} in the centre on a white background"
+        lp = LoopParams(phases=parse_story(text), iterations=args.iterations, snapshots=snaps, seed=i,
+                        cutouts=args.cutouts, lr=args.lr)
+        r = run_loop(lp, vq, clip)
+        emb = judge.encode_texts([text])[0]
+        scores[i] = [float(judge.encode_images([r.snapshots[k]])[0] @ emb) for k in snaps]
+        dc, ds = dominant(r.snapshots[args.iterations])
+        hits_c += dc == c
+        hits_s += ds == s
+        if args.save:
+            import cv2
+
+            Path(args.save).mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(Path(args.save) / f"{i:02d}-{c}-{s}.png"),
+                        cv2.cvtColor(np.concatenate([r.snapshots[k] for k in snaps], 1), cv2.COLOR_RGB2BGR))
+        print(f"{text:<58} " + " ".join(f"{v:6.3f}" for v in scores[i]) + f"  {dc:<7} {ds}", flush=True)
+    n = len(prompts)
+    print(f"\n{n} prompts, {args.iterations} iterations each at 64x64, {args.cutouts} cutouts "
+          f"({time.monotonic() - t0:.0f}s)")
+    print("judge CLIP (seed 1) score, mean over prompts: " + "  ".join(
+        f"it {k}: {v:.3f}" for k, v in zip(snaps, scores.mean(0), strict=True)))
+    print(f"score rose from iteration 0 to {args.iterations} for {(scores[:, -1] > scores[:, 0]).sum()}/{n} prompts")
+    print(f"dominant hue matches the colour word: {hits_c}/{n} ({100 * hits_c / n:.0f}%); "
+          f"shape matches: {hits_s}/{n} ({100 * hits_s / n:.0f}%)")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_speed_one":
+        size, style, iters, cutouts = int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+        print(json.dumps(speed_one(size, style, iters, cutouts)))
+        return
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sp = sub.add_parser("speed")
+    sp.add_argument("--iters", type=int, default=3)
+    sp.add_argument("--cutouts", type=int, default=32)
+    sp.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
+    fp = sub.add_parser("follow")
+    fp.add_argument("--iterations", type=int, default=60)
+    fp.add_argument("--prompts", type=int, default=20)
+    fp.add_argument("--cutouts", type=int, default=8)
+    fp.add_argument("--lr", type=float, default=0.1)
+    fp.add_argument("--threads", type=int, default=1)
+    fp.add_argument("--save", default=None, help="write each prompt's snapshots as a PNG strip here")
+    args = ap.parse_args()
+    {"speed": speed, "follow": follow}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
