@@ -21,6 +21,7 @@ from installation.show import Show
 
 log = logging.getLogger(__name__)
 QUIT_CONFIRM_SECONDS = 4.0
+MAX_FAILED_FRAMES = 60
 
 
 def open_window(width: int, height: int, fullscreen: bool, display: int) -> tuple[Any, tuple[int, int]]:
@@ -90,6 +91,7 @@ def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None
     next_beat = 0.0
     fps_window: list[float] = []
     quit_by = "time"
+    failures = 0
     try:
         while True:
             mono = time.monotonic()
@@ -129,7 +131,17 @@ def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None
                 break
             if seconds is not None and mono - t0 >= seconds:
                 break
-            if show.frame(t, ctx.screen):
+            try:
+                drawn = show.frame(t, ctx.screen)
+                failures = 0
+            except Exception as e:  # one bad frame must not end an unattended show ...
+                failures += 1
+                show._error(f"frame failed: {type(e).__name__}: {e}")
+                log.exception("frame failed (%d in a row)", failures)
+                if failures >= MAX_FAILED_FRAMES:  # ... but a show that cannot draw exits (systemd restarts it)
+                    raise GalleryError(f"{failures} frames in a row failed, last: {e}") from e
+                drawn = False
+            if drawn:
                 pygame.display.flip()  # an unchanged picture stays on the front buffer
             clock.tick(settings.fps * 1.05)
             now = time.monotonic()
@@ -151,5 +163,6 @@ def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None
         audio.close()
         hb.close()
         r.release()
+        ctx.release()
         pygame.display.quit()
     return LiveResult(frames, time.monotonic() - t0, status, quit_by)

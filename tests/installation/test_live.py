@@ -126,3 +126,28 @@ def test_show_status_reports_the_heartbeat_and_a_stall(config_file, data_dir, ca
     os.utime(f, (old, old))
     assert run() == 1
     assert "stalled" in capsys.readouterr().err
+
+
+def test_a_failing_frame_is_reported_and_the_show_goes_on(settings, catalogue, data_dir, monkeypatch):
+    from installation.show import Show
+
+    catalogue.add(image_draft(1))
+    real = Show.frame
+    calls = [0]
+
+    def flaky(self, t, fbo):  # noqa: ANN001, ANN202
+        calls[0] += 1
+        if 3 <= calls[0] <= 5:
+            raise RuntimeError("GL_OUT_OF_MEMORY (simulated)")
+        return real(self, t, fbo)
+    monkeypatch.setattr(Show, "frame", flaky)
+    s = show_settings(settings, fps=20)
+    res = run_live(s, catalogue, status_file=None, fullscreen=False, width=64, height=36, seconds=3.0, http_port=0)
+    assert calls[0] > 8 and res.frames == calls[0]
+    assert "GL_OUT_OF_MEMORY" in " ".join(res.status["recent_errors"])
+
+    monkeypatch.setattr(Show, "frame", lambda self, t, fbo: (_ for _ in ()).throw(RuntimeError("no GL")))
+    from gallery.errors import GalleryError
+
+    with pytest.raises(GalleryError, match="frames in a row failed"):
+        run_live(s, catalogue, status_file=None, fullscreen=False, width=64, height=36, seconds=30, http_port=0)
