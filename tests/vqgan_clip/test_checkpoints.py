@@ -114,3 +114,28 @@ def test_tiny_lightning_checkpoint_and_refusals(tmp_path: Path) -> None:
         load_vqgan(tmp_path / "junk.ckpt")
     with pytest.raises(BadInput, match="does not exist"):
         load_vqgan(tmp_path / "missing.ckpt")
+
+
+def test_import_vqgan_registers_the_checkpoint(capsys, config_file: Path, settings, tmp_path: Path) -> None:
+    from gallery.cli import main
+
+    ckpt, _ = _lightning_ckpt("tiny")
+    path = tmp_path / "mine.ckpt"
+    torch.save(ckpt, path)
+    with pytest.raises(SystemExit) as e:
+        main(["--config", str(config_file), "import", "vqgan", str(path), "--json"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0
+    import json
+
+    res = json.loads(out)
+    assert res["n_embed"] == VQGAN_ARCHS["tiny"]["n_embed"]
+    from catalogue import open_catalogue
+    from catalogue.models import Model
+
+    with open_catalogue(settings) as cat, cat.read() as s:
+        m = s.get(Model, res["model"])
+        assert m.family == "vqgan" and m.weights_sha256 == res["sha256"]
+    with pytest.raises(SystemExit) as e:
+        main(["--config", str(config_file), "import", "vqgan", str(tmp_path / "nope.ckpt")])
+    assert e.value.code == 2 and "does not exist" in capsys.readouterr().err
