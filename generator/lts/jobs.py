@@ -11,6 +11,7 @@ params:
   loop        render one period of a loop (default false for "between"; the visual's loop flag for
               "timeline", true when it has none but its first and last keyframes coincide)
   visual_id   the visual artwork ("timeline"), its recipe holds timeline {duration, fps, keyframe_times}
+  timeline    ("timeline") used when the visual has none of its own (a still image)
   anchors     optional list of sources, one per keyframe ("timeline"; default: picked with the seed)
   iterations  phase iterations (default lts.phase_iterations)
   checkpoint  path of a checkpoint (default: lts.checkpoint, the trained preset, the shipped weights)
@@ -56,13 +57,18 @@ def load(settings: Any, explicit: str | None = None, device: Any = "cpu"):
     return load_checkpoint(checkpoint_path(settings, explicit), device)
 
 
-def visual_timeline(catalogue: Any, visual_id: int) -> tuple[dict[str, Any], bool, str]:
+def visual_timeline(catalogue: Any, visual_id: int, fallback: dict[str, Any] | None = None
+                    ) -> tuple[dict[str, Any], bool, str]:
+    """The visual's timeline (or ``fallback`` for a still), whether it loops, and its title."""
     art = catalogue.get(int(visual_id))
     if art is None:
         raise BadInput(f"visual artwork {visual_id} is not in the catalogue")
-    tl = (art.recipe or {}).get("timeline")
+    if art.kind in ("soundscape", "melody"):
+        raise BadInput(f"artwork {visual_id} is a {art.kind}, not a visual artwork")
+    tl = (art.recipe or {}).get("timeline") or fallback
     if not isinstance(tl, dict) or "duration" not in tl:
-        raise BadInput(f"artwork {visual_id} ({art.kind}) has no timeline in its recipe: pair with a time-based work")
+        raise BadInput(f"artwork {visual_id} ({art.kind}) has no timeline in its recipe: pair with a time-based "
+                       "work or give a timeline {duration, keyframe_times}")
     try:
         duration = float(tl["duration"])
         kt = [float(v) for v in tl.get("keyframe_times") or [0.0]]
@@ -114,7 +120,7 @@ def soundscape(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     elif mode == "timeline":
         if params.get("visual_id") is None:
             raise BadInput("mode timeline needs visual_id (the visual artwork to pair with)")
-        timeline, loop, vtitle = visual_timeline(ctx.catalogue, params["visual_id"])
+        timeline, loop, vtitle = visual_timeline(ctx.catalogue, params["visual_id"], params.get("timeline"))
         loop = bool(params.get("loop", loop))
         duration = timeline["duration"]
         kt = timeline["keyframe_times"]

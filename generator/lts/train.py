@@ -112,11 +112,12 @@ def anchor_bank(model: FrameVAE, paths: list[Path], preset: Preset, seconds: flo
         except ValueError:
             continue
         S = cqt_magnitude(x, spec)[:, : int(np.ceil(len(x) / spec.hop))]
-        if S.shape[1] < n:
-            continue
+        if S.shape[1] < n:  # a short sound: played forwards and backwards to fill the window
+            cycle = np.concatenate([S, S[:, -2:0:-1]], axis=1) if S.shape[1] > 2 else S
+            S = cycle[:, np.arange(n) % cycle.shape[1]]
         energy = np.convolve(S.sum(axis=0), np.ones(n), mode="valid")
         start = int(energy.argmax())
-        z = model.encode_frames(torch.from_numpy(S[:, start:start + n].copy()))
+        z = model.encode_frames(torch.from_numpy(np.ascontiguousarray(S[:, start:start + n])))
         names.append(p.stem)
         seqs.append(z.cpu())
     if not seqs:
