@@ -31,7 +31,7 @@ class MintingSettings(Strict):
     royalty_bps: int = Field(500, ge=0, le=10000)
     royalty_receiver: str = ""
     recipient: str = ""
-    ownership_stride: int = Field(9, ge=1, le=5000)
+    ownership_stride: int = Field(34, ge=1, le=5000)
     batch_size: int = Field(100, ge=1, le=1000)
     key_env: str = "GALLERY_MINT_KEY"
     keystore: Path | None = None

@@ -1,0 +1,102 @@
+"""Gas of minting a set: the Latent Gallery contract (ERC721A minted in chunks of `ownership_stride`)
+beside OpenZeppelin's ERC721 minting one token per call, and the worst gas to transfer a token
+of a minted batch (each token transferred first thing after the mint, to a fresh address).
+
+Run: .venv/bin/python bench/minting.py [--quick]   (in-process eth-tester / py-evm chain, solc 0.8.37
+artefact from minting/artefacts; no node needed). Goals: a set of 100 at most 6% of the one-per-call
+gas, and no token of a batch costing more than 100,000 gas to transfer.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from eth_tester import EthereumTester, PyEVMBackend
+from web3 import EthereumTesterProvider, Web3
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+from minting.chain import contract_interface  # noqa: E402
+from minting.settings import MintingSettings  # noqa: E402
+
+QUICK = "--quick" in sys.argv
+
+
+class Bench:
+    def __init__(self) -> None:
+        self.tester = EthereumTester(PyEVMBackend())
+        self.w3 = Web3(EthereumTesterProvider(self.tester))
+        self.a = self.w3.eth.accounts
+
+    def tx(self, fn, sender=None) -> int:
+        h = fn.transact({"from": sender or self.a[0]})
+        return int(self.w3.eth.wait_for_transaction_receipt(h).gasUsed)
+
+    def deploy(self, name: str, *args):
+        abi, code = contract_interface(name)
+        h = self.w3.eth.contract(abi=abi, bytecode=code).constructor(*args).transact({"from": self.a[0]})
+        r = self.w3.eth.wait_for_transaction_receipt(h)
+        return self.w3.eth.contract(address=r.contractAddress, abi=abi), int(r.gasUsed)
+
+    def gallery(self, stride: int):
+        return self.deploy("LatentGallerySet", "Set", "SET", "ipfs://root/", "ipfs://contract", self.a[0], 500,
+                           stride, self.a[0])
+
+    def worst_transfer(self, k, holder: str, ids: list[int]) -> tuple[int, int]:
+        """(worst gas, its token id): each token transferred right after the mint (chain reverted between)."""
+        worst = (0, 0)
+        for t in ids:
+            snap = self.tester.take_snapshot()
+            g = self.tx(k.functions.transferFrom(holder, self.a[2], t), holder)
+            self.tester.revert_to_snapshot(snap)
+            worst = max(worst, (g, t))
+        return worst
+
+
+def main() -> None:
+    t0 = time.monotonic()
+    b = Bench()
+    holder = b.a[1]
+    sizes = (1, 10, 100)
+    stride = MintingSettings().ownership_stride  # the default of config.yaml
+    rows = []
+    # OpenZeppelin ERC721, one mint call per token
+    ref, ref_deploy = b.deploy("ReferenceERC721", b.a[0])
+    ref_mint, nxt = {}, 1
+    for n in sizes:
+        ref_mint[n] = sum(b.tx(ref.functions.mint(holder, nxt + i)) for i in range(n))
+        nxt += n
+    ref_worst = b.worst_transfer(ref, holder, list(range(nxt - 100, nxt, 10)))  # every token costs the same
+    rows.append(("OpenZeppelin ERC721, 1 per call", ref_deploy, ref_mint, ref_worst))
+    for label, s in ((f"ERC721A, chunks of {stride} (ours)", stride), ("ERC721A, one plain batch", 10**6)):
+        k, dep = b.gallery(s)
+        mint, first = {}, 1
+        for n in sizes:
+            mint[n] = b.tx(k.functions.mintBatch(holder, first, n))
+            first += n
+        worst = b.worst_transfer(k, holder, list(range(first - 100, first)))
+        rows.append((label, dep, mint, worst))
+    print(f"{'contract':34} {'deploy':>10} {'mint 1':>9} {'mint 10':>9} {'mint 100':>10} {'% of 1/call':>11} "
+          f"{'worst transfer':>15} (token of 100)")
+    for label, dep, mint, (wg, wt) in rows:
+        pct = 100 * mint[100] / ref_mint[100]
+        print(f"{label:34} {dep:>10,} {mint[1]:>9,} {mint[10]:>9,} {mint[100]:>10,} {pct:>10.1f}% {wg:>15,} "
+              f"(#{wt - 11})")
+    # the trade-off: chunk size vs mint gas and worst transfer
+    # Every chunk of a batch has the same layout, so the first two chunks and the last one hold the worst token.
+    print("\nownership_stride sweep (set of 100; transfers of the first two chunks and the last one):")
+    print(f"{'stride':>7} {'mint 100':>10} {'% of 1/call':>11} {'worst transfer':>15}  goals (<=6%, <=100,000)")
+    for s in ((2, 9, 34, 100) if QUICK else (1, 2, 3, 5, 9, 16, 25, 34, 50, 100)):
+        k, _ = b.gallery(s)
+        g = b.tx(k.functions.mintBatch(holder, 1, 100))
+        last = max(1, 100 - (100 % s or s))
+        wg, _ = b.worst_transfer(k, holder, sorted(set(range(1, min(100, 2 * s) + 1)) | set(range(last, 101))))
+        pct = 100 * g / ref_mint[100]
+        ok = ("yes" if pct <= 6 else "no") + " / " + ("yes" if wg <= 100_000 else "no")
+        print(f"{s:>7} {g:>10,} {pct:>10.1f}% {wg:>15,}  {ok}")
+    print(f"\n(eth-tester {__import__('importlib').metadata.version('eth-tester')}, py-evm "
+          f"{__import__('importlib').metadata.version('py-evm')}; {time.monotonic() - t0:.0f}s)")
+
+
+if __name__ == "__main__":
+    main()
