@@ -30,6 +30,7 @@ def demo_step(dc: Any) -> dict[str, Any]:
                       f"suggested by {how}, variety {variety}", ids,
                       extra={"suggested": {"query": query, "variety": variety, "embedding": enc.name}})
     out = export_set(dc.catalogue, cid, dc.out_dir / "curation" / f"set-{cid}", overwrite=True)
+    sets.freeze(dc.catalogue, cid)  # final: the minting step mints the newest frozen set
     from curation.cli import write_map_png
 
     map_png = write_map_png(sr, dc.out_dir / "curation" / "map-brightness.png")

@@ -82,6 +82,9 @@ def test_demo_step(settings, catalogue, tmp_path):
     res = demo_step(DemoContext(settings=settings, catalogue=catalogue, out_dir=tmp_path, quick=True))
     assert len(res["artworks"]) == 6 and set(res["artworks"]) <= set(ids)
     assert (tmp_path / "curation" / f"set-{res['set']}" / "contact_sheet.png").is_file()
+    from curation import sets
+
+    assert sets.show(catalogue, res["set"]).frozen_at is not None
     import cv2
 
     m = cv2.imread(res["map"])
