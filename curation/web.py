@@ -127,6 +127,7 @@ class App:
         self.settings, self.cat, self._enc, self.token = settings, cat, encoder, token
         self._lock = threading.Lock()
         self._searcher: Searcher | None = None
+        self._refreshed = float("-inf")
 
     @property
     def searcher(self) -> Searcher:
@@ -140,11 +141,17 @@ class App:
                 self._searcher = Searcher(self.settings, self.cat, enc)
             return self._searcher
 
-    def refresh(self) -> None:
-        """Index artworks added since the app started (cheap when there are none)."""
+    def refresh(self, every_s: float = 10.0) -> None:
+        """Index artworks added since the app started (at most every ``every_s`` seconds)."""
+        import time
+
         from curation.indexer import index_catalogue
 
         sr = self.searcher
+        now = time.monotonic()
+        if now - self._refreshed < every_s:
+            return
+        self._refreshed = now
         index_catalogue(self.cat, sr.enc)
 
 
