@@ -306,3 +306,22 @@ def render_latent(params, ctx):
     level = int(np.clip(128 + 40 * z.mean(), 0, 255))
     return [image_draft(np.full((16, 16, 3), level, np.uint8), f"latent {level}",
                         recipe={"job_kind": "test.latent", "latent": z.tolist(), "seed": params["seed"]})]
+
+
+def test_ivf_index_saves_and_loads(tmp_path):
+    from curation.index import Stamp
+
+    rng = np.random.default_rng(3)
+    vecs = (np.repeat(_unit(rng, 20, 16), 100, axis=0) + 0.1 * rng.standard_normal((2000, 16))).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ids = np.arange(1, 2001)
+    idx = VectorIndex(ids, vecs, ivf_threshold=1000, nprobe=4)
+    stamp = Stamp("emb_test", "ab" * 32, 2000, "2026-01-01 00:00:00", int(ids.sum()))
+    idx.save(tmp_path, stamp)
+    back = VectorIndex.load(tmp_path, stamp, ivf_threshold=1000, nprobe=4)
+    assert back is not None and back.kind == "faiss-ivf" and len(back) == 2000
+    for q in vecs[:5]:
+        assert back.search(q, 10) == idx.search(q, 10)
+    assert np.array_equal(back.vector(7), vecs[6])
+    stale = Stamp("emb_test", "ab" * 32, 2001, "2026-01-01 00:00:00", int(ids.sum()))
+    assert VectorIndex.load(tmp_path, stale, ivf_threshold=1000) is None
