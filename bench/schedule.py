@@ -7,8 +7,9 @@ down). Rows:
 - APScheduler dispatch: a DateTrigger job stored in the catalogue's SQLAlchemyJobStore, fired by a
   BackgroundScheduler; time from its run date to the call.
 - noop in-process: run row + ``run_job`` + row update, in this process.
-- noop in a worker: the scheduler's real path (``run_window``: run row, ``python -m generator.worker``,
-  wait, row update, work folder cleanup), per job.
+- noop in a worker: the scheduler's real path (``run_window``: run row, worker process, wait, row
+  update, work folder cleanup), per job, with ``worker_start: fork-server`` (a child forked from a
+  process that imported the modules once) and ``fresh`` (``python -m generator.worker`` per job).
 - mixed programme: a window of weighted draws run for ``--seconds`` each way; jobs/hour and
   artworks/hour. Its kinds: procedural.images (2 images of 256 px), noop, and every generator kind
   listed in BENCH_PARAMS that JOB_KINDS has when the bench runs (the table says which).
@@ -53,10 +54,11 @@ def _mark(expected: int) -> None:
         _done.set()
 
 
-def settings_in(tmp: Path, windows: list[dict[str, Any]] | None = None) -> Settings:
+def settings_in(tmp: Path, windows: list[dict[str, Any]] | None = None, worker_start: str = "fork-server") -> Settings:
     base = load_settings(None, environ={}, overrides={"data_dir": str(tmp), "catalogue": {"fsync": False}})
     data = base.model_dump(mode="json")
-    data["schedule"] = {"timezone": "UTC", "min_free_disk_mb": 0, "windows": windows or []}
+    data["schedule"] = {"timezone": "UTC", "min_free_disk_mb": 0, "windows": windows or [],
+                        "worker_start": worker_start}
     return Settings.model_validate(data)
 
 
@@ -103,21 +105,23 @@ def noop_in_process(tmp: Path, n: int) -> list[float]:
     return out
 
 
-def noop_in_worker(tmp: Path, n: int) -> list[float]:
+def noop_in_worker(tmp: Path, n: int, worker_start: str) -> list[float]:
     s = settings_in(tmp, [{"name": "bench", "cron": "* * * * *", "duration_minutes": 60,
-                           "jobs": [{"kind": "noop", "count": n}]}])
+                           "jobs": [{"kind": "noop", "count": n}]}], worker_start)
     cat = open_catalogue(s)
     clock = SystemClock(UTC)
     start = clock.now()
     rep = run_window(s, cat, s.schedule.windows[0], start, start + timedelta(hours=1), clock)
     cat.close()
     assert [o.state for o in rep.outcomes] == ["done"] * n, rep.summary()
-    return [o.wall_s for o in rep.outcomes]
+    return [o.wall_s for o in rep.outcomes[1:]]  # the first one also starts the fork server
 
 
-def mixed(tmp: Path, seconds: float, kinds: dict[str, dict[str, Any]], isolated: bool) -> dict[str, float]:
+def mixed(tmp: Path, seconds: float, kinds: dict[str, dict[str, Any]], worker_start: str | None) -> dict[str, float]:
     jobs = [{"kind": k, "weight": 2 if k == "procedural.images" else 1, "params": p} for k, p in kinds.items()]
-    s = settings_in(tmp, [{"name": "mixed", "cron": "* * * * *", "duration_minutes": 60, "jobs": jobs}])
+    s = settings_in(tmp, [{"name": "mixed", "cron": "* * * * *", "duration_minutes": 60, "jobs": jobs}],
+                    worker_start or "fresh")
+    isolated = worker_start is not None
     cat = open_catalogue(s)
     w = s.schedule.windows[0]
     t0 = time.time()
@@ -154,9 +158,11 @@ def main() -> None:
         tmp = Path(d)
         disp = apscheduler_dispatch(tmp / "a", a.jobs)
         inproc = noop_in_process(tmp / "b", a.jobs)
-        worker = noop_in_worker(tmp / "c", a.jobs)
-        m_iso = mixed(tmp / "d", a.seconds, kinds, isolated=True)
-        m_in = mixed(tmp / "e", a.seconds, kinds, isolated=False)
+        forked = noop_in_worker(tmp / "c", a.jobs + 1, "fork-server")
+        fresh = noop_in_worker(tmp / "f", a.jobs + 1, "fresh")
+        m_fork = mixed(tmp / "d", a.seconds, kinds, "fork-server")
+        m_fresh = mixed(tmp / "g", a.seconds, kinds, "fresh")
+        m_in = mixed(tmp / "e", a.seconds, kinds, None)
 
     def ms(v: list[float]) -> str:
         return f"{statistics.median(v) * 1000:8.1f} {max(v) * 1000:8.1f}"
@@ -165,11 +171,13 @@ def main() -> None:
     print(f"{'path':<44} {'p50 ms':>8} {'max ms':>8}")
     print(f"{'APScheduler dispatch (SQLAlchemyJobStore)':<44} {ms(disp)}")
     print(f"{'noop in-process (run_job, no isolation)':<44} {ms(inproc)}")
-    print(f"{'noop in a worker subprocess (run_window)':<44} {ms(worker)}")
+    print(f"{'noop, worker forked by the fork server':<44} {ms(forked)}")
+    print(f"{'noop, worker = fresh interpreter':<44} {ms(fresh)}")
     print()
     print(f"mixed tiny programme, {a.seconds:.0f} s each: kinds {', '.join(kinds)} (procedural weight 2)")
     print(f"{'path':<44} {'jobs':>6} {'jobs/h':>8} {'art/h':>8} {'failed':>6}")
-    for name, m in (("worker subprocess per job (scheduler)", m_iso), ("in-process run_job (no isolation)", m_in)):
+    for name, m in (("scheduler, fork-server workers", m_fork), ("scheduler, fresh-interpreter workers", m_fresh),
+                    ("in-process run_job (no isolation)", m_in)):
         print(f"{name:<44} {m['jobs']:>6} {m['jobs_h']:>8.0f} {m['art_h']:>8.0f} {m['failed']:>6}")
 
 

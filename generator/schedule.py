@@ -604,8 +604,8 @@ def recover_interrupted(cat: Catalogue, runs_dir: Path | None = None, host: str 
     fixed = []
     with cat.write() as s:
         for run in s.scalars(select(Run).where(Run.state.in_(LIVE_STATES), Run.host == host)):
-            if run.pid:
-                _kill(run.pid, signal.SIGKILL)  # a worker that outlived its scheduler (not on Linux)
+            if run.pid and _is_our_worker(run.pid):
+                _kill(run.pid, signal.SIGKILL)  # a worker that outlived its scheduler (no PDEATHSIG off Linux)
             run.state = "failed-interrupted"
             run.ended = utcnow()
             run.error = ((run.error + "\n") if run.error else "") + (
@@ -618,6 +618,17 @@ def recover_interrupted(cat: Catalogue, runs_dir: Path | None = None, host: str 
             shutil.rmtree(runs_dir / str(rid), ignore_errors=True)
         log.warning("run %d was interrupted (scheduler or machine stopped); marked failed-interrupted", rid)
     return fixed
+
+
+def _is_our_worker(pid: int) -> bool:
+    """Whether ``pid`` is a live gallery worker (after a reboot the number may name any process)."""
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        return p.status() != psutil.STATUS_ZOMBIE and "generator.worker" in " ".join(p.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
 
 
 class SchedulerLock:

@@ -144,3 +144,19 @@ def test_the_fork_server_dying_fails_its_job_and_is_restarted(settings, catalogu
     assert dead.state == "failed" and "SIGKILL" in dead.error
     assert rep.outcomes[0].wall_s < 25  # it died with its server, it did not sleep on
     assert after.state == "done" and len(after.artwork_ids) == 1
+
+
+def test_recovery_never_kills_a_stranger_with_a_recycled_pid(settings, catalogue):
+    import subprocess
+    import sys
+
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with catalogue.write() as sess:
+            sess.add(Run(job_kind="noop", window="night", state="running", spec={}, artwork_ids=[], pid=stranger.pid,
+                         host=socket.gethostname(), extra={"occurrence": "x", "slot": 0}))
+        assert len(recover_interrupted(catalogue)) == 1
+        assert stranger.poll() is None  # the run is marked, the unrelated process lives on
+    finally:
+        stranger.kill()
+        stranger.wait()
