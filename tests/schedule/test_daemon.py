@@ -72,8 +72,9 @@ def test_daemon_killed_mid_window_restarts_and_carries_on(tmp_path, data_dir):
     now = datetime.now(UTC)
     if (now + timedelta(minutes=25)).date() != (now - timedelta(minutes=2)).date():
         pytest.skip("too close to midnight UTC for an open window spelled HH:MM")
-    jobs = [{"kind": "schedtestjobs:sleepy", "count": 1, "params": {"seconds": 300}},
-            {"kind": "noop", "count": 2}]
+    # Round-robin: slot 0 sleepy (the daemon is SIGKILLed), slot 1 noop, slot 2 sleepy (the daemon is SIGTERMed).
+    jobs = [{"kind": "schedtestjobs:sleepy", "count": 2, "params": {"seconds": 300}},
+            {"kind": "noop", "count": 1}]
     cfg = _config(tmp_path, data_dir, jobs, now - timedelta(minutes=1), 25)
     log = tmp_path / "daemon.log"
     first = _gallery(cfg, "schedule", "run", log=log)
@@ -94,16 +95,18 @@ def test_daemon_killed_mid_window_restarts_and_carries_on(tmp_path, data_dir):
     assert jid == "window:open" and next_run > time.time() + 20 * 3600
     second = _gallery(cfg, "schedule", "run", log=log)
     try:
-        _wait(lambda: len(_rows(data_dir, "select id from run where state in ('done', 'failed-interrupted')")) == 3,
+        _wait(lambda: _rows(data_dir, "select id from run where state = 'running' and id = 3"),
               120, f"the rest of the window (log: {log.read_text()})")
-        second.send_signal(signal.SIGTERM)
+        second.send_signal(signal.SIGTERM)  # a clean stop while a job runs
         assert second.wait(30) == 0
     finally:
         if second.poll() is None:
             second.kill()
-    rows = _rows(data_dir, "select state, job_kind, extra from run order by id")
-    assert [r[0] for r in rows] == ["failed-interrupted", "done", "done"]
+    rows = _rows(data_dir, "select state, job_kind, extra, error from run order by id")
+    assert [r[0] for r in rows] == ["failed-interrupted", "done", "failed-interrupted"]
     assert [json.loads(r[2])["slot"] for r in rows] == [0, 1, 2]
-    assert rows[0][1] == "schedtestjobs:sleepy"
+    assert [r[1] for r in rows] == ["schedtestjobs:sleepy", "noop", "schedtestjobs:sleepy"]
+    assert "stopped or the machine restarted" in rows[0][3]
+    assert "the scheduler was stopped while the job ran" in rows[2][3]
     assert not list((data_dir / "runs").glob("*/partial.bin"))  # no half-made work left
     assert _rows(data_dir, "select id from apscheduler_jobs") == [("window:open",)]
