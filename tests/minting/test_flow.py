@@ -11,7 +11,7 @@ from sqlalchemy import select
 from catalogue.models import Mint, MintTx
 from gallery.errors import BadInput, GalleryError
 from minting import flow
-from minting.cid import file_cid
+from minting.cid import file_cid, read_car
 from tests.minting.helpers import add_artworks, make_set
 
 
@@ -38,6 +38,8 @@ def test_deploy_mint_verify_two_sets(mc, catalogue, w3):
     assert [k.functions.tokenURI(t).call() for t in range(1, 11)] == [f"{base}{t}" for t in range(1, 11)]
     v = flow.verify(mc, s1)
     assert v["ok"], v["problems"]
+    roots, blocks = read_car(open(res["car"], "rb").read())  # the CAR holds the whole directory
+    assert [str(r) for r in roots] == [res["root"]] and len(blocks) == 10 + 10 + 2  # metadata, images, 2 dirs
 
     # one mint transaction per batch of 4, journalled with nonce and hash, all confirmed
     with catalogue.read() as s:
@@ -67,6 +69,16 @@ def test_deploy_mint_verify_two_sets(mc, catalogue, w3):
         walk = json.loads(s.scalars(select(Mint).where(Mint.token_id == 11)).one().extra["metadata"])
     assert walk["animation_url"].startswith("ipfs://bafkrei")
     assert {"trait_type": "duration (s)", "value": 4.0, "display_type": "number"} in walk["attributes"]
+
+    # verify reads the chain: a base URI changed behind the catalogue's back is reported
+    good = k.functions.baseURI().call()
+    mc.chain.send("set-base-uri", {"to": k.address, "data": k.functions.setBaseURI(
+        "ipfs://elsewhere/")._encode_transaction_data()}, contract=k.address)
+    bad = flow.verify(mc, s1)
+    assert not bad["ok"] and "token 1: tokenURI ipfs://elsewhere/1" in bad["problems"][0]
+    mc.chain.send("set-base-uri", {"to": k.address, "data": k.functions.setBaseURI(
+        good)._encode_transaction_data()}, contract=k.address)
+    assert flow.verify(mc, s1)["ok"]
 
     # freeze for good: the base URI cannot change, no new set can be added
     flow.freeze(mc)
@@ -178,6 +190,8 @@ def test_refusals(mint_settings, catalogue, w3, key, mc):
         flow.mint_set(mc, loose)
     with pytest.raises(BadInput, match="no collection"):
         flow.mint_set(mc, 999)
+    with pytest.raises(BadInput, match="not frozen"):
+        flow.verify(mc, loose)
     # balance too low: the estimate is shown
     from eth_account import Account
 
