@@ -197,17 +197,22 @@ def label_lines(art: Any) -> tuple[str, ...]:
 
 
 class CatalogueSource:
-    """Turns catalogue rows into entries; on a failed read keeps the last good list and retries later."""
+    """Turns catalogue rows into entries; on a failed read keeps the last good list and retries later.
 
-    def __init__(self, catalogue: Any, settings: ShowSettings, page_size: int = 500,
-                 max_items: int = 5000) -> None:
+    Reads are incremental: each refresh asks for the ids, kinds and titles of the works that may play
+    and the current pairings (cheap), and builds entries only for works that are new, retitled or
+    re-paired. Works hidden or quarantined since the last read drop out.
+    """
+
+    def __init__(self, catalogue: Any, settings: ShowSettings, chunk: int = 500) -> None:
         self.catalogue = catalogue
         self.settings = settings
-        self.page_size = page_size
-        self.max_items = max_items
+        self.chunk = chunk
         self.known: list[Entry] = []
         self.last_error: str | None = None
         self.next_read = 0.0  # monotonic time of the next attempt
+        self.built = 0  # entries built from full rows so far (the rest came from the cache)
+        self._cache: dict[int, tuple[tuple, Entry | None]] = {}
 
     def due(self, mono: float) -> bool:
         return mono >= self.next_read
@@ -229,34 +234,33 @@ class CatalogueSource:
 
         from catalogue.models import Artwork, Pairing
 
-        arts: list[Any] = []
-        before = None
-        while len(arts) < self.max_items:
-            page = self.catalogue.page(status="ok", limit=self.page_size, before=before)
-            arts.extend(page)
-            if len(page) < self.page_size:
-                break
-            before = (page[-1].created, page[-1].id)
         with self.catalogue.read() as s:
-            pairs = list(s.execute(select(Pairing.visual_id, Pairing.sound_id)
-                                   .join(Artwork, Artwork.id == Pairing.sound_id)
-                                   .where(Artwork.status == "ok")
-                                   .order_by(Pairing.created.desc(), Pairing.id.desc())).all())
-        by_id = {a.id: a for a in arts}
-        sound_for: dict[int, int] = {}
-        paired_sounds: set[int] = set()
-        for vid, sid in pairs:
-            paired_sounds.add(sid)
-            sound_for.setdefault(vid, sid)
-        out = []
-        for a in arts:
-            if a.kind in SOUND_KINDS and a.id in paired_sounds and any(
-                    v in by_id for v, s in sound_for.items() if s == a.id):
-                continue  # plays with its visual
-            e = self._entry(a, by_id.get(sound_for.get(a.id, -1)))
-            if e is not None:
-                out.append(e)
-        return out
+            ok = {i: (kind, title) for i, kind, title in s.execute(
+                select(Artwork.id, Artwork.kind, Artwork.title).where(Artwork.status == "ok")).all()}
+            pairs = s.execute(select(Pairing.visual_id, Pairing.sound_id)
+                              .order_by(Pairing.created.desc(), Pairing.id.desc())).all()
+            sound_for: dict[int, int] = {}  # visual -> its newest playable sound
+            for vid, sid in pairs:
+                if vid in ok and sid in ok:
+                    sound_for.setdefault(vid, sid)
+            paired = set(sound_for.values())
+            wanted = {i for i, (kind, _) in ok.items() if not (kind in SOUND_KINDS and i in paired)}
+            stale = sorted(i for i in wanted
+                           if i not in self._cache or self._cache[i][0] != (ok[i][1], sound_for.get(i)))
+            need = sorted(set(stale) | {sound_for[i] for i in stale if i in sound_for})
+            rows: dict[int, Any] = {}
+            for k in range(0, len(need), self.chunk):
+                rows.update({a.id: a for a in s.scalars(select(Artwork).where(
+                    Artwork.id.in_(need[k:k + self.chunk])))})
+        for i in stale:
+            a = rows.get(i)
+            if a is None:  # removed between the two queries: next time
+                continue
+            sound = rows.get(sound_for[i]) if i in sound_for else None
+            self._cache[i] = ((ok[i][1], sound_for.get(i)), self._entry(a, sound))
+            self.built += 1
+        self._cache = {i: v for i, v in self._cache.items() if i in wanted}
+        return [e for _, e in self._cache.values() if e is not None]
 
     def _ref(self, m: Any, kind: str) -> MediaRef:
         return MediaRef(path=self.catalogue.media_path(m), sha256=m.sha256, kind=kind)

@@ -156,11 +156,11 @@ def test_catalogue_unavailable_keeps_known_and_retries(settings, catalogue):
 
     def broken(**kw):
         raise OSError("database is locked")
-    real = catalogue.page
-    catalogue.page = broken
+    real = catalogue.read
+    catalogue.read = broken
     assert src.refresh(30.0) == known  # keeps playing what it knew
     assert "database is locked" in src.last_error and src.next_read == 35.0
-    catalogue.page = real
+    catalogue.read = real
     catalogue.add(image_draft(2))
     assert len(src.refresh(35.0)) == 2 and src.last_error is None
 
@@ -171,3 +171,22 @@ def test_previous_with_an_item_decoded_ahead():
     a, b, c = (p.next(NOON).artwork_id for _ in range(3))  # c was chosen ahead, not shown yet
     assert p.previous(prefetched=c).artwork_id == a
     assert [p.next(NOON).artwork_id for _ in range(2)] == [b, c]
+
+
+def test_catalogue_source_reads_incrementally(settings, catalogue, tmp_path):
+    from catalogue.models import Artwork
+
+    ids = [catalogue.add(image_draft(i)) for i in range(5)]
+    src = CatalogueSource(catalogue, show_settings(settings), chunk=2)
+    assert len(src.refresh(0.0)) == 5 and src.built == 5
+    assert len(src.refresh(30.0)) == 5 and src.built == 5  # nothing new: nothing rebuilt
+    new = catalogue.add(image_draft(9))
+    with catalogue.write() as s:
+        s.get(Artwork, ids[0]).title = "Renamed by the curator"
+    got = {e.artwork_id: e for e in src.refresh(60.0)}
+    assert src.built == 7 and new in got and got[ids[0]].title == "Renamed by the curator"
+    catalogue.set_status(ids[1], "hidden", "curator")
+    vid = ids[2]
+    snd = catalogue.add(sound_draft(1.0, pair_with=vid))  # a new pairing re-builds its visual
+    got = {e.artwork_id: e for e in src.refresh(90.0)}
+    assert ids[1] not in got and snd not in got and got[vid].sound_id == snd and src.built == 8

@@ -74,16 +74,16 @@ def test_new_works_join_and_outage_keeps_playing(gl_ctx, settings, catalogue):
     show, r, fbo, audio, _ = make_show(gl_ctx, settings, catalogue, refresh_seconds=1.0, retry_seconds=0.5)
     run_frames(show, fbo, 3.0, 10)
     assert set(show.programme.history) == {first}
-    real = catalogue.page
+    real = catalogue.read
 
     def locked(**kw):
         raise OSError("database is locked")
-    catalogue.page = locked
+    catalogue.read = locked
     for i in range(30, 60):
         show.frame(i / 10, fbo)
     assert show.state == "playing" and "database is locked" in show.status()["catalogue_error"]
     assert show.r.read(fbo).max() > 40  # still showing what it knew
-    catalogue.page = real
+    catalogue.read = real
     new = catalogue.add(image_draft(2))
     for i in range(60, 120):
         show.frame(i / 10, fbo)
