@@ -245,6 +245,39 @@ def memory(tmp: Path, transitions: list[int]) -> list[tuple[int, float, int, int
     return rows
 
 
+def catalogue_refresh(tmp: Path, n: int) -> list[tuple[str, float]]:
+    """Seconds per catalogue refresh with n works: a full rebuild every time vs the show's incremental read."""
+    from catalogue import ArtworkDraft, MediaDraft, open_catalogue
+    from gallery.config import load_settings
+    from generator import procedural
+    from installation.programme import CatalogueSource
+    from installation.settings import ShowSettings
+
+    s = load_settings(None, environ={}, overrides={"data_dir": str(tmp / "big"), "catalogue": {"fsync": False}})
+    cat = open_catalogue(s)
+    png = procedural.png_bytes(procedural.draw(0, 16))
+    for k in range(0, n, 500):
+        cat.add_many([ArtworkDraft(kind="image", title=f"w{i}", recipe={"i": i},
+                                   media=[MediaDraft(role="image", mime="image/png", data=png)])
+                      for i in range(k, min(n, k + 500))])
+    ss = ShowSettings(http_port=0)
+    out = []
+    for name, fresh in (("full rebuild each refresh", True), ("incremental (show)", False)):
+        src = CatalogueSource(cat, ss)
+        src.refresh(0.0)
+        times = []
+        for r in range(3):
+            if fresh:
+                src = CatalogueSource(cat, ss)
+            t0 = time.perf_counter()
+            got = src.refresh(float(r))
+            times.append(time.perf_counter() - t0)
+        assert len(got) == n
+        out.append((name, float(np.median(times))))
+    cat.close()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=120)
@@ -294,6 +327,12 @@ def main() -> None:
         print("|------------:|-------:|------------:|---------:|--------:|")
         for n, rss, tex, fds, sec in memory(tmp, [10, args.transitions]):
             print(f"| {n:11d} | {rss:6.1f} | {tex:11d} | {fds:8d} | {sec:7.1f} |")
+        works = 500 if args.quick else 5000
+        print(f"\n## Catalogue refresh with {works} works (every show.refresh_seconds, on its own thread)\n")
+        print("| read                         | seconds |")
+        print("|------------------------------|--------:|")
+        for name, sec in catalogue_refresh(tmp, works):
+            print(f"| {name:28} | {sec:7.3f} |")
 
 
 if __name__ == "__main__":
