@@ -247,6 +247,13 @@ def mint_set(mc: MintContext, collection_id: int, *, dry_run: bool = False, uplo
     k = contract(mc)
     if k.functions.owner().call() != mc.chain.signer.address:
         raise BadInput(f"the minting account {mc.chain.signer.address} does not own contract {k.address}")
+    if k.functions.baseURIFrozen().call():
+        with mc.catalogue.read() as s:
+            states = set(s.scalars(select(Mint.state).where(
+                Mint.chain_id == mc.chain.chain_id, Mint.contract == k.address, Mint.collection_id == collection_id)))
+        if states != {"confirmed"}:
+            raise BadInput(f"contract {k.address} has its base URI frozen for good; mint set {collection_id} into a "
+                           "new contract (`gallery mint deploy --new`)")
     plan = plan_set(mc, collection_id, k)
     _sync(mc, k, plan)
     batches = _batches(plan, mc.ms.batch_size)

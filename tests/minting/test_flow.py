@@ -86,6 +86,9 @@ def test_deploy_mint_verify_two_sets(mc, catalogue, w3):
     s3 = make_set(catalogue, add_artworks(catalogue, 1, start=90), title="Late")
     with pytest.raises(BadInput, match="frozen for good"):
         flow.mint_set(mc, s3)
+    with catalogue.read() as s:
+        assert not s.scalars(select(Mint).where(Mint.collection_id == s3)).all()  # nothing planned
+    assert flow.mint_set(mc, s1)["to_mint"] == 0  # a minted set is still fine to rerun
 
 
 def test_crash_after_journal_before_send_is_reconciled(mc, catalogue, monkeypatch):
