@@ -98,25 +98,39 @@ def trigger_for(window: Window, tz: tzinfo):  # noqa: ANN201 - apscheduler CronT
     return CronTrigger(day_of_week=window.days, hour=t.hour, minute=t.minute, timezone=tz)
 
 
+def _utc(t: datetime) -> datetime:
+    # Aware datetimes sharing a tzinfo compare and subtract by wall clock in Python; UTC is exact across DST.
+    return t.astimezone(UTC)
+
+
+def occurrence_end(window: Window, start: datetime) -> datetime:
+    """Where an occurrence ends: `end` is a wall-clock time (07:00 stays 07:00 on the night the clocks
+    change); `duration_minutes` is elapsed time."""
+    if window.end is not None:
+        return (start + timedelta(minutes=window.minutes)).replace(fold=0)
+    return _utc(start) + timedelta(minutes=window.minutes)
+
+
 def current_occurrence(window: Window, now: datetime, tz: tzinfo) -> tuple[datetime, datetime] | None:
     """The (start, end) of the window occurrence that contains ``now``, or None (the latest if several)."""
-    length = timedelta(minutes=window.minutes)
     trig = trigger_for(window, tz)
     found = None
-    t = trig.get_next_fire_time(None, now - length + timedelta(microseconds=1))
-    while t is not None and t <= now:
-        found = (t, t + length)
+    now_u = _utc(now)
+    t = trig.get_next_fire_time(None, (now_u - timedelta(minutes=window.minutes + 120)).astimezone(tz))
+    while t is not None and _utc(t) <= now_u:
+        end = occurrence_end(window, t)
+        if _utc(end) > now_u:
+            found = (t, end)
         t = trig.get_next_fire_time(t, t + timedelta(seconds=1))
     return found
 
 
 def next_occurrences(window: Window, now: datetime, tz: tzinfo, n: int = 3) -> list[tuple[datetime, datetime]]:
-    length = timedelta(minutes=window.minutes)
     trig = trigger_for(window, tz)
     out = []
     t = trig.get_next_fire_time(None, now)
     while t is not None and len(out) < n:
-        out.append((t, t + length))
+        out.append((t, occurrence_end(window, t).astimezone(tz)))
         t = trig.get_next_fire_time(t, t + timedelta(seconds=1))
     return out
 
@@ -557,7 +571,7 @@ def _window_loop(settings: Settings, cat: Catalogue, window: Window, end: dateti
             rep.stopped_by = "stopped"
             break
         now = clock.now()
-        remaining = (end - now).total_seconds()
+        remaining = (_utc(end) - _utc(now)).total_seconds()
         if remaining <= settings.schedule.kill_grace_s + MIN_JOB_S:
             rep.stopped_by = "window ended"  # too little time left for a job to start and stop cleanly
             break
@@ -831,7 +845,7 @@ def run_once(settings: Settings, cat: Catalogue, window_name: str | None = None,
     check_kinds(sched)
     clock = clock or SystemClock(zone(sched))
     start = clock.now()
-    end = start + timedelta(minutes=minutes if minutes is not None else window.minutes)
+    end = _utc(start) + timedelta(minutes=minutes if minutes is not None else window.minutes)
     with SchedulerLock(settings):
         recover_interrupted(cat, settings.path("runs"))
         return run_window(settings, cat, window, start, end, clock, stop,

@@ -82,3 +82,23 @@ def test_prompts_and_templates_and_fixed_seed():
     assert job_spec(plan_slot(lts, "o", 0), pair_with=5)["params"] == {"mode": "timeline", "visual_id": 5}
     listed = _w(jobs=[{"kind": "noop", "count": 40, "prompts": ["one", "two"]}])
     assert {plan_slot(listed, "o", i).prompt for i in range(40)} == {"one", "two"}
+
+
+def test_windows_across_daylight_saving_changes():
+    from zoneinfo import ZoneInfo
+
+    london = ZoneInfo("Europe/London")
+    w = _w()
+    # Clocks go forward on 2026-03-29 (01:00 GMT -> 02:00 BST): 22:00 to 07:00 is 8 real hours.
+    start, end = current_occurrence(w, datetime(2026, 3, 28, 23, 0, tzinfo=london), london)
+    assert start == datetime(2026, 3, 28, 22, 0, tzinfo=london)
+    assert (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() == 8 * 3600
+    assert current_occurrence(w, datetime(2026, 3, 29, 6, 30, tzinfo=UTC), london) is None  # 07:30 BST
+    # Clocks go back on 2026-10-25 (02:00 BST -> 01:00 GMT): 10 real hours, and the repeated hour is inside.
+    start, end = current_occurrence(w, datetime(2026, 10, 25, 0, 30, tzinfo=UTC), london)
+    assert (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() == 10 * 3600
+    assert current_occurrence(w, datetime(2026, 10, 25, 6, 59, tzinfo=UTC), london) is not None  # 06:59 GMT
+    # A duration is elapsed time, whatever the clocks do.
+    cron = Window.model_validate({"name": "c", "cron": "0 22 * * *", "duration_minutes": 540, "jobs": [{"kind": "noop"}]})
+    s2, e2 = current_occurrence(cron, datetime(2026, 3, 28, 23, 0, tzinfo=london), london)
+    assert (e2 - s2.astimezone(UTC)).total_seconds() == 540 * 60
