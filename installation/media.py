@@ -237,6 +237,11 @@ def prepare(entry: Entry, sample_rate: int, screen: tuple[int, int] | None = Non
     if entry.audio is not None:
         try:
             p.audio = load_audio(entry.audio.path, sample_rate)
+            k = int(round(entry.audio_offset * sample_rate))
+            if k > 0:  # the sound starts later than the picture: lead in with silence
+                p.audio = np.concatenate([np.zeros((k, 2), np.int16), p.audio])
+            elif k < 0:  # the sound started before: join it part-way
+                p.audio = p.audio[-k:]
         except ValueError as e:
             p.close()
             raise MediaError(entry, entry.audio, str(e)) from e

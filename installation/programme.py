@@ -12,7 +12,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ class Entry:
     visual: MediaRef
     audio: MediaRef | None = None
     sound_id: int | None = None
+    audio_offset: float = 0.0  # seconds after the picture appears that the sound starts (pairing timeline)
     label: tuple[str, ...] = ()
     status: str = "ok"
 
@@ -174,6 +175,14 @@ def _aware(now: datetime) -> datetime:
 
 
 # ---- reading the catalogue ------------------------------------------------------------------
+def _offset(timeline: Any) -> float:
+    try:
+        v = float((timeline or {}).get("offset", 0.0))
+    except (TypeError, ValueError, AttributeError):
+        return 0.0
+    return v if abs(v) < 3600 else 0.0
+
+
 def duration_for(settings: ShowSettings, kind: str, own: float | None) -> float:
     if kind in VIDEO_KINDS or (own and kind not in STILL_KINDS):
         d = own or settings.durations.get(kind, settings.default_duration)
@@ -237,12 +246,14 @@ class CatalogueSource:
         with self.catalogue.read() as s:
             ok = {i: (kind, title) for i, kind, title in s.execute(
                 select(Artwork.id, Artwork.kind, Artwork.title).where(Artwork.status == "ok")).all()}
-            pairs = s.execute(select(Pairing.visual_id, Pairing.sound_id)
+            pairs = s.execute(select(Pairing.visual_id, Pairing.sound_id, Pairing.timeline)
                               .order_by(Pairing.created.desc(), Pairing.id.desc())).all()
             sound_for: dict[int, int] = {}  # visual -> its newest playable sound
-            for vid, sid in pairs:
-                if vid in ok and sid in ok:
-                    sound_for.setdefault(vid, sid)
+            offsets: dict[int, float] = {}
+            for vid, sid, timeline in pairs:
+                if vid in ok and sid in ok and vid not in sound_for:
+                    sound_for[vid] = sid
+                    offsets[vid] = _offset(timeline)
             paired = set(sound_for.values())
             wanted = {i for i, (kind, _) in ok.items() if not (kind in SOUND_KINDS and i in paired)}
             stale = sorted(i for i in wanted
@@ -257,7 +268,10 @@ class CatalogueSource:
             if a is None:  # removed between the two queries: next time
                 continue
             sound = rows.get(sound_for[i]) if i in sound_for else None
-            self._cache[i] = ((ok[i][1], sound_for.get(i)), self._entry(a, sound))
+            e = self._entry(a, sound)
+            if e is not None and e.audio is not None and i in offsets:
+                e = replace(e, audio_offset=offsets[i])
+            self._cache[i] = ((ok[i][1], sound_for.get(i)), e)
             self.built += 1
         self._cache = {i: v for i, v in self._cache.items() if i in wanted}
         return [e for _, e in self._cache.values() if e is not None]

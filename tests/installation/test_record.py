@@ -125,3 +125,17 @@ def test_broken_sound_is_quarantined_and_its_picture_comes_back_silent(settings,
     assert catalogue.get(sound).status == "quarantined" and catalogue.get(vid).status == "ok"
     assert vid in res.status["recent_items"]  # the picture came back once its broken sound was dropped
     assert np.abs(decode_audio(tmp_path / "s.mp4")).max() < 0.01  # and it is silent
+
+
+def test_pairing_offset_delays_the_sound(settings, catalogue, tmp_path):
+    vid = catalogue.add(video_draft(tmp_path, seconds=2.0, fps=25, flash_at=1.0))
+    d = sound_draft(1.5, click_at=0.5, pair_with=vid)
+    d.pair_with = (vid, {"duration": 1.5, "offset": 0.5})  # the sound starts half a second in
+    catalogue.add(d)
+    out = tmp_path / "off.mp4"
+    record_show(show_settings(settings), catalogue, out, 2.0, width=32, height=32, fps=25)
+    frames, fps = decode_video(out)
+    t_flash = np.flatnonzero(frames.reshape(len(frames), -1).mean(axis=1) > 128)[0] / fps
+    a = decode_audio(out)
+    t_click = np.flatnonzero(np.abs(a) > 0.5)[0] / 44100
+    assert abs(t_flash - 1.0) < 1e-6 and abs(t_click - 1.0) < 1 / fps
