@@ -151,3 +151,11 @@ def test_a_failing_frame_is_reported_and_the_show_goes_on(settings, catalogue, d
 
     with pytest.raises(GalleryError, match="frames in a row failed"):
         run_live(s, catalogue, status_file=None, fullscreen=False, width=64, height=36, seconds=30, http_port=0)
+
+
+def test_a_display_that_does_not_exist_is_bad_input(config_file, capsys):
+    from gallery.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["-c", str(config_file), "show", "--fullscreen", "--display", "7", "--seconds", "1"])
+    assert e.value.code == 2 and "--display 7" in capsys.readouterr().err
