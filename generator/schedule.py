@@ -286,6 +286,10 @@ def _log_tail(path: Path, n: int = 1500) -> str:
     return data.decode("utf-8", "replace").strip()
 
 
+class ForkServerUnavailable(GalleryError):
+    """The fork server could not start a job (it exited: see logs/runs/server.log)."""
+
+
 class ForkServer:
     """Client of ``python -m generator.worker --server``: a process that has imported the heavy modules
     once and forks one child per job (each child still its own process). One job at a time."""
@@ -297,6 +301,7 @@ class ForkServer:
         self._buf = b""
         self._exits: dict[int, tuple[int, int]] = {}
         self._eof = False
+        self.failed = False  # it could not start a job once: the window goes on with fresh workers
 
     def _ensure(self) -> subprocess.Popen:
         if self.proc is not None and self.proc.poll() is None and not self._eof:
@@ -344,7 +349,9 @@ class ForkServer:
                     return int(ev["pid"])
             if self._eof:
                 break
-        raise GalleryError(f"the worker server did not start run {run_id} (see {log_path.parent / 'server.log'})")
+        self.failed = True
+        raise ForkServerUnavailable(f"the worker server did not start run {run_id} "
+                                    f"(see {log_path.parent / 'server.log'})")
 
     def poll(self, pid: int) -> tuple[int, int] | None:
         """(exit status, peak RSS in kB) once the child ``pid`` has ended, else None."""
@@ -405,9 +412,13 @@ def execute(settings: Settings, cat: Catalogue, run_id: int, hard_deadline: floa
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{run_id}.log"
     settings_json = settings.model_dump_json()
-    if server is not None:
-        wpid = server.start(run_id, settings_json, soft_deadline, log_path)
-
+    if server is not None and not server.failed:
+        try:
+            wpid = server.start(run_id, settings_json, soft_deadline, log_path)
+        except ForkServerUnavailable as exc:
+            log.warning("%s; this window goes on with a fresh interpreter per job", exc)
+            server.close()
+    if server is not None and not server.failed:
         def poll() -> tuple[int, int] | None:
             return server.poll(wpid)
     else:
@@ -431,7 +442,7 @@ def execute(settings: Settings, cat: Catalogue, run_id: int, hard_deadline: floa
         assert run is not None
         run.pid = wpid
         run.extra = dict(run.extra or {}, log=str(log_path), deadline=datetime.fromtimestamp(hard_deadline, UTC)
-                         .isoformat(timespec="seconds"), worker="fork-server" if server is not None else "fresh")
+                         .isoformat(timespec="seconds"), worker="fork-server" if server is not None and not server.failed else "fresh")
     why: str | None = None
     term_at: float | None = None
     delay = 0.002

@@ -125,7 +125,8 @@ def _run_dict(r: Any) -> dict[str, Any]:
             "seconds": round(dur, 2) if dur is not None else None, "artwork_ids": r.artwork_ids or [],
             "error": r.error, "spec": (r.spec or {}).get("job"), "host": r.host, "pid": r.pid,
             "occurrence": (r.extra or {}).get("occurrence"), "exit_code": (r.extra or {}).get("exit_code"),
-            "peak_rss_mb": (r.extra or {}).get("peak_rss_mb")}
+            "peak_rss_mb": (r.extra or {}).get("peak_rss_mb"), "worker": (r.extra or {}).get("worker"),
+            "log": (r.extra or {}).get("log")}
 
 
 def runs(ctx: typer.Context,

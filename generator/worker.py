@@ -29,6 +29,7 @@ ENV_SETTINGS = "GALLERY_WORKER_SETTINGS"
 ENV_DEADLINE = "GALLERY_WORKER_DEADLINE"
 EXIT_FAILED = 3  # the job raised; the row says why
 EXIT_OOM = 4  # the job ran out of memory (MemoryError under the address-space limit)
+EXIT_NO_FORK = 5  # the fork server cannot fork safely (CUDA initialised while preloading)
 
 log = logging.getLogger("gallery.worker")
 
@@ -178,6 +179,12 @@ def serve(modules: list[str]) -> int:
             importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 - the job itself will report it
             print(f"worker server: preloading {name} failed: {exc}", file=sys.stderr, flush=True)
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        # Forked children cannot use a CUDA context made before the fork: let the scheduler start fresh ones.
+        print("worker server: a preloaded module initialised CUDA; refusing to fork (use fresh workers)",
+              file=sys.stderr, flush=True)
+        return EXIT_NO_FORK
     out = sys.stdout
     stdin_fd = sys.stdin.fileno()
     buf = b""

@@ -160,3 +160,13 @@ def test_recovery_never_kills_a_stranger_with_a_recycled_pid(settings, catalogue
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_a_window_falls_back_to_fresh_workers_when_the_fork_server_cannot_start(settings, catalogue, caplog):
+    s, w = _window(settings, [{"kind": "schedforkhostile:run", "count": 2}], worker_start="fork-server")
+    with caplog.at_level(logging.WARNING, logger="gallery.schedule"):
+        run_window(s, catalogue, w, T22, END, FakeClock(T22))
+    runs = _runs(catalogue)
+    assert [r.state for r in runs] == ["done", "done"]
+    assert [r.extra["worker"] for r in runs] == ["fresh", "fresh"]
+    assert any("fresh interpreter per job" in r.getMessage() for r in caplog.records)
