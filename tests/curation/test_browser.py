@@ -35,10 +35,13 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(settings, catalogue):
+    ids = fill(catalogue)
+    yield from _serve(create_app(settings, catalogue, encoder=HistEncoder(), token=None), ids)
+
+
+def _serve(app, ids):  # noqa: ANN001, ANN202
     import uvicorn
 
-    ids = fill(catalogue)
-    app = create_app(settings, catalogue, encoder=HistEncoder(), token=None)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     th = threading.Thread(target=srv.run, daemon=True)
@@ -139,3 +142,32 @@ def test_search_detail_set_export(server, browser, tmp_path):
         time.sleep(0.1)
     assert len(b.find_elements(By.CSS_SELECTOR, "#map image")) == len(ids)
     b.save_screenshot(str(shots / "5-map.png"))
+
+
+def test_text_search_box_with_clip(settings, catalogue, browser, tmp_path):
+    """The search box with the shipped tiny CLIP: "red circle" shows a red circle first."""
+    clip = pytest.importorskip("generator.vqgan_clip.clip", reason="the CLIP module is not there yet")
+    if not clip.SHIPPED_CLIP.is_file():
+        pytest.skip(f"the shipped tiny CLIP weights {clip.SHIPPED_CLIP.name} are not committed yet")
+    from selenium.webdriver.common.by import By
+
+    from curation.embed import load_encoder
+    from tests.curation.test_ranking import _catalogue
+
+    truth = _catalogue(catalogue)
+    app = create_app(settings, catalogue, encoder=load_encoder(settings, "clip"), token=None)
+    gen = _serve(app, truth)
+    base, _ = next(gen)
+    try:
+        browser.get(base + "/")
+        box = browser.find_element(By.ID, "q")
+        box.send_keys("a red circle")
+        browser.find_element(By.ID, "go").click()
+        wait_for(browser, lambda: "q=a+red+circle" in browser.current_url)
+        first = browser.find_element(By.CSS_SELECTOR, "#grid .card")
+        assert truth[int(first.get_attribute("data-id"))] == ("circle", "red")
+        shots = Path(os.environ.get("CURATION_SCREENSHOTS", tmp_path / "shots"))
+        shots.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(shots / "6-text-search.png"))
+    finally:
+        next(gen, None)
