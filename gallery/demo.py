@@ -16,6 +16,7 @@ log = logging.getLogger("gallery.demo")
 # "module:function" steps, run in order; each takes a DemoContext and returns a dict summary.
 STEPS: list[str] = [
     "gallery.demo:procedural_step",
+    "generator.stylegan.demo:demo_step",
     "generator.schedule:demo_step",
     "curation.demo:demo_step",
     "minting.demo:mint_step",

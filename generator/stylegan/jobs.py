@@ -112,7 +112,7 @@ def walk_plan(params: dict[str, Any], m: LoadedModel, fps: int, psi: float) -> d
     mode = _choice(params, "mode", "endless", WALK_MODES)
     space = _choice(params, "space", "z", ("z", "w"))
     seconds = _num(params, "seconds", 8.0, float, 0.05, 3600)
-    spk = _num(params, "seconds_per_keyframe", 2.0, float, 0.05, 600)
+    spk = min(_num(params, "seconds_per_keyframe", 2.0, float, 0.05, 600), seconds)
     seed = int(params["seed"])
     per_seg = max(1, round(spk * fps))
 
