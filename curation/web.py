@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -245,6 +246,22 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
                         "brightness": feats.get(a.id, {}).get("brightness")})
         return out
 
+    def mark_duplicates(artwork_id: int, like: list[dict[str, Any]]) -> None:
+        """Flag the "more like this" cards that are near-duplicates (hash + embedding, as `curate dups`)."""
+        from curation.search import feature_vectors
+        from curation.select import near_duplicates
+
+        ids = [artwork_id] + [c["id"] for c in like]
+        hv = feature_vectors(st.cat, ids, "phash")
+        ids = [a for a in ids if a in hv]
+        if artwork_id not in ids:
+            return
+        groups = near_duplicates(ids, np.stack([hv[a] for a in ids]), st.searcher.index.vectors(ids),
+                                 cs.dup_hash_bits, cs.dup_cosine)
+        dup = next((set(g) for g in groups if artwork_id in g), set())
+        for c in like:
+            c["duplicate"] = c["id"] in dup
+
     def run_search(params: Any, offset: int = 0) -> tuple[list[dict[str, Any]], str | None]:
         q = (params.get("q") or "").strip() or None
         like = _int(params.get("like"), "like", 1)
@@ -293,6 +310,7 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
         like: list[dict[str, Any]] = []
         if sr.index.has(artwork_id):
             like = cards(sr.search(like=artwork_id, k=12))
+            mark_duplicates(artwork_id, like)
         with st.cat.read() as s:
             parents = s.execute(select(Lineage.parent_id, Lineage.relation).where(Lineage.child_id == artwork_id)).all()
             children = s.execute(select(Lineage.child_id, Lineage.relation).where(Lineage.parent_id == artwork_id)).all()

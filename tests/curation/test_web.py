@@ -182,3 +182,17 @@ def test_variations_from_the_detail_page(client, catalogue, monkeypatch):
     assert runs[2].spec["job"]["params"]["parents"] == [[a, "between"], [b, "between"]]
     r = client.post(f"/a/{a}/vary", data={"other": str(a), "csrf": tok}, headers=ORIGIN)
     assert r.status_code == 400 and "two different artworks" in r.text
+
+
+def test_detail_flags_near_duplicates(client, catalogue):
+    src = client.ids[("circle", "red", "white")]
+    copy = catalogue.add(image_draft(draw("circle", "red", "white", size=72, offset=1), "a near copy"))
+    client.app.state.gallery.refresh(every_s=0)
+    page = client.get(f"/a/{src}").text
+    cards = re.findall(r'class="card" data-id="(\d+)".*?</div>\s*</div>', page, re.S)
+    assert str(copy) in cards
+    block = page[page.index(f'data-id="{copy}"'):]
+    assert "≈ duplicate" in block[:block.index("</div>\n</div>")]
+    far = client.ids[("square", "blue", "black")]
+    fblock = page[page.index(f'data-id="{far}"'):] if f'data-id="{far}"' in page else ""
+    assert "≈ duplicate" not in fblock[:fblock.find("</div>\n</div>")]
