@@ -136,7 +136,8 @@ class SynthesisLayer(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", gain: float = 1.0) -> torch.Tensor:
         styles = self.affine(w)
         weight = self.weight
-        dcoefs = ((weight.unsqueeze(0) * styles[:, None, :, None, None]).square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
+        # sum_i,k (w[o,i,k] s[n,i])^2 = s^2 @ (sum_k w^2)^T: a matmul, not an [N, out, in, k, k] tensor.
+        dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()
         x = x * styles[:, :, None, None]
         if self.up == 2:
             x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
