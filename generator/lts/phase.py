@@ -11,6 +11,7 @@ of fast Griffin-Lim (Perraudin et al. 2013) with the exact projection of ``gener
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -43,9 +44,12 @@ def peak_locked_phase(S: np.ndarray, spec: CQTSpec, floor_db: float = -60.0) -> 
     lp = logS[np.minimum(pk + 1, K - 1), pm]
     table, grid = _ratio_table(spec)
     r = lp - lm
-    rows = table[pk]  # (n_peaks, len(grid)), increasing along the grid
-    pos = np.clip((rows < r[:, None]).sum(axis=1), 1, len(grid) - 1)
-    lo, hi = rows[np.arange(len(pk)), pos - 1], rows[np.arange(len(pk)), pos]
+    # one binary search over all rows at once: row k is shifted by k * 1000 (its values lie within +-60)
+    g = len(grid)
+    flat = (table + 1000.0 * np.arange(K)[:, None]).ravel()
+    pos = np.searchsorted(flat, r + 1000.0 * pk) - pk * g
+    pos = np.clip(pos, 1, g - 1)
+    lo, hi = table[pk, pos - 1], table[pk, pos]
     w = np.clip((r - lo) / np.maximum(hi - lo, 1e-12), 0.0, 1.0)
     delta = grid[pos - 1] + w * (grid[pos] - grid[pos - 1])
     edge = (pk == 0) | (pk == K - 1)
@@ -66,16 +70,20 @@ def peak_locked_phase(S: np.ndarray, spec: CQTSpec, floor_db: float = -60.0) -> 
     freq = np.where(none, spec.fmin * 2.0 ** (kk / spec.bins_per_octave), peak_freq[owner, cols])
     step = 2 * math.pi * spec.hop / spec.sr
     inc = step * 0.5 * (freq + np.concatenate([freq[:, :1], freq[:, :-1]], axis=1))
-    phase = np.empty((K, M))
-    phase[:, 0] = 0.0
-    prev = phase[:, 0]
+    # frame by frame (rows of the transposed, contiguous arrays): the owner peak advances from its own
+    # phase in the previous frame
+    owner_t = np.ascontiguousarray(owner.T)
+    inc_t = np.ascontiguousarray(inc.T)
+    phase_t = np.empty((M, K))
+    phase_t[0] = 0.0
+    prev = phase_t[0]
     for m in range(1, M):
-        # the owner peak advances from its own phase in the previous frame
-        prev = prev[owner[:, m]] + inc[:, m]
-        phase[:, m] = prev
-    return np.mod(phase, 2 * math.pi)
+        prev = prev[owner_t[m]] + inc_t[m]
+        phase_t[m] = prev
+    return np.mod(phase_t.T, 2 * math.pi)
 
 
+@functools.lru_cache(maxsize=8)
 def _ratio_table(spec: CQTSpec, n: int = 129) -> tuple[np.ndarray, np.ndarray]:
     """log(H_{k+1}(f) / H_{k-1}(f)) for f = f_k 2^(d / bins_per_octave), d on a grid over [-0.5, 0.5]."""
     grid = np.linspace(-0.5, 0.5, n)
@@ -84,7 +92,9 @@ def _ratio_table(spec: CQTSpec, n: int = 129) -> tuple[np.ndarray, np.ndarray]:
     up = response(spec, k + 1, hz)
     down = response(spec, k - 1, hz)
     table = np.log(np.maximum(up, 1e-12)) - np.log(np.maximum(down, 1e-12))
-    return np.maximum.accumulate(table, axis=1), grid
+    table = np.clip(np.maximum.accumulate(table, axis=1), -60.0, 60.0)
+    table.flags.writeable = False
+    return table, grid
 
 
 def _project_magnitude(c: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
