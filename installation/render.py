@@ -60,11 +60,19 @@ float inside(vec2 p) {  // 1 inside the picture, 0 on the bars of a contain fit
 }
 
 void main() {
+#if EXACT  // both pictures fitted to the screen already: one texel per pixel, no bars to cut
+    vec3 a = texture(texA, uvA).rgb;
+#else
     vec3 a = texture(texA, uvA).rgb * inside(uvA);
+#endif
 #if MODE == 0
     colour = vec4(a * dim, 1.0);
 #else
+#if EXACT
+    vec3 b = texture(texB, uvA).rgb;  // same 1:1 mapping as a
+#else
     vec3 b = texture(texB, uvB).rgb * inside(uvB);
+#endif
     const float edge = 0.12;
 #if MODE == 1
     float m = t;
@@ -111,10 +119,13 @@ class Renderer:
         self.text_prog = ctx.program(vertex_shader=VERT, fragment_shader=TEXT_FRAG)
         quad = np.array([0, 0, 1, 0, 0, 1, 1, 1], dtype="f4")
         self.vbo = ctx.buffer(quad.tobytes())
-        # program 0: one picture; 1 + i: transition i of TRANSITIONS
+        # program 2 * m + exact: m = 0 one picture, 1 + i transition i of TRANSITIONS; exact: every
+        # picture drawn is fitted to the screen (the cheaper shader)
         self.progs = [ctx.program(vertex_shader=PICTURE_VERT, fragment_shader=PICTURE_FRAG.replace(
-            "#version 330", f"#version 330\n#define MODE {m}", 1)) for m in range(1 + len(TRANSITIONS))]
+            "#version 330", f"#version 330\n#define MODE {m}\n#define EXACT {e}", 1))
+            for m in range(1 + len(TRANSITIONS)) for e in (0, 1)]
         self.vaos = [ctx.vertex_array(p, [(self.vbo, "2f", "pos")]) for p in self.progs]
+        self.exact = [False, False]
         for p in self.progs:
             p["texA"] = 0
             if "texB" in p:
@@ -156,6 +167,7 @@ class Renderer:
             self.sizes[slot] = key[:2]
         f = self._moderngl.NEAREST if exact else self._moderngl.LINEAR
         tex.filter = (f, f)
+        self.exact[slot] = exact
 
     # ---- text -----------------------------------------------------------------------------------
     def _font(self, px: int):  # noqa: ANN202
@@ -210,10 +222,11 @@ class Renderer:
              dim: float = 1.0, texts: dict[str, tuple[float, str]] | None = None) -> None:
         """Draw slot ``a`` going to slot ``b`` at progress ``t``; texts: name -> (alpha, placement)."""
         fbo.use()
-        fbo.clear(0.0, 0.0, 0.0, 1.0)
         self.ctx.disable(self._moderngl.BLEND)
         has_a = a is not None and self.slots[a] is not None
         has_b = b is not None and self.slots[b] is not None
+        if not (has_a or has_b):
+            fbo.clear(0.0, 0.0, 0.0, 1.0)  # a picture pass writes every pixel (bars included) itself
         if has_a or has_b:
             if not has_a:  # fading in from black: b alone, brightened by the progress
                 dim = dim * float(min(max(t, 0.0), 1.0))
@@ -222,13 +235,15 @@ class Renderer:
             m = 1 + TRANSITIONS.index(mode) if has_b and tb > 0.0 else 0
             if has_b and tb >= 1.0:
                 a, m = b, 0
-            p = self.progs[m]
+            exact = self.exact[a] and (not m or self.exact[b])
+            p = self.progs[2 * m + int(exact)]
             w, h = self.sizes[a]
             p["scaleA"] = fit_scale(w, h, self.width, self.height, self.fit)
             self.slots[a].use(location=0)
             if m:
                 w, h = self.sizes[b]
-                p["scaleB"] = fit_scale(w, h, self.width, self.height, self.fit)
+                if "scaleB" in p:
+                    p["scaleB"] = fit_scale(w, h, self.width, self.height, self.fit)
                 self.slots[b].use(location=1)
                 p["t"] = tb
                 if "screen" in p:
@@ -236,7 +251,7 @@ class Renderer:
             elif "scaleB" in p:
                 p["scaleB"] = (1.0, 1.0)
             p["dim"] = float(dim)
-            self.vaos[m].render(self._moderngl.TRIANGLE_STRIP)
+            self.vaos[2 * m + int(exact)].render(self._moderngl.TRIANGLE_STRIP)
         if texts:
             self.ctx.enable(self._moderngl.BLEND)
             self.ctx.blend_func = self._moderngl.SRC_ALPHA, self._moderngl.ONE_MINUS_SRC_ALPHA
