@@ -143,3 +143,14 @@ def test_rosinality_pt_round_trip(tmp_path):
     z = torch.randn(2, SMALL.z_dim)
     with torch.no_grad():
         assert torch.allclose(G(z, truncation_psi=0.7), G2(z, truncation_psi=0.7), atol=1e-6)
+
+
+def test_stylegan3_and_conditional_generators_are_refused_clearly():
+    from generator.stylegan.checkpoints import config_from_state
+
+    base = {"mapping.fc0.weight": torch.zeros(8, 8), "mapping.w_avg": torch.zeros(8)}
+    with pytest.raises(BadInput, match="StyleGAN3"):
+        config_from_state({**base, "synthesis.input.affine.weight": torch.zeros(4, 8),
+                           "synthesis.L0_36_512.weight": torch.zeros(1)})
+    with pytest.raises(BadInput, match="conditional"):
+        config_from_state({**base, "mapping.embed.weight": torch.zeros(8, 10)})
