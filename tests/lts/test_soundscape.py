@@ -189,3 +189,23 @@ def test_cli_generate_and_train(config_file, tmp_path, small_ckpt, capsys):
     assert load_checkpoint(tmp_path / "mine.pt").preset.name == "tiny"
     assert run("lts", "anchors", "--checkpoint", str(tmp_path / "mine.pt"), "--json") == 0
     assert json.loads(capsys.readouterr().out)["anchors"]
+
+
+def test_demo_step_pairs_with_the_walk(settings, catalogue, tmp_path):
+    """Uses the shipped tiny weights, as `gallery demo` does on a fresh machine."""
+    from gallery.demo import DemoContext
+    from generator.lts.demo import soundscape_step
+
+    still = _visual(catalogue, duration=None, kind="image")
+    walk = _visual(catalogue, duration=2.5, kt=(0.0, 1.25), loop=False, kind="walk")
+    dc = DemoContext(settings=settings, catalogue=catalogue, out_dir=tmp_path, quick=True,
+                     results={"demo_step": {"walks": [walk]}})
+    res = soundscape_step(dc)
+    assert res["paired_with"] == walk and res["seconds"] == 2.5
+    art = catalogue.get(res["soundscape"])
+    assert art.recipe["timeline"]["keyframe_times"] == [0.0, 1.25]
+    assert sf.info(res["wav"]).duration == pytest.approx(2.5, abs=1e-3)
+    # without a walk anywhere, the newest visual (a still) gets one with its own timeline
+    dc2 = DemoContext(settings=settings, catalogue=catalogue, out_dir=tmp_path, quick=True)
+    catalogue.set_status(walk, "hidden", "test")
+    assert soundscape_step(dc2)["paired_with"] == still
