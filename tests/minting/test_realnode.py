@@ -129,3 +129,40 @@ def test_sigkill_halfway_then_rerun_mints_exactly_20(hardhat_node, tmp_path, dat
         assert sum(t.payload["quantity"] for t in mints) == 20
         assert sorted(t.payload["first"] for t in mints) == [1, 6, 11, 16]
     cat.close()
+
+
+def test_stuck_transaction_is_replaced_with_higher_fees(hardhat_node, settings, catalogue):
+    """Mining stopped: no receipt in time, so the same nonce goes out again with bumped fees, and the node
+    takes the replacement (it wants >= 10% more); the journal keeps both, the old one `replaced`."""
+    url, w3 = hardhat_node
+    from eth_account import Account
+
+    from minting import flow
+    from minting.chain import fund_from_dev_account
+
+    acct = Account.create()
+    fund_from_dev_account(w3, acct.address, 10**19)
+    ms = settings.minting.model_copy(update={"rpc_url": url, "chain_id": 31337, "receipt_timeout_s": 1.5})
+    mc = flow.open_context(settings.model_copy(update={"minting": ms}), catalogue,
+                           environ={"GALLERY_MINT_KEY": acct.key.hex()})
+    flow.deploy(mc)
+    k = flow.contract(mc)
+    w3.provider.make_request("evm_setIntervalMining", [0])
+    w3.provider.make_request("evm_setAutomine", [False])
+    real_bump = mc.chain._bump
+
+    def bump_then_mine(tx_id):
+        out = real_bump(tx_id)
+        w3.provider.make_request("evm_mine", [])
+        return out
+
+    mc.chain._bump = bump_then_mine
+    rec = mc.chain.send("set-contract-uri", {"to": k.address, "data": k.functions.setContractURI(
+        "ipfs://replaced")._encode_transaction_data()}, contract=k.address)
+    assert rec["status"] == 1
+    with catalogue.read() as s:
+        rows = list(s.scalars(select(MintTx).where(MintTx.purpose == "set-contract-uri").order_by(MintTx.id)))
+    assert [r.state for r in rows] == ["replaced", "confirmed"] and rows[0].nonce == rows[1].nonce
+    assert rec["tx_hash"] == rows[1].tx_hash
+    assert rows[1].max_fee_per_gas >= rows[0].max_fee_per_gas * 1.1
+    assert k.functions.contractURI().call() == "ipfs://replaced"
