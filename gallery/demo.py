@@ -17,6 +17,7 @@ log = logging.getLogger("gallery.demo")
 STEPS: list[str] = [
     "gallery.demo:procedural_step",
     "generator.stylegan.demo:demo_step",
+    "generator.lts.demo:soundscape_step",
     "generator.schedule:demo_step",
     "curation.demo:demo_step",
     "minting.demo:mint_step",
