@@ -4,8 +4,8 @@ set -euo pipefail
 PACKAGES=(
   # headless OpenGL (moderngl through EGL, llvmpipe) and a virtual screen for the real window
   libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 xvfb xauth
-  # audio: soundfile's libsndfile, fluidsynth + the FluidR3 General MIDI soundfont
-  libsndfile1 fluidsynth fluid-soundfont-gm
+  # audio: soundfile's libsndfile, fluidsynth + the FluidR3 General MIDI soundfont, PortAudio (sounddevice)
+  libsndfile1 fluidsynth fluid-soundfont-gm libportaudio2
   # browser tests of the curation web UI
   chromium chromium-driver
   # the catalogue suite against a real PostgreSQL server
