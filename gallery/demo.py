@@ -17,7 +17,9 @@ log = logging.getLogger("gallery.demo")
 STEPS: list[str] = [
     "gallery.demo:procedural_step",
     "generator.stylegan.demo:demo_step",
+    "generator.vqgan_clip.demo:progression_step",
     "generator.lts.demo:soundscape_step",
+    "generator.musicvae.demo:interpolation_step",
     "generator.schedule:demo_step",
     "curation.demo:demo_step",
     "minting.demo:mint_step",

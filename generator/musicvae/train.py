@@ -126,15 +126,15 @@ def training_data(settings, bars: int, midi: str | None = None, stride_bars: int
     from generator.datasets.melodies import MelodySet, cached_corpus, midi_melodies, split_windows
 
     mv = settings.musicvae
+    if midi and not Path(midi).is_dir():
+        from gallery.errors import BadInput
+
+        raise BadInput(f"--midi {midi}: not a folder")
     ms = MelodySet()
     if corpus:
         ms = cached_corpus(settings.path("datasets/melodies"), list(mv.corpus_sources), mv.corpus_limit)
     if midi:
         folder = Path(midi)
-        if not folder.is_dir():
-            from gallery.errors import BadInput
-
-            raise BadInput(f"--midi {midi}: not a folder")
         user = midi_melodies(folder, min_bars=bars)
         ms.pieces += user.pieces
         ms.skipped += user.skipped

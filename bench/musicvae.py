@@ -1,0 +1,134 @@
+"""Music-VAE figures: held-out reconstruction accuracy of the tiny presets beside the published ones,
+interpolation smoothness (latent slerp vs naive event-space crossfade), and the latency of an
+11-step 16-bar interpolation on this CPU (goal < 100 ms).
+
+    .venv/bin/python bench/musicvae.py [--data-dir gallery-data] [--pairs 20] [--threads 2]
+
+Held-out windows come from the corpus split by piece (parsed once, cached under data_dir).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+PUBLISHED = {2: (0.99, 0.95, "2-bar flat (Roberts et al. 2018)"),
+             16: (0.92, 0.81, "16-bar hierarchical (Roberts et al. 2018)")}
+
+
+def table(title: str, header: list[str], rows: list[list[object]]) -> None:
+    cells = [header] + [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    print(f"\n{title}")
+    for j, r in enumerate(cells):
+        print("  " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+        if j == 0:
+            print("  " + "-+-".join("-" * w for w in widths))
+
+
+def changes(seq: np.ndarray) -> np.ndarray:
+    """Events changed between neighbouring steps of an interpolation [S, T]."""
+    return (seq[1:] != seq[:-1]).sum(1)
+
+
+def naive(a: np.ndarray, b: np.ndarray, steps: int, rng: np.random.Generator) -> np.ndarray:
+    """Event-space crossfade: step t takes b's event at a random fraction t of the positions."""
+    order = rng.permutation(len(a))
+    out = []
+    for t in np.linspace(0, 1, steps):
+        take = np.zeros(len(a), dtype=bool)
+        take[order[: int(round(t * len(a)))]] = True
+        out.append(np.where(take, b, a))
+    return np.stack(out)
+
+
+def fragments(seq: np.ndarray) -> float:
+    """Share of notes that no endpoint melody could contain: shorter than both endpoints' shortest."""
+    from generator.musicvae.events import events_to_notes
+
+    ends = [events_to_notes(seq[0]), events_to_notes(seq[-1])]
+    shortest = min((n.end - n.start for e in ends for n in e), default=1)
+    inner = [n for row in seq[1:-1] for n in events_to_notes(row)]
+    return sum(n.end - n.start < shortest for n in inner) / max(len(inner), 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--pairs", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--max-heldout", type=int, default=1000)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from gallery.config import load_settings
+    from generator.musicvae.jobs import decode_latents, interpolation_latents, load_model
+    from generator.musicvae.train import evaluate, training_data
+
+    settings = load_settings(None, overrides={"data_dir": args.data_dir} if args.data_dir else None)
+    rng = np.random.default_rng(0)
+    acc_rows, smooth_rows = [], []
+    heldout = {}
+    for bars in (2, 16):
+        loaded = load_model(settings, bars)
+        data, report = training_data(settings, bars)
+        h = data["heldout"]
+        if len(h) > args.max_heldout:
+            h = h[rng.choice(len(h), args.max_heldout, replace=False)]
+        heldout[bars] = h
+        t0 = time.perf_counter()
+        res = evaluate(loaded.model, h)
+        tf, smp, name = PUBLISHED[bars]
+        info = loaded.info
+        acc_rows.append([f"{loaded.preset} ({info.get('steps', '?')} steps, {info.get('train_seconds', '?')} s)",
+                         len(h), res["tf_acc"], res["sampled_acc"], name, tf, smp])
+        print(f"evaluated {loaded.preset} on {len(h)} held-out windows in {time.perf_counter() - t0:.1f} s")
+        always_hold = float((h == 0).mean())
+        acc_rows.append([f"  baseline: always 'no event' ({bars}-bar)", len(h), always_hold, always_hold, "", "", ""])
+        lat, nai, frag_l, frag_n = [], [], [], []
+        for _ in range(args.pairs):
+            i, j = rng.choice(len(h), 2, replace=False)
+            z = interpolation_latents(loaded, h[i], h[j], 11)
+            seq = decode_latents(loaded, z, 0.0, 0)
+            seq = np.concatenate([h[i][None], seq, h[j][None]])  # from the real melodies, through the model
+            lat.append(changes(seq))
+            frag_l.append(fragments(seq))
+            nseq = naive(h[i], h[j], 13, rng)
+            nai.append(changes(nseq))
+            frag_n.append(fragments(nseq))
+        for label, ch, fr in (("latent slerp (model)", lat, frag_l), ("naive event crossfade", nai, frag_n)):
+            c = np.concatenate(ch)
+            smooth_rows.append([f"{bars}-bar {label}", float(c.mean()), int(c.max()),
+                                float(np.mean([x.sum() for x in ch])), float(np.mean(fr))])
+
+    table("Held-out reconstruction accuracy (per 16th-note step, z = encoder mean; sampled = greedy free-running)",
+          ["model", "windows", "teacher-forced", "sampled", "published", "pub. TF", "pub. sampled"], acc_rows)
+    table(f"Interpolation smoothness: {args.pairs} held-out pairs, 11 latent steps between the real melodies",
+          ["interpolation", "mean changed/step", "max changed/step", "total changed", "fragment-note share"],
+          smooth_rows)
+
+    loaded = load_model(settings, 16)
+    a, b = heldout[16][0], heldout[16][1]
+    lat_rows = []
+    for label, batched in (("batched (one decode of 11 codes)", True), ("one code at a time", False)):
+        times = []
+        for _ in range(7):
+            t0 = time.perf_counter()
+            z = interpolation_latents(loaded, a, b, 11)
+            if batched:
+                decode_latents(loaded, z, 0.0, 0)
+            else:
+                for k in range(11):
+                    decode_latents(loaded, z[k:k + 1], 0.0, 0)
+            times.append((time.perf_counter() - t0) * 1000)
+        lat_rows.append([label, statistics.median(times), min(times), "yes" if statistics.median(times) < 100 else "no"])
+    table(f"Latency of an 11-step 16-bar interpolation (encode 2 + slerp + greedy decode), {args.threads} threads, ms",
+          ["decoding", "median ms", "best ms", "< 100 ms"], lat_rows)
+
+
+if __name__ == "__main__":
+    main()
