@@ -141,3 +141,14 @@ def test_shipped_tiny_weights_load():
     assert loaded.preset.name == "tiny"
     assert any(n.startswith("texture") for n in loaded.anchors["names"])
     assert any(n.startswith("chorale") for n in loaded.anchors["names"])
+
+
+def test_reference_preset_has_the_published_sizes(tmp_path):
+    p = PRESETS["reference"]
+    assert (p.cqt.sr, p.cqt.hop, p.cqt.bins_per_octave, p.cqt.n_bins) == (44100, 128, 48, 384)
+    paths = write_textures(tmp_path, n=3, seconds=0.5)
+    torch.set_num_threads(1)
+    train(paths, p, tmp_path / "ref.pt", seed=0, steps=2)
+    m = load_checkpoint(tmp_path / "ref.pt").model
+    assert [tuple(w.shape) for w in (m.enc[0].weight, m.mu.weight, m.dec[0].weight, m.dec[2].weight)] == [
+        (2048, 384), (256, 2048), (2048, 256), (384, 2048)]
