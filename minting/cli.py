@@ -60,10 +60,12 @@ def set_cmd(ctx: typer.Context, set_id: int = typer.Argument(..., help="the coll
         def upload(plan):
             return pinning.upload_and_pin(mc.ms, plan.car, plan.root, f"set-{plan.collection_id}", os.environ)
     res = mint_set(mc, set_id, dry_run=dry_run, upload=upload)
-    head = "dry run: " if dry_run else ""
-    lines = [f"{head}set {set_id}: {res['tokens']} tokens on {res['contract']}, {res['to_mint']} to mint "
-             f"in {res['batches']} transaction(s); estimate {res['estimated_gas']:,} gas "
-             f"(<= {res['estimated_cost_eth']:.6f} ETH)",
+    if dry_run or "minted" not in res:
+        what = f"{res['to_mint']} to mint in {res['batches']} transaction(s)"
+    else:
+        what = f"minted {res['minted']} ({res['to_mint']} now, in {res['batches']} transaction(s))"
+    lines = [f"{'dry run: ' if dry_run else ''}set {set_id}: {res['tokens']} tokens on {res['contract']}, {what}; "
+             f"estimate {res['estimated_gas']:,} gas (<= {res['estimated_cost_eth']:.6f} ETH)",
              f"CAR: {res['car']} ({res['car_bytes']:,} bytes), root {res['root']}"]
     if res.get("reconciled"):
         lines.append(f"reconciled {res['reconciled']} transaction(s) left by an earlier run")

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from catalogue.models import Artwork, Collection, Mint, MintTx
+from catalogue.models import Artwork, Collection, Mint, MintTx, Model
 from gallery.errors import BadInput, GalleryError
 from minting import cid as cidlib
 from minting.chain import GWEI, Chain, connect, contract_interface, load_signer
@@ -179,7 +179,8 @@ def plan_set(mc: MintContext, collection_id: int, k: Any) -> SetPlan:
                     raise BadInput(f"set {collection_id}: artwork {art.id} is {art.status} ({art.status_reason})")
                 tf = token_files(art, mc.catalogue.media_path, collection_title=coll.title,
                                  collection_description=coll.description, position=i + 1, token_id=start + i,
-                                 external_url=ms.external_url, default_description=ms.description)
+                                 external_url=ms.external_url, default_description=ms.description,
+                                 model_name=_model_name(s, art))
                 rows.append(Mint(collection_id=collection_id, collection_item_id=item.id, artwork_id=art.id,
                                  chain_id=chain_id, contract=address, token_id=start + i,
                                  metadata_cid=str(cidlib.file_cid(tf.document)), state="planned",
@@ -212,6 +213,13 @@ def plan_set(mc: MintContext, collection_id: int, k: Any) -> SetPlan:
          "tokens": tokens}, indent=1))
     return SetPlan(collection_id, address, tokens[0]["to"], tokens, str(node.cid), base_uri, car, size,
                    len(everything))
+
+
+def _model_name(s: Any, art: Artwork) -> str | None:
+    if art.model_id is None:
+        return None
+    m = s.get(Model, art.model_id)
+    return f"{m.family}/{m.name}" if m is not None else None
 
 
 def _sync(mc: MintContext, k: Any, plan: SetPlan) -> int:
@@ -345,7 +353,7 @@ def verify(mc: MintContext, collection_id: int) -> dict[str, Any]:
             tf = token_files(arts[m.artwork_id], mc.catalogue.media_path, collection_title=coll.title,
                              collection_description=coll.description, position=positions[m.artwork_id],
                              token_id=m.token_id, external_url=mc.ms.external_url,
-                             default_description=mc.ms.description)
+                             default_description=mc.ms.description, model_name=_model_name(s, arts[m.artwork_id]))
             want_cid = str(cidlib.file_cid(tf.document))
             if want_cid != m.metadata_cid:
                 problems.append(f"token {m.token_id}: catalogue metadata CID {want_cid} != planned {m.metadata_cid}")

@@ -23,8 +23,9 @@ ANIMATION_ROLES = {"walk": "video", "uncanny": "video", "progression": "video",
 EXTENSIONS = {"image/png": "png", "video/mp4": "mp4", "audio/wav": "wav", "audio/x-wav": "wav",
               "audio/midi": "mid", "image/jpeg": "jpg", "image/gif": "gif", "audio/mpeg": "mp3"}
 # Recipe keys that become attributes (scalars, or lists of scalars joined), in this order.
-RECIPE_TRAITS = ("generator", "version", "preset", "model", "checkpoint_sha256", "seed", "seeds", "prompt",
-                 "prompts", "iterations", "steps", "truncation", "psi", "size", "tempo", "key", "layers")
+RECIPE_TRAITS = ("generator", "version", "mode", "preset", "model", "checkpoint_sha256", "seed", "seeds", "prompt",
+                 "prompts", "iterations", "iteration", "steps", "truncation", "psi", "temperature", "size", "tempo",
+                 "key", "layers")
 
 
 @dataclass
@@ -41,6 +42,10 @@ def canonical_json(doc: dict[str, Any]) -> bytes:
 
 
 def _trait_value(v: Any) -> Any:
+    if isinstance(v, dict):  # e.g. "model": {"name": ..., "sha256": ...}
+        v = v.get("name") or v.get("preset") or v.get("sha256")
+    if v is None:
+        return None
     if isinstance(v, bool):
         return str(v).lower()
     if isinstance(v, (int, float, str)):
@@ -50,9 +55,11 @@ def _trait_value(v: Any) -> Any:
     return None
 
 
-def attributes(artwork: Any) -> list[dict[str, Any]]:
+def attributes(artwork: Any, model_name: str | None = None) -> list[dict[str, Any]]:
     recipe = artwork.recipe or {}
     out: list[dict[str, Any]] = [{"trait_type": "kind", "value": artwork.kind}]
+    if model_name and "model" not in recipe:
+        out.append({"trait_type": "model", "value": model_name})
     for key in RECIPE_TRAITS:
         if key in recipe:
             v = _trait_value(recipe[key])
@@ -70,7 +77,8 @@ def attributes(artwork: Any) -> list[dict[str, Any]]:
 
 
 def token_files(artwork: Any, media_path, *, collection_title: str, collection_description: str,
-                position: int, token_id: int, external_url: str, default_description: str) -> TokenFiles:
+                position: int, token_id: int, external_url: str, default_description: str,
+                model_name: str | None = None) -> TokenFiles:
     """Build one token's metadata. `media_path(media) -> Path` finds a blob in the store."""
     media: dict[str, Path] = {}
     cids: dict[str, str] = {}
@@ -95,7 +103,7 @@ def token_files(artwork: Any, media_path, *, collection_title: str, collection_d
         "name": artwork.title or f"{collection_title} #{position}",
         "description": collection_description or default_description,
         "image": image,
-        "attributes": attributes(artwork),
+        "attributes": attributes(artwork, model_name),
     }
     anim_role = ANIMATION_ROLES.get(artwork.kind)
     if anim_role:
