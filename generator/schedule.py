@@ -864,13 +864,19 @@ def run_once(settings: Settings, cat: Catalogue, window_name: str | None = None,
 
 
 # ---- the demo ----------------------------------------------------------------------------------------------
-# Cheap generator kinds the demo's window adds when they are registered in JOB_KINDS (kind -> params).
-DEMO_CHEAP_KINDS: dict[str, dict[str, Any]] = {"stylegan.walk": {"seconds": 1, "fps": 8}}
+# Cheap generator entries the demo's window adds when their kinds are registered in JOB_KINDS: a short
+# walk, then a melody and a soundscape paired to it (the overnight programme in miniature).
+DEMO_GENERATOR_JOBS: list[dict[str, Any]] = [
+    {"kind": "stylegan.walk", "count": 1, "params": {"seconds": 2, "fps": 8}},
+    {"kind": "musicvae.sample", "count": 1, "pair_with": "previous_visual", "pair_kinds": ["walk"]},
+    {"kind": "lts.soundscape", "count": 1, "pair_with": "previous_visual", "pair_kinds": ["walk"],
+     "pair_param": "visual_id", "params": {"mode": "timeline"}},
+]
 
 
-def demo_step(dc: Any) -> dict[str, Any]:
-    """`gallery demo`: schedule one short window (procedural images, a no-op, cheap generators) and run it,
-    each job in a worker subprocess, the way the nightly daemon does; returns its runs."""
+def schedule_step(dc: Any) -> dict[str, Any]:
+    """`gallery demo`: schedule one short window (procedural images, a no-op, a walk with a melody and a
+    soundscape paired to it) and run it, each job in a worker process as the nightly daemon does."""
     from generator.jobs import JOB_KINDS
 
     jobs: list[dict[str, Any]] = [
@@ -878,12 +884,12 @@ def demo_step(dc: Any) -> dict[str, Any]:
          "params": {"count": 2 if dc.quick else 3, "size": 128}},
         {"kind": "noop", "name": "demo-noop", "count": 1},
     ]
-    jobs += [{"kind": k, "count": 1, "params": p} for k, p in DEMO_CHEAP_KINDS.items() if k in JOB_KINDS]
+    jobs += [dict(e) for e in DEMO_GENERATOR_JOBS if e["kind"] in JOB_KINDS]
     data = dc.settings.model_dump(mode="json")
     data["schedule"] = dict(data["schedule"], windows=[{"name": "demo", "cron": "* * * * *",
-                                                        "duration_minutes": 1.5, "seed": 1, "jobs": jobs}])
+                                                        "duration_minutes": 2, "seed": 1, "jobs": jobs}])
     settings = type(dc.settings).model_validate(data)
-    rep = run_once(settings, dc.catalogue, "demo", minutes=1.0 if dc.quick else 1.5)
+    rep = run_once(settings, dc.catalogue, "demo", minutes=1.5 if dc.quick else 2)
     s = rep.summary()
     return {"window": "demo", "jobs": s["jobs"], "states": s["states"], "artworks": s["artworks"],
             "runs": [o.run_id for o in rep.outcomes], "seconds_per_job": round(

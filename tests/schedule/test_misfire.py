@@ -87,12 +87,12 @@ def test_a_start_missed_by_more_than_the_grace_does_not_run(settings, catalogue,
 def test_demo_step_runs_one_short_window(settings, catalogue, tmp_path, quick, monkeypatch):
     from gallery.demo import STEPS, DemoContext
     from generator import schedule
-    from generator.schedule import demo_step
+    from generator.schedule import schedule_step
 
-    monkeypatch.setattr(schedule, "DEMO_CHEAP_KINDS", {})  # no model families in this area's tests
+    monkeypatch.setattr(schedule, "DEMO_GENERATOR_JOBS", [])  # no model families in this area's tests
 
-    assert "generator.schedule:demo_step" in STEPS
-    res = demo_step(DemoContext(settings=settings, catalogue=catalogue, out_dir=tmp_path, quick=quick))
+    assert "generator.schedule:schedule_step" in STEPS
+    res = schedule_step(DemoContext(settings=settings, catalogue=catalogue, out_dir=tmp_path, quick=quick))
     assert res["states"] == {"done": res["jobs"]} and res["jobs"] >= 3
     assert res["artworks"] >= 4
     with catalogue.read() as sess:
