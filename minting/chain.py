@@ -127,7 +127,8 @@ def connect(ms: MintingSettings) -> Any:
     try:
         w3.eth.chain_id  # noqa: B018 - probe the endpoint
     except Exception as e:  # noqa: BLE001
-        raise GalleryError(f"cannot reach the chain at minting.rpc_url {ms.rpc_url}: {type(e).__name__}") from None
+        raise GalleryError(f"cannot reach the chain at minting.rpc_url {_redact_url(ms.rpc_url)}: "
+                           f"{type(e).__name__}") from None
     return w3
 
 
@@ -331,6 +332,15 @@ class Chain:
             log.info("reconciling journalled %s tx nonce %d", latest.purpose, latest.nonce)
             done.append({"purpose": latest.purpose, "nonce": latest.nonce, **self._settle(latest.id)})
         return done
+
+
+def _redact_url(url: str) -> str:
+    """Scheme and host only: RPC URLs often carry an API key in the path or query."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "") + ("/…" if parts.path.strip("/") or parts.query else "")
 
 
 def _hex(b: Any) -> str:

@@ -252,3 +252,12 @@ def test_settings_reject_keys_and_bad_values():
         MintingSettings(recipient="0x123")
     with pytest.raises(ValidationError, match="above max_fee_gwei"):
         MintingSettings(max_fee_gwei=1, priority_fee_gwei=2)
+
+
+def test_unreachable_rpc_url_is_named_without_its_api_key(settings):
+    from minting.chain import connect
+
+    ms = settings.minting.model_copy(update={"rpc_url": "http://127.0.0.1:9/v3/secretprojectkey"})
+    with pytest.raises(GalleryError, match=r"http://127.0.0.1:9/…") as e:
+        connect(ms)
+    assert "secretprojectkey" not in str(e.value)
