@@ -94,6 +94,7 @@ def verify_cmd(ctx: typer.Context, set_id: int = typer.Argument(..., help="the c
     res = verify(_context(ctx), set_id)
     lines = [f"set {set_id}: {res['tokens']} tokens on {res['contract']}, base URI {res['base_uri']}: "
              + ("ok" if res["ok"] else f"{len(res['problems'])} problem(s)")] + [f"  {p}" for p in res["problems"]]
+    lines += [f"  note: {n}" for n in res.get("notes", [])]
     _emit(res, as_json, lines)
     if not res["ok"]:
         raise GalleryError(f"set {set_id} does not match the chain")

@@ -367,13 +367,26 @@ def verify(mc: MintContext, collection_id: int) -> dict[str, Any]:
                 problems.append(f"token {m.token_id}: owner {owner} != {m.extra.get('to')}")
             if uri != m.token_uri or uri != f"{base}{m.token_id}":
                 problems.append(f"token {m.token_id}: tokenURI {uri} != {m.token_uri}")
+        notes: list[str] = []
+        root = base.removeprefix("ipfs://").rstrip("/")
+        car = mc.settings.path(mc.ms.car_dir) / f"{mc.chain.chain_id}-{k.address}" / f"{root}.car"
+        if car.is_file():  # the hand-off: its root is the chain's base URI and it holds every metadata document
+            roots, blocks = cidlib.read_car(car.read_bytes())
+            if [str(r) for r in roots] != [root]:
+                problems.append(f"{car.name}: its root is not the contract's base URI")
+            have = {str(c) for c in blocks}
+            missing = [m.token_id for m in rows if m.metadata_cid not in have]
+            if missing:
+                problems.append(f"{car.name} lacks the metadata of tokens {missing}")
+        else:
+            notes.append(f"no CAR for the base URI's root {root} under {car.parent}")
         total = int(k.functions.totalMinted().call())
         known = s.scalars(select(Mint).where(Mint.chain_id == mc.chain.chain_id, Mint.contract == k.address,
                                              Mint.state == "confirmed")).all()
         if total != len(known):
             problems.append(f"the contract holds {total} tokens, the catalogue knows {len(known)} minted")
     return {"set": collection_id, "contract": k.address, "tokens": len(rows), "base_uri": base,
-            "total_minted": total, "ok": not problems, "problems": problems,
+            "total_minted": total, "ok": not problems, "problems": problems, "notes": notes,
             "token_uris": [m.token_uri for m in rows]}
 
 

@@ -76,6 +76,7 @@ def test_deploy_mint_verify_two_sets(mc, catalogue, w3):
         "ipfs://elsewhere/")._encode_transaction_data()}, contract=k.address)
     bad = flow.verify(mc, s1)
     assert not bad["ok"] and "token 1: tokenURI ipfs://elsewhere/1" in bad["problems"][0]
+    assert "no CAR for the base URI's root elsewhere" in bad["notes"][0]
     mc.chain.send("set-base-uri", {"to": k.address, "data": k.functions.setBaseURI(
         good)._encode_transaction_data()}, contract=k.address)
     assert flow.verify(mc, s1)["ok"]
