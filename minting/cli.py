@@ -38,9 +38,15 @@ def deploy_cmd(ctx: typer.Context, new: bool = typer.Option(False, "--new", help
                                                                                   "this account has one here"),
                as_json: bool = typer.Option(False, "--json")) -> None:
     """Deploy the set contract (name, symbol, royalty and stride from the `minting` section)."""
+    from minting import pinning
     from minting.flow import deploy
 
-    res = deploy(_context(ctx), new=new)
+    mc = _context(ctx)
+    upload = None
+    if pinning.configured(mc.ms):
+        def upload(car, root):
+            return pinning.upload_and_pin(mc.ms, car, root, "contract-metadata", os.environ)
+    res = deploy(mc, new=new, upload=upload)
     word = "deployed" if res["deployed"] else "already deployed"
     extra = f" (gas {res['gas']:,}, tx {res['tx']})" if res["deployed"] else ""
     _emit(res, as_json, [f"contract {res['contract']} {word}{extra}"])

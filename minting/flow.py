@@ -82,7 +82,7 @@ def contract(mc: MintContext, address: str | None = None) -> Any:
     return w3.eth.contract(address=w3.to_checksum_address(address), abi=abi)
 
 
-def deploy(mc: MintContext, *, new: bool = False) -> dict[str, Any]:
+def deploy(mc: MintContext, *, new: bool = False, upload: Any = None) -> dict[str, Any]:
     """Deploy the set contract (once per chain and account unless `new`)."""
     mc.chain.reconcile()
     existing = deployed_address(mc)
@@ -97,6 +97,7 @@ def deploy(mc: MintContext, *, new: bool = False) -> dict[str, Any]:
     (out / "contract.json").write_bytes(doc)
     node = cidlib.file_node(doc)
     cidlib.write_car(out / "contract.car", [node.cid], node.blocks)
+    pinned = upload(out / "contract.car", str(node.cid)) if upload is not None else None
     abi, bytecode = contract_interface()
     w3 = mc.chain.w3
     ctor = w3.eth.contract(abi=abi, bytecode=bytecode).constructor(
@@ -108,7 +109,7 @@ def deploy(mc: MintContext, *, new: bool = False) -> dict[str, Any]:
     if rec["status"] != 1:
         raise GalleryError(f"the deploy transaction {rec['tx_hash']} reverted")
     return {"contract": rec["contractAddress"], "deployed": True, "contract_uri": curi,
-            "gas": rec["gasUsed"], "tx": rec["tx_hash"]}
+            "gas": rec["gasUsed"], "tx": rec["tx_hash"], "pinned": pinned}
 
 
 def estimate(mc: MintContext, tx: dict[str, Any]) -> int:

@@ -124,9 +124,18 @@ def test_crash_after_journal_before_send_is_reconciled(mc, catalogue, monkeypatc
 
 
 def test_replayed_mint_transaction_cannot_mint_twice(mc, catalogue, w3):
-    flow.deploy(mc)
+    uploads = []
+    flow.deploy(mc, upload=lambda car, root: uploads.append((car.name, root)) or {"status": "pinned"})
     sid = make_set(catalogue, add_artworks(catalogue, 3))
-    flow.mint_set(mc, sid)
+
+    def upload(plan):  # the CAR goes to the pinning service before anything points at it on chain
+        uploads.append((plan.car.name, plan.root))
+        assert plan.car.is_file() and flow.contract(mc).functions.baseURI().call() == ""
+        return {"status": "pinned"}
+
+    res = flow.mint_set(mc, sid, upload=upload)
+    assert res["pinned"] == {"status": "pinned"}
+    assert uploads[0][0] == "contract.car" and uploads[1] == (f"{res['root']}.car", res["root"])
     k = flow.contract(mc)
     me = mc.chain.signer.address
     with pytest.raises(Exception, match="revert|UnexpectedFirstToken|0x"):
