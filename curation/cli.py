@@ -24,12 +24,14 @@ def register(app: typer.Typer, **_: Any) -> None:
 def searcher(ctx: typer.Context, embedding: str | None = None, update: bool = True) -> Any:
     """The encoder, the catalogue and its index; new artworks get their features first."""
     from curation.embed import load_encoder
+    from curation.generate import link_lineage
     from curation.indexer import index_catalogue
     from curation.search import Searcher
 
     st = state(ctx)
     enc = load_encoder(st.settings, embedding)
     if update:
+        link_lineage(st.catalogue)  # results of queued runs the scheduler has finished since
         index_catalogue(st.catalogue, enc)
     return Searcher(st.settings, st.catalogue, enc)
 

@@ -109,13 +109,58 @@ def queue_variations(cat: Any, artwork_id: int, count: int = 4, sigma: float = 0
     return runs
 
 
+def _seed_of(recipe: dict[str, Any]) -> int | None:
+    keys = recipe.get("keyframes")
+    if isinstance(keys, list) and keys and isinstance(keys[0], int):
+        return int(keys[0])
+    return int(recipe["seed"]) if isinstance(recipe.get("seed"), int) else None
+
+
+def family_between(a: Artwork, b: Artwork, steps: int) -> tuple[str, dict[str, Any]] | None:
+    """The families' own "between" jobs, for recipes that hold seeds or melodies instead of vectors:
+    Music-VAE melodies -> ``musicvae.interpolate`` (a, b = artwork:ID); StyleGAN works of one
+    checkpoint -> a ``stylegan.walk`` chain from A's keyframe seed to B's."""
+    ra, rb = a.recipe or {}, b.recipe or {}
+    ga, gb = str(ra.get("generator", "")), str(rb.get("generator", ""))
+    if ga == gb == "musicvae" and a.kind == b.kind == "melody":
+        params: dict[str, Any] = {"a": f"artwork:{a.id}", "b": f"artwork:{b.id}", "steps": min(steps, 64)}
+        if ra.get("bars"):
+            params["bars"] = ra["bars"]
+        return "musicvae.interpolate", params
+    if ga.startswith("stylegan.") and gb.startswith("stylegan."):
+        ma, mb = ra.get("model") or {}, rb.get("model") or {}
+        sa, sb = _seed_of(ra), _seed_of(rb)
+        if sa is None or sb is None or not ma.get("sha256") or ma.get("sha256") != mb.get("sha256"):
+            return None
+        params = {"mode": "chain", "keyframes": [sa, sb], "space": ra.get("space", "z"), "model": ma.get("name"),
+                  "seconds": 4.0, "seconds_per_keyframe": 4.0}
+        for k in ("psi", "size", "noise_mode", "fps"):
+            if k in ra:
+                params[k] = ra[k]
+        return "stylegan.walk", params
+    return None
+
+
 def queue_between(cat: Any, a_id: int, b_id: int, steps: int = 8, seed: int = 0,
                   window: str | None = None) -> int:
-    """One run walking (slerp) from A's latent position to B's in ``steps`` keyframes."""
+    """One run from A to B: the family's own job when it has one (melodies, StyleGAN seeds), else a
+    slerp from A's latent position to B's in ``steps`` keyframes."""
     if a_id == b_id:
         raise BadInput("between: give two different artworks")
     if not 2 <= steps <= 256:
         raise BadInput(f"between: steps must be 2..256, got {steps}")
+    art_a, art_b = cat.get(a_id), cat.get(b_id)
+    for i, art in ((a_id, art_a), (b_id, art_b)):
+        if art is None:
+            raise BadInput(f"no artwork {i}")
+    fam = family_between(art_a, art_b, steps)
+    if fam is not None:
+        from generator.jobs import JOB_KINDS
+
+        kind, params = fam
+        if kind in JOB_KINDS:
+            params["parents"] = [[a_id, "between"], [b_id, "between"]]
+            return _queue(cat, kind, params, seed=seed, window=window, title=f"Between #{a_id} and #{b_id}")
     a, za, kind = _source(cat, a_id)
     b, zb, kind_b = _source(cat, b_id)
     if kind != kind_b or za.shape != zb.shape:

@@ -153,6 +153,9 @@ class App:
         if now - self._refreshed < every_s:
             return
         self._refreshed = now
+        from curation.generate import link_lineage
+
+        link_lineage(self.cat)  # results of queued runs the scheduler has finished since
         index_catalogue(self.cat, sr.enc)
 
 

@@ -325,3 +325,32 @@ def test_ivf_index_saves_and_loads(tmp_path):
     assert np.array_equal(back.vector(7), vecs[6])
     stale = Stamp("emb_test", "ab" * 32, 2001, "2026-01-01 00:00:00", int(ids.sum()))
     assert VectorIndex.load(tmp_path, stale, ivf_threshold=1000) is None
+
+
+def test_between_uses_the_families_own_jobs(catalogue):
+    from catalogue.models import Run
+    from curation.generate import queue_between
+
+    def sg(seed, sha="f" * 64, **kw):
+        return image_draft(draw("circle", "red", "white", offset=seed % 7), f"face {seed}", kind="walk",
+                           recipe={"generator": "stylegan.walk", "model": {"name": "ffhq-tiny", "sha256": sha},
+                                   "seed": seed, "psi": 0.7, "space": "z", **kw})
+
+    a = catalogue.add(sg(11, mode="chain", keyframes=[11, 12, 13]))
+    b = catalogue.add(sg(40))
+    other_model = catalogue.add(sg(41, sha="e" * 64))
+    m1 = catalogue.add(image_draft(draw("square", "blue", "white"), "m1", kind="melody",
+                                   recipe={"generator": "musicvae", "bars": 2, "events": [0] * 32}))
+    m2 = catalogue.add(image_draft(draw("square", "green", "white"), "m2", kind="melody",
+                                   recipe={"generator": "musicvae", "bars": 2, "events": [1] * 32}))
+    r1 = queue_between(catalogue, a, b, steps=6)
+    r2 = queue_between(catalogue, m1, m2, steps=5)
+    with catalogue.read() as s:
+        j1, j2 = s.get(Run, r1).spec["job"], s.get(Run, r2).spec["job"]
+    assert j1["kind"] == "stylegan.walk" and j1["params"]["keyframes"] == [11, 40]
+    assert j1["params"]["mode"] == "chain" and j1["params"]["model"] == "ffhq-tiny" and j1["params"]["psi"] == 0.7
+    assert j2["kind"] == "musicvae.interpolate"
+    assert (j2["params"]["a"], j2["params"]["b"], j2["params"]["bars"]) == (f"artwork:{m1}", f"artwork:{m2}", 2)
+    assert j2["params"]["parents"] == [[m1, "between"], [m2, "between"]]
+    with pytest.raises(BadInput, match="holds no latent position"):
+        queue_between(catalogue, a, other_model)  # two checkpoints: no walk between them
