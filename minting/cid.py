@@ -124,12 +124,41 @@ class Node:
 
     cid: CID
     size: int  # Tsize: bytes of this block plus everything under it
-    blocks: list[tuple[CID, bytes]] = field(default_factory=list)
+    blocks: list[tuple[CID, bytes | FileSlice]] = field(default_factory=list)
     content_size: int = 0
 
 
-def file_node(data: bytes) -> Node:
-    """The UnixFS DAG of one file's bytes."""
+@dataclass(frozen=True)
+class FileSlice:
+    """A block's bytes left on disk (so a CAR of big videos never sits in memory)."""
+
+    path: Path
+    offset: int
+    length: int
+
+    def read(self) -> bytes:
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read(self.length)
+        if len(data) != self.length:
+            raise BadInput(f"{self.path} changed while it was being packed")
+        return data
+
+
+def file_node(data: bytes | Path) -> Node:
+    """The UnixFS DAG of one file (bytes, or a path read 1 MiB at a time and left on disk)."""
+    if isinstance(data, Path):
+        leaves = []
+        with open(data, "rb") as f:
+            off = 0
+            while chunk := f.read(CHUNK_SIZE):
+                cid = CID.of(RAW, chunk)
+                leaves.append(Node(cid, len(chunk), [(cid, FileSlice(data, off, len(chunk)))], len(chunk)))
+                off += len(chunk)
+        if not leaves:
+            cid = CID.of(RAW, b"")
+            return Node(cid, 0, [(cid, b"")], 0)
+        return _balanced(leaves)
     if len(data) <= CHUNK_SIZE:
         cid = CID.of(RAW, data)
         return Node(cid, len(data), [(cid, data)], len(data))
@@ -138,6 +167,10 @@ def file_node(data: bytes) -> Node:
         chunk = data[off:off + CHUNK_SIZE]
         cid = CID.of(RAW, chunk)
         level.append(Node(cid, len(chunk), [(cid, chunk)], len(chunk)))
+    return _balanced(level)
+
+
+def _balanced(level: list[Node]) -> Node:
     while len(level) > 1:
         parents = []
         for i in range(0, len(level), LAYOUT_WIDTH):
@@ -152,7 +185,7 @@ def file_node(data: bytes) -> Node:
     return level[0]
 
 
-def file_cid(data: bytes) -> CID:
+def file_cid(data: bytes | Path) -> CID:
     return file_node(data).cid
 
 
@@ -170,7 +203,7 @@ def directory_node(entries: Tree) -> Node:
         if isinstance(value, dict):
             children.append((name, directory_node(value)))
         elif isinstance(value, Path):
-            children.append((name, file_node(value.read_bytes())))
+            children.append((name, file_node(value)))
         else:
             children.append((name, file_node(bytes(value))))
     children.sort(key=lambda c: c[0].encode())
@@ -203,28 +236,37 @@ def car_header(roots: list[CID]) -> bytes:
     return varint(len(body)) + body
 
 
-def car_bytes(roots: list[CID], blocks: Iterable[tuple[CID, bytes]]) -> bytes:
+def car_bytes(roots: list[CID], blocks: Iterable[tuple[CID, bytes | FileSlice]]) -> bytes:
     return b"".join(_car_chunks(roots, blocks))
 
 
-def _car_chunks(roots: list[CID], blocks: Iterable[tuple[CID, bytes]]) -> Iterator[bytes]:
+def _car_chunks(roots: list[CID], blocks: Iterable[tuple[CID, bytes | FileSlice]]) -> Iterator[bytes]:
     yield car_header(roots)
     seen: set[CID] = set()
     for cid, data in blocks:
         if cid in seen:
             continue
         seen.add(cid)
+        if isinstance(data, FileSlice):
+            where = data
+            data = where.read()
+            if hashlib.sha256(data).digest() != cid.digest:
+                raise BadInput(f"{where.path} changed while the CAR was being written (bytes {where.offset}+)")
         c = cid.bytes
         yield varint(len(c) + len(data)) + c + data
 
 
-def write_car(path: Path, roots: list[CID], blocks: Iterable[tuple[CID, bytes]]) -> int:
+def write_car(path: Path, roots: list[CID], blocks: Iterable[tuple[CID, bytes | FileSlice]]) -> int:
     tmp = path.with_suffix(path.suffix + ".tmp")
     n = 0
-    with open(tmp, "wb") as f:
-        for chunk in _car_chunks(roots, blocks):
-            f.write(chunk)
-            n += len(chunk)
+    try:
+        with open(tmp, "wb") as f:
+            for chunk in _car_chunks(roots, blocks):
+                f.write(chunk)
+                n += len(chunk)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
     return n
 

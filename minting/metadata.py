@@ -93,7 +93,7 @@ def token_files(artwork: Any, media_path, *, collection_title: str, collection_d
         ext = EXTENSIONS.get(m.mime, "bin")
         name = f"{artwork.id}-{role}.{ext}"
         media[name] = path
-        cids[role] = str(file_cid(path.read_bytes()))
+        cids[role] = str(file_cid(path))
         return f"ipfs://{cids[role]}"
 
     image = next((u for u in (add(r) for r in IMAGE_ROLES) if u), None)

@@ -50,6 +50,11 @@ def test_car_roundtrip_checks_every_block(sample_dir):
     assert set(blocks) == {c for c, _ in node.blocks}
     big = file_node((sample_dir / "media" / "big.mp4").read_bytes())
     assert len(big.blocks) == 4 and big.size > 2 * CHUNK_SIZE  # 3 raw leaves + 1 dag-pb node
+    # files are read from disk 1 MiB at a time and stay there until the CAR is written: same blocks
+    from minting.cid import FileSlice
+
+    assert file_node(sample_dir / "media" / "big.mp4").cid == big.cid
+    assert any(isinstance(b, FileSlice) for _, b in node.blocks)
     i = data.index(b"unicode name")
     with pytest.raises(BadInput, match="does not match"):
         read_car(data[:i] + b"U" + data[i + 1:])
@@ -90,3 +95,15 @@ def test_cids_and_car_match_ipfs_car(sample_dir, tmp_path):
     for f in sample_dir.rglob("*"):
         if f.is_file():
             assert (back / f.relative_to(sample_dir)).read_bytes() == f.read_bytes(), f
+
+
+def test_a_file_changed_before_the_car_is_written_is_refused(tmp_path):
+    from minting.cid import write_car
+
+    f = tmp_path / "v.mp4"
+    f.write_bytes(b"a" * 1000)
+    node = directory_node({"v.mp4": f})
+    f.write_bytes(b"b" * 1000)
+    with pytest.raises(BadInput, match="v.mp4 changed while the CAR was being written"):
+        write_car(tmp_path / "x.car", [node.cid], node.blocks)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]  # no partial CAR left behind
