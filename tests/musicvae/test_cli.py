@@ -88,5 +88,6 @@ def test_demo_step_interpolates_two_corpus_reels(mv_settings, catalogue, tmp_pat
     dc = DemoContext(settings=mv_settings, catalogue=catalogue, out_dir=tmp_path, quick=True)
     res = interpolation_step(dc)
     art = catalogue.get(res["melody"])
-    assert art.kind == "melody" and art.recipe["bars"] == 16 and len(art.recipe["events"]) == 3
-    assert res["audio"] and res["seconds"] == round(3 * 256 * 60 / 140 / 4, 1)
+    assert art.kind == "melody" and art.recipe["bars"] == 2 and len(art.recipe["events"]) == 5
+    assert art.recipe["a"]["ref"] == "corpus:ryansMammoth/BunchOfRosesReel"
+    assert res["audio"] and res["seconds"] == round(5 * 32 * 60 / 120 / 4, 1)
