@@ -91,7 +91,7 @@ def fit_picture(rgb: np.ndarray, width: int, height: int, fit: str) -> np.ndarra
 
 
 class VideoStream:
-    """Frames of one video decoded ahead by a worker thread into a small bounded queue.
+    """Frames of one video (RGBA) decoded ahead by a worker thread into a small bounded queue.
 
     ``frame_at(t)`` gives the frame for t seconds into the video (holding the last one after the end).
     """
@@ -102,7 +102,8 @@ class VideoStream:
         self.path = Path(path)
         if not self.path.is_file():
             raise ValueError("file is missing")
-        self._gen = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgb24")
+        # RGBA: a 4-byte texel uploads without conversion (llvmpipe: ~0.2 ms for 1080p against ~2 ms for RGB)
+        self._gen = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgba", bits_per_pixel=32)
         try:
             meta = next(self._gen)
         except Exception as e:
@@ -161,11 +162,11 @@ class VideoStream:
             self.ended = True
             return None
         w, h = self.size
-        if len(raw) != w * h * 3:
+        if len(raw) != w * h * 4:
             self.ended = True
             return None
         self.index += 1
-        self.frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+        self.frame = np.frombuffer(raw, np.uint8).reshape(h, w, 4)
         return self.frame
 
     def frame_at(self, t: float, block: bool = True) -> tuple[np.ndarray, bool]:
