@@ -186,7 +186,7 @@ def plan_set(mc: MintContext, collection_id: int, k: Any) -> SetPlan:
                                  chain_id=chain_id, contract=address, token_id=start + i,
                                  metadata_cid=str(cidlib.file_cid(tf.document)), state="planned",
                                  extra={"metadata": tf.document.decode(), "to": recipient,
-                                        "media": {n: str(p) for n, p in tf.media.items()}}))
+                                        "media": tf.media_sha256}))
             s.add_all(rows)
             s.flush()
         everything = list(s.scalars(select(Mint).where(Mint.chain_id == chain_id, Mint.contract == address)
@@ -197,8 +197,11 @@ def plan_set(mc: MintContext, collection_id: int, k: Any) -> SetPlan:
             if str(cidlib.file_cid(doc)) != m.metadata_cid:
                 raise GalleryError(f"token {m.token_id}: stored metadata does not match its CID {m.metadata_cid}")
             tree[str(m.token_id)] = doc
-            for name, p in m.extra.get("media", {}).items():
-                tree["media"][name] = Path(p)
+            for name, sha in m.extra.get("media", {}).items():
+                p = mc.catalogue.store.path(sha)
+                if not p.is_file():
+                    raise BadInput(f"token {m.token_id}: media blob {sha[:12]}… ({name}) is missing from the store")
+                tree["media"][name] = p
         node = cidlib.directory_node(tree)
         base_uri = f"ipfs://{node.cid}/"
         for m in everything:

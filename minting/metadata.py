@@ -35,6 +35,7 @@ class TokenFiles:
     metadata: dict[str, Any]
     document: bytes  # the canonical JSON bytes (what the metadata CID addresses)
     media: dict[str, Path]  # file name in the set's media folder -> blob path in the store
+    media_sha256: dict[str, str]  # file name -> blob sha256 (the store finds it again, wherever it moved)
 
 
 def canonical_json(doc: dict[str, Any]) -> bytes:
@@ -81,6 +82,7 @@ def token_files(artwork: Any, media_path, *, collection_title: str, collection_d
                 model_name: str | None = None) -> TokenFiles:
     """Build one token's metadata. `media_path(media) -> Path` finds a blob in the store."""
     media: dict[str, Path] = {}
+    shas: dict[str, str] = {}
     cids: dict[str, str] = {}
 
     def add(role: str) -> str | None:
@@ -93,6 +95,7 @@ def token_files(artwork: Any, media_path, *, collection_title: str, collection_d
         ext = EXTENSIONS.get(m.mime, "bin")
         name = f"{artwork.id}-{role}.{ext}"
         media[name] = path
+        shas[name] = m.sha256
         cids[role] = str(file_cid(path))
         return f"ipfs://{cids[role]}"
 
@@ -115,4 +118,4 @@ def token_files(artwork: Any, media_path, *, collection_title: str, collection_d
         doc["external_url"] = external_url.format(artwork_id=artwork.id, token_id=token_id)
     doc["properties"] = {"artwork_id": artwork.id, "collection": collection_title, "position": position,
                          "files": {role: {"cid": cid} for role, cid in cids.items()}}
-    return TokenFiles(doc, canonical_json(doc), media)
+    return TokenFiles(doc, canonical_json(doc), media, shas)
