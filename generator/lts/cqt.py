@@ -97,10 +97,10 @@ class CQT:
         for k in range(K):
             half = 2.0 * sr / lengths[k]  # main lobe half-width in Hz
             lo = max(1, math.floor((freqs[k] - half) * N / sr) + 1)
-            hi = min(n_half - 1, math.ceil((freqs[k] + half) * N / sr) - 1)
+            hi = min(n_half - 2, math.ceil((freqs[k] + half) * N / sr) - 1)
             j = np.arange(lo, hi + 1)
             if len(j) == 0:  # a very short signal: take the nearest FFT bin
-                j = np.array([min(n_half - 1, max(1, round(freqs[k] * N / sr)))])
+                j = np.array([min(n_half - 2, max(1, round(freqs[k] * N / sr)))])
             if len(j) > M:
                 raise ValueError("CQT response wider than the frame rate")
             u = (j * sr / N - freqs[k]) * lengths[k] / sr
@@ -136,19 +136,30 @@ class CQT:
             raise ValueError(f"signal has {x.shape[-1]} samples; this CQT takes {self.N}")
         lead = x.shape[:-1]
         X = torch.fft.rfft(x.reshape(-1, self.N), dim=-1)
-        buf = torch.zeros(X.shape[0], self.spec.n_bins * self.M, dtype=self.cdtype, device=self.device)
-        buf[:, self._pos] = X[:, self._j] * self._g
-        c = torch.fft.ifft(buf.view(-1, self.spec.n_bins, self.M), dim=-1)
-        return c.reshape(*lead, self.spec.n_bins, self.M)
+        return self._coefficients(X).reshape(*lead, self.spec.n_bins, self.M)
 
     def synthesis(self, c: torch.Tensor) -> torch.Tensor:
         c = torch.as_tensor(c, device=self.device)
         lead = c.shape[:-2]
+        return torch.fft.irfft(self._spectrum(c), n=self.N, dim=-1).reshape(*lead, self.N)
+
+    def _spectrum(self, c: torch.Tensor) -> torch.Tensor:
         C = torch.fft.fft(c.reshape(-1, self.spec.n_bins, self.M), dim=-1)
         vals = C.reshape(C.shape[0], -1)[:, self._pos] * self._dual
         Y = torch.zeros(C.shape[0], self.n_half, dtype=self.cdtype, device=self.device)
         Y.index_add_(1, self._j, vals)
-        return torch.fft.irfft(Y, n=self.N, dim=-1).reshape(*lead, self.N)
+        return Y
+
+    def _coefficients(self, X: torch.Tensor) -> torch.Tensor:
+        buf = torch.zeros(X.shape[0], self.spec.n_bins * self.M, dtype=self.cdtype, device=self.device)
+        buf[:, self._pos] = X[:, self._j] * self._g
+        return torch.fft.ifft(buf.view(-1, self.spec.n_bins, self.M), dim=-1)
+
+    def project(self, c: torch.Tensor) -> torch.Tensor:
+        """``analysis(synthesis(c))`` without the trip through the time domain (the covered band excludes
+        DC and Nyquist, where a real signal's spectrum would differ)."""
+        lead = c.shape[:-2]
+        return self._coefficients(self._spectrum(c)).reshape(*lead, self.spec.n_bins, self.M)
 
     def magnitude(self, x: torch.Tensor) -> torch.Tensor:
         return self.analysis(x).abs()

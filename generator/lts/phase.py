@@ -106,7 +106,7 @@ def fgla(S: torch.Tensor, c0: torch.Tensor, tr, n_iter: int, alpha: float = 0.99
     c = _project_magnitude(c0, S)
     t_prev = None
     for _ in range(n_iter):
-        t = tr.analysis(tr.synthesis(c))
+        t = tr.project(c)
         if t_prev is None:
             c_next = t
         else:

@@ -49,6 +49,9 @@ def test_exact_projection_and_inverse_on_band():
     y = tr.synthesis(tr.analysis(x))
     # y is x restricted to the covered band: analysing and synthesising again changes nothing
     assert torch.allclose(tr.synthesis(tr.analysis(y)), y, atol=1e-10)
+    # the projection without the time domain is the same operator
+    c = torch.randn(TINY.n_bins, 300, dtype=torch.complex128, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(tr.project(c), tr.analysis(tr.synthesis(c)), atol=1e-10)
     # and a band-limited signal comes back exactly
     n = np.arange(tr.N)
     s = np.sin(2 * np.pi * round(440 * tr.N / TINY.sr) * n / tr.N) + 0.5 * np.sin(2 * np.pi * 1999 * n / tr.N)
