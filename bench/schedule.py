@@ -42,6 +42,8 @@ BENCH_PARAMS: dict[str, dict[str, Any]] = {
     "procedural.images": {"count": 2, "size": 256},
     "noop": {},
     "stylegan.walk": {"seconds": 1, "fps": 8},
+    "musicvae.sample": {"bars": 2},
+    "lts.soundscape": {"mode": "between", "duration": 2.0},
 }
 
 _fired: list[float] = []
