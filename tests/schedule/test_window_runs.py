@@ -12,7 +12,7 @@ from schedutil import FakeClock, sched_settings
 from sqlalchemy import select
 
 from catalogue.models import Artwork, Run
-from generator.schedule import recover_interrupted, run_window
+from generator.schedule import guard_reason, recover_interrupted, run_window
 
 NIGHT = {"name": "night", "start": "22:00", "end": "07:00"}
 T22 = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
@@ -97,6 +97,11 @@ def test_guards_stop_generation_with_a_clear_log_line(settings, catalogue, caplo
     rep = run_window(s2, catalogue, w2, T22, END, FakeClock(T22), occurrence="disk")
     assert "free disk" in rep.stopped_by and "min_free_disk_mb" in rep.stopped_by
     assert _runs(catalogue)[-1].state == "skipped"
+    # The media size guard counts each blob once.
+    media_mb = sum(m.size for a in catalogue.page(limit=10) for m in a.media) / 2**20
+    assert guard_reason(sched_settings(settings, max_catalogue_mb=media_mb * 1.01), catalogue) is None
+    big = guard_reason(sched_settings(settings, max_catalogue_mb=media_mb * 0.99), catalogue)
+    assert "max_catalogue_mb" in big
 
 
 def test_a_sound_pairs_with_the_latest_visual_of_the_window(settings, catalogue):
