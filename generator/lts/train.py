@@ -51,7 +51,7 @@ def load_frames(paths: list[Path], preset: Preset, max_frames: int, silence_db: 
             skipped.append(str(e))
             say(f"skipped {e}")
             continue
-        S = cqt_magnitude(x, spec)[:, : int(np.ceil(len(x) / spec.hop))]
+        S = frames_of(x, spec)
         energy = S.sum(axis=0)
         keep = energy > energy.max() * 10 ** (silence_db / 20)
         S = S[:, keep]
@@ -71,6 +71,14 @@ def load_frames(paths: list[Path], preset: Preset, max_frames: int, silence_db: 
         raise BadInput("no usable audio: every file was unreadable or silent" + (
             "; " + "; ".join(skipped[:5]) if skipped else ""))
     return FrameSet(np.concatenate(frames), np.concatenate(owners), names, used, skipped)
+
+
+def frames_of(x: np.ndarray, spec, chunk_seconds: float = 30.0) -> np.ndarray:
+    """Magnitude frames (n_bins, T) of a whole file, in chunks so that long files need little memory."""
+    step = int(chunk_seconds * spec.sr) // spec.hop * spec.hop
+    parts = [cqt_magnitude(x[i:i + step], spec)[:, : int(np.ceil(len(x[i:i + step]) / spec.hop))]
+             for i in range(0, len(x), step)]
+    return np.concatenate(parts, axis=1)
 
 
 def split_files(n_files: int, held_out: float) -> np.ndarray:
@@ -111,7 +119,7 @@ def anchor_bank(model: FrameVAE, paths: list[Path], preset: Preset, seconds: flo
             x = read_audio(p, spec.sr)
         except ValueError:
             continue
-        S = cqt_magnitude(x, spec)[:, : int(np.ceil(len(x) / spec.hop))]
+        S = frames_of(x, spec)
         if S.shape[1] < n:  # a short sound: played forwards and backwards to fill the window
             cycle = np.concatenate([S, S[:, -2:0:-1]], axis=1) if S.shape[1] > 2 else S
             S = cycle[:, np.arange(n) % cycle.shape[1]]
