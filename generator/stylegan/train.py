@@ -119,6 +119,8 @@ def train(preset_name: str, out_dir: Path, minutes: float | None = None, max_ste
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         gen.set_state(state["rng"])
+        if "torch_rng" in state:  # the noise inputs draw from torch's global generator
+            torch.set_rng_state(state["torch_rng"])
         step, seen = int(state["step"]), int(state["images_seen"])
         log.info("resumed %s at step %d (%d images)", ckpt_path, step, seen)
 
@@ -126,7 +128,7 @@ def train(preset_name: str, out_dir: Path, minutes: float | None = None, max_ste
         _atomic_save({"format": FORMAT, "config": cfg.to_dict(), "seed": seed, "dataset_size": dataset_size,
                       "step": step, "images_seen": seen, "G": G.state_dict(), "D": D.state_dict(),
                       "G_ema": G_ema.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                      "rng": gen.get_state()}, ckpt_path)
+                      "rng": gen.get_state(), "torch_rng": torch.get_rng_state()}, ckpt_path)
 
     def sample_grid() -> Path:
         with torch.no_grad():
@@ -157,7 +159,7 @@ def train(preset_name: str, out_dir: Path, minutes: float | None = None, max_ste
         D.requires_grad_(True)
         G.requires_grad_(False)
         with torch.no_grad():
-            fake = G.synthesis(_mixed_ws(G, z, cfg.style_mixing, gen))
+            fake = G.synthesis(_mixed_ws(G, z, cfg.style_mixing, gen), noise_mode="random")
         loss_d = F.softplus(D(fake)).mean() + F.softplus(-D(real)).mean()
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
@@ -173,7 +175,7 @@ def train(preset_name: str, out_dir: Path, minutes: float | None = None, max_ste
         D.requires_grad_(False)
         G.requires_grad_(True)
         z = torch.randn([cfg.batch, cfg.z_dim], generator=gen).to(device)
-        loss_g = F.softplus(-D(G.synthesis(_mixed_ws(G, z, cfg.style_mixing, gen)))).mean()
+        loss_g = F.softplus(-D(G.synthesis(_mixed_ws(G, z, cfg.style_mixing, gen), noise_mode="random"))).mean()
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
