@@ -221,7 +221,8 @@ class Chain:
                 "contractAddress": r.get("contractAddress"), "transactionHash": _hex(r["transactionHash"])}
 
     def send(self, purpose: str, tx: dict[str, Any], *, collection_id: int | None = None,
-             contract: str | None = None, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+             contract: str | None = None, payload: dict[str, Any] | None = None,
+             on_journal: Any = None) -> dict[str, Any]:
         """Sign, journal, send, and wait (bumping fees when stuck); returns the receipt."""
         if self.pending():
             raise GalleryError("unsettled journalled transactions remain; reconcile first")
@@ -238,6 +239,8 @@ class Chain:
                               max_fee_per_gas=max_fee, max_priority_fee_per_gas=tip,
                               payload={**(payload or {}), "tx": unsigned}, state="signed")
         log.info("journalled %s tx nonce %d %s", purpose, nonce, _hex(signed.hash))
+        if on_journal is not None:
+            on_journal(_hex(signed.hash))
         return self._settle(tx_id)
 
     def _settle(self, tx_id: int) -> dict[str, Any]:

@@ -247,6 +247,15 @@ def _sync(mc: MintContext, k: Any, plan: SetPlan) -> int:
     return nxt
 
 
+def _mark(mc: MintContext, plan: SetPlan, first: int, n: int, state: str, tx_hash: str) -> None:
+    """Planned tokens first..first+n-1 are now `sent` (journalled) or `failed` (reverted)."""
+    with mc.catalogue.write() as s:
+        for m in s.scalars(select(Mint).where(Mint.chain_id == mc.chain.chain_id, Mint.contract == plan.contract,
+                                              Mint.token_id >= first, Mint.token_id < first + n,
+                                              Mint.state != "confirmed")):
+            m.state, m.tx_hash = state, tx_hash
+
+
 def _batches(plan: SetPlan, size: int) -> list[tuple[int, int]]:
     todo = [t["token_id"] for t in plan.tokens if t["state"] != "confirmed"]
     return [(todo[i], len(todo[i:i + size])) for i in range(0, len(todo), size)]
@@ -304,8 +313,10 @@ def mint_set(mc: MintContext, collection_id: int, *, dry_run: bool = False, uplo
                                "someone else minted into this contract; nothing was sent")
         rec = mc.chain.send("mint", {"to": k.address, "data": k.functions.mintBatch(
             plan.recipient, first, n)._encode_transaction_data()}, collection_id=collection_id,
-            contract=k.address, payload={"first": first, "quantity": n})
+            contract=k.address, payload={"first": first, "quantity": n},
+            on_journal=lambda h, first=first, n=n: _mark(mc, plan, first, n, "sent", h))
         if rec["status"] != 1:
+            _mark(mc, plan, first, n, "failed", rec["tx_hash"])
             raise GalleryError(f"mint transaction {rec['tx_hash']} (tokens {first}..{first + n - 1}) reverted")
         _sync(mc, k, plan)
         if on_batch is not None:

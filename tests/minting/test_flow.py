@@ -111,6 +111,7 @@ def test_crash_after_journal_before_send_is_reconciled(mc, catalogue, monkeypatc
     monkeypatch.setattr(mc.chain, "_broadcast", real)
     k = flow.contract(mc)
     assert k.functions.totalMinted().call() == 4
+    assert flow.status(catalogue, sid)[0]["states"] == {"confirmed": 4, "sent": 4, "planned": 1}
     with catalogue.read() as s:
         stuck = s.scalars(select(MintTx).where(MintTx.state == "signed")).one()
         stuck_hash = stuck.tx_hash
