@@ -686,15 +686,25 @@ class SchedulerLock:
 
 
 def check_kinds(sched: ScheduleSettings) -> None:
-    """Every job kind of the programme imports (BadInput naming the window and kind otherwise)."""
-    from generator.worker import resolve_kind
+    """Every job kind's module can be found (BadInput naming the window and the kind otherwise).
+
+    Found, not imported: the scheduler stays light (no torch in the daemon); the workers import them,
+    and a function missing from its module fails its job with the reason."""
+    import importlib.util
+
+    from generator.jobs import JOB_KINDS
 
     for w in sched.windows:
         for e in w.jobs:
+            target = JOB_KINDS.get(e.kind, e.kind)
+            mod = target.partition(":")[0]
             try:
-                resolve_kind(e.kind)
-            except BadInput as exc:
-                raise BadInput(f"schedule window {w.name!r}: {exc}") from None
+                found = importlib.util.find_spec(mod) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                raise BadInput(f"schedule window {w.name!r}: job kind {e.kind!r} cannot be imported: "
+                               f"no module named {mod!r}")
 
 
 # ---- APScheduler ---------------------------------------------------------------------------------------

@@ -175,3 +175,11 @@ def test_a_window_falls_back_to_fresh_workers_when_the_fork_server_cannot_start(
     assert [r.state for r in runs] == ["done", "done"]
     assert [r.extra["worker"] for r in runs] == ["fresh", "fresh"]
     assert any("fresh interpreter per job" in r.getMessage() for r in caplog.records)
+
+
+def test_a_missing_job_function_fails_its_run_with_the_reason(settings, catalogue):
+    s, w = _window(settings, [{"kind": "schedtestjobs:no_such_job", "count": 1}])
+    run_window(s, catalogue, w, T22, END, FakeClock(T22))
+    (run,) = _runs(catalogue)
+    assert run.state == "failed"
+    assert "'schedtestjobs:no_such_job' cannot be imported" in run.error and "Traceback" not in run.error
