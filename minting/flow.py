@@ -162,14 +162,17 @@ def _collection(s: Any, collection_id: int) -> Collection:
     return coll
 
 
-def plan_set(mc: MintContext, collection_id: int, k: Any) -> SetPlan:
-    """Plan (or load the plan of) a set: token ids, metadata CIDs, the directory and its CAR."""
+def plan_set(mc: MintContext, collection_id: int, k: Any, *, persist: bool = True) -> SetPlan:
+    """Plan (or load the plan of) a set: token ids, metadata CIDs, the directory and its CAR.
+
+    With persist=False (a dry run) a new plan is not written to the catalogue: no token id is reserved."""
     ms, chain_id, address = mc.ms, mc.chain.chain_id, k.address
     recipient = mc.chain.w3.to_checksum_address(ms.recipient or mc.chain.signer.address)
     with mc.catalogue.write() as s:
         coll = _collection(s, collection_id)
         rows = list(s.scalars(select(Mint).where(Mint.chain_id == chain_id, Mint.contract == address,
                                                  Mint.collection_id == collection_id).order_by(Mint.token_id)))
+        fresh: list[Mint] = []
         if not rows:
             taken = s.scalars(select(Mint.token_id).where(Mint.chain_id == chain_id, Mint.contract == address)
                               .order_by(Mint.token_id.desc())).first()
@@ -182,15 +185,19 @@ def plan_set(mc: MintContext, collection_id: int, k: Any) -> SetPlan:
                                  collection_description=coll.description, position=i + 1, token_id=start + i,
                                  external_url=ms.external_url, default_description=ms.description,
                                  model_name=_model_name(s, art))
-                rows.append(Mint(collection_id=collection_id, collection_item_id=item.id, artwork_id=art.id,
+                fresh.append(Mint(collection_id=collection_id, collection_item_id=item.id, artwork_id=art.id,
                                  chain_id=chain_id, contract=address, token_id=start + i,
                                  metadata_cid=str(cidlib.file_cid(tf.document)), state="planned",
                                  extra={"metadata": tf.document.decode(), "to": recipient,
                                         "media": tf.media_sha256}))
-            s.add_all(rows)
-            s.flush()
+            rows = fresh
+            if persist:
+                s.add_all(fresh)
+                s.flush()
         everything = list(s.scalars(select(Mint).where(Mint.chain_id == chain_id, Mint.contract == address)
                                     .order_by(Mint.token_id)))
+        if fresh and not persist:
+            everything += fresh
         tree: dict[str, Any] = {"media": {}}
         for m in everything:
             doc = m.extra["metadata"].encode()
@@ -204,8 +211,6 @@ def plan_set(mc: MintContext, collection_id: int, k: Any) -> SetPlan:
                 tree["media"][name] = p
         node = cidlib.directory_node(tree)
         base_uri = f"ipfs://{node.cid}/"
-        for m in everything:
-            m.token_uri = f"{base_uri}{m.token_id}"
         tokens = [{"token_id": m.token_id, "artwork_id": m.artwork_id, "metadata_cid": m.metadata_cid,
                    "state": m.state, "to": m.extra.get("to", recipient)} for m in rows]
     out = mc.settings.path(ms.car_dir) / f"{chain_id}-{address}"
@@ -247,6 +252,14 @@ def _sync(mc: MintContext, k: Any, plan: SetPlan) -> int:
     return nxt
 
 
+def _record_uris(mc: MintContext, k: Any) -> None:
+    """The chain's base URI now covers every planned token of the contract: record their token URIs."""
+    base = k.functions.baseURI().call()
+    with mc.catalogue.write() as s:
+        for m in s.scalars(select(Mint).where(Mint.chain_id == mc.chain.chain_id, Mint.contract == k.address)):
+            m.token_uri = f"{base}{m.token_id}"
+
+
 def _mark(mc: MintContext, plan: SetPlan, first: int, n: int, state: str, tx_hash: str) -> None:
     """Planned tokens first..first+n-1 are now `sent` (journalled) or `failed` (reverted)."""
     with mc.catalogue.write() as s:
@@ -275,7 +288,7 @@ def mint_set(mc: MintContext, collection_id: int, *, dry_run: bool = False, uplo
         if states != {"confirmed"}:
             raise BadInput(f"contract {k.address} has its base URI frozen for good; mint set {collection_id} into a "
                            "new contract (`gallery mint deploy --new`)")
-    plan = plan_set(mc, collection_id, k)
+    plan = plan_set(mc, collection_id, k, persist=not dry_run)
     _sync(mc, k, plan)
     batches = _batches(plan, mc.ms.batch_size)
     need_uri = k.functions.baseURI().call() != plan.base_uri
@@ -306,6 +319,7 @@ def mint_set(mc: MintContext, collection_id: int, *, dry_run: bool = False, uplo
             payload={"base_uri": plan.base_uri})
         if rec["status"] != 1:
             raise GalleryError(f"setBaseURI {rec['tx_hash']} reverted")
+    _record_uris(mc, k)
     for first, n in batches:
         nxt = int(k.functions.nextTokenId().call())
         if nxt != first:

@@ -62,7 +62,12 @@ def test_deploy_mint_verify_two_sets(mc, catalogue, w3):
 
     # a second set (walks with video) continues the ids; the first set still verifies
     s2 = make_set(catalogue, add_artworks(catalogue, 3, kind="walk", start=50), title="Walks")
+    d2 = flow.mint_set(mc, s2, dry_run=True)  # a dry run reserves nothing and changes no recorded URI
+    with catalogue.read() as s:
+        assert not s.scalars(select(Mint).where(Mint.collection_id == s2)).all()
+    assert flow.verify(mc, s1)["ok"]
     r2 = flow.mint_set(mc, s2)
+    assert r2["root"] == d2["root"] and r2["token_uris"] == d2["token_uris"]
     assert r2["token_uris"] == [f"{r2['base_uri']}{t}" for t in (11, 12, 13)]
     assert flow.verify(mc, s1)["ok"] and flow.verify(mc, s2)["ok"]
     with catalogue.read() as s:
