@@ -322,6 +322,14 @@ def mint_set(mc: MintContext, collection_id: int, *, dry_run: bool = False, uplo
     _record_uris(mc, k)
     for first, n in batches:
         nxt = int(k.functions.nextTokenId().call())
+        if nxt < first:
+            with mc.catalogue.read() as s:
+                before = sorted(set(s.scalars(select(Mint.collection_id).where(
+                    Mint.chain_id == mc.chain.chain_id, Mint.contract == k.address, Mint.token_id >= nxt,
+                    Mint.token_id < first, Mint.state != "confirmed"))))
+            if before:
+                raise BadInput(f"set(s) {before} hold token ids {nxt}..{first - 1} on {k.address} but are not "
+                               f"minted yet; finish them first (`gallery mint set {before[0]}`)")
         if nxt != first:
             raise GalleryError(f"the contract's next token id is {nxt}, but set {collection_id} planned {first}: "
                                "someone else minted into this contract; nothing was sent")

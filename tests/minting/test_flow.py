@@ -277,3 +277,19 @@ def test_unreachable_rpc_url_is_named_without_its_api_key(settings):
     with pytest.raises(GalleryError, match=r"http://127.0.0.1:9/…") as e:
         connect(ms)
     assert "secretprojectkey" not in str(e.value)
+
+
+def test_sets_are_minted_in_planned_order(mc, catalogue, monkeypatch):
+    """A planned set that never got minted (a run stopped before sending) holds its ids: the next set waits."""
+    flow.deploy(mc)
+    a = make_set(catalogue, add_artworks(catalogue, 2), title="A")
+    b = make_set(catalogue, add_artworks(catalogue, 2, start=10), title="B")
+    monkeypatch.setattr(flow, "_check_balance", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        flow.mint_set(mc, a)  # planned (ids 1-2), nothing sent
+    monkeypatch.undo()
+    with pytest.raises(BadInput, match=rf"set\(s\) \[{a}\] hold token ids 1..2"):
+        flow.mint_set(mc, b)
+    assert flow.mint_set(mc, a)["minted"] == 2
+    assert flow.mint_set(mc, b)["minted"] == 2
+    assert flow.verify(mc, a)["ok"] and flow.verify(mc, b)["ok"]
