@@ -33,9 +33,10 @@ def fir(x: torch.Tensor, f: torch.Tensor, pad: tuple[int, int, int, int], gain: 
         stride: int = 1) -> torch.Tensor:
     """Pad (x0, x1, y0, y1), correlate every channel with the 2-D filter f (times gain), then subsample."""
     c = x.shape[1]
-    x = F.pad(x, list(pad))
     w = (f * gain).to(x.dtype).flip([0, 1])[None, None].expand(c, 1, *f.shape)
-    return F.conv2d(x, w, stride=stride, groups=c)
+    if len(set(pad)) == 1:  # symmetric: let the convolution pad (no padded copy of x)
+        return F.conv2d(x, w, stride=stride, groups=c, padding=pad[0])
+    return F.conv2d(F.pad(x, list(pad)), w, stride=stride, groups=c)
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
@@ -46,7 +47,14 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     return fir(up.reshape(n, c, 2 * h, 2 * w), f, (2, 1, 2, 1), gain=4.0)
 
 
-def bias_lrelu(x: torch.Tensor, b: torch.Tensor | None, gain: float, clamp: float | None) -> torch.Tensor:
+def bias_lrelu(x: torch.Tensor, b: torch.Tensor | None, gain: float, clamp: float | None,
+               inplace: bool = False) -> torch.Tensor:
+    """x + b, leaky ReLU (0.2), times gain, clamped. ``inplace`` reuses x (inference: fewer memory passes)."""
+    if inplace:
+        if b is not None:
+            x.add_(b.reshape(1, -1, *([1] * (x.ndim - 2))))
+        x = F.leaky_relu_(x, 0.2).mul_(gain)
+        return x.clamp_(-clamp, clamp) if clamp is not None else x
     if b is not None:
         x = x + b.reshape(1, -1, *([1] * (x.ndim - 2)))
     x = F.leaky_relu(x, 0.2) * gain
@@ -144,16 +152,21 @@ class SynthesisLayer(nn.Module):
             x = fir(x, self.resample_filter, (1, 1, 1, 1), gain=4.0)
         else:
             x = F.conv2d(x, weight, padding=self.padding)
-        x = x * dcoefs[:, :, None, None]
+        inplace = not (torch.is_grad_enabled() and x.requires_grad)  # the conv output is ours to reuse
+        x = x.mul_(dcoefs[:, :, None, None]) if inplace else x * dcoefs[:, :, None, None]
         if noise_mode == "random":
-            x = x + torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device,
+            noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device,
                                 dtype=x.dtype) * self.noise_strength
         elif noise_mode == "const":
-            x = x + self.noise_const * self.noise_strength
-        elif noise_mode != "none":
+            noise = self.noise_const * self.noise_strength
+        elif noise_mode == "none":
+            noise = None
+        else:
             raise ValueError(f"noise_mode must be random, const or none, got {noise_mode!r}")
+        if noise is not None:
+            x = x.add_(noise) if inplace else x + noise
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_lrelu(x, self.bias, SQRT2 * gain, clamp)
+        return bias_lrelu(x, self.bias, SQRT2 * gain, clamp, inplace=inplace)
 
 
 class ToRGBLayer(nn.Module):
