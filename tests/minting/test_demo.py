@@ -26,3 +26,16 @@ def test_demo_step_creates_freezes_and_mints(settings, catalogue, tmp_path, caps
     # a second run mints the same frozen set again, into a fresh contract on a fresh chain
     again = mint_step(dc)
     assert again["set"] == res["set"] and again["contract"] != res["contract"] or again["tokens"] == 4
+
+
+def test_demo_step_falls_back_when_the_curated_set_cannot_be_minted(settings, catalogue, tmp_path):
+    from catalogue import ArtworkDraft, MediaDraft
+    from minting.demo import mint_step
+    from tests.minting.helpers import make_set
+
+    add_artworks(catalogue, 3)
+    mute = catalogue.add(ArtworkDraft(kind="soundscape", recipe={"generator": "test.sound", "seed": 1},
+                                      media=[MediaDraft("audio", "audio/wav", data=b"RIFF0000WAVE")]))
+    bad = make_set(catalogue, [mute], title="Sound without a picture")
+    res = mint_step(DemoContext(settings=settings, catalogue=catalogue, out_dir=tmp_path, quick=True))
+    assert res["set"] != bad and res["verified"] and res["tokens"] == 3
