@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload, sessionmaker
 
@@ -111,7 +111,14 @@ class Catalogue:
 
     def add_many(self, drafts: Sequence[ArtworkDraft]) -> list[int]:
         """Add several drafts: all blobs first, then every row in a single transaction."""
-        blobs = [self._put_media(d) for d in drafts]
+        if len(drafts) > 8:
+            # Blob writes are file-system bound (open/write/rename): overlap them on a few threads.
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                blobs = list(pool.map(self._put_media, drafts))
+        else:
+            blobs = [self._put_media(d) for d in drafts]
         fps = [fingerprint(d, [sha for sha, _ in b]) for d, b in zip(drafts, blobs, strict=True)]
         for attempt in range(3):
             try:
@@ -124,55 +131,64 @@ class Catalogue:
 
     def _insert_rows(self, drafts: Sequence[ArtworkDraft], blobs: list[list[tuple[str, int]]],
                      fps: list[str]) -> list[int]:
-        ids: list[int] = []
+        """Bulk INSERT … RETURNING of the new artworks, then their media, tags, lineage, features, pairing."""
+        ids: list[int | None] = [None] * len(drafts)
         with self.write() as s:
             existing = dict(s.execute(select(Artwork.fingerprint, Artwork.id)
                                       .where(Artwork.fingerprint.in_(set(fps)))).all())
             model_ids: dict[str, int | None] = {}
-            seen: dict[str, Artwork] = {}
-            new: list[tuple[int, Artwork]] = []
-            for i, (d, b, fp) in enumerate(zip(drafts, blobs, fps, strict=True)):
+            first: dict[str, int] = {}
+            dup_of: dict[int, int] = {}
+            new_idx: list[int] = []
+            art_rows: list[dict[str, Any]] = []
+            for i, (d, fp) in enumerate(zip(drafts, fps, strict=True)):
                 if fp in existing:
-                    ids.append(existing[fp])
+                    ids[i] = existing[fp]
                     continue
-                if fp in seen:
-                    ids.append(-1)
-                    new.append((i, seen[fp]))
+                if fp in first:
+                    dup_of[i] = first[fp]
                     continue
+                first[fp] = i
                 mid = None
                 if d.model_sha256:
                     if d.model_sha256 not in model_ids:
                         model_ids[d.model_sha256] = s.scalar(select(Model.id).where(
                             Model.weights_sha256 == d.model_sha256))
                     mid = model_ids[d.model_sha256]
-                art = Artwork(kind=d.kind, title=d.title, recipe=d.recipe, fingerprint=fp, model_id=mid,
-                              run_id=d.run_id, status=d.status, duration=d.duration, extra=d.extra,
-                              created=d.created or utcnow())
-                for pos, (m, (sha, size)) in enumerate(zip(d.media, b, strict=True)):
-                    art.media.append(Media(role=m.role, position=pos, sha256=sha, mime=m.mime, size=size,
-                                           width=m.width, height=m.height, duration=m.duration, meta=m.meta))
-                for t in sorted(set(d.tags)):
-                    art.tags.append(Tag(name=t))
-                s.add(art)
-                seen[fp] = art
-                ids.append(-1)
-                new.append((i, art))
-            if new:
-                s.flush()
-                for i, art in new:
-                    ids[i] = art.id
-                for i, art in new:
+                new_idx.append(i)
+                art_rows.append({"kind": d.kind, "title": d.title, "recipe": d.recipe, "fingerprint": fp,
+                                 "model_id": mid, "run_id": d.run_id, "status": d.status, "duration": d.duration,
+                                 "extra": d.extra, "created": d.created or utcnow(), "rating": None,
+                                 "status_reason": None})
+            if art_rows:
+                new_ids = list(s.scalars(insert(Artwork).returning(Artwork.id, sort_by_parameter_order=True),
+                                         art_rows))
+                media_rows: list[dict[str, Any]] = []
+                tag_rows: list[dict[str, Any]] = []
+                lineage_rows: list[dict[str, Any]] = []
+                feature_rows: list[dict[str, Any]] = []
+                pairing_rows: list[dict[str, Any]] = []
+                for i, aid in zip(new_idx, new_ids, strict=True):
+                    ids[i] = aid
                     d = drafts[i]
-                    if art.id != ids[i]:
-                        continue
-                    for pid, rel in d.parents:
-                        s.add(Lineage(child_id=art.id, parent_id=pid, relation=rel))
-                    for name, val in d.features.items():
-                        s.add(_feature_row(art.id, name, val))
+                    for pos, (m, (sha, size)) in enumerate(zip(d.media, blobs[i], strict=True)):
+                        media_rows.append({"artwork_id": aid, "role": m.role, "position": pos, "sha256": sha,
+                                           "mime": m.mime, "size": size, "width": m.width, "height": m.height,
+                                           "duration": m.duration, "meta": m.meta, "broken": False})
+                    tag_rows += [{"artwork_id": aid, "name": t} for t in sorted(set(d.tags))]
+                    lineage_rows += [{"child_id": aid, "parent_id": pid, "relation": rel}
+                                     for pid, rel in sorted(set(d.parents))]
+                    feature_rows += [_feature_dict(aid, name, val) for name, val in d.features.items()]
                     if d.pair_with is not None:
-                        vid, timeline = d.pair_with
-                        s.add(Pairing(visual_id=vid, sound_id=art.id, timeline=timeline))
-        return ids
+                        pairing_rows.append({"visual_id": d.pair_with[0], "sound_id": aid,
+                                             "timeline": d.pair_with[1], "created": utcnow()})
+                for table, rows in ((Media, media_rows), (Tag, tag_rows), (Lineage, lineage_rows),
+                                    (Feature, feature_rows), (Pairing, pairing_rows)):
+                    if rows:
+                        s.execute(insert(table), rows)
+        for i, j in dup_of.items():
+            ids[i] = ids[j]
+        return [int(x) for x in ids]  # type: ignore[arg-type]
 
     # ---- models ----------------------------------------------------------------------------
     def register_model(self, family: str, name: str, weights_sha256: str, *, preset: str | None = None,
@@ -347,12 +363,17 @@ class Catalogue:
                 s.merge(_feature_row(artwork_id, name, val, model_sha256))
 
 
-def _feature_row(artwork_id: int, name: str, val: Any, model_sha256: str | None = None) -> Feature:
+def _feature_dict(artwork_id: int, name: str, val: Any, model_sha256: str | None = None) -> dict[str, Any]:
     if isinstance(val, (list, tuple, np.ndarray)):
         arr = np.asarray(val, dtype=np.float32).ravel()
-        return Feature(artwork_id=artwork_id, name=name, vector=arr.tobytes(), dims=int(arr.size),
-                       model_sha256=model_sha256, created=utcnow())
-    return Feature(artwork_id=artwork_id, name=name, value=float(val), model_sha256=model_sha256, created=utcnow())
+        return {"artwork_id": artwork_id, "name": name, "value": None, "vector": arr.tobytes(), "dims": int(arr.size),
+                "model_sha256": model_sha256, "created": utcnow()}
+    return {"artwork_id": artwork_id, "name": name, "value": float(val), "vector": None, "dims": None,
+            "model_sha256": model_sha256, "created": utcnow()}
+
+
+def _feature_row(artwork_id: int, name: str, val: Any, model_sha256: str | None = None) -> Feature:
+    return Feature(**_feature_dict(artwork_id, name, val, model_sha256))
 
 
 def feature_vector(f: Feature) -> np.ndarray | None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
-import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,8 @@ class MediaStore:
         self.quarantine = self.root / "quarantine"
         for d in (self.blobs, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
+        self._dirs: set[Path] = set()
+        self._seq = itertools.count()
 
     # ---- paths -----------------------------------------------------------------------------
     def path(self, sha: str) -> Path:
@@ -45,7 +48,8 @@ class MediaStore:
         """Copy a file into the store (streamed, hashed while copying)."""
         src = Path(src)
         h = hashlib.sha256()
-        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix="in-")
+        tmp_name = self._tmp_name()
+        fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
                 while chunk := inp.read(CHUNK):
@@ -59,7 +63,7 @@ class MediaStore:
             if final.is_file():
                 os.unlink(tmp_name)
                 return sha
-            final.parent.mkdir(parents=True, exist_ok=True)
+            self._ensure_dir(final.parent)
             os.replace(tmp_name, final)
             self._fsync_dir(final.parent)
             return sha
@@ -68,9 +72,18 @@ class MediaStore:
                 os.unlink(tmp_name)
             raise
 
+    def _tmp_name(self) -> str:
+        return os.path.join(self.tmp, f"in-{os.getpid()}-{threading.get_ident()}-{next(self._seq)}")
+
+    def _ensure_dir(self, d: Path) -> None:
+        if d not in self._dirs:
+            d.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(d)
+
     def _write_atomic(self, final: Path, writer) -> None:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix="in-")
+        self._ensure_dir(final.parent)
+        tmp_name = self._tmp_name()
+        fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             with os.fdopen(fd, "wb") as f:
                 writer(f)
