@@ -190,9 +190,9 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
             if not src or urlsplit(src).netloc != host:
                 return HTMLResponse("cross-site request refused (Origin does not match this site)", status_code=403)
         resp: Response = await call_next(request)
-        if CSRF_COOKIE not in request.cookies and isinstance(resp, Response):
-            resp.set_cookie(CSRF_COOKIE, request.state.csrf if hasattr(request.state, "csrf")
-                            else secrets.token_urlsafe(24), httponly=True, samesite="strict")
+        csrf = getattr(request.state, "csrf", None)  # set only by a page that rendered it into its forms
+        if CSRF_COOKIE not in request.cookies and csrf:
+            resp.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict")
         if st.token and request.query_params.get("token"):
             resp.set_cookie(TOKEN_COOKIE, st.token, httponly=True, samesite="strict")
         resp.headers["X-Content-Type-Options"] = "nosniff"
