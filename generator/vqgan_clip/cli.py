@@ -79,13 +79,16 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                     out: Path = typer.Option(None, help="weights file (default: the shipped one)"),
                     steps: int = typer.Option(None, min=1),
                     adversarial_weight: float = typer.Option(None, min=0.0, help="0 turns the GAN term off"),
+                    resume: Path = typer.Option(None, help="go on training these weights (a second stage)"),
+                    lr: float = typer.Option(None, min=1e-7), perceptual_weight: float = typer.Option(None, min=0.0),
                     as_json: bool = typer.Option(False, "--json")) -> None:
         """Train the tiny VQGAN (reconstruction + perceptual + codebook, optional adversarial)."""
         from generator.vqgan_clip.train_vqgan import train
 
         st = state(ctx)
         st.settings  # noqa: B018 - sets up logging
-        meta = train(preset, out=out, steps=steps, adversarial_weight=adversarial_weight)
+        meta = train(preset, out=out, steps=steps, adversarial_weight=adversarial_weight, resume=resume, lr=lr,
+                     perceptual_weight=perceptual_weight)
         if as_json:
             typer.echo(json.dumps(meta))
         else:

@@ -104,7 +104,9 @@ def evaluate(model: VQModel, n: int = 32, size: int = 64, seed0: int = 900_000_0
 
 def train(preset: str = "tiny-shapes", out: Path | None = None, steps: int | None = None,
           adversarial_weight: float | None = None, log_every: int = 50, threads: int | None = 1,
-          crop: int | None = 32, restart_every: int = 100) -> dict[str, Any]:
+          crop: int | None = 32, restart_every: int = 100, resume: Path | None = None,
+          lr: float | None = None, perceptual_weight: float | None = None) -> dict[str, Any]:
+    """Train a preset (or go on training the weights in ``resume``) and save it; returns what was measured."""
     from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, save_shipped, sha256_file
 
     if preset not in VQGAN_PRESETS:
@@ -114,12 +116,25 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, steps: int | Non
         p["steps"] = steps
     if adversarial_weight is not None:
         p["adversarial_weight"] = adversarial_weight
+    if lr is not None:
+        p["lr"] = lr
+    if perceptual_weight is not None:
+        p["perceptual_weight"] = perceptual_weight
     if threads:
         torch.set_num_threads(threads)
     out = Path(out) if out else SHIPPED_VQGAN
     torch.manual_seed(p["seed"])
     arch = VQGAN_ARCHS[p["arch"]]
     model = build(arch)
+    if resume is not None:
+        from generator.vqgan_clip.checkpoints import read_state_dict
+
+        sd, arch_file, meta0 = read_state_dict(Path(resume))
+        if arch_file is not None and arch_file != arch:
+            raise BadInput(f"{resume}: its architecture is not the {p['arch']!r} of preset {preset!r}")
+        model.load_state_dict(sd, strict=True)
+        p["resumed_from"] = {"sha256": sha256_file(Path(resume)), "steps_before": meta0.get("params", {}).get("steps"),
+                             "resumed_from": meta0.get("params", {}).get("resumed_from")}
     feats = RandomFeatures()
     t0 = time.monotonic()
     imgs, _ = shapes.batch(range(p["seed"] * 1_000_000 + 500_000, p["seed"] * 1_000_000 + 500_000 + p["pool"]),
@@ -138,7 +153,7 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, steps: int | Non
     for step in range(p["steps"]):
         x = random_crops(data[torch.randint(0, len(data), (p["batch"],), generator=g)], crop, g)
         z = model.encode(x)
-        if step == 0:  # start the codebook on real encoder outputs
+        if step == 0 and resume is None:  # start the codebook on real encoder outputs
             with torch.no_grad():
                 flat = z.permute(0, 2, 3, 1).reshape(-1, model.embed_dim)
                 pick = torch.randint(0, flat.shape[0], (model.n_embed,), generator=g)
