@@ -51,6 +51,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
               no_corpus: bool = typer.Option(False, "--no-corpus", help="train on --midi only"),
               steps: int | None = typer.Option(None, min=1, help="training steps (default: the preset's)"),
               seed: int = typer.Option(0, min=0),
+              threads: int | None = typer.Option(None, min=1, help="torch CPU threads (1 is fastest for tiny presets)"),
               out: Path | None = typer.Option(None, help="checkpoint path (default <data_dir>/models/musicvae/)"),
               as_json: bool = typer.Option(False, "--json")) -> None:
         """Train a Music-VAE preset on music21's bundled corpus and/or your MIDI files."""
@@ -60,6 +61,10 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
 
         st = state(ctx)
         p = get_preset(preset)
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
         if no_corpus and midi is None:
             raise BadInput("--no-corpus needs --midi DIR")
         target = out or st.settings.path(f"models/musicvae/{p.name}.pt")

@@ -9,6 +9,17 @@ import pytest
 from .helpers import micro_checkpoint
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Small LSTMs run faster on one thread, above all on a busy shared CPU."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def micro_models(tmp_path_factory) -> dict[int, Path]:
     d = tmp_path_factory.mktemp("musicvae-models")
