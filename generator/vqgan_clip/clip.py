@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,13 @@ def create_model(name: str, config: dict[str, Any] | None = None, seed: int | No
         raise BadInput(f"unknown open_clip model {name!r}; e.g. ViT-B-32, RN50 or {CLIP_TINY_NAME}")
     if seed is not None:
         torch.manual_seed(seed)
-    return open_clip.create_model(name, pretrained=None, device="cpu")
+    # open_clip logs "no pretrained weights loaded … initialized randomly" on the root logger at
+    # WARNING: true but misleading here, where the weights are loaded right after
+    logging.disable(logging.WARNING)
+    try:
+        return open_clip.create_model(name, pretrained=None, device="cpu")
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def pack_state_dict(model: torch.nn.Module, token_rows: torch.Tensor) -> dict[str, Any]:
