@@ -14,6 +14,12 @@ Params handed to the job: ``latent`` (variations) or ``from``/``to``/``steps`` (
 (``[[artwork id, relation], ...]``) and ``seed``. Jobs that know ``parents`` set ``draft.parents``;
 for the others :func:`link_lineage` adds the lineage rows once the run is done, so the catalogue
 keeps its family tree either way.
+
+Who runs them: a run queued for ``tonight`` (or for a window by name) is run by the scheduler at the
+start of its next window, before the programme (``generator.schedule``: oldest first, each in a
+worker process, the same row updated and its lineage linked); ``gallery schedule once`` too. A run
+queued with no window ("now") is left to :func:`run_now` (``gallery curate vary|between --now``,
+``gallery curate queue --run``).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from catalogue.models import Artwork, Lineage, Run, utcnow
+from catalogue.models import Artwork, Run, utcnow
 from gallery.errors import BadInput
 
 MAX_LATENT = 1 << 16
@@ -186,21 +192,11 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
 
 
 def link_lineage(cat: Any) -> int:
-    """Lineage rows for the results of finished curation-queued runs (idempotent); returns rows added."""
-    added = 0
-    with cat.write() as s:
-        runs = list(s.scalars(select(Run).where(Run.state == "done")))
-        for r in runs:
-            parents = (r.extra or {}).get("parents") or []
-            if not parents or not r.artwork_ids:
-                continue
-            for child in r.artwork_ids:
-                for pid, rel in parents:
-                    if s.get(Artwork, pid) is None or s.get(Lineage, (child, pid, rel)) is not None:
-                        continue
-                    s.add(Lineage(child_id=int(child), parent_id=int(pid), relation=str(rel)))
-                    added += 1
-    return added
+    """Lineage rows for the results of finished curation-queued runs (idempotent); returns rows added.
+    (The scheduler links each run it finishes itself, with the same catalogue helper.)"""
+    from catalogue.lineage import link_run_lineage
+
+    return link_run_lineage(cat)
 
 
 def run_now(settings: Any, cat: Any, run_id: int) -> list[int]:

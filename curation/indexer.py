@@ -66,6 +66,14 @@ def compute(cat: Any, art: Artwork) -> tuple[dict[str, Any], np.ndarray | None]:
     return feats, rgb
 
 
+def index_new(cat: Any, ids: list[int]) -> IndexReport:
+    """Features on insert (``curation.index_on_insert``, called by the generator after a job adds its
+    artworks): the OpenCV image features, the sound features and the colour-histogram embedding of
+    ``ids``. No CLIP: loading the model and encoding cost seconds per job, so the CLIP embeddings are
+    computed by the lazy index (`gallery curate index`, or the first search), which skips the rest."""
+    return index_catalogue(cat, HistEncoder(), ids=sorted(set(int(i) for i in ids)))
+
+
 def index_catalogue(cat: Any, enc: Encoder, *, ids: list[int] | None = None, force: bool = False,
                     batch: int = 32, progress: Any = None) -> IndexReport:
     """Features for every ok artwork (or ``ids``) without them; embeddings with ``enc``."""

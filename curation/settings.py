@@ -40,6 +40,9 @@ class CurationSettings(Strict):
     token_env: str = "GALLERY_CURATE_TOKEN"
     # Artworks per page of the grid (infinite scroll loads the next page).
     page_size: int = Field(48, ge=1, le=500)
+    # Features on insert: a generation job computes the OpenCV/sound features and the colour-histogram
+    # embedding of what it adds (10-40 ms per work); CLIP embeddings stay with the lazy index.
+    index_on_insert: bool = True
 
     @field_validator("token_env")
     @classmethod

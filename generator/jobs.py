@@ -85,7 +85,27 @@ def run_job(spec: JobSpec, ctx: JobContext) -> list[int]:
         if ctx.run_id is not None and d.run_id is None:
             d.run_id = ctx.run_id
         ids.append(ctx.catalogue.add(d))
+    index_on_insert(ctx.settings, ctx.catalogue, ids, ctx.log)
     return ids
+
+
+def index_on_insert(settings: Settings, cat: Catalogue, ids: list[int], logger: logging.Logger | None = None) -> None:
+    """Curation's features of new artworks (``curation.index_on_insert``): OpenCV image features, sound
+    features and the colour-histogram embedding; CLIP embeddings are left to the lazy index. Never
+    raises: a failure is logged and the artworks stay (`gallery curate index` catches up later)."""
+    if not ids or not settings.curation.index_on_insert:
+        return
+    logger = logger or log
+    try:
+        from curation.indexer import index_new
+
+        rep = index_new(cat, ids)
+    except Exception:  # noqa: BLE001 - features are a bonus; the job's artworks are already whole
+        logger.warning("features on insert failed for artworks %s (`gallery curate index` will retry)", ids,
+                       exc_info=True)
+        return
+    for aid, why in rep.skipped:
+        logger.warning("features on insert: artwork %d skipped: %s", aid, why)
 
 
 def noop(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:

@@ -13,6 +13,12 @@
   ``misfire_grace_s`` still run; several missed starts are coalesced into one.
 - Guards (free disk, catalogue size) stop generation with a clear log line and a ``skipped`` run row;
   the retention policy (opt-in) thins old unrated, uncollected works after each window.
+- Queued runs first: runs queued from outside the programme (curation's "variations around this" and
+  "between these two": state ``queued``, no host yet, window ``tonight`` or this window's name) run at
+  the start of a window, oldest first, before its programme, each in a worker like a programme job
+  and within the same time box and guards. Their own row is updated (claimed: host, ``running``;
+  then done/failed/timed-out…) and their results are linked to the parents the row names
+  (``extra.parents``). They do not count towards ``max_jobs``.
 
 Only one scheduler runs per data directory (a lock file), so a `queued`/`running` row of this host
 seen at start belongs to a scheduler that died.
@@ -57,6 +63,7 @@ NOT_DONE_STATES = ("failed", "failed-interrupted", "timed-out", "skipped")
 LIVE_STATES = ("queued", "running")
 MIN_JOB_S = 2.0  # a job starts only with at least this long (plus kill_grace_s) left in its window
 JOB_ID_PREFIX = "window:"
+TONIGHT = "tonight"  # queued runs for "tonight" run in the next window that opens, whichever it is
 RESUME_ID_PREFIX = "resume:"
 
 # The daemon's stop request, seen by the window running in APScheduler's executor thread. One per
@@ -509,6 +516,7 @@ class WindowReport:
     outcomes: list[Outcome] = field(default_factory=list)
     stopped_by: str | None = None  # guard reason, "window ended", "max_jobs", "programme done", "stopped"
     retention_removed: int = 0
+    queued_runs: int = 0  # of the outcomes, how many were queued runs (curation's), run before the programme
 
     def summary(self) -> dict[str, Any]:
         states: dict[str, int] = {}
@@ -516,7 +524,7 @@ class WindowReport:
             states[o.state] = states.get(o.state, 0) + 1
         return {"window": self.window, "occurrence": self.occurrence, "jobs": len(self.outcomes), "states": states,
                 "artworks": sum(len(o.artwork_ids) for o in self.outcomes), "stopped_by": self.stopped_by,
-                "retention_removed": self.retention_removed}
+                "retention_removed": self.retention_removed, "queued_runs": self.queued_runs}
 
 
 def occurrence_runs(cat: Catalogue, window: str, occurrence: str) -> list[Run]:
@@ -561,9 +569,14 @@ def run_window(settings: Settings, cat: Catalogue, window: Window, start: dateti
     run_ids = [r.id for r in done if r.state == "done"]
     counted = counted_order(window)
     index = next_index
-    server = (ForkServer(settings, job_modules(settings.schedule, [window]))
-              if settings.schedule.worker_start == "fork-server" else None)
+    waiting = queued_runs(cat, window.name)
+    server = None
+    if settings.schedule.worker_start == "fork-server":
+        mods = job_modules(settings.schedule, [window])
+        mods += [m for m in _kind_modules(kind for _, kind in waiting) if m not in mods]
+        server = ForkServer(settings, mods)
     try:
+        _queued_loop(settings, cat, window, end, clock, stop, occ, rep, [rid for rid, _ in waiting], server)
         _window_loop(settings, cat, window, end, clock, stop, occ, rep, run_ids, counted, index, server)
     finally:
         if server is not None:
@@ -572,6 +585,75 @@ def run_window(settings: Settings, cat: Catalogue, window: Window, start: dateti
         rep.retention_removed = len(apply_retention(settings, cat, clock.now()))
     log.info("window %s (%s) over: %s", window.name, occ, rep.summary())
     return rep
+
+
+def queued_runs(cat: Catalogue, window_name: str) -> list[tuple[int, str]]:
+    """(run id, job kind) of the runs queued for ``tonight`` or for this window by name and not yet
+    claimed by a scheduler (no host), oldest first."""
+    with cat.read() as s:
+        q = (select(Run.id, Run.job_kind)
+             .where(Run.state == "queued", Run.host.is_(None), Run.window.in_([TONIGHT, window_name]))
+             .order_by(Run.created, Run.id))
+        return [(int(rid), str(kind)) for rid, kind in s.execute(q).all()]
+
+
+def _kind_modules(kinds: Any) -> list[str]:
+    from generator.jobs import JOB_KINDS
+
+    mods: list[str] = []
+    for kind in kinds:
+        mod = JOB_KINDS.get(kind, kind).partition(":")[0]
+        if mod and mod not in mods:
+            mods.append(mod)
+    return mods
+
+
+def _claim(cat: Catalogue, run_id: int, window: Window, occurrence: str) -> bool:
+    """Take a queued run for this scheduler (host, pid, ``running``); False if someone else took it first
+    (another scheduler, or `gallery curate queue --run`) or it is gone."""
+    with cat.write() as s:
+        run = s.get(Run, run_id)
+        if run is None or run.state != "queued" or run.host is not None:
+            return False
+        run.state = "running"  # so curation's run_now can no longer take it
+        run.host = socket.gethostname()
+        run.extra = dict(run.extra or {}, scheduler_pid=os.getpid(),
+                         ran_in={"window": window.name, "occurrence": occurrence})
+        return True
+
+
+def _queued_loop(settings: Settings, cat: Catalogue, window: Window, end: datetime, clock: Clock,
+                 stop: threading.Event | None, occ: str, rep: WindowReport, run_ids: list[int],
+                 server: ForkServer | None) -> None:
+    """Run the queued runs ``run_ids`` (see :func:`queued_runs`) one by one, each in a worker.
+
+    Stops early, leaving the rest queued, when stopped, near the window's end or when a guard says so
+    (the programme loop that follows then says why)."""
+    from catalogue.lineage import link_run_lineage
+
+    for rid in run_ids:
+        if stop is not None and stop.is_set():
+            return
+        remaining = (_utc(end) - _utc(clock.now())).total_seconds()
+        if remaining <= settings.schedule.kill_grace_s + MIN_JOB_S:
+            return
+        reason = guard_reason(settings, cat)
+        if reason is not None:
+            log.warning("schedule: queued runs left queued in window %s: %s", window.name, reason)
+            return
+        if not _claim(cat, rid, window, occ):
+            log.info("window %s: queued run %d was taken or removed meanwhile; skipped", window.name, rid)
+            continue
+        hard_deadline = time.time() + min(remaining, settings.schedule.job_timeout_s)
+        log.info("window %s: queued run %d", window.name, rid)
+        out = execute(settings, cat, rid, hard_deadline, stop, server)
+        linked = link_run_lineage(cat, [rid]) if out.state == "done" else 0
+        level = logging.INFO if out.state == "done" else logging.WARNING
+        log.log(level, "window %s: queued run %d %s in %.1f s, %d artworks, %d lineage links%s", window.name, rid,
+                out.state, out.wall_s, len(out.artwork_ids), linked,
+                f": {out.error.splitlines()[0]}" if out.error else "")
+        rep.outcomes.append(out)
+        rep.queued_runs += 1
 
 
 def _window_loop(settings: Settings, cat: Catalogue, window: Window, end: datetime, clock: Clock,

@@ -40,7 +40,14 @@ def run(ctx: typer.Context) -> None:
 def list_(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
           count: int = typer.Option(3, "--count", "-n", min=1, max=100, help="next fire times per window")) -> None:
     """The windows, their programmes and next fire times (and what the daemon's job store holds)."""
-    from generator.schedule import SystemClock, counted_order, next_occurrences, stored_jobs, zone
+    from generator.schedule import (
+        SystemClock,
+        counted_order,
+        next_occurrences,
+        queued_runs,
+        stored_jobs,
+        zone,
+    )
 
     st = state(ctx)
     sched = st.settings.schedule
@@ -53,6 +60,7 @@ def list_(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help
             "next": [[a.isoformat(timespec="minutes"), b.isoformat(timespec="minutes")]
                      for a, b in next_occurrences(w, now, tz, count)],
             "counted_jobs": len(counted_order(w)),
+            "queued_runs": [rid for rid, _ in queued_runs(st.catalogue, w.name)],
             "jobs": [{"kind": e.kind, "name": e.label, "count": e.count,
                       "weight": e.effective_weight if e.count is None else None} for e in w.jobs],
         })
@@ -67,6 +75,8 @@ def list_(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help
                    f"({w['counted_jobs']} counted jobs{', max ' + str(w['max_jobs']) if w['max_jobs'] else ''})")
         for a, b in w["next"]:
             typer.echo(f"  next {a} -> {b}")
+        if w["queued_runs"]:
+            typer.echo(f"  queued runs first (curation, oldest first): {w['queued_runs']}")
         for j in w["jobs"]:
             how = f"x{j['count']}" if j["count"] else f"weight {j['weight']:g}"
             typer.echo(f"  - {j['name']} ({j['kind']}) {how}")

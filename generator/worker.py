@@ -5,7 +5,8 @@ and the wall-clock deadline (epoch seconds) in ``$GALLERY_WORKER_DEADLINE``. The
 the row (state ``queued``); the worker marks it ``running``, runs the job, adds every artwork it
 returned in one transaction (all or nothing) and marks the row ``done``; an exception marks it
 ``failed`` with the reason. A crash, an out-of-memory or a kill ends this process only: the
-scheduler sees the exit status and records it.
+scheduler sees the exit status and records it. After that, with ``curation.index_on_insert``, it
+computes the new artworks' features (``generator.jobs.index_on_insert``; failures only logged).
 
 On Linux the worker asks to be killed when its parent dies, so a killed scheduler leaves no
 orphan job behind.
@@ -153,6 +154,11 @@ def run_one(run_id: int, settings_json: str, deadline_epoch: float) -> int:
         run.ended = utcnow()
         run.error = error
         run.artwork_ids = list(ids)
+    if ids:
+        # After the row says done: a deadline kill here loses features only (the lazy index makes them).
+        from generator.jobs import index_on_insert
+
+        index_on_insert(settings, cat, list(ids), ctx.log)
     cat.close()
     return code
 

@@ -49,3 +49,20 @@ def kill_server(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     os.kill(os.getppid(), signal.SIGKILL)
     time.sleep(30)
     return [_draft(params, "survived")]
+
+
+def latent_grey(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    """Stands in for a family's generator of a latent position (curation's variations/between): a grey
+    PNG whose level follows the latent's mean."""
+    import cv2
+    import numpy as np
+
+    z = np.asarray(params.get("latent") or params["keyframes"][len(params["keyframes"]) // 2], np.float32)
+    level = int(np.clip(128 + 40 * z.mean(), 0, 255))
+    img = np.full((24, 24, 3), level, np.uint8)
+    img[8:16, 8:16] = 255 - level
+    ok, buf = cv2.imencode(".png", img)
+    assert ok
+    return [ArtworkDraft(kind="image", title=f"latent {level}",
+                         recipe={"job_kind": "schedtestjobs:latent_grey", "latent": z.tolist(), "seed": params["seed"]},
+                         media=[MediaDraft(role="image", mime="image/png", data=buf.tobytes(), width=24, height=24)])]
