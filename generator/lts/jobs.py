@@ -124,9 +124,11 @@ def soundscape(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
         loop = bool(params.get("loop", loop))
         duration = timeline["duration"]
         kt = timeline["keyframe_times"]
-        names = params.get("anchors") or synth.pick_anchors(loaded, len(kt), seed)
+        names = list(params.get("anchors") or synth.pick_anchors(loaded, len(kt), seed))
         if len(names) != len(kt):
             raise BadInput(f"anchors: {len(names)} given for {len(kt)} keyframes")
+        if loop and len(kt) > 1 and kt[0] <= 1e-6 and kt[-1] >= duration - 1e-6 and not params.get("anchors"):
+            names[-1] = names[0]  # the closing keyframe of a loop is its first one again
         sources = [synth.source_latents(loaded, str(nm)) for nm in names]
         n = max(1, round(duration * spec.frame_rate))
         z = synth.timeline_trajectory([s.latents for s in sources], kt, duration, n, loop)

@@ -119,6 +119,7 @@ def test_training_is_reproducible(tmp_path):
     assert r1["held_out"] == r2["held_out"]
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_bad_checkpoints_are_refused(tmp_path):
     with pytest.raises(BadInput, match="does not exist"):
         load_checkpoint(tmp_path / "missing.pt")

@@ -138,6 +138,13 @@ def test_job_paired_to_visual_timeline(settings, catalogue, tmp_path, small_ckpt
     audio, _ = sf.read(str(catalogue.media_path(art.first_media("audio"))))
     assert len(audio) == 3 * 44100
     assert synth.loop_seam(audio) < 3.0
+    # a loop whose keyframes include the closing one at the very end comes back to its first anchor
+    vid2 = _visual(catalogue, duration=2.0, kt=(0.0, 1.0, 2.0), loop=True)
+    (sid2,) = run_job(JobSpec(kind="lts.soundscape", seed=1, params={
+        "mode": "timeline", "visual_id": vid2, "checkpoint": str(small_ckpt), "iterations": 1}),
+        _ctx(settings, catalogue, tmp_path))
+    anchors = catalogue.get(sid2).recipe["anchors"]
+    assert anchors[0] == anchors[-1] and anchors[0] != anchors[1]
 
 
 def test_job_bad_requests(settings, catalogue, tmp_path, small_ckpt):
