@@ -31,6 +31,13 @@ def test_between_extrapolates_beyond_the_sounds():
     za, zb = np.zeros((3, 4)), np.ones((5, 4))
     z = synth.between_trajectory(za, zb, np.array([0.0, 1.0, 1.5, -0.5]))
     assert np.allclose(z[:, 0], [0, 1, 1.5, -0.5])
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
+    zs = synth.between_trajectory(a, b, np.array([0.0, 1.0, 0.5, 0.5]), "slerp")
+    assert np.allclose(zs[0], a[0]) and np.allclose(zs[1], b[1])
+    mid = zs[2] / np.linalg.norm(zs[2])
+    assert np.allclose(mid, (a[2] / np.linalg.norm(a[2]) + b[2] / np.linalg.norm(b[2])) /
+                       np.linalg.norm(a[2] / np.linalg.norm(a[2]) + b[2] / np.linalg.norm(b[2])))
     with pytest.raises(BadInput, match="lerp or slerp"):
         synth.between_trajectory(za, zb, np.zeros(2), "cubic")
 
