@@ -68,7 +68,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from gallery.config import load_settings
-    from generator.musicvae.jobs import decode_latents, interpolation_latents, load_model
+    from generator.musicvae.jobs import decode_latents, encode_events, interpolation_latents, load_model
     from generator.musicvae.train import evaluate, training_data
 
     settings = load_settings(None, overrides={"data_dir": args.data_dir} if args.data_dir else None)
@@ -115,6 +115,25 @@ def main() -> None:
           ["interpolation", "mean changed/step", "max changed/step", "total changed", "steady progress",
            "end gap (events)"],
           smooth_rows)
+
+    from generator.musicvae.train import ATTRIBUTES
+
+    attr_rows = []
+    for bars in (2, 16):
+        loaded = load_model(settings, bars)
+        h = heldout[bars][:: max(1, len(heldout[bars]) // 100)][:100]
+        mu = torch.as_tensor(encode_events(loaded, h), dtype=torch.float32)
+        for name, fn in ATTRIBUTES.items():
+            if name not in loaded.attributes:
+                continue
+            row = [f"{bars}-bar {name}", len(h)]
+            for amount in (-2, -1, 0, 1, 2):
+                ev = loaded.model.decode(mu + amount * loaded.attributes[name], 0.0).numpy()
+                row.append(float(np.mean([fn(e) for e in ev])))
+            attr_rows.append(row)
+    table("Attribute vectors: mean attribute of held-out melodies decoded from z + k * vector "
+          "(density: onsets per bar; pitch: mean MIDI pitch)",
+          ["attribute", "melodies", "k=-2", "k=-1", "k=0", "k=+1", "k=+2"], attr_rows)
 
     loaded = load_model(settings, 16)
     a, b = heldout[16][0], heldout[16][1]

@@ -18,8 +18,8 @@ def interpolation_step(dc: Any) -> dict[str, Any]:
     from gallery.errors import BadInput
     from generator.jobs import JobContext, JobSpec, run_job
 
-    # The 2-bar model: its greedy decodes are recognisable melodies (the tiny 16-bar one mostly holds
-    # notes; see bench/musicvae.py), so the demo plays the opening two bars of each reel and 7 steps between.
+    # The 2-bar model reconstructs melodies most faithfully (see bench/musicvae.py), so the demo plays
+    # the opening two bars of each reel and the steps between them.
     params: dict[str, Any] = {"a": DEMO_A, "b": DEMO_B, "bars": 2, "steps": 5 if dc.quick else 9,
                               "instrument": "Violin", "tempo": 120.0}
     visual = dc.catalogue.page(kind=list(TIME_BASED), limit=1)
