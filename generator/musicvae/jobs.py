@@ -20,7 +20,15 @@ from gallery.errors import BadInput
 from generator.jobs import JobContext
 from generator.latent import slerp
 from generator.musicvae.checkpoints import Loaded, load_checkpoint, resolve_checkpoint
-from generator.musicvae.events import NUM_CLASSES, STEPS_PER_BAR, Unusable, mean_pitch, note_density
+from generator.musicvae.events import (
+    NOTE_OFF,
+    NUM_CLASSES,
+    STEPS_PER_BAR,
+    Unusable,
+    mean_pitch,
+    note_density,
+    sounding,
+)
 from generator.musicvae.render import (
     events_to_midi,
     instrument_program,
@@ -94,7 +102,13 @@ def melody_from(ref: str, bars: int, ctx: JobContext | None = None) -> tuple[np.
             midi = [m for m in (art.media if art else []) if m.role == "midi"]
             if not midi:
                 raise Unusable("no such melody artwork (with a midi media) in the catalogue")
-            piece = piece_from_midi(ctx.catalogue.media_path(midi[0]), min_bars=bars)
+            # our own melody MIDI ends with its last note: give back any trailing rest it had
+            piece = piece_from_midi(ctx.catalogue.media_path(midi[0]), min_bars=0)
+            if len(piece.events) < n:
+                pad = np.zeros(n - len(piece.events), dtype=np.int64)
+                if sounding(piece.events)[-1]:
+                    pad[0] = NOTE_OFF
+                piece.events = np.concatenate([piece.events, pad])
         else:
             p = Path(ref)
             if not p.is_file():

@@ -125,3 +125,25 @@ def test_bad_requests_are_named(mv_settings, catalogue, tmp_path):
     mv_settings.musicvae.checkpoint_2bar = str(tmp_path / "missing.pt")
     with pytest.raises(BadInput, match="musicvae.checkpoint_2bar"):
         run_job(JobSpec(kind="musicvae.sample", params={}, seed=0), ctx)
+
+
+def test_interpolation_between_catalogue_melodies_records_lineage(mv_settings, catalogue, tmp_path):
+    ctx = _ctx(mv_settings, catalogue, tmp_path)
+    a, b = run_job(JobSpec(kind="musicvae.sample", params={"count": 2, "temperature": 1.0}, seed=11), ctx)
+    params = {"a": f"artwork:{a}", "b": f"artwork:{b}", "steps": 3}
+    [mid] = run_job(JobSpec(kind="musicvae.interpolate", params=params, seed=0), ctx)
+    from sqlalchemy import select
+
+    from catalogue.models import Lineage
+
+    with catalogue.read() as s:
+        parents = sorted((r.parent_id, r.relation) for r in s.scalars(select(Lineage).where(Lineage.child_id == mid)))
+    assert parents == sorted([(a, "between"), (b, "between")])
+    # the melody read back from the catalogue is the one that was generated (trailing rests included)
+    from generator.musicvae.jobs import melody_from
+
+    for art_id in (a, b):
+        events, _ = melody_from(f"artwork:{art_id}", 2, ctx)
+        assert events.tolist() == catalogue.get(art_id).recipe["events"]
+    with pytest.raises(BadInput, match="no such melody artwork"):
+        run_job(JobSpec(kind="musicvae.interpolate", params={**params, "a": "artwork:99999"}, seed=0), ctx)
