@@ -2,6 +2,7 @@
 
 Addresses (all under /lts; every request is answered on /lts/status at the sender's address, port
 ``reply_port``, as [state, message, ...]):
+  /lts/anchors                             the anchor names of the checkpoint: "anchors" NAME ...
   /lts/load_a SOURCE, /lts/load_b SOURCE   an audio file path or an anchor name of the checkpoint
   /lts/curve t0 w0 t1 w1 ...               the drawn weight curve (t in 0..1, weights may leave 0..1)
   /lts/duration SECONDS, /lts/loop 0|1, /lts/iterations N, /lts/seed N
@@ -81,7 +82,7 @@ class LiveServer:
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
         d = Dispatcher()
-        for name in ("load_a", "load_b", "curve", "duration", "loop", "iterations", "seed", "generate", "play",
+        for name in ("anchors", "load_a", "load_b", "curve", "duration", "loop", "iterations", "seed", "generate", "play",
                      "stop", "save", "save_wav", "status", "quit"):
             d.map(f"/lts/{name}", self._wrap(getattr(self, f"_on_{name}")), needs_reply_address=True)
         d.set_default_handler(self._unknown, needs_reply_address=True)
@@ -123,6 +124,11 @@ class LiveServer:
         threading.Thread(target=self.server.shutdown, daemon=True).start()
 
     # ------------------------------------------------------------------ handlers
+    def _on_anchors(self, client, *rest):
+        from generator.lts.jobs import load
+
+        return ("anchors", *load(self.settings, self.params.get("checkpoint")).anchors.get("names", []))
+
     def _on_load_a(self, client, source: str = "", *rest):
         return self._load("a", source)
 

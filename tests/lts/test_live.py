@@ -48,6 +48,7 @@ def test_live_session(osc, catalogue, small_ckpt, tmp_path):
     ask, replies, server = osc
     names = load_checkpoint(small_ckpt).anchors["names"]
     assert ask("/lts/play")[0] == "error"  # nothing generated yet
+    assert ask("/lts/anchors") == ["anchors", *names]
     assert ask("/lts/load_a", names[0]) == ["loaded", "a", names[0]]
     assert ask("/lts/load_b", "no-such-sound")[0] == "error"
     assert ask("/lts/load_b", names[1]) == ["loaded", "b", names[1]]
