@@ -76,6 +76,11 @@ def visual_timeline(catalogue: Any, visual_id: int, fallback: dict[str, Any] | N
         raise BadInput(f"artwork {visual_id}: timeline {tl} is malformed") from e
     if not duration > 0:
         raise BadInput(f"artwork {visual_id}: timeline duration {duration} must be positive")
+    # keyframes within one video frame of the ends are clamped onto them (rounding of frame times)
+    tol = 1.0 / float(tl["fps"]) if isinstance(tl.get("fps"), int | float) and tl["fps"] > 0 else 0.05
+    if any(t < -tol or t > duration + tol for t in kt):
+        raise BadInput(f"artwork {visual_id}: keyframe_times {kt} lie outside 0..{duration}")
+    kt = [min(max(t, 0.0), duration) for t in kt]
     timeline = {"duration": duration, "fps": tl.get("fps"), "keyframe_times": kt}
     loop = tl.get("loop", (art.recipe or {}).get("loop"))
     if loop is None:

@@ -152,6 +152,17 @@ def test_job_paired_to_visual_timeline(settings, catalogue, tmp_path, small_ckpt
         _ctx(settings, catalogue, tmp_path))
     anchors = catalogue.get(sid2).recipe["anchors"]
     assert anchors[0] == anchors[-1] and anchors[0] != anchors[1]
+    # a keyframe a hair past the end (frame-time rounding) is clamped; one well past it is refused
+    vid3 = _visual(catalogue, duration=2.0, kt=(0.0, 2.0 + 1e-9), loop=False)
+    (sid3,) = run_job(JobSpec(kind="lts.soundscape", params={
+        "mode": "timeline", "visual_id": vid3, "checkpoint": str(small_ckpt), "iterations": 0}),
+        _ctx(settings, catalogue, tmp_path))
+    assert catalogue.get(sid3).recipe["timeline"]["keyframe_times"] == [0.0, 2.0]
+    vid4 = _visual(catalogue, duration=2.0, kt=(0.0, 3.0), loop=False)
+    with pytest.raises(BadInput, match="outside"):
+        run_job(JobSpec(kind="lts.soundscape", params={"mode": "timeline", "visual_id": vid4,
+                                                       "checkpoint": str(small_ckpt)}),
+                _ctx(settings, catalogue, tmp_path))
 
 
 def test_job_bad_requests(settings, catalogue, tmp_path, small_ckpt):
