@@ -37,6 +37,9 @@ def open_window(width: int, height: int, fullscreen: bool, display: int) -> tupl
     pygame.display.gl_set_attribute(pygame.GL_CONTEXT_PROFILE_MASK, pygame.GL_CONTEXT_PROFILE_CORE)
     pygame.display.gl_set_attribute(pygame.GL_DOUBLEBUFFER, 1)
     flags = pygame.OPENGL | pygame.DOUBLEBUF
+    from installation.render import load_llvm_users_first
+
+    load_llvm_users_first()  # before SDL loads Mesa (see there)
     if fullscreen:
         flags |= pygame.FULLSCREEN
         size = pygame.display.get_desktop_sizes()[display]

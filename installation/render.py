@@ -294,9 +294,28 @@ class Renderer:
             obj.release()
 
 
+def load_llvm_users_first() -> None:
+    """Load Triton's LLVM before Mesa's, so a later ``import torch`` cannot crash the process.
+
+    Mesa's llvmpipe and Triton (pulled in by torch and torchvision) each bring an LLVM. When
+    Mesa's is loaded first, importing Triton afterwards segfaults the process; the other order is
+    fine. The show never needs torch, but the demo, tests and tools may import it after a GL context
+    exists, so every GL context is created after this call. Importing Triton alone takes ~0.2 s.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("triton") is not None:
+        try:
+            import triton  # noqa: F401
+        except Exception:  # noqa: BLE001 - a broken triton only matters to torch, which reports it
+            pass
+
+
 def headless_context():  # noqa: ANN201
     """A standalone OpenGL 3.3+ context through EGL (llvmpipe without a GPU)."""
     import moderngl
+
+    load_llvm_users_first()
 
     return moderngl.create_standalone_context(backend="egl", require=330)
 
