@@ -20,6 +20,8 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                width: int = typer.Option(None, min=16, max=2048), height: int = typer.Option(None, min=16, max=2048),
                seed: int = typer.Option(0, min=0),
                cutouts: int = typer.Option(None, min=1, max=256), cut_pow: float = typer.Option(None, min=0.01),
+               min_cut: float = typer.Option(None, min=0.01, max=1.0,
+                                             help="smallest cutout side, as a fraction of the image side"),
                optimiser: str = typer.Option(None, help="adam | adamw | sgd"),
                lr: float = typer.Option(None, min=1e-6),
                story_every: int = typer.Option(0, min=0, help="story mode: next ^ phase every N iterations"),
@@ -44,7 +46,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
             except ValueError as e:
                 raise BadInput(f"--snapshots {snapshots!r}: give iteration numbers separated by commas") from e
         params = {"prompt": prompt, "iterations": iterations, "size": size, "width": width, "height": height,
-                  "cutouts": cutouts, "cut_pow": cut_pow, "optimiser": optimiser, "lr": lr,
+                  "cutouts": cutouts, "cut_pow": cut_pow, "min_cut": min_cut, "optimiser": optimiser, "lr": lr,
                   "story_every": story_every, "image_prompts": list(image_prompt or []),
                   "init_image": str(init_image) if init_image else None, "snapshots": snaps, "video": video,
                   "zoom": zoom, "zoom_every": zoom_every, "zoom_scale": zoom_scale,

@@ -118,6 +118,7 @@ def build_params(params: dict[str, Any], settings: Any) -> tuple[Any, dict[str, 
     lp = LoopParams(
         phases=phases, iterations=iterations, width=width, height=height, seed=int(params.get("seed", 0)),
         cutouts=int(params.get("cutouts") or vq.cutouts), cut_pow=float(params.get("cut_pow") or vq.cut_pow),
+        min_cut=float(params.get("min_cut") or LoopParams.min_cut),
         optimiser=str(params.get("optimiser") or vq.optimiser), lr=float(params.get("lr") or vq.lr),
         story_every=int(params.get("story_every") or 0), snapshots=snaps,
         keep_every_frame=bool(params.get("video", False)) or zoom,
@@ -128,6 +129,8 @@ def build_params(params: dict[str, Any], settings: Any) -> tuple[Any, dict[str, 
         image_prompts=image_prompts, init_image=init_image)
     if lp.optimiser not in ("adam", "adamw", "sgd"):
         raise BadInput(f"unknown optimiser {lp.optimiser!r}; known: adam, adamw, sgd")
+    if not 0 < lp.min_cut <= 1:
+        raise BadInput(f"min_cut must be in (0, 1] (a fraction of the image side), got {lp.min_cut}")
     if not 1 <= lp.cutouts <= 256:
         raise BadInput(f"cutouts must be 1..256, got {lp.cutouts}")
     if not 16 <= width <= 2048 or not 16 <= height <= 2048:

@@ -141,6 +141,8 @@ def run_loop(params: LoopParams, vqgan: VQModel, clip: Any, device: Any = "cpu",
     if params.finetune_decoder:
         for p in list(model.decoder.parameters()) + list(model.post_quant_conv.parameters()):
             p.requires_grad_(True)
+    # big images: recompute the decoder's largest activations in backward rather than keep them
+    model.decoder.grad_checkpoint = params.width * params.height >= 256 * 256
     f = model.downsample_factor
     zh, zw = params.height // f, params.width // f
     emb = model.quantize.embedding.weight

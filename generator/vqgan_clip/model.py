@@ -155,13 +155,22 @@ class Decoder(nn.Module):
         self.norm_out = normalize(block_in)
         self.conv_out = nn.Conv2d(block_in, out_ch, 3, 1, 1)
 
+    # Recompute the activations of the two largest levels during backward instead of keeping them
+    # (gradient checkpointing): much less memory when a loop backpropagates through a big image.
+    grad_checkpoint: bool = False
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        from torch.utils.checkpoint import checkpoint
+
         h = self.conv_in(z)
         h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))
         for i in reversed(range(self.num_resolutions)):
             level = self.up[i]
             for j, block in enumerate(level.block):
-                h = block(h)
+                if self.grad_checkpoint and i < 2 and torch.is_grad_enabled():
+                    h = checkpoint(block, h, use_reentrant=False)
+                else:
+                    h = block(h)
                 if len(level.attn) > 0:
                     h = level.attn[j](h)
             if i != 0:

@@ -139,3 +139,18 @@ def test_import_vqgan_registers_the_checkpoint(capsys, config_file: Path, settin
     with pytest.raises(SystemExit) as e:
         main(["--config", str(config_file), "import", "vqgan", str(tmp_path / "nope.ckpt")])
     assert e.value.code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_decoder_gradient_checkpointing_gives_the_same_gradients() -> None:
+    torch.manual_seed(0)
+    model = build(VQGAN_ARCHS["tiny"]).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    z = torch.randn(1, model.embed_dim, 8, 8)
+    grads = []
+    for flag in (False, True):
+        model.decoder.grad_checkpoint = flag
+        zz = z.clone().requires_grad_(True)
+        model.decode(zz).pow(2).mean().backward()
+        grads.append(zz.grad)
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
