@@ -44,6 +44,12 @@ def procedural_step(dc: DemoContext) -> dict[str, Any]:
     return {"artworks": ids}
 
 
+def step_name(step: str) -> str:
+    """'generator.stylegan.demo:demo_step' -> 'stylegan' (the key of its result in DemoContext.results)."""
+    mod = step.partition(":")[0].removesuffix(".demo")
+    return mod.rsplit(".", 1)[-1]
+
+
 def run_demo(st: AppState, data_dir: Path | None = None, quick: bool = False) -> dict[str, Any]:
     from catalogue import open_catalogue
     from gallery.config import load_settings
@@ -60,10 +66,11 @@ def run_demo(st: AppState, data_dir: Path | None = None, quick: bool = False) ->
     timings = {}
     for step in STEPS:
         mod, _, fn = step.partition(":")
+        name = step_name(step)
         t0 = time.monotonic()
         log.info("demo step %s", step)
-        dc.results[fn] = getattr(importlib.import_module(mod), fn)(dc)
-        timings[fn] = time.monotonic() - t0
+        dc.results[name] = getattr(importlib.import_module(mod), fn)(dc)
+        timings[name] = time.monotonic() - t0
     summary(dc, timings)
     return dc.results
 
