@@ -66,7 +66,7 @@ PRESETS: dict[str, Preset] = {
     for p in [
         Preset("tiny-2bar",
                ModelConfig(bars=2, embed=32, enc_hidden=128, latent=32, dec_hidden=128, dec_layers=2),
-               TrainConfig(steps=2000, batch=64, beta=0.2, free_bits=16.0, ss_rate=400.0, ss_max=0.5),
+               TrainConfig(steps=8000, batch=64, beta=0.2, free_bits=48.0, ss_rate=0.0),
                "2-bar melodies; trains here on the CPU in minutes"),
         Preset("tiny-16bar",
                ModelConfig(bars=16, hierarchical=True, embed=32, enc_hidden=96, latent=64,
