@@ -87,17 +87,17 @@ class Catalogue:
             yield s
 
     # ---- adding ----------------------------------------------------------------------------
-    def _put_media(self, draft: ArtworkDraft) -> list[tuple[str, int]]:
+    def _put_media(self, draft: ArtworkDraft, sync: bool | None = None) -> list[tuple[str, int]]:
         out = []
         for m in draft.media:
             if m.data is not None:
-                sha = self.store.put_bytes(m.data)
+                sha = self.store.put_bytes(m.data, sync=sync)
                 size = len(m.data)
             else:
                 assert m.path is not None
                 if not m.path.is_file():
                     raise FileNotFoundError(f"media {m.role!r}: no such file {m.path}")
-                sha = self.store.put_file(m.path)
+                sha = self.store.put_file(m.path, sync=sync)
                 size = m.path.stat().st_size
             out.append((sha, size))
         return out
@@ -115,8 +115,10 @@ class Catalogue:
             # Blob writes are file-system bound (open/write/rename): overlap them on a few threads.
             from concurrent.futures import ThreadPoolExecutor
 
+            # Group commit: no fsync per file, one syncfs for the batch before any row is written.
             with ThreadPoolExecutor(max_workers=4) as pool:
-                blobs = list(pool.map(self._put_media, drafts))
+                blobs = list(pool.map(lambda d: self._put_media(d, sync=False), drafts))
+            self.store.sync()
         else:
             blobs = [self._put_media(d) for d in drafts]
         fps = [fingerprint(d, [sha for sha, _ in b]) for d, b in zip(drafts, blobs, strict=True)]

@@ -36,16 +36,18 @@ class MediaStore:
         return self.path(sha).is_file()
 
     # ---- writing ---------------------------------------------------------------------------
-    def put_bytes(self, data: bytes) -> str:
+    def put_bytes(self, data: bytes, sync: bool | None = None) -> str:
+        """Store bytes; ``sync=False`` skips the per-file fsync (the caller calls :meth:`sync`)."""
         sha = hashlib.sha256(data).hexdigest()
         final = self.path(sha)
         if final.is_file():
             return sha
-        self._write_atomic(final, lambda f: f.write(data))
+        self._write_atomic(final, lambda f: f.write(data), self.fsync if sync is None else sync)
         return sha
 
-    def put_file(self, src: Path) -> str:
+    def put_file(self, src: Path, sync: bool | None = None) -> str:
         """Copy a file into the store (streamed, hashed while copying)."""
+        sync = self.fsync if sync is None else sync
         src = Path(src)
         h = hashlib.sha256()
         tmp_name = self._tmp_name()
@@ -56,7 +58,7 @@ class MediaStore:
                     h.update(chunk)
                     out.write(chunk)
                 out.flush()
-                if self.fsync:
+                if sync:
                     os.fsync(out.fileno())
             sha = h.hexdigest()
             final = self.path(sha)
@@ -65,7 +67,8 @@ class MediaStore:
                 return sha
             self._ensure_dir(final.parent)
             os.replace(tmp_name, final)
-            self._fsync_dir(final.parent)
+            if sync:
+                self._fsync_dir(final.parent)
             return sha
         except BaseException:
             if os.path.exists(tmp_name):
@@ -80,7 +83,7 @@ class MediaStore:
             d.mkdir(parents=True, exist_ok=True)
             self._dirs.add(d)
 
-    def _write_atomic(self, final: Path, writer) -> None:
+    def _write_atomic(self, final: Path, writer, sync: bool) -> None:
         self._ensure_dir(final.parent)
         tmp_name = self._tmp_name()
         fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -88,18 +91,36 @@ class MediaStore:
             with os.fdopen(fd, "wb") as f:
                 writer(f)
                 f.flush()
-                if self.fsync:
+                if sync:
                     os.fsync(f.fileno())
             os.replace(tmp_name, final)
-            self._fsync_dir(final.parent)
+            if sync:
+                self._fsync_dir(final.parent)
         except BaseException:
             if os.path.exists(tmp_name):
                 os.unlink(tmp_name)
             raise
 
-    def _fsync_dir(self, d: Path) -> None:
+    def sync(self) -> None:
+        """Make every blob written so far durable with one syncfs(2) of the store's file system
+        (group commit for a batch), falling back to sync(2) where syncfs is unavailable."""
         if not self.fsync:
             return
+        import ctypes
+        import ctypes.util
+
+        fd = os.open(self.root, os.O_RDONLY)
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            if libc.syncfs(fd) == 0:
+                return
+        except (OSError, AttributeError):
+            pass
+        finally:
+            os.close(fd)
+        os.sync()
+
+    def _fsync_dir(self, d: Path) -> None:
         try:
             fd = os.open(d, os.O_RDONLY)
         except OSError:
