@@ -59,22 +59,25 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
         typer.echo(json.dumps({"artworks": ids}) if as_json else f"added progression {ids}")
 
     @train_app.command("clip")
-    def train_clip(ctx: typer.Context, preset: str = typer.Option("tiny-shapes", help="tiny-shapes | smoke"),
+    def train_clip(ctx: typer.Context,
+                   preset: str = typer.Option("tiny-shapes", help="tiny-shapes | tiny-shapes-hard | smoke"),
                    out: Path = typer.Option(None, help="weights file (default: the shipped one)"),
                    seed: int = typer.Option(None, min=0), steps: int = typer.Option(None, min=1),
+                   init: Path = typer.Option(None, help="start from these weights (default: the preset's)"),
                    as_json: bool = typer.Option(False, "--json")) -> None:
         """Train the tiny CLIP on captioned shapes (open_clip contrastive loss)."""
         from generator.vqgan_clip.train_clip import train
 
         st = state(ctx)
         st.settings  # noqa: B018 - sets up logging
-        meta = train(preset, out=out, seed=seed, steps=steps)
+        meta = train(preset, out=out, seed=seed, steps=steps, init=init)
         if as_json:
             typer.echo(json.dumps(meta))
         else:
             r = meta["retrieval"]
             typer.echo(f"saved {meta['path']} ({meta['bytes'] / 1e6:.1f} MB): held-out image->text "
-                       f"top-1 {r['top1']:.2f}, top-5 {r['top5']:.2f} among {r['n']} captions")
+                       f"top-1 {r['top1']:.2f}, top-5 {r['top5']:.2f} among {r['n']} captions; shape "
+                       f"discrimination {meta['shapes']['accuracy']:.2f} (chance 0.17)")
 
     @train_app.command("vqgan")
     def train_vqgan(ctx: typer.Context, preset: str = typer.Option("tiny-shapes", help="tiny-shapes | smoke"),

@@ -33,9 +33,51 @@ def retrieval(enc: Any, n: int = 100, size: int = 64, seed0: int = HELD_OUT_SEED
     return {"top1": float((ranks < 1).mean()), "top5": float((ranks < 5).mean()), "n": n}
 
 
+def shape_discrimination(enc: Any, size: int = 64) -> dict[str, float]:
+    """Shape alone: for each chromatic colour, background, object size and texture, images of every shape in
+    that colour are ranked against the texts "a COLOUR SHAPE" of the same colour (chance: 1/6).
+    ``accuracy``: image->text top-1; ``text_accuracy``: text->image top-1."""
+    hits_i, hits_t, n = 0, 0, 0
+    for colour in shapes.CHROMATIC:
+        texts = [f"a {colour} {s}" for s in shapes.SHAPES]
+        ft = enc.encode_texts(texts)
+        for k, (bg, sz, tex) in enumerate([(bg, sz, tex) for bg in ("white", "grey", "black")
+                                           for sz in shapes.SIZES for tex in ("solid", "striped")]):
+            imgs = [shapes.render(shapes.Scene((shapes.Group(s, colour, sz, 1, tex),), bg, layout_seed=k), size)
+                    for s in shapes.SHAPES]
+            sims = enc.encode_images(imgs) @ ft.T
+            hits_i += int((sims.argmax(1) == np.arange(len(texts))).sum())
+            hits_t += int((sims.argmax(0) == np.arange(len(texts))).sum())
+            n += len(texts)
+    return {"accuracy": hits_i / n, "text_accuracy": hits_t / n, "n": n}
+
+
+def hard_groups(seed: int, n_groups: int, size: int) -> tuple[np.ndarray, list[str]]:
+    """Hard negatives: groups of one image per shape that share colour, background, size, count, texture and
+    position, so only the shape word tells them apart. Captions are the full one or, for single objects
+    half the time, the bare "a COLOUR SHAPE"."""
+    rng = np.random.default_rng([seed, 0x4A7D])
+    imgs, caps = [], []
+    for _ in range(n_groups):
+        base = shapes.random_scene(rng)
+        g0 = base.groups[0]
+        short = g0.count == 1 and len(base.groups) == 1 and rng.random() < 0.5
+        for s in shapes.SHAPES:
+            sc = shapes.Scene((shapes.Group(s, g0.colour, g0.size, g0.count, g0.texture), *base.groups[1:]),
+                              base.background, base.background_style, base.position, base.layout_seed)
+            imgs.append(shapes.render(sc, size))
+            caps.append(f"a {g0.colour} {s}" if short else sc.caption())
+    return np.stack(imgs), caps
+
+
 def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None = None,
-          steps: int | None = None, log_every: int = 50, threads: int | None = 1) -> dict[str, Any]:
+          steps: int | None = None, log_every: int = 50, threads: int | None = 1,
+          init: Path | None = None) -> dict[str, Any]:
     """Train a preset and save it (default: the shipped weights file); returns what was measured.
+
+    Each batch mixes random captioned scenes with ``hard_groups`` groups of hard negatives (one image per
+    shape, everything else shared; see :func:`hard_groups`) so that colours alone cannot solve it.
+    ``init`` (or the preset's ``init``): start from these weights instead of random ones (fine-tuning).
 
     ``threads``: torch CPU threads; one is fastest on a shared machine (spinning threads fight).
     """
@@ -60,10 +102,27 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None
     torch.manual_seed(p["seed"])
     name = p["model"]
     model = create_model(name, CLIP_TINY_CONFIG, seed=p["seed"])
+    init = init or p.get("init")
+    if init:
+        from generator.vqgan_clip.clip import load_weights
+
+        init = Path(init)
+        if not init.is_absolute() and not init.exists():  # presets name files relative to the repository
+            init = Path(__file__).resolve().parents[2] / init
+        src, _ = load_weights(init)  # read before training: `out` may be the same file
+        model.load_state_dict(src.state_dict())
+        log.info("starting from %s", init)
     tok = open_clip.get_tokenizer(name)
     t0 = time.monotonic()
     imgs, caps = shapes.batch(data_seeds(p["seed"], p["pool"]), p["image_size"])
     log.info("made %d captioned images in %.1fs", len(caps), time.monotonic() - t0)
+    n_hard = int(p.get("hard_groups", 0))
+    k = len(shapes.SHAPES)
+    if n_hard:
+        h_imgs, h_caps = hard_groups(p["seed"], p.get("hard_pool", 500), p["image_size"])
+        imgs, caps = np.concatenate([imgs, h_imgs]), caps + h_caps
+    n_pool = p["pool"]
+    n_groups = (len(caps) - n_pool) // k
     x_all = torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()  # uint8
     t_all = tok(caps)
     # every word the dataset can say, so that no caption word is left untrained by chance
@@ -87,7 +146,12 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None
             0.5 * p["lr"] * (1 + math.cos(math.pi * (step - p["warmup"]) / max(1, p["steps"] - p["warmup"])))
         for grp in opt.param_groups:
             grp["lr"] = lr
-        idx = torch.randperm(len(caps), generator=g)[:p["batch"]]
+        if n_hard:
+            grp_ids = torch.randperm(n_groups, generator=g)[:n_hard]
+            hard = (n_pool + grp_ids[:, None] * k + torch.arange(k)[None]).flatten()
+            idx = torch.cat([torch.randperm(n_pool, generator=g)[:p["batch"] - len(hard)], hard])
+        else:
+            idx = torch.randperm(len(caps), generator=g)[:p["batch"]]
         x = (x_all[idx].float() / 255.0 - mean) / std
         img_f, txt_f, scale = model(x, t_all[idx])[:3]
         loss = loss_fn(img_f, txt_f, scale)
@@ -112,8 +176,8 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None
 
     enc = load_clip_file(out, device="cpu")
     ret = retrieval(enc)
-    meta.update({"retrieval": ret, "path": str(out), "sha256": sha256_file(out),
+    meta.update({"retrieval": ret, "shapes": shape_discrimination(enc), "path": str(out), "sha256": sha256_file(out),
                  "bytes": out.stat().st_size})
-    log.info("CLIP saved to %s: held-out image->text top-1 %.2f top-5 %.2f among %d captions",
-             out, ret["top1"], ret["top5"], ret["n"])
+    log.info("CLIP saved to %s: held-out image->text top-1 %.2f top-5 %.2f among %d captions; "
+             "shape discrimination %.2f", out, ret["top1"], ret["top5"], ret["n"], meta["shapes"]["accuracy"])
     return meta
