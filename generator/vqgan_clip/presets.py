@@ -21,9 +21,9 @@ CLIP_PRESETS: dict[str, dict[str, Any]] = {
                     "warmup": 100, "weight_decay": 0.1, "pool": 10000, "seed": 0},
     # second stage: the shipped weights fine-tuned on batches with hard negatives (groups of images that differ
     # in shape only, with bare "a red circle" captions mixed in), so that the model has to tell shapes apart
-    "tiny-shapes-hard": {"model": CLIP_TINY_NAME, "image_size": 64, "steps": 1500, "batch": 96, "lr": 5e-4,
+    "tiny-shapes-hard": {"model": CLIP_TINY_NAME, "image_size": 64, "steps": 4500, "batch": 96, "lr": 5e-4,
                          "warmup": 30, "weight_decay": 0.1, "pool": 10000, "seed": 0, "hard_groups": 8,
-                         "hard_pool": 1500, "init": "generator/weights/vqgan_clip/clip-tiny-shapes.pt"},
+                         "hard_pool": 3000, "init": "generator/weights/vqgan_clip/clip-tiny-shapes.pt"},
     # a quick smoke-test preset (tests, CI): learns something, not much
     "smoke": {"model": CLIP_TINY_NAME, "image_size": 64, "steps": 30, "batch": 32, "lr": 1e-3,
               "warmup": 5, "weight_decay": 0.1, "pool": 256, "seed": 0},
