@@ -26,19 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("NUMBA_CACHE_DIR", "/tmp/numba-cache")
 
-
-def harmonic(n: int, sr: int = 44100, seed: int = 0, note_s: float = 0.25) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    x = np.zeros(n)
-    seg = int(note_s * sr)
-    for s in range(0, n, seg):
-        f0 = 110 * 2 ** (rng.integers(0, 24) / 12)
-        tt = np.arange(min(seg, n - s)) / sr
-        env = np.minimum(1, tt / 0.01) * np.exp(-tt * 2)
-        for h in range(1, 9):
-            if f0 * h < 7000:
-                x[s:s + len(tt)] += env * np.sin(2 * np.pi * f0 * h * tt + rng.uniform(0, 6)) / h
-    return (x / np.abs(x).max() * 0.5).astype(np.float32)
+from generator.datasets.sounds import harmonic_test_audio as harmonic  # noqa: E402
 
 
 def compare(spec, S_lib: np.ndarray, S_ours: np.ndarray, n: int, repeats: int, lib_iters=(1, 8, 32),

@@ -174,6 +174,24 @@ def noise_band(seconds: float, rng: np.random.Generator) -> np.ndarray:
 TEXTURES = {"drone": drone, "bell": bell, "noise": noise_band}
 
 
+def harmonic_test_audio(n: int, sr: int = 44100, seed: int = 0, note_s: float = 0.25) -> np.ndarray:
+    """Test audio of n samples: notes with eight harmonics, a new pitch every note_s seconds.
+
+    The harmonic signal the phase-recovery tests and bench/lts.py measure on (deterministic by seed).
+    """
+    rng = np.random.default_rng(seed)
+    x = np.zeros(n)
+    seg = int(note_s * sr)
+    for s in range(0, n, seg):
+        f0 = 110 * 2 ** (rng.integers(0, 24) / 12)
+        tt = np.arange(min(seg, n - s)) / sr
+        env = np.minimum(1, tt / 0.01) * np.exp(-tt * 2)
+        for h in range(1, 9):
+            if f0 * h < 7000:
+                x[s:s + len(tt)] += env * np.sin(2 * np.pi * f0 * h * tt + rng.uniform(0, 6)) / h
+    return (x / np.abs(x).max() * 0.5).astype(np.float32)
+
+
 def _finish(x: np.ndarray, fade_s: float = 0.02) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     n = min(len(x) // 2, int(fade_s * SR))

@@ -8,27 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from generator.datasets.sounds import harmonic_test_audio as harmonic
 from generator.lts.cqt import CQT, frames_for, get_cqt, smooth_length
 from generator.lts.phase import peak_locked_phase, recover, spectral_convergence
 from generator.lts.presets import PRESETS, CQTSpec
 
 REF = PRESETS["reference"].cqt
 TINY = PRESETS["tiny"].cqt
-
-
-def harmonic(n: int, sr: int = 44100, seed: int = 0, note_s: float = 0.25) -> np.ndarray:
-    """Notes with eight harmonics, a new pitch every note_s seconds."""
-    rng = np.random.default_rng(seed)
-    x = np.zeros(n)
-    seg = int(note_s * sr)
-    for s in range(0, n, seg):
-        f0 = 110 * 2 ** (rng.integers(0, 24) / 12)
-        tt = np.arange(min(seg, n - s)) / sr
-        env = np.minimum(1, tt / 0.01) * np.exp(-tt * 2)
-        for h in range(1, 9):
-            if f0 * h < 7000:
-                x[s:s + len(tt)] += env * np.sin(2 * np.pi * f0 * h * tt + rng.uniform(0, 6)) / h
-    return (x / np.abs(x).max() * 0.5).astype(np.float32)
 
 
 def test_smooth_length():
