@@ -362,7 +362,7 @@ class Catalogue:
                      model_sha256: str | None = None) -> None:
         with self.write() as s:
             for name, val in features.items():
-                s.merge(_feature_row(artwork_id, name, val, model_sha256))
+                s.merge(Feature(**_feature_dict(artwork_id, name, val, model_sha256)))
 
 
 def _feature_dict(artwork_id: int, name: str, val: Any, model_sha256: str | None = None) -> dict[str, Any]:
@@ -373,9 +373,6 @@ def _feature_dict(artwork_id: int, name: str, val: Any, model_sha256: str | None
     return {"artwork_id": artwork_id, "name": name, "value": float(val), "vector": None, "dims": None,
             "model_sha256": model_sha256, "created": utcnow()}
 
-
-def _feature_row(artwork_id: int, name: str, val: Any, model_sha256: str | None = None) -> Feature:
-    return Feature(**_feature_dict(artwork_id, name, val, model_sha256))
 
 
 def feature_vector(f: Feature) -> np.ndarray | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import typer
@@ -121,7 +120,3 @@ def gc(ctx: typer.Context, grace: float | None = typer.Option(None, help="second
     """Remove blobs that no artwork refers to."""
     removed = state(ctx).catalogue.gc(grace_seconds=grace, dry_run=dry_run)
     typer.echo(f"{'would remove' if dry_run else 'removed'} {len(removed)} unreferenced blobs")
-
-
-def parse_date(s: str) -> datetime:
-    return datetime.fromisoformat(s)

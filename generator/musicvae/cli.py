@@ -99,14 +99,8 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
     }
 
     def _opts(bars: int, instrument: str | None, tempo: float | None, pair_with: int | None) -> dict:
-        p: dict = {"bars": bars}
-        if instrument is not None:
-            p["instrument"] = instrument
-        if tempo is not None:
-            p["tempo"] = tempo
-        if pair_with is not None:
-            p["pair_with"] = pair_with
-        return p
+        given = {"instrument": instrument, "tempo": tempo, "pair_with": pair_with}
+        return {"bars": bars} | {k: v for k, v in given.items() if v is not None}
 
     @melody_app.command("sample")
     def sample(ctx: typer.Context, count: int = typer.Option(4, min=1, max=256),

@@ -111,15 +111,9 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, steps: int | Non
 
     if preset not in VQGAN_PRESETS:
         raise BadInput(f"unknown VQGAN preset {preset!r}; known: {', '.join(VQGAN_PRESETS)}")
-    p = dict(VQGAN_PRESETS[preset])
-    if steps is not None:
-        p["steps"] = steps
-    if adversarial_weight is not None:
-        p["adversarial_weight"] = adversarial_weight
-    if lr is not None:
-        p["lr"] = lr
-    if perceptual_weight is not None:
-        p["perceptual_weight"] = perceptual_weight
+    overrides = {"steps": steps, "adversarial_weight": adversarial_weight, "lr": lr,
+                 "perceptual_weight": perceptual_weight}
+    p = dict(VQGAN_PRESETS[preset]) | {k: v for k, v in overrides.items() if v is not None}
     if threads:
         torch.set_num_threads(threads)
     out = Path(out) if out else SHIPPED_VQGAN
