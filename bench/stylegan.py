@@ -5,9 +5,10 @@ Sections (``--only`` picks some):
 - walk:    frames/s of rendering a walk at 64 px (tiny, shipped weights) and 256 px (FFHQ-256 config:
            style 512, 8 mapping layers, channel multiplier 2; random weights), batch 1 and 8, each in a
            fresh subprocess for its peak memory (ru_maxrss). Ours ("scale input, one shared conv, scale
-           output") side by side with the obvious alternative, rosinality's fused grouped convolution
-           (per-sample weights, groups=batch). Issue goals at 256: >= 1.5 x 1.19 img/s at batch 1,
-           >= 2 img/s at batch 8, <= half of 5.4 GiB; tiny walk >= 60 frames/s.
+           output"; at batch > 1 the large late blocks run one image at a time) side by side with the
+           obvious alternative, rosinality's fused grouped convolution (per-sample weights, groups=batch,
+           the whole batch through every block), and ours batched throughout ("ours-batched"). Issue goals
+           at 256: >= 1.5 x 1.19 img/s at batch 1, >= 2 img/s at batch 8, <= half of 5.4 GiB; tiny walk >= 60 frames/s.
 - quality: an attribute classifier trained on real procedural faces; its held-out accuracy; the
            total-variation distance between the attribute distributions of real and generated faces (goal
            <= 0.15) and k-NN (k=3) precision/recall in the classifier's feature space.
@@ -71,6 +72,8 @@ def walk_worker(which: str, impl: str, batch: int, frames: int, threads: int) ->
     torch.set_num_threads(threads)
     if impl == "grouped":
         sgm.SynthesisLayer.forward = grouped_forward
+    if impl in ("grouped", "ours-batched"):  # the whole batch through every block, as rosinality's does
+        sgm.SynthesisNetwork.micro_batch_above = 1 << 62
     if which == "tiny":
         G = load_weights(SHIPPED["tiny-faces64"]).G
     else:
@@ -91,7 +94,7 @@ def bench_walk(quick: bool, threads: int) -> None:
     rows = []
     for which, frames in (("tiny", 64 if quick else 256), ("ffhq256", 8 if quick else 16)):
         for batch in (1, 8):
-            for impl in ("ours", "grouped"):
+            for impl in ("ours", "ours-batched", "grouped") if batch > 1 else ("ours", "grouped"):
                 n = max(frames, batch * 2)
                 out = subprocess.run([sys.executable, __file__, "--walk-worker",
                                       json.dumps([which, impl, batch, n, threads])],
