@@ -178,7 +178,7 @@ def knn_precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tupl
     return inside(fake, real, radii(real)), inside(real, fake, radii(fake))
 
 
-def bench_quality(quick: bool) -> None:
+def bench_quality(quick: bool, weights: Path) -> None:
     torch.set_num_threads(1)
     n_train, n_eval = (1500, 500) if quick else (4000, 1000)
     tr = make_faces(n_train, seed=100)
@@ -202,7 +202,7 @@ def bench_quality(quick: bool) -> None:
     net.eval()
     pe, fe = _predict(net, xe)
     acc = {a: float((pe[:, j] == ev.labels[a]).mean()) for j, a in enumerate(CAT)}
-    m = load_weights(SHIPPED["tiny-faces64"])
+    m = load_weights(weights)
     from generator.stylegan.render import render, z_to_ws
 
     z = torch.randn(n_eval, m.G.z_dim, generator=torch.Generator().manual_seed(7))
@@ -225,11 +225,11 @@ def bench_quality(quick: bool) -> None:
           f"k-NN (k=3) precision {prec:.3f}, recall {rec:.3f}")
 
 
-def bench_uncanny(quick: bool) -> None:
+def bench_uncanny(quick: bool, weights: Path) -> None:
     from generator.stylegan.uncanny import amplify
 
     torch.set_num_threads(1)
-    m = load_weights(SHIPPED["tiny-faces64"])
+    m = load_weights(weights)
     steps = 40 if quick else 120
     _, snaps = amplify(m.G, m.D, list(range(16)), steps, steps // 8, lr=0.002, batch=8)
     table(f"uncanny: frozen D's mean score of 16 fixed faces per snapshot (lr 0.002, batch 8, {steps} steps)",
@@ -241,6 +241,8 @@ def main() -> None:
     ap.add_argument("--only", default="train,walk,quality,uncanny")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--weights", type=Path, default=SHIPPED["tiny-faces64"],
+                    help="tiny weights for quality and uncanny (default: the shipped ones)")
     ap.add_argument("--walk-worker", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.walk_worker:
@@ -252,9 +254,9 @@ def main() -> None:
     if "walk" in only:
         bench_walk(a.quick, a.threads)
     if "quality" in only:
-        bench_quality(a.quick)
+        bench_quality(a.quick, a.weights)
     if "uncanny" in only:
-        bench_uncanny(a.quick)
+        bench_uncanny(a.quick, a.weights)
 
 
 if __name__ == "__main__":
