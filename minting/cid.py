@@ -2,8 +2,18 @@
 
 Chosen to give the same CIDs as the npm `ipfs-car` tool (the test suite cross-checks them):
 files are cut into 1 MiB raw-leaf chunks (a file of one chunk is a single `raw` block), bigger
-files get a balanced dag-pb tree of width 1024, directories are flat dag-pb UnixFS directories
-with links sorted by name, every CID is v1 with sha2-256, rendered in base32.
+files get a balanced dag-pb tree of width 1024, directories of up to 1,000 entries are flat dag-pb
+UnixFS directories with links sorted by name, bigger ones are HAMT-sharded UnixFS directories laid
+out as ipfs-car's `@ipld/unixfs` (with `@perma/map`) lays them out, every CID is v1 with sha2-256,
+rendered in base32.
+
+A HAMT shard (UnixFS type 5) has 256 slots; an entry's slot at depth d is byte d % 8 of the
+murmur3-x64-64 hash (the first 64 bits of murmur3-x64-128, seed 0, big-endian) of its UTF-8 name
+(depths 8-15 hash the name with the byte 1 appended, and so on). A slot holding one entry links to
+it by the two upper-case hex digits of the slot plus the name ("0Aimage.png"); a slot holding more
+links, by the two digits alone, to a sub-shard of those entries one level deeper. The node's Data
+holds the bitfield of used slots (bit i of a 256-bit big-endian integer, leading zero bytes
+dropped), hashType 0x22 (murmur3) and fanout 256.
 """
 
 from __future__ import annotations
@@ -14,6 +24,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mmh3
+
 from gallery.errors import BadInput
 
 RAW = 0x55
@@ -22,7 +34,12 @@ DAG_CBOR = 0x71
 SHA2_256 = 0x12
 CHUNK_SIZE = 1024 * 1024
 LAYOUT_WIDTH = 1024
-MAX_DIRECTORY_ENTRIES = 1000  # ipfs-car shards (HAMT) above this; we refuse instead
+SHARD_THRESHOLD = 1000  # ipfs-car (unixfs.js) writes a HAMT-sharded directory above this many entries
+HAMT_FANOUT = 256  # @perma/map/unixfs: bitWidth 8
+MURMUR3_X64_64 = 0x22  # multicodec of the HAMT's hash
+UNIXFS_DIRECTORY = 1
+UNIXFS_FILE = 2
+UNIXFS_HAMT_SHARD = 5
 
 
 def varint(n: int) -> bytes:
@@ -98,12 +115,21 @@ def _field_int(num: int, value: int) -> bytes:
     return varint(num << 3) + varint(value)
 
 
-def _unixfs_data(kind: int, filesize: int | None = None, blocksizes: Iterable[int] = ()) -> bytes:
+def _unixfs_data(kind: int, filesize: int | None = None, blocksizes: Iterable[int] = (), data: bytes | None = None,
+                 hash_type: int | None = None, fanout: int | None = None) -> bytes:
+    """The UnixFS Data message, fields in number order (Type 1, Data 2, filesize 3, blocksizes 4,
+    hashType 5, fanout 6), absent ones left out."""
     out = _field_int(1, kind)
+    if data:
+        out += _field_bytes(2, data)
     if filesize is not None:
         out += _field_int(3, filesize)
     for b in blocksizes:
         out += _field_int(4, b)
+    if hash_type is not None:
+        out += _field_int(5, hash_type)
+    if fanout is not None:
+        out += _field_int(6, fanout)
     return out
 
 
@@ -176,7 +202,7 @@ def _balanced(level: list[Node]) -> Node:
         for i in range(0, len(level), LAYOUT_WIDTH):
             group = level[i:i + LAYOUT_WIDTH]
             body = _pb_node([(n.cid, "", n.size) for n in group],
-                            _unixfs_data(2, sum(n.content_size for n in group), [n.content_size for n in group]))
+                            _unixfs_data(UNIXFS_FILE, sum(n.content_size for n in group), [n.content_size for n in group]))
             cid = CID.of(DAG_PB, body)
             blocks = [b for n in group for b in n.blocks] + [(cid, body)]
             parents.append(Node(cid, len(body) + sum(n.size for n in group), blocks,
@@ -193,9 +219,9 @@ Tree = dict  # name -> bytes | Path | Tree
 
 
 def directory_node(entries: Tree) -> Node:
-    """A flat UnixFS directory; values are bytes, file paths, or nested dicts (subdirectories)."""
-    if len(entries) > MAX_DIRECTORY_ENTRIES:
-        raise BadInput(f"a directory of {len(entries)} entries is too big (at most {MAX_DIRECTORY_ENTRIES})")
+    """A UnixFS directory; values are bytes, file paths, or nested dicts (subdirectories).
+
+    Up to SHARD_THRESHOLD entries it is one flat node, above that a HAMT-sharded directory."""
     children: list[tuple[str, Node]] = []
     for name, value in entries.items():
         if not name or "/" in name or name in (".", ".."):
@@ -206,11 +232,45 @@ def directory_node(entries: Tree) -> Node:
             children.append((name, file_node(value)))
         else:
             children.append((name, file_node(bytes(value))))
+    if len(children) > SHARD_THRESHOLD:
+        return _hamt_shard([(name.encode(), n) for name, n in children], 0)
     children.sort(key=lambda c: c[0].encode())
-    body = _pb_node([(n.cid, name, n.size) for name, n in children], _unixfs_data(1))
+    return _directory_block([(n, name) for name, n in children], _unixfs_data(UNIXFS_DIRECTORY))
+
+
+def _directory_block(children: list[tuple[Node, str]], data: bytes) -> Node:
+    """One dag-pb directory node over its children (linked under the given names, in that order)."""
+    body = _pb_node([(n.cid, name, n.size) for n, name in children], data)
     cid = CID.of(DAG_PB, body)
-    blocks = [b for _, n in children for b in n.blocks] + [(cid, body)]
-    return Node(cid, len(body) + sum(n.size for _, n in children), blocks)
+    blocks = [b for n, _ in children for b in n.blocks] + [(cid, body)]
+    return Node(cid, len(body) + sum(n.size for n, _ in children), blocks)
+
+
+def _hamt_slot(name: bytes, depth: int) -> int:
+    """The slot (0-255) of a name at a depth: byte depth % 8 of murmur3-x64-64 of the name, with the
+    byte depth // 8 appended to the name from depth 8 on (@perma/map's "infinite" hash)."""
+    frame = depth // 8
+    key = name if frame == 0 else name + bytes([frame & 0xFF])
+    return mmh3.mmh3_x64_128_digest(key)[7 - depth % 8]  # the digest is little-endian, the hash big-endian
+
+
+def _hamt_shard(entries: list[tuple[bytes, Node]], depth: int) -> Node:
+    """A HAMT shard node at a depth over its entries (name bytes, node), sub-shards first in its blocks."""
+    slots: dict[int, list[tuple[bytes, Node]]] = {}
+    for name, node in entries:
+        slots.setdefault(_hamt_slot(name, depth), []).append((name, node))
+    links: list[tuple[Node, str]] = []
+    for slot in sorted(slots):
+        inside = slots[slot]
+        prefix = f"{slot:02X}"
+        if len(inside) == 1:
+            name, node = inside[0]
+            links.append((node, prefix + name.decode()))
+        else:
+            links.append((_hamt_shard(inside, depth + 1), prefix))
+    bitfield = sum(1 << slot for slot in slots).to_bytes(HAMT_FANOUT // 8, "big").lstrip(b"\0")
+    return _directory_block(links, _unixfs_data(UNIXFS_HAMT_SHARD, data=bitfield, hash_type=MURMUR3_X64_64,
+                                                fanout=HAMT_FANOUT))
 
 
 # -- CAR v1 --------------------------------------------------------------------------------------
