@@ -2,15 +2,28 @@
 beside OpenZeppelin's ERC721 minting one token per call, and the worst gas to transfer a token
 of a minted batch (each token transferred first thing after the mint, to a fresh address).
 
-Run: .venv/bin/python bench/minting.py [--quick]   (in-process eth-tester / py-evm chain, solc 0.8.37
-artefact from minting/artefacts; no node needed). Goals: a set of 100 at most 6% of the one-per-call
-gas, and no token of a batch costing more than 100,000 gas to transfer.
+Run: .venv/bin/python bench/minting.py [--quick] [--car-only]   (in-process eth-tester / py-evm chain,
+solc 0.8.37 artefact from minting/artefacts; no node needed). Goals: a set of 100 at most 6% of the
+one-per-call gas, and no token of a batch costing more than 100,000 gas to transfer.
+
+Then the time to content-address a set and write its CAR: minting/cid.py (what `gallery mint set`
+runs) beside npm ipfs-car 3.1.0 (`ipfs-car pack`, a fresh node process, as a person would run it) on
+the same folder: a metadata JSON per token named by its id plus media/ with one image per token
+(random bytes of 20-120 KB, so the hashing is real work), the root CIDs compared. Each side runs
+three times, alternated; the median is shown. Needs `make node-deps` for the ipfs-car column.
 """
 
 from __future__ import annotations
 
+import json
+import random
+import shutil
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from eth_tester import EthereumTester, PyEVMBackend
 from web3 import EthereumTesterProvider, Web3
@@ -20,6 +33,7 @@ from minting.chain import contract_interface  # noqa: E402
 from minting.settings import MintingSettings  # noqa: E402
 
 QUICK = "--quick" in sys.argv
+IPFS_CAR = Path(__file__).resolve().parents[1] / "minting" / "contracts" / "node_modules" / "ipfs-car" / "bin.js"
 
 
 class Bench:
@@ -53,7 +67,64 @@ class Bench:
         return worst
 
 
+def make_set(root: Path, tokens: int) -> None:
+    rng = random.Random(tokens)
+    (root / "media").mkdir(parents=True)
+    for t in range(1, tokens + 1):
+        (root / "media" / f"{t}.png").write_bytes(rng.randbytes(rng.randint(20_000, 120_000)))
+        (root / str(t)).write_text(json.dumps({"name": f"Set #{t}", "image": f"ipfs://…/media/{t}.png",
+                                               "attributes": [{"trait_type": "seed", "value": t}]}))
+
+
+def car_bench() -> None:
+    from minting.cid import directory_node, write_car
+
+    def tree_of(p: Path) -> dict:
+        return {c.name: (tree_of(c) if c.is_dir() else c) for c in p.iterdir()}
+
+    def ours(d: Path, out: Path) -> tuple[float, str]:
+        t = time.perf_counter()
+        node = directory_node(tree_of(d))
+        write_car(out, [node.cid], node.blocks)
+        return time.perf_counter() - t, str(node.cid)
+
+    def theirs(d: Path, out: Path) -> tuple[float, str]:
+        t = time.perf_counter()
+        r = subprocess.run(["node", str(IPFS_CAR), "pack", str(d), "--output", str(out)], capture_output=True,
+                           text=True, timeout=600, check=True)
+        return time.perf_counter() - t, r.stdout.strip()
+
+    print("\nCAR of a set (metadata JSON + image per token), seconds (median of 3, alternated):")
+    print(f"{'tokens':>7} {'files':>6} {'MB':>6} {'ours (Python)':>14} {'ipfs-car':>9} {'ratio':>6}  same root")
+    have_node = IPFS_CAR.exists() and shutil.which("node")
+    for tokens in (100, 1000):
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Path(tmp) / "set"
+            make_set(d, tokens)
+            mb = sum(f.stat().st_size for f in d.rglob("*") if f.is_file()) / 1e6
+            a, b, roots = [], [], set()
+            for _ in range(3):
+                ta, ra = ours(d, Path(tmp) / "ours.car")
+                a.append(ta)
+                roots.add(ra)
+                if have_node:
+                    tb, rb = theirs(d, Path(tmp) / "theirs.car")
+                    b.append(tb)
+                    roots.add(rb)
+            ma = statistics.median(a)
+            mb_ = statistics.median(b) if b else float("nan")
+            print(f"{tokens:>7} {2 * tokens:>6} {mb:>6.1f} {ma:>14.2f} {mb_:>9.2f} {mb_ / ma:>5.1f}x  "
+                  f"{'yes' if len(roots) == 1 and have_node else ('no' if have_node else 'n/a (no ipfs-car)')}")
+    if have_node:
+        r = subprocess.run(["node", "--version"], capture_output=True, text=True)
+        print(f"(ipfs-car 3.1.0 on node {r.stdout.strip()}; the root of a 1,000-token set has 1,001 entries: "
+              "a HAMT-sharded directory)")
+
+
 def main() -> None:
+    if "--car-only" in sys.argv:
+        car_bench()
+        return
     t0 = time.monotonic()
     b = Bench()
     holder = b.a[1]
@@ -96,6 +167,7 @@ def main() -> None:
         print(f"{s:>7} {g:>10,} {pct:>10.1f}% {wg:>15,}  {ok}")
     print(f"\n(eth-tester {__import__('importlib').metadata.version('eth-tester')}, py-evm "
           f"{__import__('importlib').metadata.version('py-evm')}; {time.monotonic() - t0:.0f}s)")
+    car_bench()
 
 
 if __name__ == "__main__":
