@@ -1,7 +1,16 @@
 """Monophonic melodies for Music-VAE: music21's bundled corpus (offline) and the user's MIDI files.
 
 Each piece becomes one event sequence (see :mod:`generator.musicvae.events`) starting at its first
-full bar; training windows of 2 or 16 bars are cut from it with a stride of one bar. The held-out
+full bar; training windows of 2 or 16 bars are cut from it with a stride of one bar. With
+``play_repeats`` (the 16-bar presets) a piece's repeats are played out (``|: A :| |: B :|`` is read
+as A A B B, as a performer plays it): most corpus tunes are two 8-bar strains, which hold no 16-bar
+window as written; that reading also keeps the first bar of ABC tunes that music21 numbers 0
+without it being a pickup. Only meters whose
+bars tile the model's 16-step bar are read (2/4, 4/4, 2/2): the hierarchical decoder's unit is the
+bar, and a 3/4 or 6/8 bar (12 steps) would cross its bar lines at a different place in every bar,
+so those pieces are skipped with that reason. With ``play_repeats``, a piece whose bar lines drift
+off the bar grid part-way (an incomplete bar in the middle, e.g. a strain's pickup played again by
+the repeat) is cut where the drift starts. The held-out
 split is BY PIECE (a hash of the piece's name), so no window of a held-out piece is ever trained on.
 Pieces are parsed once and cached under ``<data_dir>/datasets/melodies``; a piece or file that
 cannot be used is reported with its reason and skipped, never failing the whole run.
@@ -81,28 +90,57 @@ def _bar_quarters(part) -> float:  # noqa: ANN001 - music21 stream
     return bq
 
 
-def _origin_quarters(part, bar_q: float) -> float:  # noqa: ANN001
+def _origin_quarters(part, bar_q: float, number_zero_is_pickup: bool = True) -> float:  # noqa: ANN001
+    """Where the first full bar starts. music21's ABC reader numbers the first bar 0 even when it is
+    full, so reading bar 0 as a pickup drops a full bar of those tunes; ``number_zero_is_pickup``
+    False trusts the bar's length alone (kept True for the data the shipped tiny-2bar was trained on)."""
     measures = list(part.getElementsByClass("Measure"))
     if not measures:
         return 0.0
     m0 = measures[0]
-    if m0.number == 0 or float(m0.duration.quarterLength) < bar_q - 1e-6:  # a pickup (anacrusis)
+    short = float(m0.duration.quarterLength) < bar_q - 1e-6
+    if short or (number_zero_is_pickup and m0.number == 0):  # a pickup (anacrusis)
         return float(m0.offset) + float(m0.duration.quarterLength)
     return float(m0.offset)
 
 
-def piece_from_part(part, name: str, source: str) -> Piece:  # noqa: ANN001 - music21 Part
-    """A music21 part -> :class:`Piece`, or :class:`Unusable` with the reason."""
+def _expand_repeats(part):  # noqa: ANN001, ANN202 - music21 Part
+    """The part with its repeats played out; unchanged when it has none or music21 cannot expand them."""
+    try:
+        return part.expandRepeats()
+    except Exception:  # noqa: BLE001 - malformed repeat marks: read the part as written
+        return part
+
+
+def _grid_end(part, origin: float, bar_q: float) -> float | None:  # noqa: ANN001
+    """Offset (quarters) of the first full bar that does not start on the bar grid, else None."""
+    for m in part.getElementsByClass("Measure"):
+        off = float(m.offset)
+        if off < origin - 1e-6 or float(m.duration.quarterLength) < bar_q - 1e-6:
+            continue
+        phase = (off - origin) / bar_q
+        if abs(phase - round(phase)) > 1e-6:
+            return off
+    return None
+
+
+def piece_from_part(part, name: str, source: str, play_repeats: bool = False) -> Piece:  # noqa: ANN001
+    """A music21 part -> :class:`Piece` (repeats played out if asked), or :class:`Unusable` with the reason."""
     bar_q = _bar_quarters(part)
-    origin = _origin_quarters(part, bar_q)
+    if play_repeats:
+        part = _expand_repeats(part)
+    origin = _origin_quarters(part, bar_q, number_zero_is_pickup=not play_repeats)
+    end = _grid_end(part, origin, bar_q) if play_repeats else None
     raw = []
     for n in part.stripTies().flatten().notes:
         ql = float(n.quarterLength)
         if ql <= 0:  # grace notes have no time of their own
             continue
         start = float(n.offset)
+        if end is not None and start >= end:
+            continue
         for p in n.pitches:
-            raw.append((int(p.midi), start, start + ql))
+            raw.append((int(p.midi), start, start + ql if end is None else min(start + ql, end)))
     notes = quantise(raw)
     o = int(round(origin * STEPS_PER_QUARTER))
     return Piece(name=name, source=source, events=notes_to_events(notes, origin=o))
@@ -123,15 +161,26 @@ def _corpus_scores(source: str, limit: int | None) -> Iterator[tuple[str, object
         return
     if source not in CORPUS_SOURCES:
         raise Unusable(f"unknown corpus source {source!r}; known: {', '.join(CORPUS_SOURCES)}")
+    from music21 import stream
+
     paths = sorted(p for p in corpus.corpora.CoreCorpus().getPaths() if p.parent.name == source)
-    for p in paths[:limit]:
+    count = 0
+    for p in paths:
         try:
-            yield f"{source}/{p.stem}", corpus.parse(p)
+            sc = corpus.parse(p)
         except Exception as e:  # noqa: BLE001 - a broken corpus file is reported, not fatal
-            yield f"{source}/{p.stem}", Unusable(f"music21 cannot parse it: {e}")
+            sc = Unusable(f"music21 cannot parse it: {e}")
+        # O'Neill's files are opuses of ~50 tunes each: every tune is a piece (split by tune)
+        tunes = ([(f"{source}/{p.stem}/{t.metadata.number if t.metadata and t.metadata.number else i}", t)
+                  for i, t in enumerate(sc.scores)] if isinstance(sc, stream.Opus) else [(f"{source}/{p.stem}", sc)])
+        for name, t in tunes:
+            if limit is not None and count >= limit:
+                return
+            count += 1
+            yield name, t
 
 
-def corpus_melodies(sources: Iterable[str], limit: int | None = None) -> MelodySet:
+def corpus_melodies(sources: Iterable[str], limit: int | None = None, play_repeats: bool = False) -> MelodySet:
     """Parse the bundled corpus: the top line of each piece (soprano for chorales)."""
     out = MelodySet()
     for source in sources:
@@ -141,14 +190,17 @@ def corpus_melodies(sources: Iterable[str], limit: int | None = None) -> MelodyS
                 continue
             try:
                 parts = list(sc.parts) or [sc]
-                out.pieces.append(piece_from_part(parts[0], name, source))
+                out.pieces.append(piece_from_part(parts[0], name, source, play_repeats))
             except Unusable as e:
                 out.skipped.append(Skipped(name, e.reason))
     return out
 
 
-def _cache_key(sources: list[str], limit: int | None) -> str:
-    ident = json.dumps({"v": CACHE_VERSION, "sources": sources, "limit": limit}, sort_keys=True)
+def _cache_key(sources: list[str], limit: int | None, play_repeats: bool = False) -> str:
+    key: dict = {"v": CACHE_VERSION, "sources": sources, "limit": limit}
+    if play_repeats:  # absent when off: the caches made before the option keep their names
+        key["play_repeats"] = True
+    ident = json.dumps(key, sort_keys=True)
     return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
 
@@ -174,16 +226,17 @@ def load_set(path: Path) -> MelodySet:
     return ms
 
 
-def cached_corpus(cache_dir: Path, sources: list[str], limit: int | None = None) -> MelodySet:
+def cached_corpus(cache_dir: Path, sources: list[str], limit: int | None = None,
+                  play_repeats: bool = False) -> MelodySet:
     """The corpus melodies, parsed once and kept in ``cache_dir``."""
-    path = Path(cache_dir) / f"corpus-{_cache_key(sources, limit)}.npz"
+    path = Path(cache_dir) / f"corpus-{_cache_key(sources, limit, play_repeats)}.npz"
     if path.exists():
         try:
             return load_set(path)
         except Exception as e:  # noqa: BLE001 - a damaged cache is rebuilt
             log.warning("melody cache %s is unreadable (%s); parsing the corpus again", path, e)
     log.info("parsing music21 corpus %s (once; cached in %s)", sources, path)
-    ms = corpus_melodies(sources, limit)
+    ms = corpus_melodies(sources, limit, play_repeats)
     save_set(ms, path)
     return ms
 

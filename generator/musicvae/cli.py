@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 from pathlib import Path
 
 import typer
@@ -49,10 +51,14 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
               preset: str = typer.Option("tiny-2bar", help="tiny-2bar | tiny-16bar | mel-2bar | mel-16bar"),
               midi: Path | None = typer.Option(None, "--midi", help="also train on the MIDI files in this folder"),
               no_corpus: bool = typer.Option(False, "--no-corpus", help="train on --midi only"),
+              sources: str | None = typer.Option(None, help="corpus sources, comma-separated, e.g. "
+                                                 "chorales,ryansMammoth,oneills1850 (default: config)"),
               steps: int | None = typer.Option(None, min=1, help="training steps (default: the preset's)"),
               seed: int = typer.Option(0, min=0),
               threads: int | None = typer.Option(None, min=1, help="torch CPU threads (1 is fastest for tiny presets)"),
               out: Path | None = typer.Option(None, help="checkpoint path (default <data_dir>/models/musicvae/)"),
+              max_minutes: float | None = typer.Option(None, min=0.1, help="stop training after this long "
+                                                       "(the checkpoint is written all the same)"),
               as_json: bool = typer.Option(False, "--json")) -> None:
         """Train a Music-VAE preset on music21's bundled corpus and/or your MIDI files."""
         from gallery.logs import progress_bar
@@ -67,17 +73,29 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
             torch.set_num_threads(threads)
         if no_corpus and midi is None:
             raise BadInput("--no-corpus needs --midi DIR")
+        from generator.musicvae.settings import KNOWN_SOURCES
+
+        source_list = [s.strip() for s in sources.split(",") if s.strip()] if sources else None
+        bad = [s for s in source_list or [] if s not in KNOWN_SOURCES]
+        if bad or source_list == []:
+            raise BadInput(f"--sources: unknown corpus source(s) {bad}; the bundled ones are {list(KNOWN_SOURCES)}")
         target = out or st.settings.path(f"models/musicvae/{p.name}.pt")
         total = steps or p.train.steps
         with progress_bar(f"train musicvae {p.name}", total) as advance:
             last = [0]
 
             def progress(step: int, rec: dict) -> None:
-                advance(step + 1 - last[0])
+                advance(step + 1 - last[0], loss=round(rec["loss"], 2), kl=round(rec["kl"], 1),
+                        acc=round(rec["acc"], 3))
                 last[0] = step + 1
+                if "heldout_tf_acc" in rec:
+                    logging.getLogger(__name__).info(
+                        "step %d: held-out teacher-forced %.3f, sampled %.3f", step,
+                        rec["heldout_tf_acc"], rec["heldout_sampled_acc"])
 
             res = run_training(st.settings, p.name, target, midi=str(midi) if midi else None, steps=steps,
-                               seed=seed, corpus=not no_corpus, progress=progress)
+                               seed=seed, corpus=not no_corpus, sources=source_list, progress=progress,
+                               deadline=time.monotonic() + 60 * max_minutes if max_minutes else None)
         st.catalogue.register_model("musicvae", p.name, res["sha256"], preset=p.name, config=p.model.to_dict(),
                                     path=str(target), provenance={k: v for k, v in res.items() if k != "skipped"})
         if as_json:

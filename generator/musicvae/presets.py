@@ -50,6 +50,7 @@ class TrainConfig:
     ss_max: float = 0.5  # cap on the probability of feeding the model its own prediction
     transpose: int = 5  # random transposition of each window by -5..+6 semitones
     stride_bars: int = 1  # windows are cut every this many bars
+    play_repeats: bool = False  # read corpus pieces with their repeats played out (A A B B)
     grad_clip: float = 1.0
 
 
@@ -71,8 +72,8 @@ PRESETS: dict[str, Preset] = {
         Preset("tiny-16bar",
                ModelConfig(bars=16, hierarchical=True, embed=32, enc_hidden=96, latent=64,
                            conductor_hidden=128, conductor_layers=1, dec_hidden=128, dec_layers=1),
-               TrainConfig(steps=3000, batch=24, lr=4e-3, beta=0.2, beta_warmup=400, free_bits=48.0,
-                           ss_rate=0.0),
+               TrainConfig(steps=3600, batch=48, lr=3e-3, beta=0.2, beta_warmup=1000, free_bits=128.0,
+                           ss_rate=0.0, play_repeats=True),
                "hierarchical 16-bar melodies; trains here on the CPU in minutes"),
         Preset("mel-2bar",
                ModelConfig(bars=2, embed=90, enc_hidden=2048, enc_layers=1, latent=512, dec_hidden=2048,

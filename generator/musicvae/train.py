@@ -96,6 +96,71 @@ def evaluate(model: MusicVAE, windows: np.ndarray, batch: int = 128) -> dict[str
 
 
 @torch.no_grad()
+def evaluate_wrong_z(model: MusicVAE, windows: np.ndarray, seed: int = 0) -> dict[str, float]:
+    """Accuracy when each melody is decoded from ANOTHER held-out melody's z (a derangement).
+
+    What the decoder gets right without the melody's own code: the gap to :func:`evaluate` is what
+    the latent carries.
+    """
+    if len(windows) < 2:
+        return {"tf_acc": float("nan"), "sampled_acc": float("nan")}
+    model.eval()
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(windows))
+    other = np.roll(perm, 1)  # perm[i] is decoded from other[i] != perm[i]
+    x = torch.as_tensor(windows[perm], dtype=torch.long)
+    mu = torch.cat([model.encode(torch.as_tensor(windows[other[i:i + 256]], dtype=torch.long))[0]
+                    for i in range(0, len(other), 256)])
+    logits = torch.cat([model.decode_teacher(mu[i:i + 256], model._inputs(x[i:i + 256]))
+                        for i in range(0, len(x), 256)])
+    smp = model.decode(mu, temperature=0.0)
+    return {"tf_acc": float((logits.argmax(-1) == x).float().mean()), "sampled_acc": float((smp == x).float().mean())}
+
+
+def baselines(train_w: np.ndarray, heldout_w: np.ndarray) -> dict[str, dict[str, float]]:
+    """Latent-free baselines on held-out windows [N, T] (accuracy per 16th-note step).
+
+    ``tf_acc`` predicts each step from the true preceding steps (like teacher forcing); ``sampled_acc``
+    writes the whole melody without looking at it (or from its first bar only), like free decoding.
+
+    - no event: always predict 'no event' (hold the sounding note / stay silent).
+    - previous event: repeat the previous true event ('no event' at the start).
+    - previous bar: repeat the true event one bar (16 steps) earlier ('no event' in the first bar);
+      free-running: the true first bar, played 16 times.
+    - bigram + bar position: the most frequent next event in the TRAINING windows given the previous
+      event and the step's position in the bar (an unconditional language model, no latent);
+      free-running: its greedy continuation from the start.
+    """
+    from generator.musicvae.events import STEPS_PER_BAR as S
+
+    h = np.asarray(heldout_w, dtype=np.int64)
+    n, t = h.shape
+    pos = np.arange(t) % S
+    out: dict[str, dict[str, float]] = {}
+    out["no event"] = {"tf_acc": float((h == 0).mean()), "sampled_acc": float((h == 0).mean())}
+    prev = np.concatenate([np.zeros((n, 1), np.int64), h[:, :-1]], 1)
+    out["previous event"] = {"tf_acc": float((prev == h).mean()), "sampled_acc": float((h == 0).mean())}
+    bar = np.concatenate([np.zeros((n, S), np.int64), h[:, :-S]], 1)
+    first = np.tile(h[:, :S], (1, t // S))
+    out["previous bar"] = {"tf_acc": float((bar == h).mean()), "sampled_acc": float((first == h).mean())}
+    tr = np.asarray(train_w, dtype=np.int64)
+    start = NUM_CLASSES  # context 'start of melody'
+    counts = np.zeros((NUM_CLASSES + 1, S, NUM_CLASSES), np.int64)
+    tprev = np.concatenate([np.full((len(tr), 1), start), tr[:, :-1]], 1)
+    np.add.at(counts, (tprev.ravel(), np.tile(pos, len(tr)), tr.ravel()), 1)
+    table = counts.argmax(-1)  # [prev, pos] -> most frequent next event (0 where never seen)
+    hprev = np.concatenate([np.full((n, 1), start), h[:, :-1]], 1)
+    tf = table[hprev, pos[None, :]]
+    free, e = [], start
+    for k in range(t):
+        e = int(table[e, k % S])
+        free.append(e)
+    out["bigram + bar position"] = {"tf_acc": float((tf == h).mean()),
+                                    "sampled_acc": float((np.array(free)[None, :] == h).mean())}
+    return out
+
+
+@torch.no_grad()
 def attribute_vectors(model: MusicVAE, windows: np.ndarray, limit: int = 4000, seed: int = 0
                       ) -> dict[str, torch.Tensor]:
     """Attribute vectors from training windows: mean z (top quartile) - mean z (bottom quartile)."""
@@ -116,10 +181,13 @@ def attribute_vectors(model: MusicVAE, windows: np.ndarray, limit: int = 4000, s
 
 
 def training_data(settings, bars: int, midi: str | None = None, stride_bars: int = 1,  # noqa: ANN001
-                  corpus: bool = True) -> tuple[dict[str, np.ndarray], dict]:
+                  corpus: bool = True, sources: list[str] | None = None, play_repeats: bool = False
+                  ) -> tuple[dict[str, np.ndarray], dict]:
     """Train / held-out windows (split by piece) from the cached corpus and, optionally, a MIDI folder.
 
-    Returns the windows and a report: pieces used, and every skipped piece or file with its reason.
+    ``sources`` (default: the config's ``corpus_sources``) name the corpus parts; ``play_repeats``
+    reads corpus pieces with their repeats played out. Returns the windows and a report: pieces
+    used, and every skipped piece or file with its reason.
     """
     from pathlib import Path
 
@@ -132,7 +200,8 @@ def training_data(settings, bars: int, midi: str | None = None, stride_bars: int
         raise BadInput(f"--midi {midi}: not a folder")
     ms = MelodySet()
     if corpus:
-        ms = cached_corpus(settings.path("datasets/melodies"), list(mv.corpus_sources), mv.corpus_limit)
+        ms = cached_corpus(settings.path("datasets/melodies"), list(sources or mv.corpus_sources), mv.corpus_limit,
+                           play_repeats)
     if midi:
         folder = Path(midi)
         user = midi_melodies(folder, min_bars=bars)
@@ -145,28 +214,30 @@ def training_data(settings, bars: int, midi: str | None = None, stride_bars: int
 
 
 def run_training(settings, preset_name: str, out, midi: str | None = None,  # noqa: ANN001
-                 steps: int | None = None, seed: int = 0, corpus: bool = True,
-                 progress: Callable[[int, dict], None] | None = None) -> dict:
+                 steps: int | None = None, seed: int = 0, corpus: bool = True, sources: list[str] | None = None,
+                 progress: Callable[[int, dict], None] | None = None, deadline: float | None = None) -> dict:
     """The whole of `gallery train musicvae`: data, training, held-out figures, attributes, checkpoint."""
     from gallery.errors import BadInput
     from generator.musicvae.checkpoints import save_checkpoint
     from generator.musicvae.presets import get_preset
 
     preset = get_preset(preset_name)
-    data, report = training_data(settings, preset.model.bars, midi, preset.train.stride_bars, corpus)
+    sources = list(sources or settings.musicvae.corpus_sources)
+    data, report = training_data(settings, preset.model.bars, midi, preset.train.stride_bars, corpus, sources,
+                                 preset.train.play_repeats)
     if len(data["train"]) == 0:
         raise BadInput(f"no {preset.model.bars}-bar training windows: {len(report['skipped'])} pieces or files "
                        "were skipped (see the report)")
     t0 = time.monotonic()
     model, history = train_model(preset, data["train"], steps=steps, seed=seed, heldout_w=data["heldout"],
-                                 progress=progress)
+                                 progress=progress, deadline=deadline)
     seconds = time.monotonic() - t0
     figures = evaluate(model, data["heldout"]) if len(data["heldout"]) else {}
     attrs = attribute_vectors(model, data["train"], seed=seed)
     info = {"seed": seed, "steps": history[-1]["step"] + 1 if history else 0, "train_seconds": round(seconds, 1),
             "heldout": figures, "train_windows": report["train_windows"],
             "heldout_windows": report["heldout_windows"], "pieces": report["pieces"],
-            "sources": list(settings.musicvae.corpus_sources) if corpus else [], "midi": bool(midi),
+            "sources": sources if corpus else [], "play_repeats": preset.train.play_repeats, "midi": bool(midi),
             "final": {k: round(v, 4) for k, v in history[-1].items()} if history else {}}
     sha = save_checkpoint(out, model, preset.name, attrs, info)
     return {"checkpoint": str(out), "sha256": sha, **info, "skipped": report["skipped"]}

@@ -54,6 +54,8 @@ def test_train_rejects_bad_options(config_file, tmp_path, capsys):
     assert r.exit_code == 2 and "--no-corpus needs --midi" in r.output
     r = gallery(capsys, ["--config", str(config_file), "train", "musicvae", "--midi", str(tmp_path / "x")])
     assert r.exit_code == 2 and "not a folder" in r.output
+    r = gallery(capsys, ["--config", str(config_file), "train", "musicvae", "--sources", "chorales,jazz"])
+    assert r.exit_code == 2 and "unknown corpus source(s) ['jazz']" in r.output
 
 
 def test_generate_melody_commands(config_file, micro_models, tmp_path, capsys):

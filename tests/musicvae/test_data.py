@@ -103,3 +103,50 @@ def test_midi_picks_the_monophonic_part(tmp_path):
         pm.instruments = [chords]
         pm.write(str(chords_only))
         piece_from_midi(chords_only)
+
+
+ABC_TWO_STRAINS = """X:1
+T:Two strains
+M:4/4
+L:1/8
+K:D
+|: D2E2 F2G2 | A2B2 c2d2 :|
+|: d2c2 B2A2 | G2F2 E2D2 :|
+"""
+
+
+def _abc_part(text: str):
+    from music21 import converter
+
+    sc = converter.parse(text, format="abc")
+    return (list(sc.parts) or [sc])[0]
+
+
+def test_play_repeats_reads_a_tune_as_played():
+    from generator.datasets.melodies import piece_from_part
+
+    as_written = piece_from_part(_abc_part(ABC_TWO_STRAINS), "t", "test")
+    played = piece_from_part(_abc_part(ABC_TWO_STRAINS), "t", "test", play_repeats=True)
+    # as written, music21 numbers the first (full) bar 0 and the old reading takes it for a pickup
+    assert len(as_written.events) == 3 * 16 and len(played.events) == 8 * 16  # A B -> A A B B
+    first = [n.pitch for n in events_to_notes(played.events)]
+    assert first[:8] == first[8:16] and first[16:24] == first[24:32] and first[:8] != first[16:24]
+
+
+def test_play_repeats_cuts_a_piece_where_its_bars_drift_off_the_grid():
+    from generator.datasets.melodies import piece_from_part
+
+    # the second bar is one beat short: every later bar line falls a quarter note off the grid
+    drift = "X:1\nT:Drift\nM:4/4\nL:1/8\nK:D\nD2E2 F2G2 | A2B2 c2 | d2c2 B2A2 | G2F2 E2D2 |]\n"
+    piece = piece_from_part(_abc_part(drift), "t", "test", play_repeats=True)
+    assert len(piece.events) <= 2 * 16  # only the two bars before the drift are kept
+    assert [n.pitch for n in events_to_notes(piece.events)][:3] == [62, 64, 66]
+
+
+def test_oneills_opus_files_are_read_tune_by_tune():
+    ms = corpus_melodies(["oneills1850"], limit=4)
+    names = [p.name for p in ms.pieces] + [s.name for s in ms.skipped]
+    assert len(names) == 4 and len(set(names)) == 4
+    assert all(n.startswith("oneills1850/0001-0050/") for n in names)
+    for s in ms.skipped:
+        assert s.reason

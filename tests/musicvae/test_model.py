@@ -113,3 +113,31 @@ def test_bad_checkpoints_are_named(tmp_path):
                tmp_path / "bad.pt")
     with pytest.raises(BadInput, match="does not match"):
         load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_baselines_on_known_windows():
+    from generator.musicvae.train import baselines
+
+    bar = np.array([30, 0, 0, 0, 32, 0, 1, 0, 34, 0, 0, 0, 35, 0, 0, 0])
+    held = np.tile(bar, 4)[None, :]  # the same bar four times
+    b = baselines(np.tile(bar, 4)[None, :], held)
+    no_event = float((held == 0).mean())
+    assert b["no event"]["tf_acc"] == pytest.approx(no_event)
+    # every step after the first bar, and the first bar's 'no event' steps
+    assert b["previous bar"]["tf_acc"] == pytest.approx((48 + (bar == 0).sum()) / 64)
+    assert b["previous bar"]["sampled_acc"] == pytest.approx(1.0)  # the first bar, repeated
+    # trained on this very melody, the bigram + position model predicts every step
+    assert b["bigram + bar position"]["tf_acc"] == pytest.approx(1.0)
+    assert b["bigram + bar position"]["sampled_acc"] == pytest.approx(1.0)
+    other = baselines(np.zeros((1, 64), np.int64), held)
+    assert other["bigram + bar position"]["tf_acc"] == pytest.approx(no_event)
+
+
+def test_wrong_z_accuracy_is_a_fraction():
+    from generator.musicvae.train import evaluate_wrong_z
+
+    torch.manual_seed(0)
+    model = MusicVAE(ModelConfig(bars=2, embed=8, enc_hidden=8, latent=4, dec_hidden=8, dec_layers=1))
+    w = np.random.default_rng(0).integers(0, NUM_CLASSES, (5, 32))
+    r = evaluate_wrong_z(model, w)
+    assert 0.0 <= r["tf_acc"] <= 1.0 and 0.0 <= r["sampled_acc"] <= 1.0
