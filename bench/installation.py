@@ -1,6 +1,6 @@
 """Benchmarks of the show (prints tables): frame times on this machine's GL, A/V offset, memory over time.
 
-    .venv/bin/python bench/installation.py [--frames 120] [--transitions 1000] [--quick] [--crossfades-only]
+    .venv/bin/python bench/installation.py [--frames 120] [--transitions 1000] [--quick] [--crossfades-only] [--lp-threads 0,1]
 
 1. Crossfades at 1920x1080, the same two fitted pictures, side by side (frame by frame in turn): pygame
    alone (software Surface alpha blit) against GL variants (the show's renderer; two blended passes;
@@ -316,6 +316,10 @@ def window_child(kind: str) -> None:
         ctx = moderngl.create_context(require=330)
         gl = GLCrossfades(ctx, ctx.screen, pics)
         variants = gl.variants()
+        if "LP_NUM_THREADS" in os.environ:  # an extra GL window with its own rasteriser thread count
+            keep = ("GL, show renderer: fitted 1:1, one pass", "GL, both pictures in one RG32UI texture, one fetch")
+            variants = {f"{k} [LP_NUM_THREADS={os.environ['LP_NUM_THREADS']}]": v for k, v in variants.items()
+                        if k in keep}
     sync = _xsync()
     print("ready " + "|".join(variants), flush=True)
     want = 0.7 * pics[2][:, :, :3].astype(np.float32) + 0.3 * pics[3][:, :, :3]
@@ -339,11 +343,13 @@ def window_child(kind: str) -> None:
     pygame.display.quit()
 
 
-def crossfades_window(frames: int) -> tuple[dict[str, tuple[list[float], list[float]]], dict[str, float]] | str:
+def crossfades_window(frames: int, lp_threads: tuple[str, ...] = ()) -> \
+        tuple[dict[str, tuple[list[float], list[float]]], dict[str, float]] | str:
     """pygame-only and GL in real 1920x1080 windows on one Xvfb screen, as visitors would see them: each
     frame drawn, flipped and on the X server's screen. Two processes (one window each) driven in lock
     step, one frame of each variant in turn, so they meet the same load; then each variant's largest pixel
-    error against the exact mix at t=0.3 (read back before the flip). A reason string if no Xvfb."""
+    error against the exact mix at t=0.3 (read back before the flip). ``lp_threads``: more GL windows with
+    these LP_NUM_THREADS (llvmpipe's rasteriser threads; default one per core). A reason string if no Xvfb."""
     import shutil
     import subprocess
 
@@ -360,7 +366,10 @@ def crossfades_window(frames: int) -> tuple[dict[str, tuple[list[float], list[fl
         env = {**os.environ, "DISPLAY": f":{display}", "SDL_VIDEODRIVER": "x11", "SDL_AUDIODRIVER": "dummy",
                "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
         order: list[tuple[subprocess.Popen, str]] = []
-        for kind, extra in (("pygame", {}), ("pygame", {"SDL_FRAMEBUFFER_ACCELERATION": "0"}), ("gl", {})):
+        env.pop("LP_NUM_THREADS", None)
+        kinds = [("pygame", {}), ("pygame", {"SDL_FRAMEBUFFER_ACCELERATION": "0"}), ("gl", {})]
+        kinds += [("gl", {"LP_NUM_THREADS": n}) for n in lp_threads]
+        for kind, extra in kinds:
             p = subprocess.Popen([sys.executable, __file__, "--child", kind], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, env={**env, **extra}, text=True)
             children.append(p)
@@ -402,10 +411,11 @@ def print_crossfades(title: str, res: dict[str, tuple[list[float], list[float]]]
     """The side-by-side table, frame rates against each pygame row; returns the best GL ratio per pygame row."""
     bases = {n: pct(res[n][0])[2] for n in (PYGAME, PYGAME_X11) if n in res}
     cols = {PYGAME: "vs pygame", PYGAME_X11: "vs pygame X11"}
+    w = max(len(n) for n in res)
     print(f"### {title}\n")
-    print(f"| {'crossfade 1920x1080':52} | p50 ms | p99 ms | frames/s | CPU ms/frame | "
+    print(f"| {'crossfade 1920x1080':{w}} | p50 ms | p99 ms | frames/s | CPU ms/frame | "
           + " | ".join(cols[n] for n in bases) + " | max px err |")
-    print(f"|{'-' * 54}|-------:|-------:|---------:|-------------:|"
+    print(f"|{'-' * (w + 2)}|-------:|-------:|---------:|-------------:|"
           + "|".join("-" * (len(cols[n]) + 1) + ":" for n in bases) + "|-----------:|")
     best = dict.fromkeys(bases, 0.0)
     for name, (wall, cpu) in res.items():
@@ -416,7 +426,7 @@ def print_crossfades(title: str, res: dict[str, tuple[list[float], list[float]]]
                 best[n] = max(best[n], fps / base)
             ratios.append(f"{fps / base:{len(cols[n]) - 1}.2f}x")
         e = f"{err[name]:10.1f}" if name in err else f"{'':10}"
-        print(f"| {name:52} | {p50:6.1f} | {p99:6.1f} | {fps:8.1f} | {np.median(cpu) * 1000:12.1f} | "
+        print(f"| {name:{w}} | {p50:6.1f} | {p99:6.1f} | {fps:8.1f} | {np.median(cpu) * 1000:12.1f} | "
               + " | ".join(ratios) + f" | {e} |")
     print()
     return best
@@ -612,6 +622,7 @@ def main() -> None:
     ap.add_argument("--transitions", type=int, default=1000)
     ap.add_argument("--quick", action="store_true", help="fewer frames and transitions")
     ap.add_argument("--crossfades-only", action="store_true", help="only the crossfade tables")
+    ap.add_argument("--lp-threads", default="", help="comma-separated LP_NUM_THREADS for extra GL windows, e.g. 0,1")
     ap.add_argument("--child", choices=["pygame", "gl"], help=argparse.SUPPRESS)  # a window of crossfades_window
     args = ap.parse_args()
     if args.child:
@@ -632,7 +643,7 @@ def main() -> None:
     print("Frame by frame in turn (one frame of each variant, then the next), so all meet the same load.")
     print("CPU ms/frame counts all threads of the drawing process (llvmpipe rasterises on LP_NUM_THREADS).\n")
     load0 = os.getloadavg()
-    win = crossfades_window(args.frames)
+    win = crossfades_window(args.frames, tuple(n for n in args.lp_threads.split(",") if n))
     load1 = os.getloadavg()
     if isinstance(win, str):
         print(f"(no window measurement: {win})\n")
