@@ -124,6 +124,24 @@ def test_fitted_stills_are_drawn_texel_for_texel(gl_ctx):
     r.release()
 
 
+def test_a_screen_size_picture_is_drawn_texel_for_texel_however_it_came(gl_ctx):
+    import moderngl
+
+    noise = np.random.default_rng(3).integers(0, 256, (36, 64, 4), dtype=np.uint8)  # e.g. a video frame
+    r, fbo = setup(gl_ctx, 64, 36)
+    r.upload(0, noise)  # not marked as fitted: the size alone decides
+    assert r.exact[0] and r.slots[0].filter == (moderngl.NEAREST, moderngl.NEAREST)
+    r.draw(fbo, a=0, b=None)
+    assert np.array_equal(r.read(fbo), noise[:, :, :3])  # no half-texel shift, no blur
+    r.upload(1, noise[::-1].copy())
+    r.draw(fbo, a=0, b=1, t=0.5)
+    want = 0.5 * noise[:, :, :3].astype(np.float32) + 0.5 * noise[::-1, :, :3]
+    assert np.abs(r.read(fbo).astype(np.float32) - want).max() <= 1.0
+    r.upload(0, noise[:18])  # another size: scaled by the GPU again
+    assert not r.exact[0] and r.slots[0].filter == (moderngl.LINEAR, moderngl.LINEAR)
+    r.release()
+
+
 def test_big_stills_are_shrunk_on_the_decode_thread_small_ones_left_to_the_gpu():
     from installation.media import shrink_to_screen
 
