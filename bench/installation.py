@@ -3,11 +3,14 @@
     .venv/bin/python bench/installation.py [--frames 120] [--transitions 1000] [--quick] [--crossfades-only] [--lp-threads 0,1]
 
 1. Crossfades at 1920x1080, the same two fitted pictures, side by side (frame by frame in turn): pygame
-   alone (software Surface alpha blit) against GL variants (the show's renderer; two blended passes;
-   a blit + one blended pass), both presented in real windows under Xvfb (flip, then XSync: the frame is
-   on the X server's screen) and both drawn into memory (no presentation); p50/p99, frames/s, CPU per
-   frame, the ratio to pygame, each variant's pixel error against the exact mix; load averages.
-   Then frame times of a still and of video playback (H.264 decode on the worker thread, upload, draw).
+   alone (software Surface alpha blit; in a window presented SDL's default way, which on X11 draws the
+   surface through SDL's own GL renderer, and with SDL_FRAMEBUFFER_ACCELERATION=0, by X11 shared memory)
+   against GL variants (the show's renderer; two blended passes; a blit + one blended pass; both pictures
+   in one texture), both presented in real windows under Xvfb (flip, then XSync: the frame is on the X
+   server's screen) and both drawn into memory (no presentation); p50/p99, frames/s, CPU per frame (the
+   drawing process, not the X server), the ratio to pygame, each variant's pixel error against the exact
+   mix; load averages. Then frame times of a still and of video playback (H.264 decode on the worker
+   thread, upload, draw), 1080p video drawn 1:1 beside the former linear-filtered way.
 2. The audio/video offset measured in a headless recording (a click on a flash).
 3. Memory (RSS), live GL textures and open files after 10 and after N transitions.
 """
