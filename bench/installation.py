@@ -223,9 +223,10 @@ def crossfades_offscreen(frames: int) -> tuple[dict[str, tuple[list[float], list
     per frame, and each variant's largest pixel error against the exact mix at t=0.3."""
     import pygame
 
-    from installation.render import headless_context, offscreen_target
+    from installation.render import headless_context, load_llvm_users_first, offscreen_target
 
     pics = pictures()
+    load_llvm_users_first()  # before SDL's offscreen driver loads Mesa (see installation.render)
     pygame.display.init()
     pygame.display.set_mode((8, 8))
     surface = pygame.Surface((W, H), 0, 32)
@@ -259,6 +260,52 @@ def crossfades_offscreen(frames: int) -> tuple[dict[str, tuple[list[float], list
     ctx.release()
     pygame.display.quit()
     return out, err
+
+
+def square_crossfades(frames: int) -> dict[str, tuple[list[float], list[float]]]:
+    """Two square 512 px pictures, ``contain`` on the 16:9 screen (most of the catalogue is square): the
+    renderer now clears the bars and shades only the pictures' area; before, it shaded the whole screen.
+    pygame alone blends the same 1080x1080 pictures (cv2-scaled) in the middle of a cleared surface."""
+    import cv2
+    import pygame
+
+    from installation.render import Renderer, headless_context, load_llvm_users_first, offscreen_target
+
+    p1, p2, _, _ = pictures()
+    load_llvm_users_first()  # before SDL's offscreen driver loads Mesa (see installation.render)
+    pygame.display.init()
+    pygame.display.set_mode((8, 8))
+    surface = pygame.Surface((W, H), 0, 32)
+    sq = [pygame.image.frombuffer(np.ascontiguousarray(cv2.resize(p, (H, H), interpolation=cv2.INTER_CUBIC))
+                                  .tobytes(), (H, H), "RGB").convert(surface) for p in (p1, p2)]
+    ctx = headless_context()
+    fbo = offscreen_target(ctx, W, H)
+    now, before = Renderer(ctx, W, H, "contain"), Renderer(ctx, W, H, "contain")
+    for r in (now, before):
+        r.upload(0, p1)
+        r.upload(1, p2)
+    before.picture_area = lambda a, b: (0, 0, W, H)  # type: ignore[method-assign]
+
+    def pg(t: float) -> None:
+        surface.fill((0, 0, 0))
+        surface.blit(sq[0], ((W - H) // 2, 0))
+        sq[1].set_alpha(int(round(255 * t)))
+        surface.blit(sq[1], ((W - H) // 2, 0))
+
+    def gl(r):  # noqa: ANN001, ANN202
+        def f(t: float) -> None:
+            r.draw(fbo, a=0, b=1, t=t)
+            ctx.finish()
+        return f
+
+    out = run_interleaved({"pygame only: square pictures, bars filled": pg,
+                           "GL, show renderer: bars cleared, pictures shaded": gl(now),
+                           "GL, show renderer before: whole screen shaded": gl(before)}, frames)
+    now.release()
+    before.release()
+    ctx.release()
+    pygame.display.quit()
+    return out
 
 
 def run_interleaved(variants: dict, frames: int) -> dict[str, tuple[list[float], list[float]]]:
@@ -667,6 +714,16 @@ def main() -> None:
     load2 = os.getloadavg()
     best_off = print_crossfades(f"Into memory, not presented: pygame into a 32-bit surface, GL into a framebuffer "
                                 f"(glFinish) — load average {load1[0]:.1f} -> {load2[0]:.1f}", off, err)
+    sq = square_crossfades(args.frames)
+    print(f"### Two square pictures, contain (bars on the sides), into memory — load average "
+          f"{os.getloadavg()[0]:.1f}\n")
+    w = max(len(n) for n in sq)
+    print(f"| {'crossfade 1920x1080':{w}} | p50 ms | p99 ms | frames/s | CPU ms/frame |")
+    print(f"|{'-' * (w + 2)}|-------:|-------:|---------:|-------------:|")
+    for name, (wall, cpu) in sq.items():
+        p50, p99, fps = pct(wall)
+        print(f"| {name:{w}} | {p50:6.1f} | {p99:6.1f} | {fps:8.1f} | {np.median(cpu) * 1000:12.1f} |")
+    print()
     shown = ""
     if best_win is not None:
         shown = (f"{best_win[PYGAME]:.2f}x in a window (pygame with SDL's default presentation), "

@@ -7,6 +7,8 @@ written into the existing texture (video frames never allocate), so GL objects s
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from installation.settings import TRANSITIONS
@@ -32,13 +34,15 @@ out vec2 uvA;
 out vec2 uvB;
 uniform vec2 scaleA;
 uniform vec2 scaleB;
+uniform vec4 area;  // the part of the screen drawn (x, y, w, h in 0..1): the pictures, not their bars
 void main() {
-    uv = pos;
-    vec2 pa = (pos - 0.5) * scaleA + 0.5;
-    vec2 pb = (pos - 0.5) * scaleB + 0.5;
+    vec2 q = area.xy + pos * area.zw;  // screen position, 0..1
+    uv = q;
+    vec2 pa = (q - 0.5) * scaleA + 0.5;
+    vec2 pb = (q - 0.5) * scaleB + 0.5;
     uvA = vec2(pa.x, 1.0 - pa.y);  // row 0 of an image is its top
     uvB = vec2(pb.x, 1.0 - pb.y);
-    gl_Position = vec4(pos * 2.0 - 1.0, 0.0, 1.0);
+    gl_Position = vec4(q * 2.0 - 1.0, 0.0, 1.0);
 }
 """
 
@@ -253,6 +257,12 @@ class Renderer:
             elif "scaleB" in p:
                 p["scaleB"] = (1.0, 1.0)
             p["dim"] = float(dim)
+            x0, y0, x1, y1 = self.picture_area(a, b if m else None)
+            if (x0, y0, x1, y1) != (0, 0, self.width, self.height):
+                # contain bars: cleared, not shaded; a software rasteriser's work follows the area. One
+                # whole clear is a fast fill in llvmpipe; a scissored one would be drawn like a picture.
+                fbo.clear(0.0, 0.0, 0.0, 1.0)
+            p["area"] = (x0 / self.width, y0 / self.height, (x1 - x0) / self.width, (y1 - y0) / self.height)
             self.vaos[2 * m + int(exact)].render(self._moderngl.TRIANGLE_STRIP)
         if texts:
             self.ctx.enable(self._moderngl.BLEND)
@@ -272,6 +282,24 @@ class Renderer:
                 tex.use(location=2)
                 self.text_vao.render(self._moderngl.TRIANGLE_STRIP)
             self.ctx.disable(self._moderngl.BLEND)
+
+    def picture_area(self, a: int, b: int | None) -> tuple[int, int, int, int]:
+        """Pixels (x0, y0, x1, y1, GL's origin bottom left) covered by slot a's picture and b's if given,
+        rounded outwards: with ``contain`` the bars around them need no shading."""
+        x0 = y0 = 1.0
+        x1 = y1 = 0.0
+        for slot in (a, b):
+            if slot is None or self.sizes[slot] is None:
+                continue
+            w, h = self.sizes[slot]
+            sx, sy = fit_scale(w, h, self.width, self.height, self.fit)
+            x0, x1 = min(x0, 0.5 - 0.5 / sx), max(x1, 0.5 + 0.5 / sx)
+            y0, y1 = min(y0, 0.5 - 0.5 / sy), max(y1, 0.5 + 0.5 / sy)
+        if x0 >= x1 or y0 >= y1:
+            return 0, 0, self.width, self.height
+        eps = 1e-4  # float noise must not cost a column of pixels
+        return (max(0, math.floor(x0 * self.width + eps)), max(0, math.floor(y0 * self.height + eps)),
+                min(self.width, math.ceil(x1 * self.width - eps)), min(self.height, math.ceil(y1 * self.height - eps)))
 
     def read(self, fbo) -> np.ndarray:  # noqa: ANN001
         """The framebuffer as RGB uint8 (H, W, 3), top row first."""

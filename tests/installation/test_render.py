@@ -142,6 +142,34 @@ def test_a_screen_size_picture_is_drawn_texel_for_texel_however_it_came(gl_ctx):
     r.release()
 
 
+def test_contain_bars_are_cleared_not_shaded_with_the_same_pixels(gl_ctx):
+    rng = np.random.default_rng(5)
+    square = rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    tall = rng.integers(0, 256, (30, 12, 3), dtype=np.uint8)
+    r, fbo = setup(gl_ctx, 64, 36, "contain")
+    r.upload(0, square)
+    r.upload(1, tall)
+    assert r.picture_area(0, None) == (14, 0, 50, 36)  # 36x36 in the middle of 64x36
+    assert r.picture_area(1, None) == (24, 0, 40, 36)  # 14.4 px wide, rounded outwards
+    assert r.picture_area(0, 1) == (14, 0, 50, 36)
+    cases = [dict(a=0, b=None), dict(a=0, b=1, t=0.4, mode="crossfade"), dict(a=0, b=1, t=0.6, mode="wipe"),
+             dict(a=0, b=1, t=0.5, mode="dissolve"), dict(a=None, b=1, t=0.5)]
+    got = []
+    for kw in cases:
+        fbo.clear(1.0, 1.0, 1.0, 1.0)  # whatever was on screen before must not show in the bars
+        r.draw(fbo, **kw)
+        got.append(r.read(fbo).copy())
+    assert got[0][:, :14].max() == 0 and got[0][:, 50:].max() == 0 and got[0][:, 14:50].max() > 0
+    full = r.picture_area
+    r.picture_area = lambda a, b: (0, 0, 64, 36)  # the whole screen shaded, as before
+    for kw, g in zip(cases, got, strict=True):
+        fbo.clear(1.0, 1.0, 1.0, 1.0)
+        r.draw(fbo, **kw)
+        assert np.array_equal(r.read(fbo), g), kw
+    r.picture_area = full
+    r.release()
+
+
 def test_big_stills_are_shrunk_on_the_decode_thread_small_ones_left_to_the_gpu():
     from installation.media import shrink_to_screen
 
