@@ -171,9 +171,16 @@ class Renderer:
             tex.repeat_x = tex.repeat_y = False
             self.slots[slot] = tex
             self.sizes[slot] = key[:2]
-        f = self._moderngl.NEAREST if exact else self._moderngl.LINEAR
+        f = self._moderngl.NEAREST if exact or self._one_to_one(w, h) else self._moderngl.LINEAR
         tex.filter = (f, f)
         self.exact[slot] = exact
+
+    def _one_to_one(self, w: int, h: int) -> bool:
+        """Whether a w x h picture lands texel on pixel (unscaled, a whole-pixel offset: e.g. a big square
+        still shrunk to 1080x1080 on a 1080p screen): nearest sampling then gives linear's pixels, cheaper."""
+        sx, sy = fit_scale(w, h, self.width, self.height, self.fit)
+        return (math.isclose(sx * w, self.width) and math.isclose(sy * h, self.height)
+                and (self.width - w) % 2 == 0 and (self.height - h) % 2 == 0)
 
     # ---- text -----------------------------------------------------------------------------------
     def _font(self, px: int):  # noqa: ANN202

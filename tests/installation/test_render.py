@@ -137,7 +137,7 @@ def test_a_screen_size_picture_is_drawn_texel_for_texel_however_it_came(gl_ctx):
     r.draw(fbo, a=0, b=1, t=0.5)
     want = 0.5 * noise[:, :, :3].astype(np.float32) + 0.5 * noise[::-1, :, :3]
     assert np.abs(r.read(fbo).astype(np.float32) - want).max() <= 1.0
-    r.upload(0, noise[:18])  # another size: scaled by the GPU again
+    r.upload(0, noise[:12, :32].copy())  # another size: scaled by the GPU again
     assert not r.exact[0] and r.slots[0].filter == (moderngl.LINEAR, moderngl.LINEAR)
     r.release()
 
@@ -167,6 +167,26 @@ def test_contain_bars_are_cleared_not_shaded_with_the_same_pixels(gl_ctx):
         r.draw(fbo, **kw)
         assert np.array_equal(r.read(fbo), g), kw
     r.picture_area = full
+    r.release()
+
+
+def test_an_unscaled_picture_is_sampled_nearest_with_linear_s_pixels(gl_ctx):
+    import moderngl
+
+    pic = np.random.default_rng(6).integers(0, 256, (36, 36, 3), dtype=np.uint8)  # 36x36 in the middle of 64x36
+    r, fbo = setup(gl_ctx, 64, 36, "contain")
+    r.upload(0, pic)
+    assert not r.exact[0] and r.slots[0].filter == (moderngl.NEAREST, moderngl.NEAREST)
+    r.draw(fbo, a=0, b=None)
+    out = r.read(fbo)
+    assert np.array_equal(out[:, 14:50], pic) and out[:, :14].max() == 0 and out[:, 50:].max() == 0
+    r.slots[0].filter = (moderngl.LINEAR, moderngl.LINEAR)
+    r.draw(fbo, a=0, b=None)
+    assert np.array_equal(r.read(fbo), out)
+    r.upload(0, pic[:, :35].copy())  # 35 px: a half-pixel offset, so it stays linear
+    assert r.slots[0].filter == (moderngl.LINEAR, moderngl.LINEAR)
+    r.upload(0, pic[:20, :20].copy())  # enlarged by the GPU
+    assert r.slots[0].filter == (moderngl.LINEAR, moderngl.LINEAR)
     r.release()
 
 
