@@ -533,11 +533,12 @@ def make_video(path: Path, size: tuple[int, int], seconds: float, fps: int = 30)
     wr.close()
 
 
-def gl_video(path: Path, frames: int, fps: float = 30.0, scaled: bool = False) -> tuple[list[float], int]:
-    """Play a video on the show's timeline; returns frame times and the frames that were not decoded in time.
-
-    ``scaled``: draw each frame as the renderer did before a screen-size picture was drawn texel for texel
-    (linear filtering, the fitting shader), for comparison."""
+def gl_videos(path: Path, frames: int, variants: dict[str, bool], fps: float = 30.0) -> \
+        dict[str, tuple[list[float], int]]:
+    """Play a video on the show's timeline, once per variant, frame by frame in turn (each with its own
+    decoder), so all meet the same load; per variant the frame times (fetch the due frame, upload when new,
+    draw, glFinish) and the frames that were not decoded in time. A variant's flag ``scaled``: draw as the
+    renderer did before a screen-size picture was drawn texel for texel (linear filtering, fitting shader)."""
     import moderngl
 
     from installation.media import VideoStream
@@ -545,32 +546,37 @@ def gl_video(path: Path, frames: int, fps: float = 30.0, scaled: bool = False) -
 
     ctx = headless_context()
     fbo = offscreen_target(ctx, W, H)
-    r = Renderer(ctx, W, H, "contain")
-    v = VideoStream(path)
-    r.upload(0, v.frame)
-    times = []
-    late = 0
+    play = {}
+    for name, scaled in variants.items():
+        r = Renderer(ctx, W, H, "contain")
+        v = VideoStream(path)
+        r.upload(0, v.frame)
+        play[name] = (r, v, scaled, [], [0])
     start = time.perf_counter()
     for i in range(frames):
         due = start + i / fps  # paced like the real show (decode runs ahead on its thread meanwhile)
         while time.perf_counter() < due:
             time.sleep(0.0005)
-        t0 = time.perf_counter()
-        frame, new = v.frame_at(i / fps, block=False)
-        if new:
-            r.upload(0, frame)
-            if scaled:
-                r.exact[0] = False
-                r.slots[0].filter = (moderngl.LINEAR, moderngl.LINEAR)
-        if v.index < int(i / fps * v.fps + 1e-6) and not v.ended:
-            late += 1
-        r.draw(fbo, a=0, b=None)
-        ctx.finish()
-        times.append(time.perf_counter() - t0)
-    v.close()
-    r.release()
+        for r, v, scaled, times, late in play.values():
+            t0 = time.perf_counter()
+            frame, new = v.frame_at(i / fps, block=False)
+            if new:
+                r.upload(0, frame)
+                if scaled:
+                    r.exact[0] = False
+                    r.slots[0].filter = (moderngl.LINEAR, moderngl.LINEAR)
+            if v.index < int(i / fps * v.fps + 1e-6) and not v.ended:
+                late[0] += 1
+            r.draw(fbo, a=0, b=None)
+            ctx.finish()
+            times.append(time.perf_counter() - t0)
+    out = {}
+    for name, (r, v, _, times, late) in play.items():
+        v.close()
+        r.release()
+        out[name] = (times, late[0])
     ctx.release()
-    return times, late
+    return out
 
 
 def av_offset(tmp: Path) -> float:
@@ -674,29 +680,7 @@ def catalogue_refresh(tmp: Path, n: int) -> list[tuple[str, float]]:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--frames", type=int, default=120)
-    ap.add_argument("--transitions", type=int, default=1000)
-    ap.add_argument("--quick", action="store_true", help="fewer frames and transitions")
-    ap.add_argument("--crossfades-only", action="store_true", help="only the crossfade tables")
-    ap.add_argument("--lp-threads", default="", help="comma-separated LP_NUM_THREADS for extra GL windows, e.g. 0,1")
-    ap.add_argument("--child", choices=["pygame", "gl"], help=argparse.SUPPRESS)  # a window of crossfades_window
-    args = ap.parse_args()
-    if args.child:
-        window_child(args.child)
-        return
-    if args.quick:
-        args.frames, args.transitions = 30, 100
-    import moderngl
-
-    from installation.render import headless_context
-
-    c = headless_context()
-    renderer, version = c.info["GL_RENDERER"], c.info["GL_VERSION"]
-    c.release()
-    print(f"# show benchmarks on {renderer}, {version} (moderngl {moderngl.__version__}), {os.cpu_count()} CPU "
-          f"cores, {args.frames} frames per row\n")
+def crossfade_tables(args: argparse.Namespace) -> None:
     print(f"## Crossfade at {W}x{H}: pygame alone against GL, the same two fitted pictures\n")
     print("Frame by frame in turn (one frame of each variant, then the next), so all meet the same load.")
     print("CPU ms/frame counts all threads of the drawing process (llvmpipe rasterises on LP_NUM_THREADS).\n")
@@ -730,6 +714,34 @@ def main() -> None:
                  f"{best_win[PYGAME_X11]:.2f}x (pygame by X11 shared memory), ")
     print(f"Best GL crossfade frame rate against pygame alone: {shown}{best_off[PYGAME]:.2f}x into memory "
           f"(goal >= 1.5x); load average {load2[0]:.1f} on {os.cpu_count()} cores\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--transitions", type=int, default=1000)
+    ap.add_argument("--quick", action="store_true", help="fewer frames and transitions")
+    ap.add_argument("--crossfades-only", action="store_true", help="only the crossfade tables")
+    ap.add_argument("--skip-crossfades", action="store_true", help="all but the crossfade tables")
+    ap.add_argument("--lp-threads", default="", help="comma-separated LP_NUM_THREADS for extra GL windows, e.g. 0,1")
+    ap.add_argument("--child", choices=["pygame", "gl"], help=argparse.SUPPRESS)  # a window of crossfades_window
+    args = ap.parse_args()
+    if args.child:
+        window_child(args.child)
+        return
+    if args.quick:
+        args.frames, args.transitions = 30, 100
+    import moderngl
+
+    from installation.render import headless_context
+
+    c = headless_context()
+    renderer, version = c.info["GL_RENDERER"], c.info["GL_VERSION"]
+    c.release()
+    print(f"# show benchmarks on {renderer}, {version} (moderngl {moderngl.__version__}), {os.cpu_count()} CPU "
+          f"cores, {args.frames} frames per row\n")
+    if not args.skip_crossfades:
+        crossfade_tables(args)
     if args.crossfades_only:
         return
     rows = [("still on screen, redrawn every frame", *pct(show_still(args.frames, False))),
@@ -740,17 +752,13 @@ def main() -> None:
         for name, size in (("1080p", (W, H)), ("512x512", (512, 512))):
             p = tmp / f"{name}.mp4"
             make_video(p, size, seconds=max(2.0, args.frames / 30 + 0.5))
-            variants = [(f"video {name} 30 fps (decode thread + upload + draw)", False)]
-            if size == (W, H):
-                variants = [("video 1080p 30 fps, drawn 1:1 (nearest)", False),
-                            ("video 1080p 30 fps, before: scaled (linear)", True)]
-            got: dict[str, list[float]] = {n: [] for n, _ in variants}
-            for _ in range(2):  # alternate the two ways twice, so both meet the same load
-                for n, scaled in variants:
-                    times, lt = gl_video(p, args.frames // 2, scaled=scaled)
-                    got[n] += times
-                    late[n] = late.get(n, 0) + lt
-            rows += [(n, *pct(t)) for n, t in got.items()]
+            runs = [{f"video {name} 30 fps (decode thread + upload + draw)": False}]
+            if size == (W, H):  # and the change, both played at once (two decoders: slower than the show)
+                runs.append({"video 1080p, 2 at once: drawn 1:1 (nearest)": False,
+                             "video 1080p, 2 at once: before, scaled (linear)": True})
+            for variants in runs:
+                for n, (times, late[n]) in gl_videos(p, args.frames, variants).items():
+                    rows.append((n, *pct(times)))
         print(f"## Frame time at {W}x{H}, headless (EGL framebuffer) — load average {os.getloadavg()[0]:.1f}\n")
         print(f"| {'path':52} | p50 ms | p99 ms | frames/s |")
         print(f"|{'-' * 54}|-------:|-------:|---------:|")
