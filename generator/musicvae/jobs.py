@@ -94,7 +94,8 @@ def melody_from(ref: str, bars: int, ctx: JobContext | None = None) -> tuple[np.
             except Exception as e:  # noqa: BLE001 - music21 raises several kinds for a missing work
                 raise Unusable(f"music21's corpus has no work {name!r} ({e})") from None
             parts = list(sc.parts) or [sc]
-            piece = piece_from_part(parts[0], ref, "corpus")
+            # 16-bar melodies are read as played (repeats out), like the 16-bar training data
+            piece = piece_from_part(parts[0], ref, "corpus", play_repeats=bars > 2)
         elif ref.startswith("artwork:"):
             if ctx is None:
                 raise Unusable("artwork references need a catalogue")
