@@ -60,7 +60,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
 
     @train_app.command("clip")
     def train_clip(ctx: typer.Context,
-                   preset: str = typer.Option("tiny-shapes", help="tiny-shapes | tiny-shapes-hard | smoke"),
+                   preset: str = typer.Option("tiny-shapes", help="tiny-shapes | tiny-shapes-hard | tiny-shapes-joint | smoke"),
                    out: Path = typer.Option(None, help="weights file (default: the shipped one)"),
                    seed: int = typer.Option(None, min=0), steps: int = typer.Option(None, min=1),
                    init: Path = typer.Option(None, help="start from these weights (default: the preset's)"),
@@ -80,7 +80,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                        f"discrimination {meta['shapes']['accuracy']:.2f} (chance 0.17)")
 
     @train_app.command("vqgan")
-    def train_vqgan(ctx: typer.Context, preset: str = typer.Option("tiny-shapes", help="tiny-shapes | smoke"),
+    def train_vqgan(ctx: typer.Context, preset: str = typer.Option("tiny-shapes", help="tiny-shapes | tiny-shapes-colour | smoke"),
                     out: Path = typer.Option(None, help="weights file (default: the shipped one)"),
                     steps: int = typer.Option(None, min=1),
                     adversarial_weight: float = typer.Option(None, min=0.0, help="0 turns the GAN term off"),
@@ -99,7 +99,8 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
         else:
             e = meta["eval"]
             typer.echo(f"saved {meta['path']} ({meta['bytes'] / 1e6:.1f} MB): held-out PSNR {e['psnr_db']} dB, "
-                       f"{100 * e['codes_used']:.0f}% of codes used")
+                       f"{100 * e['codes_used']:.0f}% of codes used, object colours kept "
+                       f"{e['object_colour_ok']:.2f} of {e['object_colour_n']}")
 
     @import_app.command("vqgan")
     def import_vqgan(ctx: typer.Context, path: Path = typer.Argument(..., help="taming .ckpt or .pt"),

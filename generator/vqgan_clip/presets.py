@@ -24,6 +24,13 @@ CLIP_PRESETS: dict[str, dict[str, Any]] = {
     "tiny-shapes-hard": {"model": CLIP_TINY_NAME, "image_size": 64, "steps": 4500, "batch": 96, "lr": 5e-4,
                          "warmup": 30, "weight_decay": 0.1, "pool": 10000, "seed": 0, "hard_groups": 8,
                          "hard_pool": 3000, "init": "generator/weights/vqgan_clip/clip-tiny-shapes.pt"},
+    # third stage: hard groups that vary shape AND colour together (6 shapes x 2 colours, everything else
+    # shared), mostly single objects with bare "a red circle" captions; repeated captions in a batch are not
+    # counted as each other's negatives
+    "tiny-shapes-joint": {"model": CLIP_TINY_NAME, "image_size": 64, "steps": 3000, "batch": 96, "lr": 3e-4,
+                          "warmup": 30, "weight_decay": 0.1, "pool": 10000, "seed": 0, "hard_groups": 4,
+                          "hard_colours": 2, "hard_single": 0.6, "hard_short": 0.6, "hard_pool": 1500,
+                          "distinct_captions": True, "init": "generator/weights/vqgan_clip/clip-tiny-shapes.pt"},
     # a quick smoke-test preset (tests, CI): learns something, not much
     "smoke": {"model": CLIP_TINY_NAME, "image_size": 64, "steps": 30, "batch": 32, "lr": 1e-3,
               "warmup": 5, "weight_decay": 0.1, "pool": 256, "seed": 0},
@@ -49,6 +56,12 @@ VQGAN_PRESETS: dict[str, dict[str, Any]] = {
     "tiny-shapes": {"arch": "tiny", "image_size": 64, "steps": 1200, "batch": 16, "lr": 1e-3,
                     "perceptual_weight": 0.5, "codebook_beta": 0.25, "adversarial_weight": 0.0,
                     "adversarial_start": 800, "pool": 4000, "seed": 0},
+    # second stage: the shipped weights trained on whole 64x64 images (the attention block then sees the
+    # 16x16 latent it sees in the loop) with object pixels weighted up, so that objects keep their colours
+    "tiny-shapes-colour": {"arch": "tiny", "image_size": 64, "steps": 2000, "batch": 8, "lr": 3e-4,
+                           "perceptual_weight": 0.1, "codebook_beta": 0.25, "adversarial_weight": 0.0,
+                           "adversarial_start": 0, "pool": 4000, "seed": 0, "crop": 64, "object_weight": 4.0,
+                           "resume": "generator/weights/vqgan_clip/vqgan-tiny-shapes.pt"},
     "smoke": {"arch": "tiny", "image_size": 32, "steps": 40, "batch": 8, "lr": 2e-3,
               "perceptual_weight": 0.2, "codebook_beta": 0.25, "adversarial_weight": 0.1,
               "adversarial_start": 30, "pool": 16, "seed": 0},

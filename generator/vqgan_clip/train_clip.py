@@ -52,22 +52,50 @@ def shape_discrimination(enc: Any, size: int = 64) -> dict[str, float]:
     return {"accuracy": hits_i / n, "text_accuracy": hits_t / n, "n": n}
 
 
-def hard_groups(seed: int, n_groups: int, size: int) -> tuple[np.ndarray, list[str]]:
-    """Hard negatives: groups of one image per shape that share colour, background, size, count, texture and
-    position, so only the shape word tells them apart. Captions are the full one or, for single objects
-    half the time, the bare "a COLOUR SHAPE"."""
+def hard_groups(seed: int, n_groups: int, size: int, colours: int = 1, single: float = 0.0,
+                short: float = 0.5) -> tuple[np.ndarray, list[str]]:
+    """Hard negatives: groups of one image per shape (and, with ``colours`` > 1, per colour of that many
+    distinct colours) that share background, size, count, texture and position, so only the shape and colour
+    words tell them apart. ``single``: the share of groups made single objects (one group, one shape).
+    Captions are the full one or, for single objects with probability ``short``, the bare "a COLOUR SHAPE".
+    Group g is rows ``g * len(SHAPES) * colours`` onwards."""
     rng = np.random.default_rng([seed, 0x4A7D])
     imgs, caps = [], []
     for _ in range(n_groups):
         base = shapes.random_scene(rng)
+        if colours > 1 or single > 0:  # the original draws (colours == 1, single == 0) stay as they were
+            if rng.random() < single:
+                g = base.groups[0]
+                base = shapes.Scene((shapes.Group(g.shape, g.colour, g.size, 1, g.texture),), base.background,
+                                    base.background_style, base.position, base.layout_seed)
         g0 = base.groups[0]
-        short = g0.count == 1 and len(base.groups) == 1 and rng.random() < 0.5
-        for s in shapes.SHAPES:
-            sc = shapes.Scene((shapes.Group(s, g0.colour, g0.size, g0.count, g0.texture), *base.groups[1:]),
-                              base.background, base.background_style, base.position, base.layout_seed)
-            imgs.append(shapes.render(sc, size))
-            caps.append(f"a {g0.colour} {s}" if short else sc.caption())
+        cols = [g0.colour]
+        if colours > 1:
+            others = [c for c in shapes.COLOURS if c not in (g0.colour, base.background)]
+            cols += [str(c) for c in rng.choice(others, size=colours - 1, replace=False)]
+        is_short = g0.count == 1 and len(base.groups) == 1 and rng.random() < short
+        for col in cols:
+            for s in shapes.SHAPES:
+                sc = shapes.Scene((shapes.Group(s, col, g0.size, g0.count, g0.texture), *base.groups[1:]),
+                                  base.background, base.background_style, base.position, base.layout_seed)
+                imgs.append(shapes.render(sc, size))
+                caps.append(f"a {col} {s}" if is_short else sc.caption())
     return np.stack(imgs), caps
+
+
+def clip_loss_distinct(img_f: Any, txt_f: Any, scale: Any, tokens: Any) -> Any:
+    """open_clip's symmetric contrastive loss, except that a batch's other pairs with the very same caption
+    (hard groups with bare captions can repeat "a red circle") are left out of the softmax rather than
+    counted as negatives."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    logits = scale * img_f @ txt_f.T
+    same = (tokens[:, None, :] == tokens[None, :, :]).all(-1)
+    same.fill_diagonal_(False)
+    logits = logits.masked_fill(same, float("-inf"))
+    labels = torch.arange(len(logits), device=logits.device)
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
 
 
 def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None = None,
@@ -118,9 +146,14 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None
     log.info("made %d captioned images in %.1fs", len(caps), time.monotonic() - t0)
     n_hard = int(p.get("hard_groups", 0))
     k = len(shapes.SHAPES)
+    n_colours = int(p.get("hard_colours", 1))
     if n_hard:
-        h_imgs, h_caps = hard_groups(p["seed"], p.get("hard_pool", 500), p["image_size"])
+        h_imgs, h_caps = hard_groups(p["seed"], p.get("hard_pool", 500), p["image_size"], colours=n_colours,
+                                     single=float(p.get("hard_single", 0.0)), short=float(p.get("hard_short", 0.5)))
         imgs, caps = np.concatenate([imgs, h_imgs]), caps + h_caps
+        k *= n_colours
+        log.info("made %d hard-negative images (%d groups of %d)", len(h_caps), len(h_caps) // k, k)
+    distinct = bool(p.get("distinct_captions", False))
     n_pool = p["pool"]
     n_groups = (len(caps) - n_pool) // k
     x_all = torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()  # uint8
@@ -154,7 +187,7 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None
             idx = torch.randperm(len(caps), generator=g)[:p["batch"]]
         x = (x_all[idx].float() / 255.0 - mean) / std
         img_f, txt_f, scale = model(x, t_all[idx])[:3]
-        loss = loss_fn(img_f, txt_f, scale)
+        loss = clip_loss_distinct(img_f, txt_f, scale, t_all[idx]) if distinct else loss_fn(img_f, txt_f, scale)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -99,14 +99,47 @@ def evaluate(model: VQModel, n: int = 32, size: int = 64, seed0: int = 900_000_0
     rec = model.decode(model.quantize.lookup(idx)).clamp(-1, 1)
     mse = F.mse_loss((rec + 1) / 2, (x + 1) / 2).item()
     return {"psnr_db": round(10 * math.log10(1.0 / max(mse, 1e-10)), 2),
-            "codes_used": round(idx.unique().numel() / model.n_embed, 3), "n": n}
+            "codes_used": round(idx.unique().numel() / model.n_embed, 3), "n": n, **object_colours(model, size)}
+
+
+@torch.no_grad()
+def object_colours(model: VQModel, size: int = 64) -> dict[str, float]:
+    """Does a reconstructed object keep its colour? One large solid object of every chromatic colour and
+    shape on white, grey and black backgrounds: the share whose reconstructed object pixels (the drawn
+    shape's mask) are mostly named by the drawn colour word (``shapes.hue_name``)."""
+    ok = n = 0
+    for bg in ("white", "grey", "black"):
+        imgs, masks, words = [], [], []
+        for c in shapes.CHROMATIC:
+            for s in shapes.SHAPES:
+                im = shapes.render(shapes.Scene((shapes.Group(s, c, "large", 1),), bg), size)
+                imgs.append(im)
+                masks.append(np.abs(im.astype(np.int16) - np.array(shapes.COLOURS[c])).sum(-1) < 30)
+                words.append(c)
+        x = to_model_range(np.stack(imgs))
+        rec = model.decode(model.quantize.lookup(model.quantize.codes(model.encode(x))))
+        rec = ((rec.clamp(-1, 1) + 1) * 127.5).round().permute(0, 2, 3, 1).numpy()
+        for y, m, w in zip(rec, masks, words, strict=True):
+            names = [shapes.hue_name(p) for p in y[m]]
+            ok += names.count(w) > len(names) / 2
+            n += 1
+    return {"object_colour_ok": round(ok / n, 3), "object_colour_n": n}
+
+
+def object_weights(x: torch.Tensor, weight: float) -> torch.Tensor:
+    """Per-pixel loss weights (N, 1, H, W): 1 + ``weight`` where a pixel differs from its image's median
+    colour (in these scenes the background), so that small objects count for more than their area."""
+    med = x.flatten(2).median(dim=2).values[:, :, None, None]
+    return 1.0 + weight * ((x - med).abs().sum(1, keepdim=True) > 0.3).float()
 
 
 def train(preset: str = "tiny-shapes", out: Path | None = None, steps: int | None = None,
           adversarial_weight: float | None = None, log_every: int = 50, threads: int | None = 1,
-          crop: int | None = 32, restart_every: int = 100, resume: Path | None = None,
+          crop: int | None = None, restart_every: int = 100, resume: Path | None = None,
           lr: float | None = None, perceptual_weight: float | None = None) -> dict[str, Any]:
-    """Train a preset (or go on training the weights in ``resume``) and save it; returns what was measured."""
+    """Train a preset (or go on training the weights in ``resume``, or the preset's ``resume``) and save it;
+    returns what was measured. ``crop``: side of the random training crops (default: the preset's, else 32).
+    A preset's ``object_weight`` weighs the reconstruction loss on object pixels up (:func:`object_weights`)."""
     from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, save_shipped, sha256_file
 
     if preset not in VQGAN_PRESETS:
@@ -120,10 +153,14 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, steps: int | Non
     torch.manual_seed(p["seed"])
     arch = VQGAN_ARCHS[p["arch"]]
     model = build(arch)
+    resume = resume or p.get("resume")
     if resume is not None:
         from generator.vqgan_clip.checkpoints import read_state_dict
 
-        sd, arch_file, meta0 = read_state_dict(Path(resume))
+        resume = Path(resume)
+        if not resume.is_absolute() and not resume.exists():  # presets name files relative to the repository
+            resume = Path(__file__).resolve().parents[2] / resume
+        sd, arch_file, meta0 = read_state_dict(resume)  # read before training: `out` may be the same file
         if arch_file is not None and arch_file != arch:
             raise BadInput(f"{resume}: its architecture is not the {p['arch']!r} of preset {preset!r}")
         model.load_state_dict(sd, strict=True)
@@ -139,7 +176,8 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, steps: int | Non
     opt = torch.optim.Adam(model.parameters(), lr=p["lr"], betas=(0.5, 0.9))
     disc = PatchDiscriminator() if p["adversarial_weight"] > 0 else None
     opt_d = torch.optim.Adam(disc.parameters(), lr=p["lr"], betas=(0.5, 0.9)) if disc is not None else None
-    crop = min(crop or p["image_size"], p["image_size"])
+    crop = min(crop or p.get("crop", 32), p["image_size"])
+    obj_w = float(p.get("object_weight", 0.0))
     usage = torch.zeros(model.n_embed)
     history: list[dict[str, float]] = []
     t0 = time.monotonic()
@@ -154,7 +192,11 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, steps: int | Non
                 model.quantize.embedding.weight.copy_(flat[pick] + 0.01 * torch.randn(flat[pick].shape, generator=g))
         zq, qloss, idx = model.quantize(z)
         rec = model.decode(zq)
-        l_rec = F.l1_loss(rec, x)
+        if obj_w:
+            w = object_weights(x, obj_w)
+            l_rec = ((rec - x).abs() * w).mean() / w.mean()
+        else:
+            l_rec = F.l1_loss(rec, x)
         l_per = perceptual_loss(feats, rec, x)
         loss = l_rec + p["perceptual_weight"] * l_per + qloss
         l_adv = torch.zeros(())

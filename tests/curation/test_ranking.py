@@ -64,9 +64,6 @@ def test_text_query_ranks_its_colour_and_shape_above_the_rest(ranked):
     assert {truth[a][1] for a in blue[:8]} == {"blue"}
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped tiny CLIP (clip-tiny-shapes.pt, hard-negative fine-tune) tells "
-                   "shapes apart only partly: a red circle ranks first, but precision@4 among the red shapes is 0.50 "
-                   "when measured (0.25 before the fine-tune); remove this marker when a retrained model passes")
 def test_red_circle_ranks_red_circles_first(ranked):
     search, truth = ranked
     order = search("a red circle")
