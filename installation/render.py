@@ -57,6 +57,10 @@ uniform sampler2D texB;
 uniform float t;      // transition progress: 0 shows A, 1 shows B
 uniform float dim;    // brightness multiplier
 uniform vec2 screen;  // pixels, for the dissolve pattern
+#if PAIR  // both stills interleaved in one texture: .x picture A's RGBA8 texel, .y picture B's
+uniform usampler2D pair;
+vec3 unpack8(uint v) { return vec3(uvec3(v, v >> 8u, v >> 16u) & 255u) / 255.0; }
+#endif
 
 float inside(vec2 p) {  // 1 inside the picture, 0 on the bars of a contain fit
     vec2 s = step(vec2(0.0), p) * step(p, vec2(1.0));
@@ -64,7 +68,10 @@ float inside(vec2 p) {  // 1 inside the picture, 0 on the bars of a contain fit
 }
 
 void main() {
-#if EXACT  // both pictures fitted to the screen already: one texel per pixel, no bars to cut
+#if PAIR  // one texture fetch for both pictures (a software rasteriser's costliest step)
+    uvec2 v = texture(pair, uvA).xy;
+    vec3 a = unpack8(v.x);
+#elif EXACT  // both pictures fitted to the screen already: one texel per pixel, no bars to cut
     vec3 a = texture(texA, uvA).rgb;
 #else
     vec3 a = texture(texA, uvA).rgb * inside(uvA);
@@ -72,7 +79,9 @@ void main() {
 #if MODE == 0
     colour = vec4(a * dim, 1.0);
 #else
-#if EXACT
+#if PAIR
+    vec3 b = unpack8(v.y);
+#elif EXACT
     vec3 b = texture(texB, uvA).rgb;  // same 1:1 mapping as a
 #else
     vec3 b = texture(texB, uvB).rgb * inside(uvB);
@@ -125,15 +134,25 @@ class Renderer:
         self.vbo = ctx.buffer(quad.tobytes())
         # program 2 * m + exact: m = 0 one picture, 1 + i transition i of TRANSITIONS; exact: every
         # picture drawn is fitted to the screen (the cheaper shader)
+        # and after them, program 2 * (1 + len(TRANSITIONS)) + m - 1: transition m between two screen-size
+        # stills interleaved in one texture (see _pack)
         self.progs = [ctx.program(vertex_shader=PICTURE_VERT, fragment_shader=PICTURE_FRAG.replace(
-            "#version 330", f"#version 330\n#define MODE {m}\n#define EXACT {e}", 1))
+            "#version 330", f"#version 330\n#define MODE {m}\n#define EXACT {e}\n#define PAIR 0", 1))
             for m in range(1 + len(TRANSITIONS)) for e in (0, 1)]
+        self.progs += [ctx.program(vertex_shader=PICTURE_VERT, fragment_shader=PICTURE_FRAG.replace(
+            "#version 330", f"#version 330\n#define MODE {m}\n#define EXACT 1\n#define PAIR 1", 1))
+            for m in range(1, 1 + len(TRANSITIONS))]
         self.vaos = [ctx.vertex_array(p, [(self.vbo, "2f", "pos")]) for p in self.progs]
         self.exact = [False, False]
         for p in self.progs:
-            p["texA"] = 0
-            if "texB" in p:
-                p["texB"] = 1
+            for name, unit in (("texA", 0), ("texB", 1), ("pair", 3)):
+                if name in p:
+                    p[name] = unit
+        self.stills: list[np.ndarray | None] = [None, None]  # screen-size RGBA stills, for _pack
+        self.generation = [0, 0]  # bumped by every upload
+        self.pair = None  # RG32UI texture: both stills interleaved
+        self._pair_data: np.ndarray | None = None
+        self._pair_key: tuple | None = None
         self.text_vao = ctx.vertex_array(self.text_prog, [(self.vbo, "2f", "pos")])
         self.text_prog["tex"] = 2
         self.slots: list = [None, None]
@@ -145,14 +164,16 @@ class Renderer:
         self._font_cache: dict[int, object] = {}
 
     # ---- pictures -----------------------------------------------------------------------------
-    def upload(self, slot: int, rgb: np.ndarray, exact: bool = False) -> None:
+    def upload(self, slot: int, rgb: np.ndarray, exact: bool = False, still: bool = False) -> None:
         """Put an RGB (or RGBA) uint8 picture in a slot, reusing its texture when size and format match.
 
         A picture of exactly the screen's size (a still fitted by media.fit_picture, a 1080p video frame
         on a 1080p screen) is drawn texel for texel: nearest sampling and the shader without fitting,
         the same pixels as linear filtering at texel centres but about 30% less work for llvmpipe
         (bench/installation.py). Any other size is scaled by the GPU (linear filtering). ``exact`` is
-        kept for callers that state the picture was fitted; the size decides.
+        kept for callers that state the picture was fitted; the size decides. ``still``: the picture
+        stays (not a video frame): a transition between two screen-size RGBA stills then reads both from
+        one interleaved texture (one fetch per pixel instead of two; see _pack).
         """
         h, w = rgb.shape[:2]
         comps = rgb.shape[2]
@@ -174,6 +195,26 @@ class Renderer:
         f = self._moderngl.NEAREST if exact or self._one_to_one(w, h) else self._moderngl.LINEAR
         tex.filter = (f, f)
         self.exact[slot] = exact
+        self.stills[slot] = data if still and exact and comps == 4 else None
+        self.generation[slot] += 1
+
+    def _pack(self, a: int, b: int) -> None:
+        """Interleave the stills of slots a and b into the pair texture (once per pair: ~5 ms at 1080p)."""
+        key = (a, self.generation[a], b, self.generation[b])
+        if key == self._pair_key:
+            return
+        if self._pair_data is None:
+            self._pair_data = np.empty((self.height, self.width, 2), np.uint32)
+        self._pair_data[:, :, 0] = self.stills[a].view(np.uint32)[:, :, 0]  # type: ignore[union-attr]
+        self._pair_data[:, :, 1] = self.stills[b].view(np.uint32)[:, :, 0]  # type: ignore[union-attr]
+        if self.pair is None:
+            self.pair = self.ctx.texture((self.width, self.height), 2, self._pair_data, dtype="u4")
+            self.pair.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
+            self.pair.repeat_x = self.pair.repeat_y = False
+            self.textures_created += 1
+        else:
+            self.pair.write(self._pair_data)
+        self._pair_key = key
 
     def _one_to_one(self, w: int, h: int) -> bool:
         """Whether a w x h picture lands texel on pixel (unscaled, a whole-pixel offset: e.g. a big square
@@ -249,7 +290,12 @@ class Renderer:
             if has_b and tb >= 1.0:
                 a, m = b, 0
             exact = self.exact[a] and (not m or self.exact[b])
-            p = self.progs[2 * m + int(exact)]
+            k = 2 * m + int(exact)
+            if m and exact and self.stills[a] is not None and self.stills[b] is not None:
+                self._pack(a, b)
+                self.pair.use(location=3)  # type: ignore[union-attr]
+                k = 2 * (1 + len(TRANSITIONS)) + m - 1
+            p = self.progs[k]
             w, h = self.sizes[a]
             p["scaleA"] = fit_scale(w, h, self.width, self.height, self.fit)
             self.slots[a].use(location=0)
@@ -270,7 +316,7 @@ class Renderer:
                 # whole clear is a fast fill in llvmpipe; a scissored one would be drawn like a picture.
                 fbo.clear(0.0, 0.0, 0.0, 1.0)
             p["area"] = (x0 / self.width, y0 / self.height, (x1 - x0) / self.width, (y1 - y0) / self.height)
-            self.vaos[2 * m + int(exact)].render(self._moderngl.TRIANGLE_STRIP)
+            self.vaos[k].render(self._moderngl.TRIANGLE_STRIP)
         if texts:
             self.ctx.enable(self._moderngl.BLEND)
             self.ctx.blend_func = self._moderngl.SRC_ALPHA, self._moderngl.ONE_MINUS_SRC_ALPHA
@@ -327,6 +373,12 @@ class Renderer:
             tex.release()
             self.textures_released += 1
         self.texts.clear()
+        if self.pair is not None:
+            self.pair.release()
+            self.textures_released += 1
+            self.pair = None
+        self.stills = [None, None]
+        self._pair_data = self._pair_key = None
         for obj in (*self.vaos, self.text_vao, self.vbo, *self.progs, self.text_prog):
             obj.release()
 

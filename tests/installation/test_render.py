@@ -190,6 +190,39 @@ def test_an_unscaled_picture_is_sampled_nearest_with_linear_s_pixels(gl_ctx):
     r.release()
 
 
+def test_transitions_between_two_screen_size_stills_read_one_interleaved_texture(gl_ctx):
+    rng = np.random.default_rng(7)
+    a, b, c = (rng.integers(0, 256, (36, 64, 4), dtype=np.uint8) for _ in range(3))
+    pair, single = setup(gl_ctx, 64, 36)[0], Renderer(gl_ctx, 64, 36, "contain")
+    fbo = offscreen_target(gl_ctx, 64, 36)
+    pair.upload(0, a, still=True)
+    pair.upload(1, b, still=True)
+    single.upload(0, a)  # as video frames: two textures
+    single.upload(1, b)
+    for kw in (dict(t=0.3, mode="crossfade"), dict(t=0.5, mode="wipe"), dict(t=0.5, mode="dissolve"),
+               dict(t=0.7, mode="crossfade", a=1, b=0)):
+        kw = {"a": 0, "b": 1, **kw}
+        pair.draw(fbo, **kw)
+        got = pair.read(fbo).astype(np.int16)
+        assert pair._pair_key is not None and pair._pair_key[0] == kw["a"]
+        single.draw(fbo, **kw)
+        assert np.abs(got - single.read(fbo)).max() <= 1, kw
+    want = 0.7 * a[:, :, :3].astype(np.float32) + 0.3 * b[:, :, :3]
+    pair.draw(fbo, a=0, b=1, t=0.3)
+    assert np.abs(pair.read(fbo) - want).max() <= 1.5
+    pair.upload(1, c, still=True)  # the next still: packed again
+    pair.draw(fbo, a=0, b=1, t=0.3)
+    want = 0.7 * a[:, :, :3].astype(np.float32) + 0.3 * c[:, :, :3]
+    assert np.abs(pair.read(fbo) - want).max() <= 1.5
+    pair.upload(1, b)  # a video frame: back to two textures, the pair texture kept (no growth)
+    key = pair._pair_key
+    pair.draw(fbo, a=0, b=1, t=0.3)
+    assert pair._pair_key == key and pair.live_textures == 3
+    pair.release()
+    single.release()
+    assert pair.live_textures == 0
+
+
 def test_big_stills_are_shrunk_on_the_decode_thread_small_ones_left_to_the_gpu():
     from installation.media import shrink_to_screen
 
