@@ -83,3 +83,14 @@ def test_distinct_caption_loss_leaves_repeated_captions_out() -> None:
     img2[1], txt2[1], tok2 = img2[0], txt2[0], tok.clone()
     tok2[1] = tok2[0]  # pair 1 repeats pair 0: same picture, same caption
     assert clip_loss_distinct(img2, txt2, scale, tok2) < open_clip.ClipLoss()(img2, txt2, scale) - 0.1
+
+
+def test_shipped_vqgan_keeps_object_colours() -> None:
+    """A drawn object of every colour and shape comes back out of the shipped VQGAN in its own colour (a red
+    circle on white stays red: the first shipped weights turned it yellow)."""
+    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN
+    from generator.vqgan_clip.train_vqgan import object_colours
+
+    model, _, _ = load_vqgan(SHIPPED_VQGAN)
+    r = object_colours(model)
+    assert r["object_colour_n"] == 144 and r["object_colour_ok"] >= 0.95, r
