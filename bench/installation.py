@@ -61,18 +61,6 @@ void main() {
     gl_Position = vec4(pos * 2.0 - 1.0, 0.0, 1.0);
 }
 """
-PACKED_FRAG = """
-#version 330
-in vec2 uv;
-out vec4 colour;
-uniform usampler2D pair;  // .x: picture A's RGBA8 texel, .y: picture B's, as 32-bit words
-uniform float t;
-vec4 unpack8(uint v) { return vec4(uvec4(v, v >> 8u, v >> 16u, v >> 24u) & 255u) / 255.0; }
-void main() {
-    uvec2 v = texture(pair, uv).xy;
-    colour = mix(unpack8(v.x), unpack8(v.y), t);
-}
-"""
 COPY_FRAG = """
 #version 330
 in vec2 uv;
@@ -102,12 +90,13 @@ class GLCrossfades:
     """GL crossfade variants into ``target`` (an offscreen framebuffer or the window's ``ctx.screen``).
 
     - the show's renderer, both pictures fitted to the screen on the decode thread (one pass, a mix per pixel);
+    - the same drawn from two textures, as before;
     - the show's renderer, 512 px pictures scaled by the GPU;
     - two passes: A copied, then B drawn over it with constant-alpha blending (glBlendColor), each pass a
       plain textured rectangle (the shape Mesa's "linear" fast path is written for);
-    - A put by glBlitFramebuffer (a memory copy when the formats match), then the blended B pass;
-    - both pictures interleaved in one RG32UI texture (packed once here; the show would pack each pair on
-      the decode thread), so a pixel costs one texture fetch instead of two.
+    - A put by glBlitFramebuffer (a memory copy when the formats match), then the blended B pass.
+    The show's renderer reads two stills from one interleaved texture (one fetch per pixel); the row
+    "two textures (before)" draws the same pictures as it did before (and still does for video frames).
     """
 
     def __init__(self, ctx, target, pics) -> None:  # noqa: ANN001
@@ -118,8 +107,11 @@ class GLCrossfades:
         p1, p2, f1, f2 = pics
         self.ctx, self.target, self.mgl = ctx, target, moderngl
         self.fitted, self.scaled = Renderer(ctx, W, H, "cover"), Renderer(ctx, W, H, "cover")
-        self.fitted.upload(0, f1, exact=True)
-        self.fitted.upload(1, f2, exact=True)
+        self.fitted.upload(0, f1, exact=True, still=True)  # as the show uploads stills
+        self.fitted.upload(1, f2, exact=True, still=True)
+        self.two_tex = Renderer(ctx, W, H, "cover")  # the same pictures as video frames: two textures
+        self.two_tex.upload(0, f1)
+        self.two_tex.upload(1, f2)
         self.scaled.upload(0, p1)
         self.scaled.upload(1, p2)
         self.gl = raw_gl()
@@ -135,31 +127,16 @@ class GLCrossfades:
         # A stored bottom row first, so a blit (which copies rows as they are) shows it upright
         self.tex_a_up = ctx.texture((W, H), 4, np.ascontiguousarray(f1[::-1]).tobytes(), alignment=1)
         self.fbo_a = ctx.framebuffer(color_attachments=[self.tex_a_up])
-        pair = np.empty((H, W, 2), np.uint32)
-        pair[..., 0] = np.ascontiguousarray(f1).view(np.uint32)[..., 0]
-        pair[..., 1] = np.ascontiguousarray(f2).view(np.uint32)[..., 0]
-        self.pair = ctx.texture((W, H), 2, pair.tobytes(), dtype="u4", alignment=1)
-        self.pair.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        self.pair.repeat_x = self.pair.repeat_y = False
-        self.packed = ctx.program(vertex_shader=COPY_VERT, fragment_shader=PACKED_FRAG)
-        self.packed["flip"] = 1.0
-        self.packed_vao = ctx.vertex_array(self.packed, [(self.vbo, "2f", "pos")])
 
     def variants(self) -> dict:
-        v = {"GL, show renderer: fitted 1:1, one pass": lambda t: self.fitted.draw(self.target, a=0, b=1, t=t),
+        v = {SHOW_GL: lambda t: self.fitted.draw(self.target, a=0, b=1, t=t),
+             "GL, show renderer: fitted 1:1, two textures (before)":
+                 lambda t: self.two_tex.draw(self.target, a=0, b=1, t=t),
              "GL, show renderer: 512 px scaled by the GPU": lambda t: self.scaled.draw(self.target, a=0, b=1, t=t)}
         if self.gl is not None:
             v["GL, two passes: copy A, B at constant alpha"] = self.two_pass
             v["GL, blit A + B at constant alpha"] = self.blit_blend
-        v["GL, both pictures in one RG32UI texture, one fetch"] = self.one_fetch
         return v
-
-    def one_fetch(self, t: float) -> None:
-        self.target.use()
-        self.ctx.disable(self.mgl.BLEND)
-        self.packed["t"] = t
-        self.pair.use(location=0)
-        self.packed_vao.render(self.mgl.TRIANGLE_FAN)
 
     def _copy(self, tex, flip: bool) -> None:  # noqa: ANN001
         self.prog["flip"] = 1.0 if flip else 0.0
@@ -190,8 +167,8 @@ class GLCrossfades:
     def release(self) -> None:
         self.fitted.release()
         self.scaled.release()
-        for o in (self.vao, self.packed_vao, self.vbo, self.prog, self.packed, self.fbo_a, self.tex_a_up, self.pair,
-                  *self.tex):
+        self.two_tex.release()
+        for o in (self.vao, self.vbo, self.prog, self.fbo_a, self.tex_a_up, *self.tex):
             o.release()
 
 
@@ -214,6 +191,7 @@ class PygameCrossfade:
 
 
 PYGAME = "pygame only: software alpha blit"
+SHOW_GL = "GL, show renderer: fitted 1:1 stills, one interleaved texture"
 PYGAME_X11 = "pygame only, SDL_FRAMEBUFFER_ACCELERATION=0"  # the window surface sent by X11 shared memory
 
 
@@ -367,7 +345,7 @@ def window_child(kind: str) -> None:
         gl = GLCrossfades(ctx, ctx.screen, pics)
         variants = gl.variants()
         if "LP_NUM_THREADS" in os.environ:  # an extra GL window with its own rasteriser thread count
-            keep = ("GL, show renderer: fitted 1:1, one pass", "GL, both pictures in one RG32UI texture, one fetch")
+            keep = (SHOW_GL, "GL, show renderer: fitted 1:1, two textures (before)")
             variants = {f"{k} [LP_NUM_THREADS={os.environ['LP_NUM_THREADS']}]": v for k, v in variants.items()
                         if k in keep}
     sync = _xsync()
