@@ -148,6 +148,10 @@ class Renderer:
             for name, unit in (("texA", 0), ("texB", 1), ("pair", 3)):
                 if name in p:
                     p[name] = unit
+        # Interleaving two stills saves a software rasteriser a texture fetch per pixel; a GPU fetches for
+        # nothing, and packing on the CPU (tens of ms at 4K) would only cost it frames.
+        renderer = str(ctx.info.get("GL_RENDERER", "")).lower()
+        self.pack_stills = any(n in renderer for n in ("llvmpipe", "softpipe", "swrast", "swiftshader"))
         self.stills: list[np.ndarray | None] = [None, None]  # screen-size RGBA stills, for _pack
         self.generation = [0, 0]  # bumped by every upload
         self.pair = None  # RG32UI texture: both stills interleaved
@@ -195,7 +199,7 @@ class Renderer:
         f = self._moderngl.NEAREST if exact or self._one_to_one(w, h) else self._moderngl.LINEAR
         tex.filter = (f, f)
         self.exact[slot] = exact
-        self.stills[slot] = data if still and exact and comps == 4 else None
+        self.stills[slot] = data if still and exact and comps == 4 and self.pack_stills else None
         self.generation[slot] += 1
 
     def _pack(self, a: int, b: int) -> None:

@@ -195,6 +195,7 @@ def test_transitions_between_two_screen_size_stills_read_one_interleaved_texture
     a, b, c = (rng.integers(0, 256, (36, 64, 4), dtype=np.uint8) for _ in range(3))
     pair, single = setup(gl_ctx, 64, 36)[0], Renderer(gl_ctx, 64, 36, "contain")
     fbo = offscreen_target(gl_ctx, 64, 36)
+    pair.pack_stills = True  # on by itself on software rasterisers (llvmpipe here), off on GPUs
     pair.upload(0, a, still=True)
     pair.upload(1, b, still=True)
     single.upload(0, a)  # as video frames: two textures
