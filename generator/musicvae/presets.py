@@ -72,7 +72,7 @@ PRESETS: dict[str, Preset] = {
         Preset("tiny-16bar",
                ModelConfig(bars=16, hierarchical=True, embed=32, enc_hidden=96, latent=64,
                            conductor_hidden=128, conductor_layers=1, dec_hidden=128, dec_layers=1),
-               TrainConfig(steps=3600, batch=48, lr=3e-3, beta=0.2, beta_warmup=1000, free_bits=128.0,
+               TrainConfig(steps=7000, batch=48, lr=3e-3, beta=0.2, beta_warmup=1000, free_bits=128.0,
                            ss_rate=0.0, play_repeats=True),
                "hierarchical 16-bar melodies; trains here on the CPU in minutes"),
         Preset("mel-2bar",
