@@ -10,8 +10,8 @@ the load average before and after. 64: the shipped tiny VQGAN + tiny CLIP. 256: 
 vqgan_imagenet_f16_16384 and open_clip ViT-B-32 with random weights (the same compute as the real
 ones), 32 cutouts. "ours" is generator.vqgan_clip.loop.run_loop itself (cutouts in one batched
 roi_align; oneDNN CLIP image tower; channels-last decoder whose frozen convolutions and norm+swish
-keep only what the input gradient needs; the full-size decoder level recomputed in backward at
-256x256 and up). "reference-style" is the usual notebook loop (nerdyrodent/VQGAN-CLIP): taming's
+keep only what the input gradient needs; the two largest decoder levels recomputed in backward
+at 256x256 and up). "reference-style" is the usual notebook loop (nerdyrodent/VQGAN-CLIP): taming's
 layer code (bmm+softmax attention, x*sigmoid(x), plain NCHW convolutions), MakeCutouts (a Python loop
 of slices + adaptive average/max pooling per cutout, kornia augmentations) and open_clip's
 encode_image, run on the same models here.

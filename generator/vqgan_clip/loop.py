@@ -5,7 +5,13 @@ the image (sizes drawn with ``cut_pow``; all cut and resampled in one batched ``
 jitter them (noise, brightness, contrast: torch ops on a seeded generator), embed them with CLIP and
 minimise the weighted spherical distance to the prompt embeddings (text and image prompts; a
 negative weight pushes away). Optionally the decoder's weights are fine-tuned as well, the variant
-the chapter describes. Every random choice comes from generators seeded from ``seed``: on a CPU, the
+the chapter describes.
+
+Speed and memory (fp32 throughout, nothing approximated): CLIP's image tower runs through
+:mod:`generator.vqgan_clip.fastclip` (oneDNN matrix products, input gradients only); the decoder
+runs channels-last, and its frozen convolutions and group-norm+swish keep only what the input
+gradient needs; at 256x256 and up the two largest decoder levels are recomputed in backward
+(``CHECKPOINT_LEVELS``). ``bench/vqclip.py speed`` measures it against the notebook loop. Every random choice comes from generators seeded from ``seed``: on a CPU, the
 same inputs give the same frames, byte for byte.
 """
 
@@ -30,9 +36,9 @@ from generator.vqgan_clip.prompts import Prompt, phase_at
 log = logging.getLogger(__name__)
 
 # decoder levels (largest first) whose res blocks are recomputed in backward for images of 256x256
-# and larger: the full-size level holds most of the decoder's activations (f16-16384 at 256x256,
-# ViT-B-32, 32 cutouts: peak 3.04 GiB without, 2.93 GiB with, for about 0.5 s more CPU per step)
-CHECKPOINT_LEVELS = 1
+# and larger (f16-16384 at 256x256, ViT-B-32, 32 cutouts, 2 threads: peak about 3.1 GiB with none,
+# 3.0 with the full-size level, 2.9 with the two largest, for a few percent more time per step)
+CHECKPOINT_LEVELS = 2
 
 
 @dataclass
