@@ -228,6 +228,10 @@ class ScheduleSettings(Strict):
     worker_start: Literal["fork-server", "fresh"] = "fork-server"
     # Address-space limit of a worker in MB (a job that allocates more fails alone); none: no limit.
     worker_memory_mb: int | None = Field(None, ge=256)
+    # torch (OpenMP/MKL) threads of one job (at most the core count); none: torch's default, one per core.
+    # 1 is the safe choice on a small machine that does other work at night: spinning OpenMP threads
+    # that share a busy core slow the many small ops of a VQGAN+CLIP loop down tenfold or more.
+    worker_threads: int | None = Field(None, ge=1, le=256)
     # Stop generating when the data directory's disk has less free space than this (MB).
     min_free_disk_mb: int = Field(1024, ge=0)
     # Stop generating when the catalogue's media exceed this many MB; none: no limit.

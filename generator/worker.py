@@ -64,6 +64,18 @@ def _limit_memory(mb: int | None) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))  # soft only: lifted again after a MemoryError
 
 
+def _limit_threads(n: int | None) -> None:
+    """torch's intra-op threads for this job: set directly if torch is loaded (the fork server preloads it),
+    else through the environment that OpenMP and MKL read when a job first imports it."""
+    if n is None:
+        return
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
 def resolve_kind(kind: str) -> Any:
     """A JOB_KINDS name or an explicit ``module:function``; BadInput if it cannot be imported."""
     from gallery.errors import BadInput
@@ -129,6 +141,7 @@ def run_one(run_id: int, settings_json: str, deadline_epoch: float) -> int:
     code = 0
     try:
         _limit_memory(settings.schedule.worker_memory_mb)
+        _limit_threads(settings.schedule.worker_threads)
         fn = resolve_kind(spec.kind)
         drafts = fn(dict(spec.params, seed=spec.seed if spec.seed is not None else 0), ctx)
         for d in drafts:

@@ -66,3 +66,10 @@ def latent_grey(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     return [ArtworkDraft(kind="image", title=f"latent {level}",
                          recipe={"job_kind": "schedtestjobs:latent_grey", "latent": z.tolist(), "seed": params["seed"]},
                          media=[MediaDraft(role="image", mime="image/png", data=buf.tobytes(), width=24, height=24)])]
+
+
+def torch_threads(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    """Reports the torch threads it runs with (imports torch itself, as a job would)."""
+    import torch
+
+    return [_draft(params, "threads", recipe_extra={"threads": torch.get_num_threads()})]

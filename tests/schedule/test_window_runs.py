@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -183,3 +185,16 @@ def test_a_missing_job_function_fails_its_run_with_the_reason(settings, catalogu
     (run,) = _runs(catalogue)
     assert run.state == "failed"
     assert "'schedtestjobs:no_such_job' cannot be imported" in run.error and "Traceback" not in run.error
+
+
+@pytest.mark.parametrize("worker_start", ["fork-server", "fresh"])
+def test_worker_threads_sets_the_torch_threads_of_each_job(settings, catalogue, worker_start):
+    default = int(subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                                 capture_output=True, text=True, check=True).stdout)
+    for n, expected in ((None, default), (1, 1)):  # on a machine of 2 or more cores the two differ
+        s, w = _window(settings, [{"kind": "schedtestjobs:torch_threads", "count": 1}], worker_threads=n,
+                       worker_start=worker_start)
+        run_window(s, catalogue, w, T22, END, FakeClock(T22), occurrence=f"threads-{n}")
+        run = _runs(catalogue)[-1]
+        assert run.state == "done", run.error
+        assert catalogue.get(run.artwork_ids[0]).recipe["threads"] == expected
