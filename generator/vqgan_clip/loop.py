@@ -11,8 +11,10 @@ Speed and memory (fp32 throughout, nothing approximated): CLIP's image tower run
 :mod:`generator.vqgan_clip.fastclip` (oneDNN matrix products, input gradients only); the decoder
 runs channels-last, and its frozen convolutions and group-norm+swish keep only what the input
 gradient needs; at 256x256 and up the two largest decoder levels are recomputed in backward
-(``CHECKPOINT_LEVELS``). ``bench/vqclip.py speed`` measures it against the notebook loop. Every random choice comes from generators seeded from ``seed``: on a CPU, the
-same inputs give the same frames, byte for byte.
+(``CHECKPOINT_LEVELS``). ``bench/vqclip.py speed`` measures it against the notebook loop.
+
+Every random choice comes from generators seeded from ``seed``: on a CPU, the same inputs give the
+same frames, byte for byte.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 
 class _FrozenConv(torch.autograd.Function):
@@ -223,16 +224,14 @@ class Decoder(nn.Module):
         self.conv_out = Conv2d(block_in, out_ch, 3, 1, 1)
 
     # Gradient checkpointing: recompute the activations of the res blocks of the ``grad_checkpoint``
-    # largest levels (an int; True means 2) during backward instead of keeping them: much less
+    # largest levels during backward instead of keeping them: much less
     # memory when a loop backpropagates through a big image, at the cost of a second forward there.
     grad_checkpoint: int = 0
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        from torch.utils.checkpoint import checkpoint
-
         h = self.conv_in(z)
         h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))
-        ckpt_levels = int(self.grad_checkpoint) * (2 if self.grad_checkpoint is True else 1)
+        ckpt_levels = int(self.grad_checkpoint)
         for i in reversed(range(self.num_resolutions)):
             level = self.up[i]
             for j, block in enumerate(level.block):
