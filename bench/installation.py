@@ -107,8 +107,8 @@ class GLCrossfades:
         p1, p2, f1, f2 = pics
         self.ctx, self.target, self.mgl = ctx, target, moderngl
         self.fitted, self.scaled = Renderer(ctx, W, H, "cover"), Renderer(ctx, W, H, "cover")
-        self.fitted.upload(0, f1, exact=True, still=True)  # as the show uploads stills
-        self.fitted.upload(1, f2, exact=True, still=True)
+        self.fitted.upload(0, f1, still=True)  # as the show uploads stills
+        self.fitted.upload(1, f2, still=True)
         self.two_tex = Renderer(ctx, W, H, "cover")  # the same pictures as video frames: two textures
         self.two_tex.upload(0, f1)
         self.two_tex.upload(1, f2)
@@ -479,8 +479,8 @@ def show_still(frames: int, skip_unchanged: bool) -> list[float]:
     show = Show(ss, r, RecordAudio(ss.sample_rate))
     img = fit_picture(cv2.resize(procedural.draw(1, 512), (W, H)), W, H, "contain")
     e = Entry(1, "image", "x", None, 1e9, MediaRef(Path("x"), "0" * 64, "image"))  # type: ignore[arg-type]
-    r.upload(0, img, exact=True)
-    show.current = Playing(Prepared(e, image=img, fitted=True), 0.0, 0, 1e9)
+    r.upload(0, img)
+    show.current = Playing(Prepared(e, image=img), 0.0, 0, 1e9)
     times = []
     for i in range(frames):
         if not skip_unchanged:

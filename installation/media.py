@@ -218,7 +218,6 @@ class Prepared:
     image: np.ndarray | None = None
     video: VideoStream | None = None
     audio: np.ndarray | None = None  # int16 stereo at the mixer rate
-    fitted: bool = False  # image already fitted to the screen (drawn texel for texel)
 
     def first_frame(self) -> np.ndarray:
         if self.video is not None:
@@ -246,7 +245,7 @@ def prepare(entry: Entry, sample_rate: int, screen: tuple[int, int] | None = Non
         else:
             p.image = load_image(ref.path)
             if screen is not None:
-                p.image, p.fitted = shrink_to_screen(p.image, screen[0], screen[1], fit)
+                p.image, _ = shrink_to_screen(p.image, screen[0], screen[1], fit)
     except ValueError as e:
         raise MediaError(entry, ref, str(e)) from e
     if entry.audio is not None:

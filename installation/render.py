@@ -168,16 +168,15 @@ class Renderer:
         self._font_cache: dict[int, object] = {}
 
     # ---- pictures -----------------------------------------------------------------------------
-    def upload(self, slot: int, rgb: np.ndarray, exact: bool = False, still: bool = False) -> None:
+    def upload(self, slot: int, rgb: np.ndarray, still: bool = False) -> None:
         """Put an RGB (or RGBA) uint8 picture in a slot, reusing its texture when size and format match.
 
         A picture of exactly the screen's size (a still fitted by media.fit_picture, a 1080p video frame
         on a 1080p screen) is drawn texel for texel: nearest sampling and the shader without fitting,
         the same pixels as linear filtering at texel centres but about 30% less work for llvmpipe
-        (bench/installation.py). Any other size is scaled by the GPU (linear filtering). ``exact`` is
-        kept for callers that state the picture was fitted; the size decides. ``still``: the picture
-        stays (not a video frame): a transition between two screen-size RGBA stills then reads both from
-        one interleaved texture (one fetch per pixel instead of two; see _pack).
+        (bench/installation.py). Any other size is scaled by the GPU (linear filtering). ``still``: the
+        picture stays (not a video frame): a transition between two screen-size RGBA stills then reads
+        both from one interleaved texture (one fetch per pixel instead of two; see _pack).
         """
         h, w = rgb.shape[:2]
         comps = rgb.shape[2]

@@ -185,7 +185,7 @@ class Show:
     # ---- starting and ending items ------------------------------------------------------------------
     def _start(self, prep: Prepared, t: float) -> Playing:
         slot = 0 if self.current is None else 1 - self.current.slot
-        self.r.upload(slot, prep.first_frame(), exact=prep.fitted, still=prep.video is None)
+        self.r.upload(slot, prep.first_frame(), still=prep.video is None)
         self._dirty = True
         mode = self.s.transitions[self._mode_i % len(self.s.transitions)]
         self._mode_i += 1

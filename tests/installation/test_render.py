@@ -114,8 +114,8 @@ def test_fitted_stills_are_drawn_texel_for_texel(gl_ctx):
     cov = fit_picture(procedural.draw(5, 40), 64, 36, "cover")  # square: cropped top and bottom
     assert cov.shape == (36, 64, 4) and (cov[:, :, 3] == 255).all()
     r, fbo = setup(gl_ctx, 64, 36)
-    r.upload(0, c, exact=True)
-    r.upload(1, cov, exact=True)
+    r.upload(0, c)
+    r.upload(1, cov)
     r.draw(fbo, a=0, b=None)
     assert np.array_equal(r.read(fbo), c[:, :, :3])  # 1:1, nothing resampled
     r.draw(fbo, a=0, b=1, t=0.3)
