@@ -167,31 +167,38 @@ def test_big_directories_are_hamt_sharded():
     assert directory_node(tree | {"extra": b""}).cid != node.cid
 
 
-@pytest.mark.node
-def test_cids_and_car_match_ipfs_car(sample_dir, tmp_path):
-    if not IPFS_CAR.exists():
-        pytest.skip("ipfs-car is not installed: run `make node-deps`")
-    node = directory_node(tree_of(sample_dir))
+def _same_as_ipfs_car(src: Path, node, tmp_path: Path) -> Path:  # noqa: ANN001
+    """ipfs-car packs src into the same root CID and blocks as our node, and unpacks our CAR: the
+    folder it unpacked to."""
     out = tmp_path / "theirs.car"
-    r = subprocess.run(["node", str(IPFS_CAR), "pack", str(sample_dir), "--output", str(out)],
+    r = subprocess.run(["node", str(IPFS_CAR), "pack", str(src), "--output", str(out)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(node.cid)
-    roots, blocks = read_car(out.read_bytes())
+    roots, theirs = read_car(out.read_bytes())
     assert roots == [node.cid]
-    assert set(blocks) == {c for c, _ in node.blocks}
-    # one file alone (no wrapping): the same CID as ours, including the chunked one
-    for name in ("a.png", "big.mp4", "exact.bin"):
-        r = subprocess.run(["node", str(IPFS_CAR), "pack", str(sample_dir / "media" / name), "--no-wrap", "--output",
-                            str(tmp_path / "f.car")], capture_output=True, text=True, timeout=60)
-        assert r.stdout.strip() == str(file_cid((sample_dir / "media" / name).read_bytes())), name
-    # and ipfs-car reads our CAR back into the same files
+    assert set(theirs) == {c for c, _ in node.blocks}
     ours = tmp_path / "ours.car"
     ours.write_bytes(car_bytes([node.cid], node.blocks))
     back = tmp_path / "back"
     r = subprocess.run(["node", str(IPFS_CAR), "unpack", str(ours), "--output", str(back)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+    return back
+
+
+@pytest.mark.node
+def test_cids_and_car_match_ipfs_car(sample_dir, tmp_path):
+    if not IPFS_CAR.exists():
+        pytest.skip("ipfs-car is not installed: run `make node-deps`")
+    node = directory_node(tree_of(sample_dir))
+    back = _same_as_ipfs_car(sample_dir, node, tmp_path)
+    # one file alone (no wrapping): the same CID as ours, including the chunked one
+    for name in ("a.png", "big.mp4", "exact.bin"):
+        r = subprocess.run(["node", str(IPFS_CAR), "pack", str(sample_dir / "media" / name), "--no-wrap", "--output",
+                            str(tmp_path / "f.car")], capture_output=True, text=True, timeout=60)
+        assert r.stdout.strip() == str(file_cid((sample_dir / "media" / name).read_bytes())), name
+    # and ipfs-car read our CAR back into the same files
     for f in sample_dir.rglob("*"):
         if f.is_file():
             assert (back / f.relative_to(sample_dir)).read_bytes() == f.read_bytes(), f
@@ -215,22 +222,8 @@ def test_sharded_directories_match_ipfs_car(tmp_path):
         for i in range(n):
             (d / f"edge{n}" / f"f{i}").write_bytes(b"")
     node = directory_node(tree_of(d))
-    blocks = dict(node.blocks)
-    assert _pb(blocks[node.cid])[0][1] == [5]
-    out = tmp_path / "theirs.car"
-    r = subprocess.run(["node", str(IPFS_CAR), "pack", str(d), "--output", str(out)],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == str(node.cid)
-    roots, theirs = read_car(out.read_bytes())
-    assert roots == [node.cid]
-    assert set(theirs) == set(blocks)
-    ours = tmp_path / "ours.car"
-    ours.write_bytes(car_bytes([node.cid], node.blocks))
-    back = tmp_path / "back"
-    r = subprocess.run(["node", str(IPFS_CAR), "unpack", str(ours), "--output", str(back)],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
+    assert _pb(dict(node.blocks)[node.cid])[0][1] == [5]
+    back = _same_as_ipfs_car(d, node, tmp_path)
     files = [f for f in d.rglob("*") if f.is_file()]
     assert len(files) == 1500 + 3001 + 2001
     for f in files:
