@@ -5,12 +5,11 @@ full bar; training windows of 2 or 16 bars are cut from it with a stride of one 
 ``play_repeats`` (the 16-bar presets) a piece's repeats are played out (``|: A :| |: B :|`` is read
 as A A B B, as a performer plays it): most corpus tunes are two 8-bar strains, which hold no 16-bar
 window as written; that reading also keeps the first bar of ABC tunes that music21 numbers 0
-without it being a pickup. Only meters whose
-bars tile the model's 16-step bar are read (2/4, 4/4, 2/2): the hierarchical decoder's unit is the
-bar, and a 3/4 or 6/8 bar (12 steps) would cross its bar lines at a different place in every bar,
-so those pieces are skipped with that reason. With ``play_repeats``, a piece whose bar lines drift
-off the bar grid part-way (an incomplete bar in the middle, e.g. a strain's pickup played again by
-the repeat) is cut where the drift starts. The held-out
+without it being a pickup, and cuts a piece whose bar lines drift off the bar grid part-way (an
+incomplete bar in the middle, e.g. a strain's pickup played again by the repeat) where the drift
+starts. Only meters whose bars tile the model's 16-step bar are read (2/4, 4/4, 2/2): the
+hierarchical decoder's unit is the bar, and a 3/4 or 6/8 bar (12 steps) would cross its bar lines
+at a different place in every bar, so those pieces are skipped with that reason. The held-out
 split is BY PIECE (a hash of the piece's name), so no window of a held-out piece is ever trained on.
 Pieces are parsed once and cached under ``<data_dir>/datasets/melodies``; a piece or file that
 cannot be used is reported with its reason and skipped, never failing the whole run.
