@@ -5,7 +5,17 @@ Torch-free, so the CLI and settings can list them cheaply.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def preset_file(path: str | Path) -> Path:
+    """A weights file a preset names (``init``, ``resume``): as given if it exists or is absolute, else
+    relative to the repository, where presets name the shipped files."""
+    path = Path(path)
+    return path if path.is_absolute() or path.exists() else REPO / path
 
 # open_clip model configuration of the tiny CLIP (registered with open_clip under CLIP_TINY_NAME).
 CLIP_TINY_NAME = "lg-tiny-shapes-clip"

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from generator.datasets import shapes
-from generator.vqgan_clip.presets import CLIP_PRESETS, CLIP_TINY_CONFIG
+from generator.vqgan_clip.presets import CLIP_PRESETS, CLIP_TINY_CONFIG, preset_file
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +134,7 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None
     if init:
         from generator.vqgan_clip.clip import load_weights
 
-        init = Path(init)
-        if not init.is_absolute() and not init.exists():  # presets name files relative to the repository
-            init = Path(__file__).resolve().parents[2] / init
+        init = preset_file(init)
         src, _ = load_weights(init)  # read before training: `out` may be the same file
         model.load_state_dict(src.state_dict())
         log.info("starting from %s", init)

@@ -25,7 +25,7 @@ from torch import nn
 from gallery.errors import BadInput
 from generator.datasets import shapes
 from generator.vqgan_clip.model import VQModel, build
-from generator.vqgan_clip.presets import VQGAN_ARCHS, VQGAN_PRESETS
+from generator.vqgan_clip.presets import VQGAN_ARCHS, VQGAN_PRESETS, preset_file
 
 log = logging.getLogger(__name__)
 
@@ -157,14 +157,12 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, steps: int | Non
     if resume is not None:
         from generator.vqgan_clip.checkpoints import read_state_dict
 
-        resume = Path(resume)
-        if not resume.is_absolute() and not resume.exists():  # presets name files relative to the repository
-            resume = Path(__file__).resolve().parents[2] / resume
+        resume = preset_file(resume)
         sd, arch_file, meta0 = read_state_dict(resume)  # read before training: `out` may be the same file
         if arch_file is not None and arch_file != arch:
             raise BadInput(f"{resume}: its architecture is not the {p['arch']!r} of preset {preset!r}")
         model.load_state_dict(sd, strict=True)
-        p["resumed_from"] = {"sha256": sha256_file(Path(resume)), "steps_before": meta0.get("params", {}).get("steps"),
+        p["resumed_from"] = {"sha256": sha256_file(resume), "steps_before": meta0.get("params", {}).get("steps"),
                              "resumed_from": meta0.get("params", {}).get("resumed_from")}
     feats = RandomFeatures()
     t0 = time.monotonic()
