@@ -65,8 +65,7 @@ class MediaStore:
             if final.is_file():
                 os.unlink(tmp_name)
                 return sha
-            self._ensure_dir(final.parent)
-            os.replace(tmp_name, final)
+            self._replace(tmp_name, final)
             if sync:
                 self._fsync_dir(final.parent)
             return sha
@@ -83,8 +82,17 @@ class MediaStore:
             d.mkdir(parents=True, exist_ok=True)
             self._dirs.add(d)
 
-    def _write_atomic(self, final: Path, writer, sync: bool) -> None:
+    def _replace(self, tmp_name: str, final: Path) -> None:
+        """Move a written temp file to its blob path; the shard directory is made again if it was
+        removed since it was last seen (gc removes empty ones, in this process or another)."""
         self._ensure_dir(final.parent)
+        try:
+            os.replace(tmp_name, final)
+        except FileNotFoundError:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp_name, final)
+
+    def _write_atomic(self, final: Path, writer, sync: bool) -> None:
         tmp_name = self._tmp_name()
         fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
@@ -93,7 +101,7 @@ class MediaStore:
                 f.flush()
                 if sync:
                     os.fsync(f.fileno())
-            os.replace(tmp_name, final)
+            self._replace(tmp_name, final)
             if sync:
                 self._fsync_dir(final.parent)
         except BaseException:

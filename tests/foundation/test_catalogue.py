@@ -140,6 +140,10 @@ def test_gc_removes_only_unreferenced(any_catalogue):
     young = cat.store.put_bytes(b"mid-add")
     assert cat.gc(grace_seconds=3600) == []
     assert cat.store.exists(young)
+    # a blob stored again after gc removed it and its (now empty) shard directory
+    assert cat.gc(grace_seconds=0) == [young]
+    assert not cat.store.path(young).parent.exists()
+    assert cat.store.put_bytes(b"mid-add") == young and cat.store.exists(young)
 
 
 def test_stats_and_models(any_catalogue):
