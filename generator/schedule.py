@@ -392,18 +392,11 @@ class ForkServer:
         self.close()
 
 
-def job_modules(sched: ScheduleSettings, windows: list[Window] | None = None) -> list[str]:
-    """The modules of a programme's job kinds (what the fork server imports once)."""
+def kind_module(kind: str) -> str:
+    """The module of a job kind: a JOB_KINDS name or an explicit ``module:function``."""
     from generator.jobs import JOB_KINDS
 
-    mods = []
-    for w in windows if windows is not None else sched.windows:
-        for e in w.jobs:
-            target = JOB_KINDS.get(e.kind, e.kind)
-            mod = target.partition(":")[0]
-            if mod not in mods:
-                mods.append(mod)
-    return mods
+    return JOB_KINDS.get(kind, kind).partition(":")[0]
 
 
 def execute(settings: Settings, cat: Catalogue, run_id: int, hard_deadline: float,
@@ -572,9 +565,7 @@ def run_window(settings: Settings, cat: Catalogue, window: Window, start: dateti
     waiting = queued_runs(cat, window.name)
     server = None
     if settings.schedule.worker_start == "fork-server":
-        mods = job_modules(settings.schedule, [window])
-        mods += [m for m in _kind_modules(kind for _, kind in waiting) if m not in mods]
-        server = ForkServer(settings, mods)
+        server = ForkServer(settings, _kind_modules([*(e.kind for e in window.jobs), *(k for _, k in waiting)]))
     try:
         _queued_loop(settings, cat, window, end, clock, stop, occ, rep, [rid for rid, _ in waiting], server)
         _window_loop(settings, cat, window, end, clock, stop, occ, rep, run_ids, counted, index, server)
@@ -598,14 +589,8 @@ def queued_runs(cat: Catalogue, window_name: str) -> list[tuple[int, str]]:
 
 
 def _kind_modules(kinds: Any) -> list[str]:
-    from generator.jobs import JOB_KINDS
-
-    mods: list[str] = []
-    for kind in kinds:
-        mod = JOB_KINDS.get(kind, kind).partition(":")[0]
-        if mod and mod not in mods:
-            mods.append(mod)
-    return mods
+    """The modules of ``kinds``, each once, in order (what the fork server imports once)."""
+    return [m for m in dict.fromkeys(kind_module(k) for k in kinds) if m]
 
 
 def _claim(cat: Catalogue, run_id: int, window: Window, occurrence: str) -> bool:
@@ -774,12 +759,9 @@ def check_kinds(sched: ScheduleSettings) -> None:
     and a function missing from its module fails its job with the reason."""
     import importlib.util
 
-    from generator.jobs import JOB_KINDS
-
     for w in sched.windows:
         for e in w.jobs:
-            target = JOB_KINDS.get(e.kind, e.kind)
-            mod = target.partition(":")[0]
+            mod = kind_module(e.kind)
             try:
                 found = importlib.util.find_spec(mod) is not None
             except (ImportError, ValueError):
