@@ -1,7 +1,7 @@
 """VQGAN+CLIP benchmarks: speed and memory of one loop iteration, and whether the loop follows prompts.
 
     .venv/bin/python bench/vqclip.py speed    [--iters 3] [--sizes 64 256] [--rounds 2] [--threads N] [--no-ckpt-row]
-    .venv/bin/python bench/vqclip.py follow   [--iterations 60] [--prompts 20]
+    .venv/bin/python bench/vqclip.py follow   [--iterations 60] [--prompts 20] [--configs ours plain ...] [--save DIR]
 
 speed: wall seconds per iteration and per phase (decode / cutouts / CLIP / backward), process CPU
 seconds per iteration and peak resident memory of ours and of the reference-style loop side by side:
@@ -18,7 +18,10 @@ encode_image, run on the same models here.
 
 follow: 20 colour/shape prompts, each optimised from noise with the tiny models; the snapshots are
 scored by a *second* tiny CLIP trained with another seed (not the one being optimised), and the
-final image's dominant hue and shape (OpenCV contour analysis) are compared with the words.
+final image's dominant hue and shape (OpenCV contour analysis) are compared with the words. Side by
+side (--configs): "ours" (the loop as `gallery generate vqclip` runs it: the adversarially fine-tuned
+guide CLIP and a total-variation term) and "plain" (the notebooks' loop: the retrieval CLIP, no TV),
+optionally each change alone ("guide-only", "tv-only").
 """
 
 from __future__ import annotations
@@ -277,15 +280,61 @@ def dominant(img: np.ndarray) -> tuple[str, str]:
     return colour, classify_shape(mask)
 
 
+FOLLOW_CONFIGS = {
+    # what `gallery generate vqclip` does with the shipped models: the robust guide CLIP, total variation 3
+    "ours": {"guide": True, "tv": None},
+    # the notebooks' loop on the same VQGAN: the sharpest (retrieval) CLIP as the guide, no smoothness term
+    "plain": {"guide": False, "tv": 0.0},
+    "guide-only": {"guide": True, "tv": 0.0},
+    "tv-only": {"guide": False, "tv": None},
+}
+
+
+def follow_one(name: str, args: argparse.Namespace, vq, judge, prompts, snaps) -> dict:  # noqa: ANN001
+    from generator.vqgan_clip.clip import SHIPPED_CLIP, SHIPPED_GUIDE_CLIP, load_clip_file
+    from generator.vqgan_clip.jobs import TINY_TV_WEIGHT
+    from generator.vqgan_clip.loop import LoopParams, run_loop
+    from generator.vqgan_clip.prompts import parse_story
+
+    cfg = FOLLOW_CONFIGS[name]
+    clip_file = args.clip or (SHIPPED_GUIDE_CLIP if cfg["guide"] else SHIPPED_CLIP)
+    clip = load_clip_file(clip_file)
+    tv = cfg["tv"] if cfg["tv"] is not None else (args.tv_weight if args.tv_weight is not None else TINY_TV_WEIGHT)
+    scores = np.zeros((len(prompts), len(snaps)))
+    hits_c = hits_s = 0
+    print(f"\n[{name}] guide CLIP {Path(clip_file).name}, total variation weight {tv}")
+    print(f"{'prompt':<58} " + " ".join(f"it{k:<5}" for k in snaps) + "  colour  shape")
+    t0 = time.monotonic()
+    for i, (c, s) in enumerate(prompts):
+        text = f"a large {c} {s} in the centre on a white background"
+        lp = LoopParams(phases=parse_story(text), iterations=args.iterations, snapshots=snaps, seed=i,
+                        cutouts=args.cutouts, lr=args.lr, min_cut=args.min_cut, cut_pow=args.cut_pow, tv_weight=tv)
+        r = run_loop(lp, vq, clip)
+        emb = judge.encode_texts([text])[0]
+        scores[i] = [float(judge.encode_images([r.snapshots[k]])[0] @ emb) for k in snaps]
+        dc, ds = dominant(r.snapshots[args.iterations])
+        hits_c += dc == c
+        hits_s += ds == s
+        if args.save:
+            import cv2
+
+            out = Path(args.save) / name
+            out.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(out / f"{i:02d}-{c}-{s}.png"),
+                        cv2.cvtColor(np.concatenate([r.snapshots[k] for k in snaps], 1), cv2.COLOR_RGB2BGR))
+        print(f"{text:<58} " + " ".join(f"{v:6.3f}" for v in scores[i]) + f"  {dc:<7} {ds}", flush=True)
+    return {"name": name, "tv": tv, "clip": Path(clip_file).name, "seconds": time.monotonic() - t0,
+            "start": float(scores[:, 0].mean()), "end": float(scores[:, -1].mean()),
+            "rose": int((scores[:, -1] > scores[:, 0]).sum()), "hue": hits_c, "shape": hits_s}
+
+
 def follow(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
     from generator.datasets import shapes
     from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load_vqgan
-    from generator.vqgan_clip.clip import SHIPPED_CLIP, SHIPPED_JUDGE_CLIP, load_clip_file
-    from generator.vqgan_clip.loop import LoopParams, run_loop
-    from generator.vqgan_clip.prompts import parse_story
+    from generator.vqgan_clip.clip import SHIPPED_JUDGE_CLIP, load_clip_file
 
     # the readers themselves, checked on drawn shapes first
     ok = tot = 0
@@ -296,40 +345,21 @@ def follow(args: argparse.Namespace) -> None:
             tot += 1
     print(f"reader check on drawn shapes: {ok}/{tot} colour+shape read correctly")
 
-    clip = load_clip_file(SHIPPED_CLIP)
     judge = load_clip_file(SHIPPED_JUDGE_CLIP)
     vq, _, _ = load_vqgan(SHIPPED_VQGAN)
     snaps = sorted({0, args.iterations // 4, args.iterations // 2, args.iterations})
     prompts = [(c, s) for s in SHAPES4 for c in COLOURS][: args.prompts]
-    scores = np.zeros((len(prompts), len(snaps)))
-    hits_c = hits_s = 0
-    print(f"\n{'prompt':<58} " + " ".join(f"it{k:<5}" for k in snaps) + "  colour  shape")
-    t0 = time.monotonic()
-    for i, (c, s) in enumerate(prompts):
-        text = f"a large {c} {s} in the centre on a white background"
-        lp = LoopParams(phases=parse_story(text), iterations=args.iterations, snapshots=snaps, seed=i,
-                        cutouts=args.cutouts, lr=args.lr, min_cut=args.min_cut)
-        r = run_loop(lp, vq, clip)
-        emb = judge.encode_texts([text])[0]
-        scores[i] = [float(judge.encode_images([r.snapshots[k]])[0] @ emb) for k in snaps]
-        dc, ds = dominant(r.snapshots[args.iterations])
-        hits_c += dc == c
-        hits_s += ds == s
-        if args.save:
-            import cv2
-
-            Path(args.save).mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(Path(args.save) / f"{i:02d}-{c}-{s}.png"),
-                        cv2.cvtColor(np.concatenate([r.snapshots[k] for k in snaps], 1), cv2.COLOR_RGB2BGR))
-        print(f"{text:<58} " + " ".join(f"{v:6.3f}" for v in scores[i]) + f"  {dc:<7} {ds}", flush=True)
+    rows = [follow_one(name, args, vq, judge, prompts, snaps) for name in args.configs]
     n = len(prompts)
-    print(f"\n{n} prompts, {args.iterations} iterations each at 64x64, {args.cutouts} cutouts (min {args.min_cut}), "
-          f"({time.monotonic() - t0:.0f}s)")
-    print("judge CLIP (seed 1) score, mean over prompts: " + "  ".join(
-        f"it {k}: {v:.3f}" for k, v in zip(snaps, scores.mean(0), strict=True)))
-    print(f"score rose from iteration 0 to {args.iterations} for {(scores[:, -1] > scores[:, 0]).sum()}/{n} prompts")
-    print(f"dominant hue matches the colour word: {hits_c}/{n} ({100 * hits_c / n:.0f}%); "
-          f"shape matches: {hits_s}/{n} ({100 * hits_s / n:.0f}%)")
+    print(f"\n{n} prompts, {args.iterations} iterations each at 64x64 from noise, {args.cutouts} cutouts "
+          f"(min {args.min_cut}), lr {args.lr}, {args.threads} thread(s); judge: the tiny CLIP of seed 1")
+    print(f"| loop | guide CLIP | TV weight | judge score it 0 -> {args.iterations} | rose | hue matches | "
+          "shape matches | seconds |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['name']} | {r['clip']} | {r['tv']:g} | {r['start']:.3f} -> {r['end']:.3f} | {r['rose']}/{n} | "
+              f"{r['hue']}/{n} ({100 * r['hue'] / n:.0f}%) | {r['shape']}/{n} ({100 * r['shape'] / n:.0f}%) | "
+              f"{r['seconds']:.0f} |")
 
 
 def main() -> None:
@@ -354,6 +384,12 @@ def main() -> None:
     fp.add_argument("--lr", type=float, default=0.1)
     fp.add_argument("--min-cut", type=float, default=0.4)
     fp.add_argument("--threads", type=int, default=1)
+    fp.add_argument("--tv-weight", type=float, default=None, help="for the configurations with a TV term "
+                    "(default: what the loop uses with the shipped VQGAN)")
+    fp.add_argument("--configs", nargs="+", default=["ours", "plain"], choices=list(FOLLOW_CONFIGS))
+    fp.add_argument("--cut-pow", type=float, default=1.0)
+    fp.add_argument("--clip", default=None, help="the CLIP every configuration optimises against (default: "
+                    "each configuration's own)")
     fp.add_argument("--save", default=None, help="write each prompt's snapshots as a PNG strip here")
     args = ap.parse_args()
     {"speed": speed, "follow": follow}[args.cmd](args)

@@ -24,6 +24,8 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                                              help="smallest cutout side, as a fraction of the image side"),
                optimiser: str = typer.Option(None, help="adam | adamw | sgd"),
                lr: float = typer.Option(None, min=1e-6),
+               tv_weight: float = typer.Option(None, min=0.0, max=100.0,
+                                               help="weight of the image's total variation (smoothness)"),
                story_every: int = typer.Option(0, min=0, help="story mode: next ^ phase every N iterations"),
                image_prompt: list[str] = typer.Option(None, "--image-prompt", help="PATH or PATH:WEIGHT (repeatable)"),
                init_image: Path = typer.Option(None, help="start from this image instead of noise"),
@@ -47,6 +49,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                 raise BadInput(f"--snapshots {snapshots!r}: give iteration numbers separated by commas") from e
         params = {"prompt": prompt, "iterations": iterations, "size": size, "width": width, "height": height,
                   "cutouts": cutouts, "cut_pow": cut_pow, "min_cut": min_cut, "optimiser": optimiser, "lr": lr,
+                  "tv_weight": tv_weight,
                   "story_every": story_every, "image_prompts": list(image_prompt or []),
                   "init_image": str(init_image) if init_image else None, "snapshots": snaps, "video": video,
                   "zoom": zoom, "zoom_every": zoom_every, "zoom_scale": zoom_scale,

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights" / "vqgan_clip"
 SHIPPED_CLIP = WEIGHTS_DIR / "clip-tiny-shapes.pt"
+# The tiny CLIP fine-tuned on adversarial images (preset tiny-shapes-robust): what the loop climbs by default.
+# Its gradients follow what an image shows (colours, a clean background) where the retrieval CLIP's reward
+# textures; it ranks captions less sharply, so searching keeps SHIPPED_CLIP.
+SHIPPED_GUIDE_CLIP = WEIGHTS_DIR / "clip-tiny-shapes-robust.pt"
 # A second tiny CLIP trained with another seed: the independent judge of the prompt-following bench.
 SHIPPED_JUDGE_CLIP = WEIGHTS_DIR / "clip-tiny-shapes-seed1.pt"
 FORMAT = "latent-gallery/open_clip-v1"
@@ -256,16 +260,21 @@ def _normalise(x: torch.Tensor) -> torch.Tensor:
     return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
-def clip_source(settings: Any) -> tuple[Path, str | None]:
-    """(weights file, open_clip model name or None) that the settings choose."""
+def clip_source(settings: Any, guide: bool = False) -> tuple[Path, str | None]:
+    """(weights file, open_clip model name or None) that the settings choose: for searching and embedding,
+    or with ``guide`` for steering the VQGAN+CLIP loop (``vqclip.guide_checkpoint``, else the same file as
+    searching when one is configured, else the shipped robust tiny CLIP)."""
     vq = getattr(settings, "vqclip", None)
     ckpt = getattr(vq, "clip_checkpoint", None) if vq is not None else None
+    model = getattr(vq, "clip_model", None) if vq is not None else None
+    if guide and vq is not None and getattr(vq, "guide_checkpoint", None):
+        ckpt, model = vq.guide_checkpoint, getattr(vq, "guide_model", None) or model
     if ckpt:
         path = Path(ckpt)
         if not path.is_absolute() and hasattr(settings, "path"):
             path = settings.path(path)
-        return path, getattr(vq, "clip_model", None)
-    return SHIPPED_CLIP, None
+        return path, model
+    return (SHIPPED_GUIDE_CLIP if guide else SHIPPED_CLIP), None
 
 
 def encoder_from_model(model: Any, name: str, sha: str, device: Any) -> ClipEncoder:
@@ -293,7 +302,7 @@ def load_clip_file(path: Path, model_name: str | None = None, device: Any = None
 
     path = Path(path)
     if not path.is_file():
-        if path in (SHIPPED_CLIP, SHIPPED_JUDGE_CLIP):
+        if path in (SHIPPED_CLIP, SHIPPED_JUDGE_CLIP, SHIPPED_GUIDE_CLIP):
             raise BadInput(f"the shipped CLIP weights {path} are missing; train them with "
                            "`gallery train clip --preset tiny-shapes`")
         raise BadInput(f"CLIP checkpoint {path} does not exist (vqclip.clip_checkpoint in config.yaml)")
@@ -308,12 +317,13 @@ def load_clip_file(path: Path, model_name: str | None = None, device: Any = None
         return enc
 
 
-def load_clip(settings: Any, device: Any = None) -> ClipEncoder:
-    """The CLIP encoder the settings name (``vqclip.clip_checkpoint``), else the shipped tiny CLIP.
+def load_clip(settings: Any, device: Any = None, guide: bool = False) -> ClipEncoder:
+    """The CLIP encoder the settings name (``vqclip.clip_checkpoint``), else the shipped tiny CLIP; with
+    ``guide``, the one that steers the VQGAN+CLIP loop (see :func:`clip_source`).
 
     ``device`` defaults to the settings' device choice. Cached per process.
     """
-    path, model_name = clip_source(settings)
+    path, model_name = clip_source(settings, guide=guide)
     if device is None:
         from gallery.device import select_device
 

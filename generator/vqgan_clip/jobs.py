@@ -23,6 +23,18 @@ from generator.vqgan_clip.prompts import parse_story
 GENERATOR = "vqclip.progression"
 VERSION = 1
 VIDEO_MIN_SIDE = 256  # videos of tiny images are upscaled (nearest) so a screen shows them crisply
+# total-variation weight with the shipped tiny VQGAN when vqclip.tv_weight is null (bench/vqclip.py follow)
+TINY_TV_WEIGHT = 3.0
+
+
+def default_tv_weight(settings: Any) -> float:
+    """vqclip.tv_weight, or when null: TINY_TV_WEIGHT with the shipped tiny VQGAN, else 0."""
+    tv = settings.vqclip.tv_weight
+    if tv is not None:
+        return float(tv)
+    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, vqgan_source
+
+    return TINY_TV_WEIGHT if vqgan_source(settings)[0] == SHIPPED_VQGAN else 0.0
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
@@ -126,11 +138,14 @@ def build_params(params: dict[str, Any], settings: Any) -> tuple[Any, dict[str, 
         decoder_lr=float(params.get("decoder_lr") or 1e-4),
         zoom_every=int(params.get("zoom_every") or 10) if zoom else 0,
         zoom_scale=float(params.get("zoom_scale") or 1.04),
-        image_prompts=image_prompts, init_image=init_image)
+        image_prompts=image_prompts, init_image=init_image,
+        tv_weight=float(default_tv_weight(settings) if params.get("tv_weight") is None else params["tv_weight"]))
     if lp.optimiser not in ("adam", "adamw", "sgd"):
         raise BadInput(f"unknown optimiser {lp.optimiser!r}; known: adam, adamw, sgd")
     if not 0 < lp.min_cut <= 1:
         raise BadInput(f"min_cut must be in (0, 1] (a fraction of the image side), got {lp.min_cut}")
+    if not 0 <= lp.tv_weight <= 100:
+        raise BadInput(f"tv_weight must be in [0, 100], got {lp.tv_weight}")
     if not 1 <= lp.cutouts <= 256:
         raise BadInput(f"cutouts must be 1..256, got {lp.cutouts}")
     if not 16 <= width <= 2048 or not 16 <= height <= 2048:
@@ -138,7 +153,7 @@ def build_params(params: dict[str, Any], settings: Any) -> tuple[Any, dict[str, 
     recipe = {"prompt": prompt, "phases": [[p.as_dict() for p in ph] for ph in phases],
               "iterations": iterations, "width": width, "height": height, "seed": lp.seed,
               "cutouts": lp.cutouts, "cut_pow": lp.cut_pow, "min_cut": lp.min_cut, "augment": lp.augment,
-              "optimiser": lp.optimiser, "lr": lp.lr, "story_every": lp.story_every, "snapshots": snaps,
+              "optimiser": lp.optimiser, "lr": lp.lr, "tv_weight": lp.tv_weight, "story_every": lp.story_every, "snapshots": snaps,
               "video": bool(params.get("video", False)), "zoom": zoom, "zoom_every": lp.zoom_every,
               "zoom_scale": lp.zoom_scale, "finetune_decoder": lp.finetune_decoder, "decoder_lr": lp.decoder_lr,
               "image_prompts": ip_recipe, "init_image": init_recipe, "init": "image" if init_recipe else "noise"}
@@ -155,7 +170,7 @@ def progression(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     settings = ctx.settings
     lp, recipe = build_params(params, settings)
     device = ctx.device
-    clip = load_clip(settings, device=device)
+    clip = load_clip(settings, device=device, guide=True)
     vq_path, vq_arch = vqgan_source(settings)
     vqgan, vq_sha, arch = load_vqgan(vq_path, vq_arch, device=device)
     ctx.log.info("vqclip: %r, %d iterations at %dx%d (seed %d)", recipe["prompt"], lp.iterations, lp.width,

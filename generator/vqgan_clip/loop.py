@@ -66,6 +66,7 @@ class LoopParams:
     image_prompts: list[tuple[np.ndarray, float]] = field(default_factory=list)
     init_image: np.ndarray | None = None
     grad_checkpoint: int | None = None  # decoder levels recomputed in backward (None: by image size)
+    tv_weight: float = 0.0  # total variation of the decoded image: >0 smooths speckle and flat areas
 
 
 @dataclass
@@ -127,6 +128,11 @@ def make_cutouts(img: torch.Tensor, n: int, out_size: int, cut_pow: float, min_c
         mean = cuts.mean(dim=(1, 2, 3), keepdim=True)
         cuts = (cuts - mean) * contrast + mean + bright + noise_amp * noise
     return cuts
+
+
+def total_variation(img: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels of img (1, 3, H, W) in [0, 1]."""
+    return (img[..., 1:, :] - img[..., :-1, :]).abs().mean() + (img[..., :, 1:] - img[..., :, :-1]).abs().mean()
 
 
 def zoom(img: torch.Tensor, scale: float) -> torch.Tensor:
@@ -246,6 +252,8 @@ def run_loop(params: LoopParams, vqgan: VQModel, clip: Any, device: Any = "cpu",
         tgt, ws = targets[phase]
         d = spherical_distance(feats, tgt).mean(0)  # (n_targets,)
         loss = (ws * d).sum()
+        if params.tv_weight:
+            loss = loss + params.tv_weight * total_variation(img)
         t3 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -41,6 +41,15 @@ CLIP_PRESETS: dict[str, dict[str, Any]] = {
                           "warmup": 30, "weight_decay": 0.1, "pool": 10000, "seed": 0, "hard_groups": 4,
                           "hard_colours": 2, "hard_single": 0.6, "hard_short": 0.6, "hard_pool": 1500,
                           "distinct_captions": True, "init": "generator/weights/vqgan_clip/clip-tiny-shapes.pt"},
+    # the loop's guide (its own file): the joint weights fine-tuned on adversarial images only (each batch's
+    # images pushed, within 16/255 per pixel, to where the model matches them worst, by three steps of
+    # projected gradient ascent), so that the loop's gradient paints what the words say rather than textures
+    # that only this network reads that way
+    "tiny-shapes-robust": {"model": CLIP_TINY_NAME, "image_size": 64, "steps": 1500, "batch": 96, "lr": 2e-4,
+                           "warmup": 30, "weight_decay": 0.1, "pool": 10000, "seed": 0, "hard_groups": 4,
+                           "hard_colours": 2, "hard_single": 0.6, "hard_short": 0.6, "hard_pool": 1500,
+                           "distinct_captions": True, "adv_eps": 16 / 255, "adv_steps": 3,
+                           "init": "generator/weights/vqgan_clip/clip-tiny-shapes.pt"},
     # a quick smoke-test preset (tests, CI): learns something, not much
     "smoke": {"model": CLIP_TINY_NAME, "image_size": 64, "steps": 30, "batch": 32, "lr": 1e-3,
               "warmup": 5, "weight_decay": 0.1, "pool": 256, "seed": 0},

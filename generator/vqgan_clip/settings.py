@@ -20,6 +20,11 @@ class VQClipSettings(Strict):
     clip_checkpoint: Path | None = None
     # open_clip architecture of clip_checkpoint, e.g. ViT-B-32 (needed for a plain state dict).
     clip_model: str | None = None
+    # open_clip weights that steer the loop, if not clip_checkpoint (e.g. an adversarially fine-tuned
+    # CLIP), and their architecture (null: clip_model). null with clip_checkpoint null: the shipped
+    # robust tiny CLIP.
+    guide_checkpoint: Path | None = None
+    guide_model: str | None = None
     # taming-transformers VQGAN .ckpt (or our .pt; relative to data_dir). null: the shipped tiny VQGAN.
     vqgan_checkpoint: Path | None = None
     # Architecture of vqgan_checkpoint: null recognises it from the codebook shape.
@@ -36,6 +41,9 @@ class VQClipSettings(Strict):
     # Optimiser of the latent and its learning rate.
     optimiser: Literal["adam", "adamw", "sgd"] = "adam"
     lr: float = Field(0.1, gt=0, le=100)
+    # Weight of the decoded image's total variation in the loss: >0 wipes out speckle and evens flat areas.
+    # null: 3 with the shipped tiny VQGAN (measured by bench/vqclip.py follow), else 0 (the notebooks' loop).
+    tv_weight: float | None = Field(None, ge=0, le=100)
     # Frames per second of the progression videos.
     fps: int = Field(12, ge=1, le=120)
 
@@ -46,7 +54,7 @@ class VQClipSettings(Strict):
             raise ValueError("must be a non-empty list of iteration numbers >= 0")
         return sorted(set(v))
 
-    @field_validator("clip_model")
+    @field_validator("clip_model", "guide_model")
     @classmethod
     def _model(cls, v: str | None) -> str | None:
         if v is not None and not v.strip():

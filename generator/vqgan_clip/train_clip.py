@@ -98,6 +98,37 @@ def clip_loss_distinct(img_f: Any, txt_f: Any, scale: Any, tokens: Any) -> Any:
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
 
 
+def adversarial_images(model: Any, x01: Any, tokens: Any, mean: Any, std: Any, eps: float, steps: int,
+                       g: Any, distinct: bool) -> Any:
+    """Projected gradient ascent on the contrastive loss: the batch's images, each moved within an L-inf
+    ball of radius ``eps`` (pixels in [0, 1]) to where the model matches them to their captions worst.
+
+    Training on these (adversarial contrastive fine-tuning) makes the image tower's gradient follow what
+    the image shows rather than invisible textures, which is what the CLIP-guided loop climbs."""
+    import open_clip
+    import torch
+
+    with torch.no_grad():
+        txt_f = model.encode_text(tokens, normalize=True)
+        scale = model.logit_scale.exp()
+    loss_fn = open_clip.ClipLoss()
+    step = 2.5 * eps / max(1, steps)
+    delta = (torch.rand(x01.shape, generator=g) * 2 - 1).mul(eps)
+    for p in model.visual.parameters():
+        p.requires_grad_(False)
+    try:
+        for _ in range(steps):
+            delta.requires_grad_(True)
+            img_f = model.encode_image(((x01 + delta).clamp(0, 1) - mean) / std, normalize=True)
+            loss = clip_loss_distinct(img_f, txt_f, scale, tokens) if distinct else loss_fn(img_f, txt_f, scale)
+            (grad,) = torch.autograd.grad(loss, delta)
+            delta = (delta.detach() + step * grad.sign()).clamp(-eps, eps)
+    finally:
+        for p in model.visual.parameters():
+            p.requires_grad_(True)
+    return (x01 + delta).clamp(0, 1).detach()
+
+
 def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None = None,
           steps: int | None = None, log_every: int = 50, threads: int | None = 1,
           init: Path | None = None) -> dict[str, Any]:
@@ -152,6 +183,7 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None
         k *= n_colours
         log.info("made %d hard-negative images (%d groups of %d)", len(h_caps), len(h_caps) // k, k)
     distinct = bool(p.get("distinct_captions", False))
+    adv_eps, adv_steps = float(p.get("adv_eps", 0.0)), int(p.get("adv_steps", 0))
     n_pool = p["pool"]
     n_groups = (len(caps) - n_pool) // k
     x_all = torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()  # uint8
@@ -183,7 +215,10 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None
             idx = torch.cat([torch.randperm(n_pool, generator=g)[:p["batch"] - len(hard)], hard])
         else:
             idx = torch.randperm(len(caps), generator=g)[:p["batch"]]
-        x = (x_all[idx].float() / 255.0 - mean) / std
+        x01 = x_all[idx].float() / 255.0
+        if adv_eps:
+            x01 = adversarial_images(model, x01, t_all[idx], mean, std, adv_eps, adv_steps, g, distinct)
+        x = (x01 - mean) / std
         img_f, txt_f, scale = model(x, t_all[idx])[:3]
         loss = clip_loss_distinct(img_f, txt_f, scale, t_all[idx]) if distinct else loss_fn(img_f, txt_f, scale)
         opt.zero_grad(set_to_none=True)

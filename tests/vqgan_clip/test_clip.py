@@ -91,3 +91,28 @@ def test_settings_name_the_checkpoint(tmp_path: Path) -> None:
                                                    "vqclip": {"clip_checkpoint": "missing.pt", "clip_model": "RN50"}})
     with pytest.raises(BadInput, match="missing.pt"):
         load_clip(s)
+
+
+def test_the_loop_is_guided_by_the_robust_clip_unless_configured(tmp_path: Path) -> None:
+    from gallery.config import load_settings
+    from generator.vqgan_clip.clip import SHIPPED_GUIDE_CLIP, clip_source
+
+    def settings(**vq):  # noqa: ANN003, ANN202
+        return load_settings(None, environ={}, overrides={"data_dir": str(tmp_path), "device": "cpu", "vqclip": vq})
+
+    assert clip_source(settings()) == (SHIPPED_CLIP, None)
+    assert clip_source(settings(), guide=True) == (SHIPPED_GUIDE_CLIP, None)
+    # a configured CLIP searches and guides, unless a guide of its own is named
+    s = settings(clip_checkpoint="vit.pt", clip_model="ViT-B-32")
+    assert clip_source(s) == clip_source(s, guide=True) == (tmp_path / "vit.pt", "ViT-B-32")
+    s = settings(clip_checkpoint="vit.pt", clip_model="ViT-B-32", guide_checkpoint="/abs/robust.pt")
+    assert clip_source(s) == (tmp_path / "vit.pt", "ViT-B-32")
+    assert clip_source(s, guide=True) == (Path("/abs/robust.pt"), "ViT-B-32")
+    s = settings(guide_checkpoint="rn.pt", guide_model="RN50")
+    assert clip_source(s) == (SHIPPED_CLIP, None) and clip_source(s, guide=True) == (tmp_path / "rn.pt", "RN50")
+    from gallery.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="vqclip.guide_model"):
+        settings(guide_model=" ")
+    guide = load_clip_file(SHIPPED_GUIDE_CLIP)
+    assert guide.model_sha256 != load_clip_file(SHIPPED_CLIP).model_sha256

@@ -133,3 +133,53 @@ def test_generate_vqclip_makes_one_progression(capsys, config_file: Path, settin
 def test_bad_requests_exit_2(capsys, config_file: Path, args: list[str], needle: str) -> None:
     code, _, err = _cli(capsys, config_file, "generate", "vqclip", *args, "-i", "2")
     assert code == 2 and needle in err
+
+
+def test_total_variation_term_smooths_the_image(models) -> None:
+    from generator.vqgan_clip.loop import total_variation
+
+    vqgan, clip = models
+    text = "a large blue square in the centre on a white background"
+
+    def tv_of(weight: float) -> float:
+        lp = LoopParams(phases=parse_story(text), iterations=25, snapshots=[25], seed=2, cutouts=4, tv_weight=weight)
+        img = torch.from_numpy(run_loop(lp, vqgan, clip).snapshots[25]).permute(2, 0, 1)[None].float() / 255
+        return float(total_variation(img))
+
+    flat = torch.ones(1, 3, 8, 8)
+    assert float(total_variation(flat)) == 0.0
+    assert tv_of(3.0) < 0.85 * tv_of(0.0)  # 0.074 vs 0.096
+
+
+@pytest.mark.parametrize("colour", ["red", "blue", "yellow"])
+def test_robust_guide_paints_the_colour_named(colour: str) -> None:
+    """With the shipped guide CLIP and the default TV weight, the colour word is the image's commonest
+    chromatic colour after 60 iterations from noise (bench/vqclip.py follow measures 20 prompts)."""
+    from generator.vqgan_clip.clip import SHIPPED_GUIDE_CLIP
+    from generator.vqgan_clip.jobs import TINY_TV_WEIGHT
+
+    vqgan, _, _ = load_vqgan(SHIPPED_VQGAN)
+    guide = load_clip_file(SHIPPED_GUIDE_CLIP, device="cpu")
+    text = f"a large {colour} circle in the centre on a white background"
+    lp = LoopParams(phases=parse_story(text), iterations=60, snapshots=[60], seed=0, cutouts=8,
+                    tv_weight=TINY_TV_WEIGHT)
+    img = run_loop(lp, vqgan, guide).snapshots[60]
+    names = [shapes.hue_name(p) for p in img.reshape(-1, 3)]
+    counts = {c: names.count(c) for c in shapes.CHROMATIC}
+    assert max(counts, key=counts.get) == colour, counts
+
+
+def test_tv_weight_default_follows_the_vqgan(tmp_path: Path) -> None:
+    from gallery.config import load_settings
+    from generator.vqgan_clip.jobs import TINY_TV_WEIGHT, build_params
+
+    def settings(**vq):  # noqa: ANN003, ANN202
+        return load_settings(None, environ={}, overrides={"data_dir": str(tmp_path), "device": "cpu", "vqclip": vq})
+
+    lp, recipe = build_params({"prompt": "red"}, settings())
+    assert lp.tv_weight == recipe["tv_weight"] == TINY_TV_WEIGHT  # the shipped tiny VQGAN
+    assert build_params({"prompt": "red"}, settings(vqgan_checkpoint="f16.ckpt"))[0].tv_weight == 0.0
+    assert build_params({"prompt": "red"}, settings(tv_weight=0.5))[0].tv_weight == 0.5
+    assert build_params({"prompt": "red", "tv_weight": 0.0}, settings())[0].tv_weight == 0.0
+    with pytest.raises(BadInput, match="tv_weight"):
+        build_params({"prompt": "red", "tv_weight": -1}, settings())

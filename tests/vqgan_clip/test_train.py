@@ -94,3 +94,36 @@ def test_shipped_vqgan_keeps_object_colours() -> None:
     model, _, _ = load_vqgan(SHIPPED_VQGAN)
     r = object_colours(model)
     assert r["object_colour_n"] == 144 and r["object_colour_ok"] >= 0.95, r
+
+
+def test_adversarial_images_stay_in_the_ball_and_raise_the_loss() -> None:
+    """The robust stage's projected gradient ascent: every pixel moves at most eps, the result stays an image,
+    the model matches the moved images to their captions worse, and the same generator gives the same images."""
+    import open_clip
+    import torch
+
+    from generator.datasets import shapes
+    from generator.vqgan_clip.clip import SHIPPED_CLIP, load_weights
+    from generator.vqgan_clip.train_clip import adversarial_images
+
+    model, _ = load_weights(SHIPPED_CLIP)
+    model = model.float().eval()
+    tok = open_clip.get_tokenizer("lg-tiny-shapes-clip")
+    imgs, caps = shapes.batch(range(7000, 7016), 64)
+    x01 = torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 255
+    tokens = tok(caps)
+    mean = torch.tensor(open_clip.OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(open_clip.OPENAI_DATASET_STD).view(1, 3, 1, 1)
+    eps = 8 / 255
+
+    def loss(x: torch.Tensor) -> float:
+        with torch.no_grad():
+            f_i, f_t, s = model((x - mean) / std, tokens)[:3]
+            return float(open_clip.ClipLoss()(f_i, f_t, s))
+
+    adv = adversarial_images(model, x01, tokens, mean, std, eps, 2, torch.Generator().manual_seed(0), False)
+    assert (adv - x01).abs().max() <= eps + 1e-6 and adv.min() >= 0 and adv.max() <= 1
+    assert loss(adv) > loss(x01) + 0.5
+    again = adversarial_images(model, x01, tokens, mean, std, eps, 2, torch.Generator().manual_seed(0), False)
+    assert torch.equal(adv, again)
+    assert all(p.requires_grad for p in model.visual.parameters())  # left trainable
