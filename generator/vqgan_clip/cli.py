@@ -63,7 +63,8 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
 
     @train_app.command("clip")
     def train_clip(ctx: typer.Context,
-                   preset: str = typer.Option("tiny-shapes", help="tiny-shapes | tiny-shapes-hard | tiny-shapes-joint | smoke"),
+                   preset: str = typer.Option("tiny-shapes", help="tiny-shapes | tiny-shapes-hard | tiny-shapes-joint | "
+                                               "tiny-shapes-robust | smoke"),
                    out: Path = typer.Option(None, help="weights file (default: the shipped one)"),
                    seed: int = typer.Option(None, min=0), steps: int = typer.Option(None, min=1),
                    init: Path = typer.Option(None, help="start from these weights (default: the preset's)"),
