@@ -303,9 +303,11 @@ def load_clip_file(path: Path, model_name: str | None = None, device: Any = None
     path = Path(path)
     if not path.is_file():
         if path in (SHIPPED_CLIP, SHIPPED_JUDGE_CLIP, SHIPPED_GUIDE_CLIP):
+            preset = "tiny-shapes-robust" if path == SHIPPED_GUIDE_CLIP else "tiny-shapes"
             raise BadInput(f"the shipped CLIP weights {path} are missing; train them with "
-                           "`gallery train clip --preset tiny-shapes`")
-        raise BadInput(f"CLIP checkpoint {path} does not exist (vqclip.clip_checkpoint in config.yaml)")
+                           f"`gallery train clip --preset {preset}` (see the README)")
+        raise BadInput(f"CLIP checkpoint {path} does not exist (vqclip.clip_checkpoint or vqclip.guide_checkpoint "
+                       "in config.yaml)")
     dev = torch.device(device) if device is not None else torch.device("cpu")
     key = (str(path.resolve()), model_name or "", str(dev))
     with _LOCK:
