@@ -90,19 +90,19 @@ def fit_picture(rgb: np.ndarray, width: int, height: int, fit: str) -> np.ndarra
     return out
 
 
-def shrink_to_screen(rgb: np.ndarray, width: int, height: int, fit: str) -> tuple[np.ndarray, bool]:
-    """(picture, drawn 1:1). A still larger than the screen is area-averaged down to its fitted size on
-    the decode thread (no aliasing, a smaller texture); one that fits exactly is drawn texel for texel;
-    a smaller one is left as it is for the GPU to enlarge (a small texture is the cheapest to sample)."""
+def shrink_to_screen(rgb: np.ndarray, width: int, height: int, fit: str) -> np.ndarray:
+    """A still larger than the screen, area-averaged down to its fitted size on the decode thread (no
+    aliasing, a smaller texture); when that is the screen's size the renderer draws it texel for texel.
+    A smaller one is left as it is for the GPU to enlarge (a small texture is the cheapest to sample)."""
     import cv2
 
     h, w = rgb.shape[:2]
     s = min(width / w, height / h) if fit == "contain" else max(width / w, height / h)
     if s >= 1.0:
-        return rgb, False
+        return rgb
     if fit == "contain" and (round(w * s), round(h * s)) == (width, height) or fit == "cover":
-        return fit_picture(rgb, width, height, fit), True
-    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA), False
+        return fit_picture(rgb, width, height, fit)
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
 
 class VideoStream:
@@ -245,7 +245,7 @@ def prepare(entry: Entry, sample_rate: int, screen: tuple[int, int] | None = Non
         else:
             p.image = load_image(ref.path)
             if screen is not None:
-                p.image, _ = shrink_to_screen(p.image, screen[0], screen[1], fit)
+                p.image = shrink_to_screen(p.image, screen[0], screen[1], fit)
     except ValueError as e:
         raise MediaError(entry, ref, str(e)) from e
     if entry.audio is not None:

@@ -4,8 +4,8 @@ Each step: straight-through quantise z to the codebook, decode, cut ``cutouts`` 
 the image (sizes drawn with ``cut_pow``; all cut and resampled in one batched ``roi_align`` call),
 jitter them (noise, brightness, contrast: torch ops on a seeded generator), embed them with CLIP and
 minimise the weighted spherical distance to the prompt embeddings (text and image prompts; a
-negative weight pushes away). Optionally the decoder's weights are fine-tuned as well, the variant
-the chapter describes.
+negative weight pushes away), plus ``tv_weight`` times the image's total variation. Optionally
+the decoder's weights are fine-tuned as well, the variant the chapter describes.
 
 Speed and memory (fp32 throughout, nothing approximated): CLIP's image tower runs through
 :mod:`generator.vqgan_clip.fastclip` (oneDNN matrix products, input gradients only); the decoder

@@ -99,33 +99,26 @@ def clip_loss_distinct(img_f: Any, txt_f: Any, scale: Any, tokens: Any) -> Any:
 
 
 def adversarial_images(model: Any, x01: Any, tokens: Any, mean: Any, std: Any, eps: float, steps: int,
-                       g: Any, distinct: bool) -> Any:
+                       g: Any, loss_fn: Any) -> Any:
     """Projected gradient ascent on the contrastive loss: the batch's images, each moved within an L-inf
     ball of radius ``eps`` (pixels in [0, 1]) to where the model matches them to their captions worst.
 
     Training on these (adversarial contrastive fine-tuning) makes the image tower's gradient follow what
-    the image shows rather than invisible textures, which is what the CLIP-guided loop climbs."""
-    import open_clip
+    the image shows rather than invisible textures, which is what the CLIP-guided loop climbs.
+    ``loss_fn(img_f, txt_f, scale, tokens)``: the training loss. Only the input gradient is computed
+    (``autograd.grad`` on ``delta``: the weights' gradients are neither computed nor accumulated)."""
     import torch
 
     with torch.no_grad():
         txt_f = model.encode_text(tokens, normalize=True)
         scale = model.logit_scale.exp()
-    loss_fn = open_clip.ClipLoss()
     step = 2.5 * eps / max(1, steps)
     delta = (torch.rand(x01.shape, generator=g) * 2 - 1).mul(eps)
-    for p in model.visual.parameters():
-        p.requires_grad_(False)
-    try:
-        for _ in range(steps):
-            delta.requires_grad_(True)
-            img_f = model.encode_image(((x01 + delta).clamp(0, 1) - mean) / std, normalize=True)
-            loss = clip_loss_distinct(img_f, txt_f, scale, tokens) if distinct else loss_fn(img_f, txt_f, scale)
-            (grad,) = torch.autograd.grad(loss, delta)
-            delta = (delta.detach() + step * grad.sign()).clamp(-eps, eps)
-    finally:
-        for p in model.visual.parameters():
-            p.requires_grad_(True)
+    for _ in range(steps):
+        delta.requires_grad_(True)
+        img_f = model.encode_image(((x01 + delta).clamp(0, 1) - mean) / std, normalize=True)
+        (grad,) = torch.autograd.grad(loss_fn(img_f, txt_f, scale, tokens), delta)
+        delta = (delta.detach() + step * grad.sign()).clamp(-eps, eps)
     return (x01 + delta).clamp(0, 1).detach()
 
 
@@ -199,7 +192,11 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None
     no_decay = [q for n_, q in model.named_parameters() if not (q.ndim >= 2 and "embedding" not in n_)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": p["weight_decay"]},
                              {"params": no_decay, "weight_decay": 0.0}], lr=p["lr"], betas=(0.9, 0.98), eps=1e-6)
-    loss_fn = open_clip.ClipLoss()
+    clip_loss = open_clip.ClipLoss()
+
+    def loss_fn(img_f: Any, txt_f: Any, scale: Any, tokens: Any) -> Any:
+        return clip_loss_distinct(img_f, txt_f, scale, tokens) if distinct else clip_loss(img_f, txt_f, scale)
+
     g = torch.Generator().manual_seed(p["seed"])
     model.train()
     t0 = time.monotonic()
@@ -217,10 +214,10 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None
             idx = torch.randperm(len(caps), generator=g)[:p["batch"]]
         x01 = x_all[idx].float() / 255.0
         if adv_eps:
-            x01 = adversarial_images(model, x01, t_all[idx], mean, std, adv_eps, adv_steps, g, distinct)
+            x01 = adversarial_images(model, x01, t_all[idx], mean, std, adv_eps, adv_steps, g, loss_fn)
         x = (x01 - mean) / std
         img_f, txt_f, scale = model(x, t_all[idx])[:3]
-        loss = clip_loss_distinct(img_f, txt_f, scale, t_all[idx]) if distinct else loss_fn(img_f, txt_f, scale)
+        loss = loss_fn(img_f, txt_f, scale, t_all[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
