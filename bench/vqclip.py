@@ -18,7 +18,9 @@ encode_image, run on the same models here.
 
 follow: 20 colour/shape prompts, each optimised from noise with the tiny models; the snapshots are
 scored by a *second* tiny CLIP trained with another seed (not the one being optimised), and the
-final image's dominant hue and shape (OpenCV contour analysis) are compared with the words. Side by
+final image's dominant hue and shape (OpenCV contour analysis) are compared with the words; "guide
+reads the shape" counts the final images that the guide CLIP itself matches best to the prompt's shape
+among the four shape words (the loop did what its guide asked where the reader disagrees). Side by
 side (--configs): "ours" (the loop as `gallery generate vqclip` runs it: the adversarially fine-tuned
 guide CLIP and a total-variation term) and "plain" (the notebooks' loop: the retrieval CLIP, no TV),
 optionally each change alone ("guide-only", "tv-only").
@@ -301,9 +303,9 @@ def follow_one(name: str, args: argparse.Namespace, vq, judge, prompts, snaps) -
     clip = load_clip_file(clip_file)
     tv = cfg["tv"] if cfg["tv"] is not None else (args.tv_weight if args.tv_weight is not None else TINY_TV_WEIGHT)
     scores = np.zeros((len(prompts), len(snaps)))
-    hits_c = hits_s = 0
+    hits_c = hits_s = guide_s = 0
     print(f"\n[{name}] guide CLIP {Path(clip_file).name}, total variation weight {tv}")
-    print(f"{'prompt':<58} " + " ".join(f"it{k:<5}" for k in snaps) + "  colour  shape")
+    print(f"{'prompt':<58} " + " ".join(f"it{k:<5}" for k in snaps) + "  colour  shape     guide's shape")
     t0 = time.monotonic()
     for i, (c, s) in enumerate(prompts):
         text = f"a large {c} {s} in the centre on a white background"
@@ -315,6 +317,11 @@ def follow_one(name: str, args: argparse.Namespace, vq, judge, prompts, snaps) -
         dc, ds = dominant(r.snapshots[args.iterations])
         hits_c += dc == c
         hits_s += ds == s
+        # what the guide itself reads: which of the four shape words it matches the final image to best
+        guide_sims = clip.encode_images([r.snapshots[args.iterations]])[0] @ clip.encode_texts(
+            [f"a large {c} {t} in the centre on a white background" for t in SHAPES4]).T
+        gs = SHAPES4[int(np.argmax(guide_sims))]
+        guide_s += gs == s
         if args.save:
             import cv2
 
@@ -322,10 +329,11 @@ def follow_one(name: str, args: argparse.Namespace, vq, judge, prompts, snaps) -
             out.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(out / f"{i:02d}-{c}-{s}.png"),
                         cv2.cvtColor(np.concatenate([r.snapshots[k] for k in snaps], 1), cv2.COLOR_RGB2BGR))
-        print(f"{text:<58} " + " ".join(f"{v:6.3f}" for v in scores[i]) + f"  {dc:<7} {ds}", flush=True)
+        print(f"{text:<58} " + " ".join(f"{v:6.3f}" for v in scores[i]) + f"  {dc:<7} {ds:<9} {gs}", flush=True)
     return {"name": name, "tv": tv, "clip": Path(clip_file).name, "seconds": time.monotonic() - t0,
             "start": float(scores[:, 0].mean()), "end": float(scores[:, -1].mean()),
-            "rose": int((scores[:, -1] > scores[:, 0]).sum()), "hue": hits_c, "shape": hits_s}
+            "rose": int((scores[:, -1] > scores[:, 0]).sum()), "hue": hits_c, "shape": hits_s,
+            "guide_shape": guide_s}
 
 
 def follow(args: argparse.Namespace) -> None:
@@ -354,12 +362,12 @@ def follow(args: argparse.Namespace) -> None:
     print(f"\n{n} prompts, {args.iterations} iterations each at 64x64 from noise, {args.cutouts} cutouts "
           f"(min {args.min_cut}), lr {args.lr}, {args.threads} thread(s); judge: the tiny CLIP of seed 1")
     print(f"| loop | guide CLIP | TV weight | judge score it 0 -> {args.iterations} | rose | hue matches | "
-          "shape matches | seconds |")
-    print("|---|---|---|---|---|---|---|---|")
+          "shape matches | guide reads the shape | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['name']} | {r['clip']} | {r['tv']:g} | {r['start']:.3f} -> {r['end']:.3f} | {r['rose']}/{n} | "
               f"{r['hue']}/{n} ({100 * r['hue'] / n:.0f}%) | {r['shape']}/{n} ({100 * r['shape'] / n:.0f}%) | "
-              f"{r['seconds']:.0f} |")
+              f"{r['guide_shape']}/{n} | {r['seconds']:.0f} |")
 
 
 def main() -> None:
