@@ -238,6 +238,10 @@ COLOURS = ["red", "green", "blue", "yellow", "purple"]
 SHAPES4 = ["circle", "square", "triangle", "star"]
 
 
+def follow_prompt(colour: str, shape: str) -> str:
+    return f"a large {colour} {shape} in the centre on a white background"
+
+
 def classify_shape(mask: np.ndarray) -> str:
     """circle | square | triangle | star | cross | ring | none, from the largest blob of a uint8 mask."""
     import cv2
@@ -308,7 +312,7 @@ def follow_one(name: str, args: argparse.Namespace, vq, judge, prompts, snaps) -
     print(f"{'prompt':<58} " + " ".join(f"it{k:<5}" for k in snaps) + "  colour  shape     guide's shape")
     t0 = time.monotonic()
     for i, (c, s) in enumerate(prompts):
-        text = f"a large {c} {s} in the centre on a white background"
+        text = follow_prompt(c, s)
         lp = LoopParams(phases=parse_story(text), iterations=args.iterations, snapshots=snaps, seed=i,
                         cutouts=args.cutouts, lr=args.lr, min_cut=args.min_cut, cut_pow=args.cut_pow, tv_weight=tv)
         r = run_loop(lp, vq, clip)
@@ -319,7 +323,7 @@ def follow_one(name: str, args: argparse.Namespace, vq, judge, prompts, snaps) -
         hits_s += ds == s
         # what the guide itself reads: which of the four shape words it matches the final image to best
         guide_sims = clip.encode_images([r.snapshots[args.iterations]])[0] @ clip.encode_texts(
-            [f"a large {c} {t} in the centre on a white background" for t in SHAPES4]).T
+            [follow_prompt(c, t) for t in SHAPES4]).T
         gs = SHAPES4[int(np.argmax(guide_sims))]
         guide_s += gs == s
         if args.save:
