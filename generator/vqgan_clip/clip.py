@@ -40,7 +40,7 @@ FORMAT = "latent-gallery/open_clip-v1"
 MAX_TEXT_CHARS = 1000
 
 _LOCK = threading.Lock()
-_CACHE: dict[tuple[str, str, str], ClipEncoder] = {}
+_CACHE: dict[tuple[str, str, str, int, int], ClipEncoder] = {}
 _CONFIG_DIR: Path | None = None
 
 
@@ -297,7 +297,10 @@ def encoder_from_model(model: Any, name: str, sha: str, device: Any) -> ClipEnco
 
 
 def load_clip_file(path: Path, model_name: str | None = None, device: Any = None) -> ClipEncoder:
-    """A ClipEncoder for one weights file (cached per process, by file, architecture and device)."""
+    """A ClipEncoder for one weights file (cached per process, by file, architecture and device).
+
+    The cache also keys on the file's size and modification time, so a file replaced while the process
+    runs (retrained weights, a new checkpoint at the configured path) is loaded again, not served stale."""
     import torch
 
     path = Path(path)
@@ -309,7 +312,8 @@ def load_clip_file(path: Path, model_name: str | None = None, device: Any = None
         raise BadInput(f"CLIP checkpoint {path} does not exist (vqclip.clip_checkpoint or vqclip.guide_checkpoint "
                        "in config.yaml)")
     dev = torch.device(device) if device is not None else torch.device("cpu")
-    key = (str(path.resolve()), model_name or "", str(dev))
+    st = path.stat()
+    key = (str(path.resolve()), model_name or "", str(dev), st.st_size, st.st_mtime_ns)
     with _LOCK:
         enc = _CACHE.get(key)
         if enc is None:

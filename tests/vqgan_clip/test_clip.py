@@ -41,6 +41,26 @@ def test_cached_per_process(enc) -> None:
     assert load_clip(load_settings(None, environ={}, overrides={"device": "cpu"}), device="cpu") is enc
 
 
+def test_a_replaced_file_is_loaded_again(tmp_path: Path, enc) -> None:
+    """Retrained weights written over a file this process already loaded must not be served stale."""
+    import os
+
+    model, _ = load_weights(SHIPPED_CLIP)
+    f = tmp_path / "tiny.pt"
+    torch.save({"state_dict": model.state_dict()}, f)
+    first = load_clip_file(f, "lg-tiny-shapes-clip", device="cpu")
+    assert load_clip_file(f, "lg-tiny-shapes-clip", device="cpu") is first
+    with torch.no_grad():
+        model.visual.proj.mul_(-1)
+    torch.save({"state_dict": model.state_dict()}, f)
+    st = f.stat()
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a later write, even on a coarse clock
+    second = load_clip_file(f, "lg-tiny-shapes-clip", device="cpu")
+    assert second is not first and second.model_sha256 == sha256_file(f) != first.model_sha256
+    img = [shapes.render(shapes.Scene((shapes.Group("circle", "red", "large", 1),), "white"), 64)]
+    assert np.allclose(second.encode_images(img), -first.encode_images(img), atol=1e-5)
+
+
 def test_it_has_learned_the_captions(enc) -> None:
     from generator.vqgan_clip.train_clip import retrieval
 
