@@ -319,6 +319,8 @@ def load_clip_file(path: Path, model_name: str | None = None, device: Any = None
         if enc is None:
             model, name = load_weights(path, model_name)
             enc = encoder_from_model(model, name, sha256_file(path), dev)
+            for old in [k for k in _CACHE if k[:3] == key[:3]]:  # the replaced file's model: let it go
+                del _CACHE[old]
             _CACHE[key] = enc
         return enc
 

@@ -59,6 +59,9 @@ def test_a_replaced_file_is_loaded_again(tmp_path: Path, enc) -> None:
     assert second is not first and second.model_sha256 == sha256_file(f) != first.model_sha256
     img = [shapes.render(shapes.Scene((shapes.Group("circle", "red", "large", 1),), "white"), 64)]
     assert np.allclose(second.encode_images(img), -first.encode_images(img), atol=1e-5)
+    from generator.vqgan_clip import clip as C
+
+    assert sum(k[0] == str(f.resolve()) for k in C._CACHE) == 1  # the stale model is not kept as well
 
 
 def test_it_has_learned_the_captions(enc) -> None:
