@@ -40,7 +40,8 @@ FORMAT = "latent-gallery/open_clip-v1"
 MAX_TEXT_CHARS = 1000
 
 _LOCK = threading.Lock()
-_CACHE: dict[tuple[str, str, str, int, int], ClipEncoder] = {}
+# (file, architecture, device) -> ((size, mtime) of the file when loaded, encoder)
+_CACHE: dict[tuple[str, str, str], tuple[tuple[int, int], ClipEncoder]] = {}
 _CONFIG_DIR: Path | None = None
 
 
@@ -313,15 +314,14 @@ def load_clip_file(path: Path, model_name: str | None = None, device: Any = None
                        "in config.yaml)")
     dev = torch.device(device) if device is not None else torch.device("cpu")
     st = path.stat()
-    key = (str(path.resolve()), model_name or "", str(dev), st.st_size, st.st_mtime_ns)
+    key, stamp = (str(path.resolve()), model_name or "", str(dev)), (st.st_size, st.st_mtime_ns)
     with _LOCK:
-        enc = _CACHE.get(key)
-        if enc is None:
-            model, name = load_weights(path, model_name)
-            enc = encoder_from_model(model, name, sha256_file(path), dev)
-            for old in [k for k in _CACHE if k[:3] == key[:3]]:  # the replaced file's model: let it go
-                del _CACHE[old]
-            _CACHE[key] = enc
+        hit = _CACHE.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        model, name = load_weights(path, model_name)
+        enc = encoder_from_model(model, name, sha256_file(path), dev)
+        _CACHE[key] = (stamp, enc)  # a replaced file's model is let go
         return enc
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import torch
 
 from gallery.errors import BadInput
 from generator.datasets import shapes
+from generator.vqgan_clip import clip as C
 from generator.vqgan_clip.clip import SHIPPED_CLIP, load_clip, load_clip_file, load_weights, sha256_file
 
 
@@ -43,8 +45,6 @@ def test_cached_per_process(enc) -> None:
 
 def test_a_replaced_file_is_loaded_again(tmp_path: Path, enc) -> None:
     """Retrained weights written over a file this process already loaded must not be served stale."""
-    import os
-
     model, _ = load_weights(SHIPPED_CLIP)
     f = tmp_path / "tiny.pt"
     torch.save({"state_dict": model.state_dict()}, f)
@@ -59,8 +59,6 @@ def test_a_replaced_file_is_loaded_again(tmp_path: Path, enc) -> None:
     assert second is not first and second.model_sha256 == sha256_file(f) != first.model_sha256
     img = [shapes.render(shapes.Scene((shapes.Group("circle", "red", "large", 1),), "white"), 64)]
     assert np.allclose(second.encode_images(img), -first.encode_images(img), atol=1e-5)
-    from generator.vqgan_clip import clip as C
-
     assert sum(k[0] == str(f.resolve()) for k in C._CACHE) == 1  # the stale model is not kept as well
 
 
