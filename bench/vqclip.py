@@ -340,6 +340,39 @@ def follow_one(name: str, args: argparse.Namespace, vq, judge, prompts, snaps) -
             "guide_shape": guide_s}
 
 
+def pixel_ceiling(vq, prompts, args: argparse.Namespace) -> int:  # noqa: ANN001
+    """The loop's ceiling without CLIP: the same noise start (seed i), optimiser, learning rate, iterations,
+    straight-through quantisation and decoder, aimed by a pixel loss at the drawn image of the prompt itself.
+    How many final images the readers call the prompted colour and shape: what the VQGAN and the optimiser
+    can reach when the gradient points at the right picture."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    from generator.datasets import shapes
+    from generator.vqgan_clip.loop import quantise_st, to_image
+
+    for p in vq.parameters():
+        p.requires_grad_(False)
+    f = vq.downsample_factor
+    hits = 0
+    for i, (c, s) in enumerate(prompts):
+        target = torch.from_numpy(shapes.render(shapes.Scene((shapes.Group(s, c, "large", 1),), "white"), 64))
+        target = target.permute(2, 0, 1)[None].float().div(255)
+        g = torch.Generator().manual_seed(i)
+        z = vq.quantize.lookup(torch.randint(0, vq.n_embed, (1, 64 // f, 64 // f), generator=g)).clone()
+        z.requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=args.lr)
+        for _ in range(args.iterations):
+            loss = F.mse_loss(to_image(vq.decode(quantise_st(vq, z))), target, reduction="sum")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            img = to_image(vq.decode(quantise_st(vq, z)))[0].clamp(0, 1).permute(1, 2, 0).mul(255).round()
+        hits += dominant(img.to(torch.uint8).numpy()) == (c, s)
+    return hits
+
+
 def follow(args: argparse.Namespace) -> None:
     import torch
 
@@ -361,8 +394,12 @@ def follow(args: argparse.Namespace) -> None:
     vq, _, _ = load_vqgan(SHIPPED_VQGAN)
     snaps = sorted({0, args.iterations // 4, args.iterations // 2, args.iterations})
     prompts = [(c, s) for s in SHAPES4 for c in COLOURS][: args.prompts]
-    rows = [follow_one(name, args, vq, judge, prompts, snaps) for name in args.configs]
     n = len(prompts)
+    t0 = time.monotonic()
+    ceiling = pixel_ceiling(vq, prompts, args)
+    print(f"the loop's ceiling (pixel loss to the drawn prompt instead of CLIP): {ceiling}/{n} colour+shape "
+          f"({time.monotonic() - t0:.0f}s)")
+    rows = [follow_one(name, args, vq, judge, prompts, snaps) for name in args.configs]
     print(f"\n{n} prompts, {args.iterations} iterations each at 64x64 from noise, {args.cutouts} cutouts "
           f"(min {args.min_cut}), lr {args.lr}, {args.threads} thread(s); judge: the tiny CLIP of seed 1")
     print(f"| loop | guide CLIP | TV weight | judge score it 0 -> {args.iterations} | rose | hue matches | "
