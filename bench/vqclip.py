@@ -354,6 +354,8 @@ def pixel_ceiling(vq, prompts, args: argparse.Namespace) -> int:  # noqa: ANN001
     for p in vq.parameters():
         p.requires_grad_(False)
     f = vq.downsample_factor
+    emb = vq.quantize.embedding.weight
+    z_min, z_max = emb.min(0).values.view(1, -1, 1, 1), emb.max(0).values.view(1, -1, 1, 1)
     hits = 0
     for i, (c, s) in enumerate(prompts):
         target = torch.from_numpy(shapes.render(shapes.Scene((shapes.Group(s, c, "large", 1),), "white"), 64))
@@ -367,6 +369,8 @@ def pixel_ceiling(vq, prompts, args: argparse.Namespace) -> int:  # noqa: ANN001
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            with torch.no_grad():  # kept inside the codebook's range, as the loop does
+                z.copy_(torch.maximum(torch.minimum(z, z_max), z_min))
         with torch.no_grad():
             img = to_image(vq.decode(quantise_st(vq, z)))[0].clamp(0, 1).permute(1, 2, 0).mul(255).round()
         hits += dominant(img.to(torch.uint8).numpy()) == (c, s)
