@@ -349,31 +349,32 @@ def pixel_ceiling(vq, prompts, args: argparse.Namespace) -> int:  # noqa: ANN001
     import torch.nn.functional as F  # noqa: N812
 
     from generator.datasets import shapes
-    from generator.vqgan_clip.loop import quantise_st, to_image
+    from generator.vqgan_clip.loop import (
+        clamp_to_codebook,
+        image_to_uint8,
+        noise_latent,
+        quantise_st,
+        to_image,
+    )
 
     for p in vq.parameters():
         p.requires_grad_(False)
-    f = vq.downsample_factor
-    emb = vq.quantize.embedding.weight
-    z_min, z_max = emb.min(0).values.view(1, -1, 1, 1), emb.max(0).values.view(1, -1, 1, 1)
+    side = 64 // vq.downsample_factor
+    clamp = clamp_to_codebook(vq)
     hits = 0
     for i, (c, s) in enumerate(prompts):
         target = torch.from_numpy(shapes.render(shapes.Scene((shapes.Group(s, c, "large", 1),), "white"), 64))
         target = target.permute(2, 0, 1)[None].float().div(255)
-        g = torch.Generator().manual_seed(i)
-        z = vq.quantize.lookup(torch.randint(0, vq.n_embed, (1, 64 // f, 64 // f), generator=g)).clone()
-        z.requires_grad_(True)
+        z = noise_latent(vq, side, side, torch.Generator().manual_seed(i)).clone().requires_grad_(True)
         opt = torch.optim.Adam([z], lr=args.lr)
         for _ in range(args.iterations):
             loss = F.mse_loss(to_image(vq.decode(quantise_st(vq, z))), target, reduction="sum")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            with torch.no_grad():  # kept inside the codebook's range, as the loop does
-                z.copy_(torch.maximum(torch.minimum(z, z_max), z_min))
+            clamp(z)
         with torch.no_grad():
-            img = to_image(vq.decode(quantise_st(vq, z)))[0].clamp(0, 1).permute(1, 2, 0).mul(255).round()
-        hits += dominant(img.to(torch.uint8).numpy()) == (c, s)
+            hits += dominant(image_to_uint8(to_image(vq.decode(quantise_st(vq, z))))) == (c, s)
     return hits
 
 

@@ -106,6 +106,24 @@ def image_to_uint8(x: torch.Tensor) -> np.ndarray:
     return (x[0].detach().clamp(0, 1).permute(1, 2, 0).mul(255).round().to(torch.uint8).cpu().numpy())
 
 
+def noise_latent(model: VQModel, zh: int, zw: int, g: torch.Generator, device: Any = "cpu") -> torch.Tensor:
+    """The loop's noise start: a (1, C, zh, zw) latent of codebook entries drawn uniformly with ``g``."""
+    idx = torch.randint(0, model.n_embed, (1, zh, zw), generator=g).to(device)
+    return model.quantize.lookup(idx)
+
+
+def clamp_to_codebook(model: VQModel) -> Callable[[torch.Tensor], None]:
+    """A function that clamps a latent in place, channel by channel, to the range the codebook spans."""
+    emb = model.quantize.embedding.weight
+    lo, hi = emb.min(0).values.view(1, -1, 1, 1), emb.max(0).values.view(1, -1, 1, 1)
+
+    def clamp(z: torch.Tensor) -> None:
+        with torch.no_grad():
+            z.copy_(torch.maximum(torch.minimum(z, hi), lo))
+
+    return clamp
+
+
 def make_cutouts(img: torch.Tensor, n: int, out_size: int, cut_pow: float, min_cut: float,
                  g: torch.Generator, augment: bool) -> torch.Tensor:
     """n random square cutouts of img (1, 3, H, W), resampled to out_size, batched in one roi_align."""
@@ -173,7 +191,6 @@ def run_loop(params: LoopParams, vqgan: VQModel, clip: Any, device: Any = "cpu",
     model.decoder.grad_checkpoint = ckpt
     f = model.downsample_factor
     zh, zw = params.height // f, params.width // f
-    emb = model.quantize.embedding.weight
     with torch.no_grad():
         if params.init_image is not None:
             im = torch.from_numpy(np.ascontiguousarray(params.init_image)).permute(2, 0, 1)[None].float().div(127.5)
@@ -181,10 +198,9 @@ def run_loop(params: LoopParams, vqgan: VQModel, clip: Any, device: Any = "cpu",
                                align_corners=False, antialias=True).to(dev)
             z0 = model.encode(im)
         else:  # noise: random codes
-            idx = torch.randint(0, model.n_embed, (1, zh, zw), generator=g).to(dev)
-            z0 = model.quantize.lookup(idx)
+            z0 = noise_latent(model, zh, zw, g, dev)
     z = z0.clone().requires_grad_(True)
-    z_min, z_max = emb.min(0).values.view(1, -1, 1, 1), emb.max(0).values.view(1, -1, 1, 1)
+    clamp = clamp_to_codebook(model)
 
     # prompt embeddings per phase
     targets: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -258,8 +274,7 @@ def run_loop(params: LoopParams, vqgan: VQModel, clip: Any, device: Any = "cpu",
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        with torch.no_grad():
-            z.copy_(torch.maximum(torch.minimum(z, z_max), z_min))
+        clamp(z)
         t4 = time.perf_counter()
         timings["decode"] += t1 - t0
         timings["cutouts"] += t2 - t1
