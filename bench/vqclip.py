@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/vqclip.py speed    [--iters 3] [--sizes 64 256] [--rounds 2] [--threads N] [--no-ckpt-row]
     .venv/bin/python bench/vqclip.py follow   [--iterations 60] [--prompts 20] [--configs ours plain ...] [--save DIR]
+    .venv/bin/python bench/vqclip.py rewards  [--clips A.pt B.pt] [--colours red blue] [--layouts 6]
 
 speed: wall seconds per iteration and per phase (decode / cutouts / CLIP / backward), process CPU
 seconds per iteration and peak resident memory of ours and of the reference-style loop side by side:
@@ -24,6 +25,9 @@ among the four shape words (the loop did what its guide asked where the reader d
 side (--configs): "ours" (the loop as `gallery generate vqclip` runs it: the adversarially fine-tuned
 guide CLIP and a total-variation term) and "plain" (the notebooks' loop: the retrieval CLIP, no TV),
 optionally each change alone ("guide-only", "tv-only").
+
+rewards: what a CLIP can reward at all: its mean cosine between a follow prompt and drawn scenes that
+match it, or differ from it in size, count, position or shape only.
 """
 
 from __future__ import annotations
@@ -416,6 +420,44 @@ def follow(args: argparse.Namespace) -> None:
               f"{r['guide_shape']}/{n} | {r['seconds']:.0f} |")
 
 
+# what the guides reward: drawn scenes that differ from "a large COLOUR SHAPE in the centre" in one respect
+REWARD_SCENES = {
+    "large, centre": ("large", 1, "centre", False),
+    "small, centre": ("small", 1, "centre", False),
+    "three small": ("small", 3, "centre", False),
+    "large, left": ("large", 1, "left", False),
+    "large, other shape": ("large", 1, "centre", True),
+}
+
+
+def rewards(args: argparse.Namespace) -> None:
+    """Mean cosine of each CLIP between a follow prompt and drawn scenes that match it or differ in size,
+    count, position or shape (the next of SHAPES4), over args.colours x SHAPES4 and args.layouts layouts:
+    which of the words a guide can reward at all."""
+    from generator.datasets import shapes
+    from generator.vqgan_clip.clip import SHIPPED_CLIP, SHIPPED_GUIDE_CLIP, load_clip_file
+
+    paths = [Path(p) for p in args.clips] if args.clips else [SHIPPED_CLIP, SHIPPED_GUIDE_CLIP]
+    print(f"mean cosine to 'a large COLOUR SHAPE in the centre on a white background', {len(args.colours)} "
+          f"colours x {len(SHAPES4)} shapes, {args.layouts} layouts each")
+    print("| CLIP | " + " | ".join(REWARD_SCENES) + " |")
+    print("|---" * (len(REWARD_SCENES) + 1) + "|")
+    for path in paths:
+        enc = load_clip_file(path)
+        means = {}
+        for name, (size, count, pos, other) in REWARD_SCENES.items():
+            vals = []
+            for colour in args.colours:
+                for i, shape in enumerate(SHAPES4):
+                    text = enc.encode_texts([follow_prompt(colour, shape)])[0]
+                    drawn = SHAPES4[(i + 1) % len(SHAPES4)] if other else shape
+                    ims = [shapes.render(shapes.Scene((shapes.Group(drawn, colour, size, count),), "white", "plain",
+                                                      pos, layout_seed=j), 64) for j in range(args.layouts)]
+                    vals.append(float((enc.encode_images(ims) @ text).mean()))
+            means[name] = np.mean(vals)
+        print(f"| {path.name} | " + " | ".join(f"{means[k]:.3f}" for k in REWARD_SCENES) + " |")
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_speed_one":
         size, style, iters, cutouts, threads = (int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]),
@@ -445,8 +487,13 @@ def main() -> None:
     fp.add_argument("--clip", default=None, help="the CLIP every configuration optimises against (default: "
                     "each configuration's own)")
     fp.add_argument("--save", default=None, help="write each prompt's snapshots as a PNG strip here")
+    rp = sub.add_parser("rewards")
+    rp.add_argument("--clips", nargs="+", default=None, help="CLIP files (default: the retrieval CLIP and the "
+                    "robust guide)")
+    rp.add_argument("--colours", nargs="+", default=["red", "blue"])
+    rp.add_argument("--layouts", type=int, default=6)
     args = ap.parse_args()
-    {"speed": speed, "follow": follow}[args.cmd](args)
+    {"speed": speed, "follow": follow, "rewards": rewards}[args.cmd](args)
 
 
 if __name__ == "__main__":
