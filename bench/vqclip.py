@@ -438,6 +438,9 @@ def rewards(args: argparse.Namespace) -> None:
     from generator.vqgan_clip.clip import SHIPPED_CLIP, SHIPPED_GUIDE_CLIP, load_clip_file
 
     paths = [Path(p) for p in args.clips] if args.clips else [SHIPPED_CLIP, SHIPPED_GUIDE_CLIP]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        sys.exit(f"rewards: no such CLIP file: {', '.join(missing)}")
     print(f"mean cosine to 'a large COLOUR SHAPE in the centre on a white background', {len(args.colours)} "
           f"colours x {len(SHAPES4)} shapes, {args.layouts} layouts each")
     print("| CLIP | " + " | ".join(REWARD_SCENES) + " |")
@@ -490,7 +493,9 @@ def main() -> None:
     rp = sub.add_parser("rewards")
     rp.add_argument("--clips", nargs="+", default=None, help="CLIP files (default: the retrieval CLIP and the "
                     "robust guide)")
-    rp.add_argument("--colours", nargs="+", default=["red", "blue"])
+    from generator.datasets.shapes import CHROMATIC
+
+    rp.add_argument("--colours", nargs="+", default=["red", "blue"], choices=CHROMATIC)
     rp.add_argument("--layouts", type=int, default=6)
     args = ap.parse_args()
     {"speed": speed, "follow": follow, "rewards": rewards}[args.cmd](args)
