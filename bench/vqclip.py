@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/vqclip.py speed    [--iters 3] [--sizes 64 256] [--rounds 2] [--threads N] [--no-ckpt-row]
     .venv/bin/python bench/vqclip.py follow   [--iterations 60] [--prompts 20] [--configs ours plain ...] [--save DIR]
+                                              [--start noise|drawn]
     .venv/bin/python bench/vqclip.py rewards  [--clips A.pt B.pt] [--colours red blue] [--layouts 6]
 
 speed: wall seconds per iteration and per phase (decode / cutouts / CLIP / backward), process CPU
@@ -315,13 +316,16 @@ def follow_one(name: str, args: argparse.Namespace, vq, judge, prompts, snaps) -
     print(f"\n[{name}] guide CLIP {Path(clip_file).name}, total variation weight {tv}")
     print(f"{'prompt':<58} " + " ".join(f"it{k:<5}" for k in snaps) + "  colour  shape     guide's shape")
     t0 = time.monotonic()
+    guide_scores = np.zeros((len(prompts), 2))
     for i, (c, s) in enumerate(prompts):
         text = follow_prompt(c, s)
         lp = LoopParams(phases=parse_story(text), iterations=args.iterations, snapshots=snaps, seed=i,
-                        cutouts=args.cutouts, lr=args.lr, min_cut=args.min_cut, cut_pow=args.cut_pow, tv_weight=tv)
+                        cutouts=args.cutouts, lr=args.lr, min_cut=args.min_cut, cut_pow=args.cut_pow, tv_weight=tv,
+                        init_image=drawn_prompt(c, s) if args.start == "drawn" else None)
         r = run_loop(lp, vq, clip)
         emb = judge.encode_texts([text])[0]
         scores[i] = [float(judge.encode_images([r.snapshots[k]])[0] @ emb) for k in snaps]
+        guide_scores[i] = clip.encode_images([r.snapshots[0], r.snapshots[args.iterations]]) @ clip.encode_texts([text])[0]
         dc, ds = dominant(r.snapshots[args.iterations])
         hits_c += dc == c
         hits_s += ds == s
@@ -341,7 +345,15 @@ def follow_one(name: str, args: argparse.Namespace, vq, judge, prompts, snaps) -
     return {"name": name, "tv": tv, "clip": Path(clip_file).name, "seconds": time.monotonic() - t0,
             "start": float(scores[:, 0].mean()), "end": float(scores[:, -1].mean()),
             "rose": int((scores[:, -1] > scores[:, 0]).sum()), "hue": hits_c, "shape": hits_s,
-            "guide_shape": guide_s}
+            "guide_shape": guide_s, "guide_start": float(guide_scores[:, 0].mean()),
+            "guide_end": float(guide_scores[:, 1].mean())}
+
+
+def drawn_prompt(colour: str, shape: str) -> np.ndarray:
+    """The follow prompt drawn by the dataset's renderer (64x64 RGB uint8): what a perfect loop would reach."""
+    from generator.datasets import shapes
+
+    return shapes.render(shapes.Scene((shapes.Group(shape, colour, "large", 1),), "white"), 64)
 
 
 def pixel_ceiling(vq, prompts, args: argparse.Namespace) -> int:  # noqa: ANN001
@@ -352,7 +364,6 @@ def pixel_ceiling(vq, prompts, args: argparse.Namespace) -> int:  # noqa: ANN001
     import torch
     import torch.nn.functional as F  # noqa: N812
 
-    from generator.datasets import shapes
     from generator.vqgan_clip.loop import (
         clamp_to_codebook,
         image_to_uint8,
@@ -367,8 +378,7 @@ def pixel_ceiling(vq, prompts, args: argparse.Namespace) -> int:  # noqa: ANN001
     clamp = clamp_to_codebook(vq)
     hits = 0
     for i, (c, s) in enumerate(prompts):
-        target = torch.from_numpy(shapes.render(shapes.Scene((shapes.Group(s, c, "large", 1),), "white"), 64))
-        target = target.permute(2, 0, 1)[None].float().div(255)
+        target = torch.from_numpy(drawn_prompt(c, s)).permute(2, 0, 1)[None].float().div(255)
         z = noise_latent(vq, side, side, torch.Generator().manual_seed(i)).clone().requires_grad_(True)
         opt = torch.optim.Adam([z], lr=args.lr)
         for _ in range(args.iterations):
@@ -386,7 +396,6 @@ def follow(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from generator.datasets import shapes
     from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load_vqgan
     from generator.vqgan_clip.clip import SHIPPED_JUDGE_CLIP, load_clip_file
 
@@ -394,8 +403,7 @@ def follow(args: argparse.Namespace) -> None:
     ok = tot = 0
     for s in SHAPES4:
         for c in COLOURS:
-            im = shapes.render(shapes.Scene((shapes.Group(s, c, "large", 1),), "white"), 64)
-            ok += dominant(im) == (c, s)
+            ok += dominant(drawn_prompt(c, s)) == (c, s)
             tot += 1
     print(f"reader check on drawn shapes: {ok}/{tot} colour+shape read correctly")
 
@@ -409,15 +417,16 @@ def follow(args: argparse.Namespace) -> None:
     print(f"the loop's ceiling (pixel loss to the drawn prompt instead of CLIP): {ceiling}/{n} colour+shape "
           f"({time.monotonic() - t0:.0f}s)")
     rows = [follow_one(name, args, vq, judge, prompts, snaps) for name in args.configs]
-    print(f"\n{n} prompts, {args.iterations} iterations each at 64x64 from noise, {args.cutouts} cutouts "
+    start = "from noise" if args.start == "noise" else "from the drawn prompt itself"
+    print(f"\n{n} prompts, {args.iterations} iterations each at 64x64 {start}, {args.cutouts} cutouts "
           f"(min {args.min_cut}), lr {args.lr}, {args.threads} thread(s); judge: the tiny CLIP of seed 1")
     print(f"| loop | guide CLIP | TV weight | judge score it 0 -> {args.iterations} | rose | hue matches | "
-          "shape matches | guide reads the shape | seconds |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          f"shape matches | guide reads the shape | guide's own score it 0 -> {args.iterations} | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['name']} | {r['clip']} | {r['tv']:g} | {r['start']:.3f} -> {r['end']:.3f} | {r['rose']}/{n} | "
               f"{r['hue']}/{n} ({100 * r['hue'] / n:.0f}%) | {r['shape']}/{n} ({100 * r['shape'] / n:.0f}%) | "
-              f"{r['guide_shape']}/{n} | {r['seconds']:.0f} |")
+              f"{r['guide_shape']}/{n} | {r['guide_start']:.3f} -> {r['guide_end']:.3f} | {r['seconds']:.0f} |")
 
 
 # what the guides reward: drawn scenes that differ from "a large COLOUR SHAPE in the centre" in one respect
@@ -490,6 +499,8 @@ def main() -> None:
     fp.add_argument("--clip", default=None, help="the CLIP every configuration optimises against (default: "
                     "each configuration's own)")
     fp.add_argument("--save", default=None, help="write each prompt's snapshots as a PNG strip here")
+    fp.add_argument("--start", choices=["noise", "drawn"], default="noise", help="drawn: start from the drawn "
+                    "prompt itself (does the loop keep the right answer?)")
     rp = sub.add_parser("rewards")
     rp.add_argument("--clips", nargs="+", default=None, help="CLIP files (default: the retrieval CLIP and the "
                     "robust guide)")
