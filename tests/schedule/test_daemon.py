@@ -10,18 +10,27 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _config(tmp_path: Path, data_dir: Path, jobs: list[dict], start: datetime, minutes: int) -> Path:
+def _noon_zone(now: datetime) -> tuple[str, datetime]:
+    """A fixed-offset zone in which ``now`` (UTC) is within an hour of noon, and ``now`` there: a window
+    spelled HH:MM that opens now then never wraps past midnight, whenever the test runs."""
+    hours = (12 - now.hour + 12) % 24 - 12  # -12 .. 11
+    name = "UTC" if hours == 0 else f"Etc/GMT{'-' if hours > 0 else '+'}{abs(hours)}"  # Etc signs are inverted
+    return name, now.astimezone(ZoneInfo(name))
+
+
+def _config(tmp_path: Path, data_dir: Path, jobs: list[dict], start: datetime, minutes: int,
+            zone: str = "UTC") -> Path:
     end = start + timedelta(minutes=minutes)
     cfg = {"data_dir": str(data_dir), "catalogue": {"fsync": False},
-           "schedule": {"timezone": "UTC", "min_free_disk_mb": 0, "kill_grace_s": 1,
+           "schedule": {"timezone": zone, "min_free_disk_mb": 0, "kill_grace_s": 1,
                         "windows": [{"name": "open", "start": start.strftime("%H:%M"), "end": end.strftime("%H:%M"),
                                      "jobs": jobs}]}}
     p = tmp_path / "config.yaml"
@@ -69,13 +78,11 @@ def _alive(pid: int) -> bool:
 
 
 def test_daemon_killed_mid_window_restarts_and_carries_on(tmp_path, data_dir):
-    now = datetime.now(UTC)
-    if (now + timedelta(minutes=25)).date() != (now - timedelta(minutes=2)).date():
-        pytest.skip("too close to midnight UTC for an open window spelled HH:MM")
+    zone, now = _noon_zone(datetime.now(UTC))
     # Round-robin: slot 0 sleepy (the daemon is SIGKILLed), slot 1 noop, slot 2 sleepy (the daemon is SIGTERMed).
     jobs = [{"kind": "schedtestjobs:sleepy", "count": 2, "params": {"seconds": 300}},
             {"kind": "noop", "count": 1}]
-    cfg = _config(tmp_path, data_dir, jobs, now - timedelta(minutes=1), 25)
+    cfg = _config(tmp_path, data_dir, jobs, now - timedelta(minutes=1), 25, zone)
     log = tmp_path / "daemon.log"
     first = _gallery(cfg, "schedule", "run", log=log)
     try:
