@@ -1,5 +1,6 @@
 """VQGAN+CLIP benchmarks: speed and memory of one loop iteration, and whether the loop follows prompts.
 
+    .venv/bin/python bench/vqclip.py          (speed, then follow, with their defaults: what `make bench` runs)
     .venv/bin/python bench/vqclip.py speed    [--iters 3] [--sizes 64 256] [--rounds 2] [--threads N] [--no-ckpt-row]
     .venv/bin/python bench/vqclip.py follow   [--iterations 60] [--prompts 20] [--configs ours plain ...] [--save DIR]
                                               [--start noise|drawn]
@@ -477,7 +478,7 @@ def main() -> None:
         print(json.dumps(speed_one(size, style, iters, cutouts, threads)))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub = ap.add_subparsers(dest="cmd")  # none (as `make bench` runs it): speed, then follow, with defaults
     sp = sub.add_parser("speed")
     sp.add_argument("--iters", type=int, default=3)
     sp.add_argument("--cutouts", type=int, default=32)
@@ -509,7 +510,13 @@ def main() -> None:
     rp.add_argument("--colours", nargs="+", default=["red", "blue"], choices=CHROMATIC)
     rp.add_argument("--layouts", type=int, default=6)
     args = ap.parse_args()
-    {"speed": speed, "follow": follow, "rewards": rewards}[args.cmd](args)
+    runs = {"speed": speed, "follow": follow, "rewards": rewards}
+    if args.cmd is None:
+        for cmd in ("speed", "follow"):
+            print(f"-- bench/vqclip.py {cmd}", flush=True)
+            runs[cmd](ap.parse_args([cmd]))
+        return
+    runs[args.cmd](args)
 
 
 if __name__ == "__main__":
