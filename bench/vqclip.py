@@ -326,14 +326,15 @@ def follow_one(name: str, args: argparse.Namespace, vq, judge, prompts, snaps) -
         r = run_loop(lp, vq, clip)
         emb = judge.encode_texts([text])[0]
         scores[i] = [float(judge.encode_images([r.snapshots[k]])[0] @ emb) for k in snaps]
-        guide_scores[i] = clip.encode_images([r.snapshots[0], r.snapshots[args.iterations]]) @ clip.encode_texts([text])[0]
+        # the guide's own scores of the first and last image against the four shape words of this colour
+        feats = clip.encode_images([r.snapshots[0], r.snapshots[args.iterations]])
+        guide_sims = feats @ clip.encode_texts([follow_prompt(c, t) for t in SHAPES4]).T  # (2, 4)
+        guide_scores[i] = guide_sims[:, SHAPES4.index(s)]
         dc, ds = dominant(r.snapshots[args.iterations])
         hits_c += dc == c
         hits_s += ds == s
         # what the guide itself reads: which of the four shape words it matches the final image to best
-        guide_sims = clip.encode_images([r.snapshots[args.iterations]])[0] @ clip.encode_texts(
-            [follow_prompt(c, t) for t in SHAPES4]).T
-        gs = SHAPES4[int(np.argmax(guide_sims))]
+        gs = SHAPES4[int(np.argmax(guide_sims[1]))]
         guide_s += gs == s
         if args.save:
             import cv2
@@ -350,11 +351,15 @@ def follow_one(name: str, args: argparse.Namespace, vq, judge, prompts, snaps) -
             "guide_end": float(guide_scores[:, 1].mean())}
 
 
-def drawn_prompt(colour: str, shape: str) -> np.ndarray:
-    """The follow prompt drawn by the dataset's renderer (64x64 RGB uint8): what a perfect loop would reach."""
+def drawn_prompt(colour: str, shape: str, size: str = "large", count: int = 1, position: str = "centre",
+                 layout_seed: int = 0) -> np.ndarray:
+    """The follow prompt drawn by the dataset's renderer (64x64 RGB uint8) on white: with the defaults, what a
+    perfect loop would reach; the other arguments draw scenes that differ from it in one respect."""
     from generator.datasets import shapes
 
-    return shapes.render(shapes.Scene((shapes.Group(shape, colour, "large", 1),), "white"), 64)
+    scene = shapes.Scene((shapes.Group(shape, colour, size, count),), "white", position=position,
+                         layout_seed=layout_seed)
+    return shapes.render(scene, 64)
 
 
 def pixel_ceiling(vq, prompts, args: argparse.Namespace) -> int:  # noqa: ANN001
@@ -444,7 +449,6 @@ def rewards(args: argparse.Namespace) -> None:
     """Mean cosine of each CLIP between a follow prompt and drawn scenes that match it or differ in size,
     count, position or shape (the next of SHAPES4), over args.colours x SHAPES4 and args.layouts layouts:
     which of the words a guide can reward at all."""
-    from generator.datasets import shapes
     from generator.vqgan_clip.clip import SHIPPED_CLIP, SHIPPED_GUIDE_CLIP, load_clip_file
 
     paths = [Path(p) for p in args.clips] if args.clips else [SHIPPED_CLIP, SHIPPED_GUIDE_CLIP]
@@ -457,18 +461,15 @@ def rewards(args: argparse.Namespace) -> None:
     print("|---" * (len(REWARD_SCENES) + 1) + "|")
     for path in paths:
         enc = load_clip_file(path)
-        means = {}
-        for name, (size, count, pos, other) in REWARD_SCENES.items():
-            vals = []
-            for colour in args.colours:
-                for i, shape in enumerate(SHAPES4):
-                    text = enc.encode_texts([follow_prompt(colour, shape)])[0]
+        vals: dict[str, list[float]] = {name: [] for name in REWARD_SCENES}
+        for colour in args.colours:
+            for i, shape in enumerate(SHAPES4):
+                text = enc.encode_texts([follow_prompt(colour, shape)])[0]
+                for name, (size, count, pos, other) in REWARD_SCENES.items():
                     drawn = SHAPES4[(i + 1) % len(SHAPES4)] if other else shape
-                    ims = [shapes.render(shapes.Scene((shapes.Group(drawn, colour, size, count),), "white", "plain",
-                                                      pos, layout_seed=j), 64) for j in range(args.layouts)]
-                    vals.append(float((enc.encode_images(ims) @ text).mean()))
-            means[name] = np.mean(vals)
-        print(f"| {path.name} | " + " | ".join(f"{means[k]:.3f}" for k in REWARD_SCENES) + " |")
+                    ims = [drawn_prompt(colour, drawn, size, count, pos, j) for j in range(args.layouts)]
+                    vals[name].append(float((enc.encode_images(ims) @ text).mean()))
+        print(f"| {path.name} | " + " | ".join(f"{np.mean(vals[k]):.3f}" for k in REWARD_SCENES) + " |")
 
 
 def main() -> None:
@@ -477,6 +478,8 @@ def main() -> None:
                                                  int(sys.argv[6]))
         print(json.dumps(speed_one(size, style, iters, cutouts, threads)))
         return
+    from generator.datasets.shapes import CHROMATIC
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd")  # none (as `make bench` runs it): speed, then follow, with defaults
     sp = sub.add_parser("speed")
@@ -505,8 +508,6 @@ def main() -> None:
     rp = sub.add_parser("rewards")
     rp.add_argument("--clips", nargs="+", default=None, help="CLIP files (default: the retrieval CLIP and the "
                     "robust guide)")
-    from generator.datasets.shapes import CHROMATIC
-
     rp.add_argument("--colours", nargs="+", default=["red", "blue"], choices=CHROMATIC)
     rp.add_argument("--layouts", type=int, default=6)
     args = ap.parse_args()

@@ -26,8 +26,7 @@ def _noon_zone(now: datetime) -> tuple[str, datetime]:
     return name, now.astimezone(ZoneInfo(name))
 
 
-def _config(tmp_path: Path, data_dir: Path, jobs: list[dict], start: datetime, minutes: int,
-            zone: str = "UTC") -> Path:
+def _config(tmp_path: Path, data_dir: Path, jobs: list[dict], start: datetime, minutes: int, zone: str) -> Path:
     end = start + timedelta(minutes=minutes)
     cfg = {"data_dir": str(data_dir), "catalogue": {"fsync": False},
            "schedule": {"timezone": zone, "min_free_disk_mb": 0, "kill_grace_s": 1,
