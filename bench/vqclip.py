@@ -5,6 +5,7 @@
     .venv/bin/python bench/vqclip.py follow   [--iterations 60] [--prompts 20] [--configs ours plain ...] [--save DIR]
                                               [--start noise|drawn]
     .venv/bin/python bench/vqclip.py rewards  [--clips A.pt B.pt] [--colours red blue] [--layouts 6]
+    .venv/bin/python bench/vqclip.py align    [--clips A.pt B.pt] [--iterations 60] [--prompts 20]
 
 speed: wall seconds per iteration and per phase (decode / cutouts / CLIP / backward), process CPU
 seconds per iteration and peak resident memory of ours and of the reference-style loop side by side:
@@ -30,6 +31,9 @@ optionally each change alone ("guide-only", "tv-only").
 
 rewards: what a CLIP can reward at all: its mean cosine between a follow prompt and drawn scenes that
 match it, or differ from it in size, count, position or shape only.
+
+align: where a guide's gradient points: the cosine between the step the loop's CLIP term asks of the
+image and the step to the drawn prompt itself, on the images of the guide's own loop.
 """
 
 from __future__ import annotations
@@ -472,6 +476,54 @@ def rewards(args: argparse.Namespace) -> None:
         print(f"| {path.name} | " + " | ".join(f"{np.mean(vals[k]):.3f}" for k in REWARD_SCENES) + " |")
 
 
+def align(args: argparse.Namespace) -> None:
+    """How far each guide's gradient points at the right picture: each guide drives the shipped loop (TV as
+    the loop uses it) on the follow prompts; at each snapshot, the step the loop's CLIP term asks of the
+    image (minus the gradient of its spherical distance over 32 cutouts, the loop's augmentations) is
+    compared by cosine with the step to the drawn prompt itself (drawing minus image), which is what the
+    pixel-loss ceiling follows. Near 0: the guide asks for something else than the drawing."""
+    import torch
+
+    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load_vqgan
+    from generator.vqgan_clip.clip import SHIPPED_CLIP, SHIPPED_GUIDE_CLIP, load_clip_file
+    from generator.vqgan_clip.jobs import TINY_TV_WEIGHT
+    from generator.vqgan_clip.loop import LoopParams, make_cutouts, run_loop, spherical_distance
+    from generator.vqgan_clip.prompts import parse_story
+
+    torch.set_num_threads(args.threads)
+    paths = [Path(p) for p in args.clips] if args.clips else [SHIPPED_GUIDE_CLIP, SHIPPED_CLIP]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        sys.exit(f"align: no such CLIP file: {', '.join(missing)}")
+    vq, _, _ = load_vqgan(SHIPPED_VQGAN)
+    prompts = [(c, s) for s in SHAPES4 for c in COLOURS][: args.prompts]
+    snaps = sorted({0, args.iterations // 4, args.iterations // 2, args.iterations})
+    print(f"cosine between the step each guide asks of the image and the step to the drawn prompt, "
+          f"{len(prompts)} prompts, the guide's own loop ({args.iterations} iterations, TV {TINY_TV_WEIGHT:g})")
+    print("| guide CLIP | " + " | ".join(f"it {k}" for k in snaps) + " | all |")
+    print("|---" * (len(snaps) + 2) + "|")
+    for path in paths:
+        clip = load_clip_file(path)
+        cos: dict[int, list[float]] = {k: [] for k in snaps}
+        for i, (c, s) in enumerate(prompts):
+            text = follow_prompt(c, s)
+            r = run_loop(LoopParams(phases=parse_story(text), iterations=args.iterations, snapshots=snaps, seed=i,
+                                    cutouts=8, tv_weight=TINY_TV_WEIGHT), vq, clip)
+            target = torch.from_numpy(drawn_prompt(c, s)).permute(2, 0, 1)[None].float().div(255)
+            with torch.no_grad():
+                emb = clip.text_features([text]).float()
+            g = torch.Generator().manual_seed(1000 + i)
+            for k in snaps:
+                x = torch.from_numpy(r.snapshots[k]).permute(2, 0, 1)[None].float().div(255).requires_grad_(True)
+                cuts = make_cutouts(x, 32, clip.image_size, 1.0, 0.4, g, True)
+                loss = spherical_distance(clip.image_features(cuts, resize=False).float(), emb).mean()
+                (grad,) = torch.autograd.grad(loss, x)
+                to_drawing = (target - x.detach()).flatten()
+                cos[k].append(float(torch.nn.functional.cosine_similarity(-grad.flatten(), to_drawing, dim=0)))
+        print(f"| {path.name} | " + " | ".join(f"{np.mean(cos[k]):.3f}" for k in snaps)
+              + f" | {np.mean([v for k in snaps for v in cos[k]]):.3f} |", flush=True)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_speed_one":
         size, style, iters, cutouts, threads = (int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]),
@@ -510,8 +562,14 @@ def main() -> None:
                     "robust guide)")
     rp.add_argument("--colours", nargs="+", default=["red", "blue"], choices=CHROMATIC)
     rp.add_argument("--layouts", type=int, default=6)
+    ap_ = sub.add_parser("align")
+    ap_.add_argument("--clips", nargs="+", default=None, help="guide CLIP files (default: the robust guide and the "
+                     "retrieval CLIP)")
+    ap_.add_argument("--iterations", type=int, default=60)
+    ap_.add_argument("--prompts", type=int, default=20)
+    ap_.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
-    runs = {"speed": speed, "follow": follow, "rewards": rewards}
+    runs = {"speed": speed, "follow": follow, "rewards": rewards, "align": align}
     if args.cmd is None:
         for cmd in ("speed", "follow"):
             print(f"-- bench/vqclip.py {cmd}", flush=True)
