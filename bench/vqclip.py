@@ -449,16 +449,22 @@ REWARD_SCENES = {
 }
 
 
+def clip_files(args: argparse.Namespace, default: list[Path]) -> list[Path]:
+    """The CLIP files of --clips (else ``default``); stops with their names if any is missing."""
+    paths = [Path(p) for p in args.clips] if args.clips else default
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        sys.exit(f"{args.cmd}: no such CLIP file: {', '.join(missing)}")
+    return paths
+
+
 def rewards(args: argparse.Namespace) -> None:
     """Mean cosine of each CLIP between a follow prompt and drawn scenes that match it or differ in size,
     count, position or shape (the next of SHAPES4), over args.colours x SHAPES4 and args.layouts layouts:
     which of the words a guide can reward at all."""
     from generator.vqgan_clip.clip import SHIPPED_CLIP, SHIPPED_GUIDE_CLIP, load_clip_file
 
-    paths = [Path(p) for p in args.clips] if args.clips else [SHIPPED_CLIP, SHIPPED_GUIDE_CLIP]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        sys.exit(f"rewards: no such CLIP file: {', '.join(missing)}")
+    paths = clip_files(args, [SHIPPED_CLIP, SHIPPED_GUIDE_CLIP])
     print(f"mean cosine to 'a large COLOUR SHAPE in the centre on a white background', {len(args.colours)} "
           f"colours x {len(SHAPES4)} shapes, {args.layouts} layouts each")
     print("| CLIP | " + " | ".join(REWARD_SCENES) + " |")
@@ -491,10 +497,7 @@ def align(args: argparse.Namespace) -> None:
     from generator.vqgan_clip.prompts import parse_story
 
     torch.set_num_threads(args.threads)
-    paths = [Path(p) for p in args.clips] if args.clips else [SHIPPED_GUIDE_CLIP, SHIPPED_CLIP]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        sys.exit(f"align: no such CLIP file: {', '.join(missing)}")
+    paths = clip_files(args, [SHIPPED_GUIDE_CLIP, SHIPPED_CLIP])
     vq, _, _ = load_vqgan(SHIPPED_VQGAN)
     prompts = [(c, s) for s in SHAPES4 for c in COLOURS][: args.prompts]
     snaps = sorted({0, args.iterations // 4, args.iterations // 2, args.iterations})
@@ -562,12 +565,12 @@ def main() -> None:
                     "robust guide)")
     rp.add_argument("--colours", nargs="+", default=["red", "blue"], choices=CHROMATIC)
     rp.add_argument("--layouts", type=int, default=6)
-    ap_ = sub.add_parser("align")
-    ap_.add_argument("--clips", nargs="+", default=None, help="guide CLIP files (default: the robust guide and the "
-                     "retrieval CLIP)")
-    ap_.add_argument("--iterations", type=int, default=60)
-    ap_.add_argument("--prompts", type=int, default=20)
-    ap_.add_argument("--threads", type=int, default=1)
+    al = sub.add_parser("align")
+    al.add_argument("--clips", nargs="+", default=None, help="guide CLIP files (default: the robust guide and the "
+                    "retrieval CLIP)")
+    al.add_argument("--iterations", type=int, default=60)
+    al.add_argument("--prompts", type=int, default=20)
+    al.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     runs = {"speed": speed, "follow": follow, "rewards": rewards, "align": align}
     if args.cmd is None:
