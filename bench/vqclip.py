@@ -366,6 +366,13 @@ def drawn_prompt(colour: str, shape: str, size: str = "large", count: int = 1, p
     return shapes.render(scene, 64)
 
 
+def image01(im: np.ndarray):  # noqa: ANN201
+    """RGB uint8 HxWx3 -> a (1, 3, H, W) float tensor in [0, 1], the loop's image space."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1)[None].float().div(255)
+
+
 def pixel_ceiling(vq, prompts, args: argparse.Namespace) -> int:  # noqa: ANN001
     """The loop's ceiling without CLIP: the same noise start (seed i), optimiser, learning rate, iterations,
     straight-through quantisation and decoder, aimed by a pixel loss at the drawn image of the prompt itself.
@@ -388,7 +395,7 @@ def pixel_ceiling(vq, prompts, args: argparse.Namespace) -> int:  # noqa: ANN001
     clamp = clamp_to_codebook(vq)
     hits = 0
     for i, (c, s) in enumerate(prompts):
-        target = torch.from_numpy(drawn_prompt(c, s)).permute(2, 0, 1)[None].float().div(255)
+        target = image01(drawn_prompt(c, s))
         z = noise_latent(vq, side, side, torch.Generator().manual_seed(i)).clone().requires_grad_(True)
         opt = torch.optim.Adam([z], lr=args.lr)
         for _ in range(args.iterations):
@@ -510,15 +517,16 @@ def align(args: argparse.Namespace) -> None:
         cos: dict[int, list[float]] = {k: [] for k in snaps}
         for i, (c, s) in enumerate(prompts):
             text = follow_prompt(c, s)
-            r = run_loop(LoopParams(phases=parse_story(text), iterations=args.iterations, snapshots=snaps, seed=i,
-                                    cutouts=8, tv_weight=TINY_TV_WEIGHT), vq, clip)
-            target = torch.from_numpy(drawn_prompt(c, s)).permute(2, 0, 1)[None].float().div(255)
+            lp = LoopParams(phases=parse_story(text), iterations=args.iterations, snapshots=snaps, seed=i,
+                            cutouts=8, tv_weight=TINY_TV_WEIGHT)
+            r = run_loop(lp, vq, clip)
+            target = image01(drawn_prompt(c, s))
             with torch.no_grad():
                 emb = clip.text_features([text]).float()
             g = torch.Generator().manual_seed(1000 + i)
             for k in snaps:
-                x = torch.from_numpy(r.snapshots[k]).permute(2, 0, 1)[None].float().div(255).requires_grad_(True)
-                cuts = make_cutouts(x, 32, clip.image_size, 1.0, 0.4, g, True)
+                x = image01(r.snapshots[k]).requires_grad_(True)
+                cuts = make_cutouts(x, 32, clip.image_size, lp.cut_pow, lp.min_cut, g, lp.augment)
                 loss = spherical_distance(clip.image_features(cuts, resize=False).float(), emb).mean()
                 (grad,) = torch.autograd.grad(loss, x)
                 to_drawing = (target - x.detach()).flatten()
