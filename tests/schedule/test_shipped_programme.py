@@ -74,7 +74,8 @@ def test_every_shipped_window_runs_in_miniature_without_a_failed_run(tmp_path, c
                       f"{states.count('done')} done, {len(states) - states.count('done')} not done")
                 for p in pairs:
                     fit = p["fit"] or {}
-                    how = f" ({fit['played']} of {fit['phrase_bars']} bars at {fit['tempo']:g} bpm)" if fit else ""
+                    how = (f" ({fit['phrase_bars']}-bar phrase {fit['played']}: {fit['bars_played']} bars at "
+                           f"{fit['tempo']:g} bpm)" if fit else "")
                     print(f"  {p['sound_kind']} {p['sound']}: {p['sound_s']:.3f} s (audio {p['audio_s']:.3f} s) "
                           f"for {p['visual_kind']} {p['visual']}: {p['visual_s']:.3f} s{how}")
     finally:
