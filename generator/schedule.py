@@ -198,6 +198,101 @@ def job_spec(slot: Slot, pair_with: int | None = None) -> dict[str, Any]:
     return {"kind": slot.entry.kind, "params": params, "seed": slot.seed, "title": None}
 
 
+# ---- a compressed programme (`gallery schedule once` previews) ---------------------------------------
+@dataclass(frozen=True)
+class Compression:
+    """A window's programme in miniature: the same entries, kinds, pairing and order, with fewer jobs
+    and smaller works, so a whole night's programme can be tried in minutes."""
+
+    rounds: int = 1  # each counted entry runs at most this many times; weighted entries: this many draws each
+    seconds: float = 4.0  # walks, soundscapes and other time-based works at most this long
+    size: int = 64  # pictures at most this many pixels a side
+    count: int = 2  # works per job (images, melodies) at most this many
+    iterations: int = 20  # optimisation steps (VQGAN+CLIP) at most this many
+    fps: int = 8  # frames per second of videos at most this many
+
+    def __post_init__(self) -> None:
+        if self.rounds < 1 or self.seconds <= 0 or self.size < 16 or self.count < 1 or self.iterations < 1 \
+                or self.fps < 1:
+            raise BadInput(f"compression {self}: rounds, count, iterations, fps >= 1, seconds > 0, size >= 16")
+
+    def caps(self) -> dict[str, float]:
+        return {"seconds": self.seconds, "duration": self.seconds, "seconds_per_keyframe": self.seconds / 2,
+                "size": self.size, "width": self.size,
+                "height": self.size, "count": self.count, "iterations": self.iterations, "fps": self.fps}
+
+
+def _cap(value: Any, limit: float) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value  # not a number: the job says what is wrong with it
+    return min(value, int(limit)) if isinstance(value, int) else min(float(value), float(limit))
+
+
+def compress_params(params: dict[str, Any], comp: Compression) -> dict[str, Any]:
+    """A job's params with its lengths, sizes, counts and steps capped (other params as they are)."""
+    caps = comp.caps()
+    return {k: _cap(v, caps[k]) if k in caps else v for k, v in params.items()}
+
+
+def compress_window(window: Window, comp: Compression) -> Window:
+    """The window's programme in miniature: counted entries ``comp.rounds`` times each (still interleaved,
+    so each sound pairs with the visual just before it), then ``comp.rounds`` draws per weighted entry."""
+    jobs = []
+    for e in window.jobs:
+        d = e.model_dump()
+        d["params"] = compress_params(e.params, comp)
+        if e.count is not None:
+            d["count"] = min(e.count, comp.rounds)
+        jobs.append(d)
+    data = window.model_dump()
+    data["jobs"] = jobs
+    counted = sum(min(e.count, comp.rounds) for e in window.jobs if e.count is not None)
+    weighted = sum(1 for e in window.jobs if e.count is None)
+    limit = counted + comp.rounds * weighted
+    data["max_jobs"] = min(limit, window.max_jobs) if window.max_jobs is not None else limit
+    return Window.model_validate(data)
+
+
+def compress_settings(settings: Settings, comp: Compression) -> Settings:
+    """Settings whose defaults make small works: the lengths, sizes and steps that jobs fall back on."""
+    data = settings.model_dump(mode="json")
+    sg = data.get("stylegan") or {}
+    if sg:
+        sg["walk_seconds"] = min(sg["walk_seconds"], comp.seconds)
+        sg["seconds_per_keyframe"] = min(sg["seconds_per_keyframe"], comp.seconds / 2)
+        sg["fps"] = min(sg["fps"], comp.fps)
+        sg["render_size"] = comp.size if not sg["render_size"] else min(sg["render_size"], comp.size)
+    vq = data.get("vqclip") or {}
+    if vq:
+        old = vq["iterations"]
+        vq["iterations"] = min(old, comp.iterations)
+        vq["snapshots"] = sorted({round(v * vq["iterations"] / old) for v in vq["snapshots"]})
+        vq["size"] = min(vq["size"], comp.size)
+        vq["fps"] = min(vq["fps"], comp.fps)
+    if data.get("lts"):
+        data["lts"]["duration"] = min(data["lts"]["duration"], comp.seconds)
+    return type(settings).model_validate(data)
+
+
+def describe_window(window: Window) -> str:
+    """One line: what a window's programme does (its counted jobs, weighted entries, bounds)."""
+    counted = [e for e in window.jobs if e.count is not None]
+    weighted = [e for e in window.jobs if e.count is None]
+    parts = []
+    if counted:
+        parts.append(f"{sum(e.count or 0 for e in counted)} counted jobs (" + ", ".join(
+            f"{e.count} x {e.label}{_what_params(e)}" for e in counted) + ")")
+    if weighted:
+        parts.append("then draws of " + ", ".join(f"{e.label}{_what_params(e)}" for e in weighted))
+    limit = f"at most {window.max_jobs} jobs" if window.max_jobs is not None else "no job limit"
+    return "; ".join(parts) + f"; {limit}"
+
+
+def _what_params(e: JobEntry) -> str:
+    shown = {k: v for k, v in e.params.items() if k in ("seconds", "duration", "size", "count", "iterations")}
+    return f" {shown}" if shown else ""
+
+
 # ---- guards and retention -------------------------------------------------------------------------
 def _existing(p: Path) -> Path:
     while not p.exists() and p != p.parent:
@@ -914,27 +1009,37 @@ def run_daemon(settings: Settings, stop: threading.Event | None = None, poll_s: 
 
 
 def run_once(settings: Settings, cat: Catalogue, window_name: str | None = None, minutes: float | None = None,
-             clock: Clock | None = None, stop: threading.Event | None = None) -> WindowReport:
-    """`gallery schedule once`: run one window's programme now, for ``minutes`` (default: its length)."""
+             clock: Clock | None = None, stop: threading.Event | None = None,
+             compress: Compression | None = None) -> WindowReport:
+    """`gallery schedule once`: run one window's programme now, for ``minutes`` (default: its length),
+    or its programme in miniature (``compress``: fewer jobs, smaller works; see :func:`compress_window`)."""
+    window = once_window(settings, window_name)
+    check_kinds(settings.schedule)
+    if compress is not None:
+        settings = compress_settings(settings, compress)
+        window = compress_window(window, compress)
+    clock = clock or SystemClock(zone(settings.schedule))
+    start = clock.now()
+    end = _utc(start) + timedelta(minutes=minutes if minutes is not None else window.minutes)
+    prefix = "preview-" if compress is not None else "once-"
+    with SchedulerLock(settings):
+        recover_interrupted(cat, settings.path("runs"))
+        return run_window(settings, cat, window, start, end, clock, stop,
+                          occurrence=prefix + start.isoformat(timespec="seconds"))
+
+
+def once_window(settings: Settings, window_name: str | None = None) -> Window:
+    """The window `gallery schedule once` runs: the named one, or the first (BadInput naming the known ones)."""
     sched = settings.schedule
     if not sched.windows:
         raise BadInput("schedule.windows is empty: nothing to run (add a window to config.yaml)")
     if window_name is None:
-        window = sched.windows[0]
-    else:
-        try:
-            window = sched.window(window_name)
-        except KeyError:
-            raise BadInput(f"no window {window_name!r} in schedule.windows; known: "
-                           f"{', '.join(w.name for w in sched.windows)}") from None
-    check_kinds(sched)
-    clock = clock or SystemClock(zone(sched))
-    start = clock.now()
-    end = _utc(start) + timedelta(minutes=minutes if minutes is not None else window.minutes)
-    with SchedulerLock(settings):
-        recover_interrupted(cat, settings.path("runs"))
-        return run_window(settings, cat, window, start, end, clock, stop,
-                          occurrence="once-" + start.isoformat(timespec="seconds"))
+        return sched.windows[0]
+    try:
+        return sched.window(window_name)
+    except KeyError:
+        raise BadInput(f"no window {window_name!r} in schedule.windows; known: "
+                       f"{', '.join(w.name for w in sched.windows)}") from None
 
 
 # ---- the demo ----------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from gallery.errors import BadInput
 from gallery.state import state
 
 schedule_app = typer.Typer(no_args_is_help=True, help="The overnight scheduler: windows of generation.")
@@ -86,21 +87,57 @@ def list_(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help
             typer.echo(f"  {j['id']}: next run {j['next_run_time']}")
 
 
+PREVIEW_MINUTES = 15.0  # a bare `gallery schedule once` (the programme in miniature) stops by then at the latest
+
+
 @schedule_app.command("once")
 def once(ctx: typer.Context,
          window: str | None = typer.Option(None, "--window", "-w", help="window name (default: the first)"),
          minutes: float | None = typer.Option(None, "--minutes", "-m", min=0.05,
-                                              help="run for this long (default: the window's length)"),
+                                              help="run the programme as configured for this long"),
+         full: bool = typer.Option(False, "--full", help="run the whole window as configured, for its full length"),
+         rounds: int | None = typer.Option(None, "--rounds", "-r", min=1, max=1000,
+                                           help="the programme in miniature: each counted entry this many times, "
+                                                "short walks and sounds, small pictures (the default, with 1)"),
          as_json: bool = typer.Option(False, "--json")) -> None:
-    """Run one window's programme now (for testing a programme); each job in a worker subprocess."""
-    from generator.schedule import run_once
+    """Run one window's programme now, each job in a worker subprocess.
+
+    By default in miniature (--rounds 1: every entry of the programme once, walks and sounds at most
+    4 s, pictures at most 64 px; at most 15 minutes); --minutes M runs it as configured for M minutes;
+    --full runs the whole window as configured (hours)."""
+    from generator.schedule import Compression, compress_window, describe_window, once_window, run_once
 
     st = state(ctx)
+    if full and (minutes is not None or rounds is not None):
+        raise BadInput("--full runs the whole window as configured: give it without --minutes or --rounds")
+    w = once_window(st.settings, window)
+    comp = None
+    if full:
+        mode = "full"
+        plan = (f"window {w.name} as configured, for its full length ({w.minutes:.0f} min; SIGTERM stops it): "
+                f"{describe_window(w)}")
+    elif minutes is not None and rounds is None:
+        mode = "minutes"
+        plan = f"window {w.name} as configured, for at most {minutes:g} min: {describe_window(w)}"
+    else:
+        mode = "preview"
+        comp = Compression(rounds=rounds or 1)
+        if minutes is None:
+            minutes = min(PREVIEW_MINUTES, w.minutes)
+        plan = (f"window {w.name} in miniature, for at most {minutes:g} min: {describe_window(compress_window(w, comp))}; "
+                f"walks and sounds at most {comp.seconds:g} s, pictures at most {comp.size} px\n"
+                f"(as configured, {w.minutes:.0f} min: {describe_window(w)}; --full runs all of it now, "
+                "--minutes M runs it as configured for M minutes)")
+    typer.echo(plan, err=as_json)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    rep = run_once(st.settings, st.catalogue, window, minutes, stop=stop)
+    rep = run_once(st.settings, st.catalogue, w.name, minutes, stop=stop, compress=comp)
     summ = rep.summary()
+    failed = [o.run_id for o in rep.outcomes if o.state in FAILED_STATES]
+    counts = {"done": summ["states"].get("done", 0), "failed": len(failed),
+              "skipped": summ["states"].get("skipped", 0)}
     if as_json:
+        summ.update(mode=mode, **counts)
         summ["runs"] = [{"run": o.run_id, "state": o.state, "artworks": o.artwork_ids, "wall_s": round(o.wall_s, 2),
                          "error": o.error} for o in rep.outcomes]
         typer.echo(json.dumps(summ, indent=2))
@@ -108,8 +145,13 @@ def once(ctx: typer.Context,
     for o in rep.outcomes:
         err = f"  {o.error.splitlines()[0]}" if o.error else ""
         typer.echo(f"run {o.run_id}: {o.state} in {o.wall_s:.1f}s, artworks {o.artwork_ids}{err}")
-    typer.echo(f"window {summ['window']}: {summ['jobs']} jobs {summ['states']}, {summ['artworks']} artworks; "
-               f"stopped: {summ['stopped_by']}")
+    typer.echo(f"window {summ['window']} ({mode}): {summ['jobs']} runs: {counts['done']} done, {counts['failed']} "
+               f"failed, {counts['skipped']} skipped; {summ['artworks']} artworks; stopped: {summ['stopped_by']}")
+    if failed:
+        typer.echo(f"failed runs: {', '.join(map(str, failed))} (why: gallery runs --failed)")
+
+
+FAILED_STATES = ("failed", "failed-interrupted", "timed-out")
 
 
 @schedule_app.command("thin")

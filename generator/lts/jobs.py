@@ -66,6 +66,9 @@ def visual_timeline(catalogue: Any, visual_id: int, fallback: dict[str, Any] | N
     if art.kind in ("soundscape", "melody"):
         raise BadInput(f"artwork {visual_id} is a {art.kind}, not a visual artwork")
     tl = (art.recipe or {}).get("timeline") or fallback
+    if tl is None and art.duration:
+        # a time-based work without a timeline of its own: its whole length, one keyframe at the start
+        tl = {"duration": float(art.duration), "keyframe_times": [0.0]}
     if not isinstance(tl, dict) or "duration" not in tl:
         raise BadInput(f"artwork {visual_id} ({art.kind}) has no timeline in its recipe: pair with a time-based "
                        "work or give a timeline {duration, keyframe_times}")

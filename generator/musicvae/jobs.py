@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from generator.jobs import JobContext
 from generator.latent import slerp
 from generator.musicvae.checkpoints import Loaded, load_checkpoint, resolve_checkpoint
 from generator.musicvae.events import (
+    NO_EVENT,
     NOTE_OFF,
     NUM_CLASSES,
     STEPS_PER_BAR,
@@ -42,6 +45,8 @@ from generator.musicvae.render import (
 GENERATOR = "musicvae"
 VERSION = 1
 TEMPO_RANGE = (40.0, 240.0)
+BAR_BEATS = 4  # quarter notes in a bar (16 steps)
+PAIR_FADE_S = 0.25  # a paired melody's audio is cut at the visual's end, fading out over this if sound remains
 
 
 @functools.lru_cache(maxsize=4)
@@ -156,12 +161,111 @@ def _common(params: dict[str, Any], settings) -> dict[str, Any]:  # noqa: ANN001
             "seed": int(params.get("seed", 0))}
 
 
-def _pairing(params: dict[str, Any], ctx: JobContext, n_steps: int, tempo: float
-             ) -> tuple[float, tuple[int, dict] | None]:
-    """Pair with a visual artwork: the melody takes the visual's duration (by tempo)."""
+class NoFit(ValueError):
+    """No bar count and tempo in range fills a duration; ``needed`` is the tempo the shortest try needs."""
+
+    def __init__(self, reason: str, needed: float, max_bars: int) -> None:
+        super().__init__(reason)
+        self.reason, self.needed, self.max_bars = reason, needed, max_bars
+
+
+@dataclass(frozen=True)
+class PhraseFit:
+    """How a phrase of ``phrase_bars`` bars fills a visual: ``bars`` bars played (the phrase repeated, or
+    cut, always at a bar line) at ``tempo`` beats per minute, lasting ``duration`` seconds."""
+
+    phrase_bars: int
+    bars: int
+    tempo: float
+    duration: float
+
+    def to_dict(self) -> dict[str, Any]:
+        whole, part = divmod(self.bars, self.phrase_bars)
+        how = ("once" if (whole, part) == (1, 0) else f"{whole} times" if part == 0
+               else f"first {part} of {self.phrase_bars} bars" if whole == 0 else f"{whole} times and {part} bars")
+        return {"phrase_bars": self.phrase_bars, "bars_played": self.bars,
+                "repeats": round(self.bars / self.phrase_bars, 6), "played": how, "tempo": self.tempo,
+                "duration": self.duration, "ending": "bar line", "fade_s": PAIR_FADE_S}
+
+
+def _fit_cost(n: int, phrase: int, tempo: float, preferred: float) -> float:
+    """Lower is better: the tempo's distance from the preferred one (octaves), plus a penalty for
+    playing part of the phrase (less for a half, quarter… of it than for an odd cut)."""
+    cost = abs(math.log2(tempo / preferred))
+    part = n % phrase
+    if part:
+        cost += 0.5 + (0.0 if phrase % part == 0 and (part & (part - 1)) == 0 else 0.25)
+    return cost
+
+
+def fit_phrase(duration: float, phrase_bars: int, preferred: float, whole: bool = False,
+               tempo_range: tuple[float, float] = TEMPO_RANGE) -> PhraseFit:
+    """Bars and tempo that fill ``duration`` seconds with a phrase of ``phrase_bars`` bars.
+
+    The phrase repeats as often as needed (a long visual) and, unless ``whole``, may be cut at a bar
+    line (a short one); the tempo stays in ``tempo_range``, as near ``preferred`` as the bar count
+    allows. Raises :class:`NoFit` when even the fewest bars allowed need a tempo above the range."""
+    lo, hi = tempo_range
+    if not (math.isfinite(duration) and duration > 0):
+        raise NoFit(f"a duration of {duration} s cannot be filled", math.inf, 0)
+    bar_s = 60.0 * BAR_BEATS  # seconds of a bar at 1 bpm: n bars last bar_s * n / tempo
+    n_min = max(1, math.ceil(duration * lo / bar_s - 1e-9))
+    n_max = math.floor(duration * hi / bar_s + 1e-9)
+    step = phrase_bars if whole else 1
+    first = max(step, math.ceil(n_min / step) * step)
+    best: tuple[float, int] | None = None
+    for n in range(first, n_max + 1, step):
+        tempo = bar_s * n / duration
+        cost = _fit_cost(n, phrase_bars, tempo, preferred)
+        if best is None or cost < best[0] - 1e-12:
+            best = (cost, n)
+    if best is None:
+        fewest = step
+        needed = bar_s * fewest / duration
+        raise NoFit(f"{fewest} bar{'s' if fewest > 1 else ''} need{'s' if fewest == 1 else ''} {needed:.0f} bpm "
+                    f"there, above the {hi:.0f} bpm limit", needed, n_max)
+    n = best[1]
+    return PhraseFit(phrase_bars, n, bar_s * n / duration, float(duration))
+
+
+def played_events(phrase: np.ndarray, bars: int) -> np.ndarray:
+    """The phrase played for ``bars`` bars: repeated (each repeat starts as the phrase does: a note held
+    over the end is released if the phrase opens with a rest) and cut at the last bar line."""
+    phrase = np.asarray(phrase, dtype=np.int64)
+    n = bars * STEPS_PER_BAR
+    if n <= len(phrase):
+        return phrase[:n].copy()
+    again = phrase.copy()
+    if again[0] == NO_EVENT and sounding(phrase)[-1]:
+        again[0] = NOTE_OFF
+    reps = -(-(n - len(phrase)) // len(phrase))
+    return np.concatenate([phrase, *([again] * reps)])[:n]
+
+
+def fit_audio(wav_path: Path, duration: float, fade_s: float = PAIR_FADE_S) -> float:
+    """Cut or pad a rendered WAV to exactly ``duration`` (a note ringing past the last bar line is
+    faded out over ``fade_s``); returns its new duration."""
+    import soundfile as sf
+
+    data, sr = sf.read(str(wav_path), dtype="int16", always_2d=True)
+    n = round(duration * sr)
+    if len(data) >= n:
+        data = data[:n].copy()
+    else:
+        data = np.concatenate([data, np.zeros((n - len(data), data.shape[1]), dtype=np.int16)])
+    k = min(round(fade_s * sr), n // 4)
+    if k > 0 and np.any(data[n - k:]):
+        ramp = np.linspace(1.0, 0.0, k)[:, None]
+        data[n - k:] = np.round(data[n - k:].astype(np.float64) * ramp).astype(np.int16)
+    sf.write(str(wav_path), data, sr, subtype="PCM_16")
+    return n / sr
+
+
+def _visual_duration(params: dict[str, Any], ctx: JobContext) -> tuple[int, float | None, dict] | None:
+    """The visual a melody pairs with: (id, duration or None for a still, its timeline), or None."""
     vid = params.get("pair_with")
     if vid is None:
-        return tempo, None
+        return None
     art = ctx.catalogue.get(int(vid))
     if art is None:
         raise BadInput(f"pair_with: no artwork {vid} in the catalogue")
@@ -169,30 +273,64 @@ def _pairing(params: dict[str, Any], ctx: JobContext, n_steps: int, tempo: float
         raise BadInput(f"pair_with: artwork {vid} is a {art.kind}; pair a melody with a visual artwork")
     timeline = dict((art.recipe or {}).get("timeline") or {})
     duration = art.duration or timeline.get("duration")
-    if duration:
-        tempo = 60.0 * n_steps / 4.0 / float(duration)
-        if not TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]:
-            raise BadInput(f"pair_with: fitting {n_steps // STEPS_PER_BAR} bars into artwork {vid}'s "
-                           f"{duration:.1f} s needs {tempo:.0f} bpm, outside {TEMPO_RANGE}; "
-                           "choose more steps or bars")
+    return int(vid), (float(duration) if duration else None), timeline
+
+
+def _pairing(params: dict[str, Any], ctx: JobContext, phrase_bars: int, tempo: float, whole: bool,
+             what: str) -> tuple[PhraseFit | None, tuple[int, dict] | None]:
+    """Pair with a visual artwork: the melody fills the visual's duration (bars played, tempo);
+    a still (no duration) takes the melody's own length. ``what`` names the phrase in errors."""
+    visual = _visual_duration(params, ctx)
+    if visual is None:
+        return None, None
+    vid, duration, timeline = visual
+    if duration is None:
+        fit = None
+        timeline.setdefault("duration", phrase_bars * STEPS_PER_BAR * step_seconds(tempo))
     else:
-        duration = n_steps * step_seconds(tempo)
-    timeline.setdefault("duration", float(duration))
-    return tempo, (int(vid), timeline)
+        try:
+            fit = fit_phrase(duration, phrase_bars, tempo, whole)
+        except NoFit as e:
+            raise BadInput(f"pair_with: {what} cannot fit artwork {vid}'s {duration:.2f} s: {e.reason}; "
+                           + _advice(e, what, params)) from None
+        timeline["duration"] = float(duration)
+    return fit, (vid, timeline)
+
+
+def _advice(e: NoFit, what: str, params: dict[str, Any]) -> str:
+    """Which way to change the request: fewer steps or bars fit a short visual, never more."""
+    hi = TEMPO_RANGE[1]
+    if what.startswith("interpolation"):
+        bars = int(params.get("bars", 2))
+        if e.max_bars // bars >= 2:
+            return f"choose fewer steps: at most {e.max_bars // bars} ({e.max_bars} bars fit at {hi:.0f} bpm)"
+        if bars > 2 and e.max_bars // 2 >= 2:
+            return f"choose 2 bars a step (then at most {e.max_bars // 2} steps fit at {hi:.0f} bpm)"
+        return f"pair with a visual of at least {4 * 60.0 * BAR_BEATS / hi:.1f} s (2 steps of 2 bars at {hi:.0f} bpm)"
+    return f"pair with a visual of at least {60.0 * BAR_BEATS / hi:.1f} s (1 bar at {hi:.0f} bpm)"
 
 
 def melody_draft(ctx: JobContext, loaded: Loaded, rows: list[np.ndarray], recipe: dict[str, Any], title: str,
                  labels: list[str] | None = None, parents: list[tuple[int, str]] | None = None,
-                 pair: tuple[int, dict] | None = None, tags: list[str] | None = None) -> ArtworkDraft:
-    """Render a melody (the rows played one after another) into a catalogue draft."""
+                 pair: tuple[int, dict] | None = None, tags: list[str] | None = None,
+                 fit: PhraseFit | None = None) -> ArtworkDraft:
+    """Render a melody (the rows played one after another) into a catalogue draft.
+
+    With ``fit`` (a melody paired with a visual) the rows are played for ``fit.bars`` bars at
+    ``fit.tempo`` (repeated or cut at a bar line) and the audio lasts exactly ``fit.duration``."""
     workdir = Path(ctx.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     events = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows])
+    if fit is not None:
+        events = played_events(events, fit.bars)
     stem = f"musicvae-{recipe['op']}-{hashlib.sha256(str(recipe).encode()).hexdigest()[:12]}"
     midi_path = workdir / f"{stem}.mid"
     wav_path = workdir / f"{stem}.wav"
     duration = events_to_midi(events, midi_path, recipe["tempo"], recipe["instrument"])
     audio_s = render_audio(midi_path, wav_path, ctx.settings.musicvae.soundfont)
+    if fit is not None:
+        duration = fit.duration
+        audio_s = fit_audio(wav_path, fit.duration)
     roll = pianoroll_png(rows, labels=labels)
     thumb, tw, th = thumbnail_png(roll)
     rw, rh = png_size(roll)
@@ -236,15 +374,25 @@ def sample(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
     z = torch.randn(count, loaded.model.cfg.latent, generator=gen).double().numpy()
     z = z + _attribute_shift(loaded, attribute)
     events = decode_latents(loaded, z, c["temperature"], c["seed"])
-    tempo, pair = _pairing(params, ctx, events.shape[1], c["tempo"])
-    c["tempo"] = tempo
+    fit, pair = _pairing(params, ctx, c["bars"], c["tempo"], whole=False, what=f"a {c['bars']}-bar melody")
+    extra = _fit_recipe(fit, pair, c)
     drafts = []
     for i in range(count):
         recipe = _recipe("sample", c, loaded, index=i, count=count, attribute=attribute,
-                         z=[round(float(v), 8) for v in z[i]], events=events[i].tolist())
+                         z=[round(float(v), 8) for v in z[i]], events=events[i].tolist(), **extra)
         drafts.append(melody_draft(ctx, loaded, [events[i]], recipe, f"Melody sample {c['seed']}.{i}",
-                                   pair=pair if i == 0 else None))
+                                   pair=pair if i == 0 else None, fit=fit))
     return drafts
+
+
+def _fit_recipe(fit: PhraseFit | None, pair: tuple[int, dict] | None, c: dict[str, Any]) -> dict[str, Any]:
+    """What pairing chose, for the recipe (the tempo goes into ``c``: the melody is played at it)."""
+    if fit is None:
+        return {}
+    preferred = c["tempo"]
+    c["tempo"] = fit.tempo
+    assert pair is not None
+    return {"fit": {**fit.to_dict(), "visual_id": pair[0], "preferred_tempo": preferred}}
 
 
 def interpolation_latents(loaded: Loaded, a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
@@ -278,15 +426,17 @@ def interpolate(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
                 parents.append((int(str(params[key]).split(":", 1)[1]), "between"))
     z = interpolation_latents(loaded, ends[0][0], ends[1][0], steps)
     events = decode_latents(loaded, z, c["temperature"], c["seed"])
-    tempo, pair = _pairing(params, ctx, events.size, c["tempo"])
-    c["tempo"] = tempo
+    fit, pair = _pairing(params, ctx, steps * c["bars"], c["tempo"], whole=True,
+                         what=f"interpolation of {steps} steps x {c['bars']} bars")
+    extra = _fit_recipe(fit, pair, c)
     recipe = _recipe("interpolate", c, loaded, steps=steps, method="slerp of encoder means",
                      a={**ends[0][1], "events": ends[0][0].tolist()}, b={**ends[1][1], "events": ends[1][0].tolist()},
                      keyframes=[[round(float(v), 8) for v in z[0]], [round(float(v), 8) for v in z[-1]]],
-                     events=events.tolist())
+                     events=events.tolist(), **extra)
     labels = [f"t={t:.2f}" for t in np.linspace(0, 1, steps)]
     title = f"Between {ends[0][1]['ref']} and {ends[1][1]['ref']}"
-    return [melody_draft(ctx, loaded, list(events), recipe, title, labels=labels, parents=parents, pair=pair)]
+    return [melody_draft(ctx, loaded, list(events), recipe, title, labels=labels, parents=parents, pair=pair,
+                         fit=fit)]
 
 
 def attribute(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
