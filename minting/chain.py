@@ -246,6 +246,8 @@ class Chain:
              contract: str | None = None, payload: dict[str, Any] | None = None,
              on_journal: Any = None) -> dict[str, Any]:
         """Sign, journal, send, and wait (bumping fees when stuck); returns the receipt."""
+        if isinstance(self.signer, NoKey):
+            raise BadInput(f"no minting key: set the environment variable {self.ms.key_env} or minting.keystore")
         if self.pending():
             raise GalleryError("unsettled journalled transactions remain; reconcile first")
         nonce = int(self.w3.eth.get_transaction_count(self.signer.address, "pending"))

@@ -122,8 +122,8 @@ class DevChain:
     def _damaged(self, why: str) -> GalleryError:
         return GalleryError(
             f"the local dev chain state {self.path} is damaged ({why}); it was left untouched. Restore it from a "
-            f"copy, or move it away and run `gallery mint chain reset --yes` to start a new local chain "
-            f"(that forgets this chain's mint records in the catalogue)")
+            f"copy, or run `gallery mint chain reset --yes` to start a new local chain (the damaged file is kept "
+            f"aside, renamed; the catalogue's mint records of the local chain are forgotten)")
 
     def _load(self) -> dict[bytes, bytes]:
         try:

@@ -385,6 +385,9 @@ def _batches(plan: SetPlan, size: int) -> list[tuple[int, int]]:
 def mint_set(mc: MintContext, collection_id: int, *, dry_run: bool = False, upload: Any = None,
              on_batch: Any = None) -> dict[str, Any]:
     """Mint a frozen set (or, with dry_run, show the plan and cost). Safe to rerun after a crash."""
+    if not dry_run and isinstance(mc.chain.signer, NoKey):
+        raise BadInput(f"no minting key: set the environment variable {mc.ms.key_env} or minting.keystore "
+                       "(only a dry run goes without one)")
     settled = [] if dry_run else mc.chain.reconcile()
     k = contract(mc)
     if isinstance(mc.chain.signer, NoKey):  # a dry run without a key: plan and estimate as the contract's owner
