@@ -90,6 +90,7 @@ class DevChain:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.hold()
         try:
+            self.path.with_name(STATE + ".new").unlink(missing_ok=True)  # a creation that never finished
             kv = self._load() if self.path.exists() else None
             self._start(kv)
         except BaseException:

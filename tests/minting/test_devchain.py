@@ -214,7 +214,7 @@ def test_a_crash_mid_commit_is_rolled_back(minted, config_file, catalogue, data_
     path.with_name("chain.sqlite.new").write_bytes(b"half a new chain")  # and a creation that never finished
     code, out, err = cli(capsys, config_file, "mint", "verify", str(minted))
     assert code == 0 and out.rstrip().endswith(": ok"), err
-    assert not path.with_name(path.name + "-journal").exists()
+    assert not path.with_name(path.name + "-journal").exists() and not path.with_name("chain.sqlite.new").exists()
     code, out, err = cli(capsys, config_file, "mint", "status", str(minted), "--json")
     assert json.loads(out)[0]["states"] == {"confirmed": 4}
 
