@@ -75,10 +75,14 @@ def open_context(settings: Any, catalogue: Any, *, w3: Any = None,
             notes.append(f"local dev chain {dev.path}: the minting account is its built-in funded dev account "
                          f"{signer.address} (for this local chain only; with minting.rpc_url set, the key "
                          f"comes from ${ms.key_env} or minting.keystore)")
-        elif need_key or key_configured(ms, env):
+        elif need_key:
             signer = load_signer(ms, env)
-        else:
-            signer = NoKey()
+        else:  # reads only: a key given is used (the plan is then that account's), else none is needed
+            try:
+                signer = load_signer(ms, env) if key_configured(ms, env) else NoKey()
+            except BadInput as e:
+                signer = NoKey()
+                notes.append(f"the minting key was not loaded ({e}); going on without it (this command only reads)")
         chain = Chain(w3 if w3 is not None else connect(ms), ms, signer, catalogue)
         mc = MintContext(settings, catalogue, chain, dev, notes)
         if dev is not None:

@@ -132,6 +132,11 @@ def test_dry_run_without_a_key_estimates_as_the_owner(mint_settings, catalogue, 
     assert v["ok"] and v["tokens"] == 6
     with pytest.raises(GalleryError, match="GALLERY_MINT_KEY"):
         flow.open_context(mint_settings, catalogue, w3=w3, environ={})  # need_key: the key is asked
+    # a key that is given but cannot be loaded does not stop a read: it is named and left out
+    ro = flow.open_context(mint_settings, catalogue, w3=w3, environ={"GALLERY_MINT_KEY": "0x1234"}, need_key=False)
+    assert isinstance(ro.chain.signer, NoKey) and "GALLERY_MINT_KEY is not a private key" in ro.notes[0]
+    assert "0x1234" not in ro.notes[0]
+    assert flow.mint_set(ro, sid, dry_run=True)["to_mint"] == 0
 
 
 def test_unknown_and_unmintable_sets_are_refused_first(config_file, catalogue, data_dir, capsys):
