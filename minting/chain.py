@@ -70,6 +70,26 @@ class Signer:
         raise TypeError("a Signer cannot be pickled")
 
 
+class NoKey:
+    """A read-only stand-in for a signer (dry runs, verify): an address to read and estimate from, no key."""
+
+    __slots__ = ("address",)
+
+    def __init__(self, address: str | None = None) -> None:
+        self.address = address
+
+    def sign(self, tx: dict[str, Any]) -> Any:
+        raise GalleryError("no minting key was loaded: this command only reads the chain")
+
+    def __repr__(self) -> str:
+        return f"NoKey({self.address})"
+
+
+def key_configured(ms: MintingSettings, environ: Mapping[str, str]) -> bool:
+    """Is a key given at all (the variable `ms.key_env` is set, or minting.keystore)?"""
+    return ms.keystore is not None or ms.key_env in environ
+
+
 def load_signer(ms: MintingSettings, environ: Mapping[str, str]) -> Signer:
     """The key from the environment variable `ms.key_env`, or from the encrypted keystore file."""
     from eth_account import Account
@@ -109,7 +129,8 @@ def load_signer(ms: MintingSettings, environ: Mapping[str, str]) -> Signer:
 # -- connecting ---------------------------------------------------------------------------------
 
 def in_process_web3() -> Any:
-    """A fresh in-process chain (eth-tester on py-evm): for the demo and the tests."""
+    """A fresh throwaway in-process chain (eth-tester on py-evm), gone with the process: for the tests.
+    The chain kept between commands under data_dir is `minting.devchain`."""
     from eth_tester import EthereumTester, PyEVMBackend
     from web3 import EthereumTesterProvider, Web3
 
@@ -120,7 +141,8 @@ def connect(ms: MintingSettings) -> Any:
     from web3 import HTTPProvider, Web3
 
     if not ms.rpc_url:
-        raise BadInput("minting.rpc_url is not set in config.yaml (the JSON-RPC endpoint of the chain)")
+        raise BadInput("minting.rpc_url is empty: that is the local dev chain under data_dir "
+                       "(minting.flow.open_context opens it), not an endpoint")
     if ms.rpc_url == "eth-tester":
         return in_process_web3()
     w3 = Web3(HTTPProvider(ms.rpc_url, request_kwargs={"timeout": 30}))
@@ -147,7 +169,7 @@ class Chain:
 
     w3: Any
     ms: MintingSettings
-    signer: Signer
+    signer: Signer | NoKey
     catalogue: Any
     chain_id: int = 0
     poll_s: float = 0.2
@@ -224,6 +246,8 @@ class Chain:
              contract: str | None = None, payload: dict[str, Any] | None = None,
              on_journal: Any = None) -> dict[str, Any]:
         """Sign, journal, send, and wait (bumping fees when stuck); returns the receipt."""
+        if isinstance(self.signer, NoKey):
+            raise BadInput(f"no minting key: set the environment variable {self.ms.key_env} or minting.keystore")
         if self.pending():
             raise GalleryError("unsettled journalled transactions remain; reconcile first")
         nonce = int(self.w3.eth.get_transaction_count(self.signer.address, "pending"))

@@ -1,4 +1,5 @@
-"""`gallery demo` step: mint the demo set on a throwaway in-process chain and print the token URIs."""
+"""`gallery demo` step: mint the demo set on the local dev chain kept under data_dir (the same chain that
+`gallery mint …` uses with minting.rpc_url empty) and print the token URIs."""
 
 from __future__ import annotations
 
@@ -36,31 +37,35 @@ def _demo_set(dc: Any, size: int, reuse: bool = True) -> int:
 
 
 def mint_step(dc: Any) -> dict[str, Any]:
-    from eth_account import Account
     from rich.console import Console
 
     from minting import flow
-    from minting.chain import IN_PROCESS_CHAIN_ID, fund_from_dev_account, in_process_web3
+    from minting.devchain import CHAIN_ID
 
     set_id = _demo_set(dc, 4 if dc.quick else 8)
-    w3 = in_process_web3()
-    throwaway = Account.create()  # a key for this in-process chain only; it exists in memory, nowhere else
-    fund_from_dev_account(w3, throwaway.address, 10**19)
-    ms = dc.settings.minting.model_copy(update={"chain_id": IN_PROCESS_CHAIN_ID, "contract": "", "rpc_url": ""})
+    # the local dev chain and its dev account, whatever minting.rpc_url and the environment say
+    ms = dc.settings.minting.model_copy(update={"chain_id": CHAIN_ID, "contract": "", "rpc_url": "",
+                                                 "keystore": None})
     settings = dc.settings.model_copy(update={"minting": ms})
-    mc = flow.open_context(settings, dc.catalogue, w3=w3, environ={ms.key_env: throwaway.key.hex()})
-    dep = flow.deploy(mc, new=True)
-    try:
-        res = flow.mint_set(mc, set_id)
-    except BadInput as e:  # e.g. a curated set holding a work without an image: mint the demo's own set
-        log.warning("demo: cannot mint set %s (%s); minting a set of the newest artworks instead", set_id, e)
-        set_id = _demo_set(dc, 4 if dc.quick else 8, reuse=False)
-        res = flow.mint_set(mc, set_id)
-    ver = flow.verify(mc, set_id)
     con = Console()
-    con.print(f"  minted set {set_id}: {res['minted']} tokens on {dep['contract']} (in-process chain), "
+    mc = flow.open_context(settings, dc.catalogue, environ={})
+    try:
+        for note in mc.notes:
+            con.print(f"  note: {note}")
+        dep = flow.deploy(mc)
+        try:
+            res = flow.mint_set(mc, set_id)
+        except BadInput as e:  # e.g. a curated set holding a work without an image: mint the demo's own set
+            log.warning("demo: cannot mint set %s (%s); minting a set of the newest artworks instead", set_id, e)
+            set_id = _demo_set(dc, 4 if dc.quick else 8, reuse=False)
+            res = flow.mint_set(mc, set_id)
+        ver = flow.verify(mc, set_id)
+        where = mc.devchain.path
+    finally:
+        mc.close()
+    con.print(f"  minted set {set_id}: {res['minted']} tokens on {dep['contract']} (local dev chain {where}), "
               f"CAR {res['car']}")
     for uri in res["token_uris"]:
         con.print(f"    {uri}")
     return {"set": set_id, "contract": dep["contract"], "tokens": res["minted"], "verified": ver["ok"],
-            "deploy_gas": dep["gas"], "car": res["car"], "first_uri": res["token_uris"][0]}
+            "deploy_gas": dep.get("gas"), "car": res["car"], "first_uri": res["token_uris"][0]}

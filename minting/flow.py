@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from catalogue.models import Artwork, Collection, Mint, MintTx, Model
 from gallery.errors import BadInput, GalleryError
 from minting import cid as cidlib
-from minting.chain import GWEI, Chain, connect, contract_interface, load_signer
+from minting.chain import GWEI, Chain, NoKey, Signer, connect, contract_interface, key_configured, load_signer
 from minting.metadata import canonical_json, token_files
 
 log = logging.getLogger("gallery.minting")
@@ -35,19 +35,127 @@ class MintContext:
     settings: Any
     catalogue: Any
     chain: Chain
+    devchain: Any = None  # minting.devchain.DevChain when minting.rpc_url is empty
+    notes: list[str] = field(default_factory=list)  # what the user must be told (the dev account, funding)
 
     @property
     def ms(self):
         return self.settings.minting
 
+    def close(self) -> None:
+        """Let go of the local dev chain (its state is already on disk); a no-op for an RPC endpoint."""
+        if self.devchain is not None:
+            self.devchain.close()
+            self.devchain = None
+
 
 def open_context(settings: Any, catalogue: Any, *, w3: Any = None,
-                 environ: Mapping[str, str] | None = None) -> MintContext:
-    """Check config, key and chain id before anything is signed."""
+                 environ: Mapping[str, str] | None = None, need_key: bool = True) -> MintContext:
+    """Check config, key and chain id before anything is signed.
+
+    minting.rpc_url empty (and no `w3`): the local dev chain kept under data_dir; it signs with the key
+    from the environment or keystore when one is given (funded from the dev account if it has nothing),
+    else with the chain's own funded dev account, and says so. Any other chain needs the key, except
+    with need_key=False (dry runs, verify) when none is given: then nothing can be signed."""
     ms = settings.minting
-    signer = load_signer(ms, os.environ if environ is None else environ)
-    chain = Chain(w3 if w3 is not None else connect(ms), ms, signer, catalogue)
-    return MintContext(settings, catalogue, chain)
+    env = os.environ if environ is None else environ
+    dev = None
+    if w3 is None and not ms.rpc_url:
+        from minting import devchain
+
+        devchain.check_local(settings)
+        dev = devchain.DevChain(devchain.state_dir(settings)).open()
+        w3 = dev.w3
+    try:
+        notes: list[str] = []
+        if dev is not None and not key_configured(ms, env):
+            from eth_account import Account
+
+            signer: Signer | NoKey = Signer(Account.from_key(dev.dev_key))
+            notes.append(f"local dev chain {dev.path}: the minting account is its built-in funded dev account "
+                         f"{signer.address} (for this local chain only; with minting.rpc_url set, the key "
+                         f"comes from ${ms.key_env} or minting.keystore)")
+        elif need_key:
+            signer = load_signer(ms, env)
+        else:  # reads only: a key given is used (the plan is then that account's), else none is needed
+            try:
+                signer = load_signer(ms, env) if key_configured(ms, env) else NoKey()
+            except BadInput as e:
+                signer = NoKey()
+                notes.append(f"the minting key was not loaded ({e}); going on without it (this command only reads)")
+        chain = Chain(w3 if w3 is not None else connect(ms), ms, signer, catalogue)
+        mc = MintContext(settings, catalogue, chain, dev, notes)
+        if dev is not None:
+            _check_local_journal(mc)
+            if not need_key:  # reads only: a new chain is not written (nor is anyone funded)
+                return mc
+            if dev.fresh:
+                notes.append(f"local dev chain: started a new chain in {dev.path}")
+            dev.arm()
+            if signer.address != dev.dev_address and chain.balance() < 10**18:
+                from minting.chain import fund_from_dev_account
+                from minting.devchain import FUND_WEI
+
+                fund_from_dev_account(w3, signer.address, FUND_WEI)
+                notes.append(f"local dev chain: gave {signer.address} {FUND_WEI / 10**18:.0f} ETH from its dev "
+                             "account (this local chain only)")
+    except BaseException:
+        if dev is not None:
+            dev.close()
+        raise
+    return mc
+
+
+def _check_local_journal(mc: MintContext) -> None:
+    """The local chain must hold every transaction the catalogue saw confirmed on it (else it was replaced)."""
+    chain = mc.chain
+    with mc.catalogue.read() as s:
+        top = s.scalar(select(func.max(MintTx.nonce)).where(
+            MintTx.chain_id == chain.chain_id, MintTx.sender == chain.signer.address, MintTx.state == "confirmed"))
+    if top is None:
+        return
+    have = int(chain.w3.eth.get_transaction_count(chain.signer.address))
+    if have <= top:
+        why = "a new, empty chain: its state file is missing" if mc.devchain.fresh else "an older or other chain"
+        raise GalleryError(f"the catalogue saw transaction nonce {top} of {chain.signer.address} confirmed on the "
+                           f"local dev chain, but {mc.devchain.path} holds only {have} from that account ({why}); "
+                           "restore the state file, or run `gallery mint chain reset --yes` to forget the local "
+                           "chain's mint records")
+
+
+def forget_local_chain(settings: Any, catalogue: Any) -> dict[str, Any]:
+    """`gallery mint chain reset`: set the local chain's state file aside (kept, renamed) and delete the
+    catalogue's mint records of its chain id, so that the next command starts a new local chain."""
+    from datetime import UTC, datetime
+
+    from minting import devchain
+
+    dc = devchain.DevChain(devchain.state_dir(settings))
+    dc.dir.mkdir(parents=True, exist_ok=True)
+    dc.hold()
+    try:
+        kept = None
+        if dc.path.exists():
+            kept = dc.path.with_name(f"{devchain.STATE}.reset-{datetime.now(UTC):%Y%m%dT%H%M%S%f}")
+            journal = dc.path.with_name(devchain.STATE + "-journal")
+            if journal.exists():  # a hot journal belongs with its database
+                os.replace(journal, kept.with_name(kept.name + "-journal"))
+            os.replace(dc.path, kept)
+        with catalogue.write() as s:
+            mints = s.execute(delete(Mint).where(Mint.chain_id == devchain.CHAIN_ID)).rowcount
+            txs = s.execute(delete(MintTx).where(MintTx.chain_id == devchain.CHAIN_ID)).rowcount
+    finally:
+        dc.close()
+    return {"kept": str(kept) if kept else None, "mint_rows": mints, "mint_tx_rows": txs}
+
+
+def check_set(catalogue: Any, collection_id: int, *, mintable: bool = True) -> None:
+    """Refuse an unknown set id (and, for minting, a set that is not frozen or is empty) before any key or chain."""
+    with catalogue.read() as s:
+        if mintable:
+            _collection(s, collection_id)
+        elif s.get(Collection, collection_id) is None:
+            raise BadInput(f"no collection (set) with id {collection_id}")
 
 
 # -- deploy -------------------------------------------------------------------------------------
@@ -64,10 +172,12 @@ def deployed_address(mc: MintContext) -> str | None:
     """minting.contract, or the latest contract this account deployed on this chain (journal)."""
     if mc.ms.contract:
         return mc.ms.contract
+    q = select(MintTx).where(MintTx.chain_id == mc.chain.chain_id, MintTx.purpose == "deploy",
+                             MintTx.state == "confirmed")
+    if mc.chain.signer.address is not None:  # without a key: the latest deployed by anyone (journalled here)
+        q = q.where(MintTx.sender == mc.chain.signer.address)
     with mc.catalogue.read() as s:
-        row = s.scalars(select(MintTx).where(
-            MintTx.chain_id == mc.chain.chain_id, MintTx.sender == mc.chain.signer.address,
-            MintTx.purpose == "deploy", MintTx.state == "confirmed").order_by(MintTx.id.desc())).first()
+        row = s.scalars(q.order_by(MintTx.id.desc())).first()
         return row.receipt.get("contractAddress") if row else None
 
 
@@ -77,7 +187,9 @@ def contract(mc: MintContext, address: str | None = None) -> Any:
         raise BadInput("no contract: run `gallery mint deploy` first (or set minting.contract)")
     w3 = mc.chain.w3
     if not w3.eth.get_code(address):
-        raise BadInput(f"no contract code at {address} on chain {mc.chain.chain_id}")
+        hint = ("; minting.rpc_url 'eth-tester' is a throwaway chain that ended with the command that deployed "
+                "(leave rpc_url empty for the local dev chain kept under data_dir)") if mc.ms.rpc_url == "eth-tester" else ""
+        raise BadInput(f"no contract code at {address} on chain {mc.chain.chain_id}{hint}")
     abi, _ = contract_interface()
     return w3.eth.contract(address=w3.to_checksum_address(address), abi=abi)
 
@@ -277,9 +389,14 @@ def _batches(plan: SetPlan, size: int) -> list[tuple[int, int]]:
 def mint_set(mc: MintContext, collection_id: int, *, dry_run: bool = False, upload: Any = None,
              on_batch: Any = None) -> dict[str, Any]:
     """Mint a frozen set (or, with dry_run, show the plan and cost). Safe to rerun after a crash."""
+    if not dry_run and isinstance(mc.chain.signer, NoKey):
+        raise BadInput(f"no minting key: set the environment variable {mc.ms.key_env} or minting.keystore "
+                       "(only a dry run goes without one)")
     settled = [] if dry_run else mc.chain.reconcile()
     k = contract(mc)
-    if k.functions.owner().call() != mc.chain.signer.address:
+    if isinstance(mc.chain.signer, NoKey):  # a dry run without a key: plan and estimate as the contract's owner
+        mc.chain.signer.address = k.functions.owner().call()
+    elif k.functions.owner().call() != mc.chain.signer.address:
         raise BadInput(f"the minting account {mc.chain.signer.address} does not own contract {k.address}")
     if k.functions.baseURIFrozen().call():
         with mc.catalogue.read() as s:
@@ -305,7 +422,11 @@ def mint_set(mc: MintContext, collection_id: int, *, dry_run: bool = False, uplo
               "car": str(plan.car), "car_bytes": plan.car_bytes, "tokens": len(plan.tokens),
               "to_mint": sum(n for _, n in batches), "batches": len(batches), "estimated_gas": gas,
               "reconciled": len(settled)}
+    if isinstance(mc.chain.signer, NoKey):
+        report["note"] = f"no key given: planned and estimated as the contract's owner {mc.chain.signer.address}"
     if dry_run or (not batches and not need_uri):
+        if not dry_run:
+            report["minted"] = sum(1 for t in plan.tokens if t["state"] == "confirmed")
         max_fee, _ = mc.chain.fees()
         report["estimated_cost_eth"] = gas * max_fee / 1e18
         report["token_uris"] = [f"{plan.base_uri}{t['token_id']}" for t in plan.tokens]

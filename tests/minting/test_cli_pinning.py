@@ -26,8 +26,17 @@ def gallery(config: Path, *args: str, env: dict | None = None) -> subprocess.Com
 def test_cli_refusals_exit_2_without_leaking_the_key(config_file):
     r = gallery(config_file, "mint", "status", "--json")
     assert r.returncode == 0 and json.loads(r.stdout) == []
+    # rpc_url empty is the local dev chain: a key given there is used, and funded from the dev account, saying so
     r = gallery(config_file, "mint", "deploy", env={"GALLERY_MINT_KEY": KEY})
-    assert r.returncode == 2 and "minting.rpc_url is not set" in r.stderr
+    assert r.returncode == 0, r.stderr
+    assert "local dev chain: gave 0x" in r.stderr and "ETH from its dev account" in r.stderr
+    assert "built-in funded dev account" not in r.stderr  # the user's key, not the dev account
+    assert KEY[2:] not in r.stderr + r.stdout
+    # … and only with its own chain id
+    local1 = config_file.parent / "local1.yaml"
+    local1.write_text(config_file.read_text() + "minting:\n  chain_id: 1\n")
+    r = gallery(local1, "mint", "deploy")
+    assert r.returncode == 2 and "refusing to sign" in r.stderr and "local dev chain" in r.stderr
     cfg = config_file.parent / "tester.yaml"
     cfg.write_text(config_file.read_text() + "minting:\n  rpc_url: eth-tester\n")
     r = gallery(cfg, "mint", "deploy")

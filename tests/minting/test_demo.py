@@ -1,6 +1,9 @@
-"""The demo step mints a frozen set on a throwaway in-process chain and verifies it."""
+"""The demo step mints a frozen set on the local dev chain under data_dir and verifies it; `gallery mint`
+commands afterwards see the same chain."""
 
 from __future__ import annotations
+
+import json
 
 from sqlalchemy import select
 
@@ -23,9 +26,27 @@ def test_demo_step_creates_freezes_and_mints(settings, catalogue, tmp_path, caps
         coll = s.get(Collection, res["set"])
         assert coll.frozen_at is not None and len(coll.items) == 4
         assert len(s.scalars(select(Mint).where(Mint.state == "confirmed")).all()) == 4
-    # a second run mints the same frozen set again, into a fresh contract on a fresh chain
+    assert "built-in funded dev account" in out and "for this local chain only" in out
+    # a second run finds the same set already minted on the same contract of the same kept chain
     again = mint_step(dc)
-    assert again["set"] == res["set"] and again["contract"] != res["contract"] or again["tokens"] == 4
+    assert (again["set"], again["contract"], again["tokens"], again["verified"]) == (res["set"], res["contract"], 4, True)
+    with catalogue.read() as s:
+        assert len(s.scalars(select(Mint)).all()) == 4
+
+
+def test_gallery_mint_verifies_what_the_demo_minted(settings, catalogue, tmp_path, config_file, capsys):
+    from gallery.cli import main
+    from minting.demo import mint_step
+
+    add_artworks(catalogue, 4)
+    res = mint_step(DemoContext(settings=settings, catalogue=catalogue, out_dir=tmp_path, quick=True))
+    capsys.readouterr()
+    try:
+        main(["--config", str(config_file), "mint", "verify", str(res["set"]), "--json"])
+    except SystemExit as e:
+        assert e.code in (0, None), capsys.readouterr().err
+    v = json.loads(capsys.readouterr().out)
+    assert v["ok"] and v["contract"] == res["contract"] and v["total_minted"] == 4
 
 
 def test_demo_step_falls_back_when_the_curated_set_cannot_be_minted(settings, catalogue, tmp_path):
