@@ -42,9 +42,15 @@ def bip39_words() -> frozenset[str]:
     return words
 
 
+# Escapes that repr() and JSON write for whitespace ("abandon\\tability"): separators, not letters.
+_ESCAPE = re.compile(r"\\(?:[nrtvfab]|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8})")
+
+
 def _mnemonic_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of every run of at least 12 consecutive BIP-39 words."""
     words = bip39_words()
+    if "\\" in text:  # same length, so the spans still index the original text
+        text = _ESCAPE.sub(lambda m: " " * len(m.group()), text)
     spans: list[tuple[int, int]] = []
     run_start = run_end = -1
     n = 0
