@@ -53,6 +53,18 @@ class _LimitedLoader(yaml.SafeLoader):
         self._aliases = 0
         self._size: dict[int, int] = {}  # id(node) -> nodes in its expansion
 
+    # The scanner looks ahead over every open flow collection ("[[[[…"): quadratic in the nesting, so
+    # the depth is refused while scanning, before the composer would see it.
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803
+        if self.flow_level >= self._limits.max_depth:
+            raise YAMLLimitError(f"nested more than {self._limits.max_depth} levels deep", self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
+    def add_indent(self, column: int) -> bool:
+        if len(self.indents) >= self._limits.max_depth:
+            raise YAMLLimitError(f"nested more than {self._limits.max_depth} levels deep", self.get_mark())
+        return super().add_indent(column)
+
     def compose_node(self, parent: Node | None, index: Any) -> Node:  # noqa: D102
         lim = self._limits
         if self.check_event(AliasEvent):
@@ -142,8 +154,12 @@ def load(text: str | bytes, limits: Limits = DEFAULT_LIMITS, check_secrets: bool
 
 def read_limited(path: Any, limits: Limits = DEFAULT_LIMITS) -> bytes:
     """The bytes of a file, refusing it (YAMLLimitError) when it is larger than ``limits.max_bytes``."""
-    with open(path, "rb") as f:
-        data = f.read(limits.max_bytes + 1)
-    if len(data) > limits.max_bytes:
-        raise YAMLLimitError(f"larger than {limits.max_bytes} bytes (a configuration file is a few KB)")
-    return data
+    chunks: list[bytes] = []
+    total = 0
+    with open(path, "rb") as f:  # in chunks: memory in proportion to the file, a pipe or /dev/zero too
+        while chunk := f.read(64 * 1024):
+            total += len(chunk)
+            if total > limits.max_bytes:
+                raise YAMLLimitError(f"larger than {limits.max_bytes} bytes (a configuration file is a few KB)")
+            chunks.append(chunk)
+    return b"".join(chunks)
