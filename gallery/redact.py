@@ -120,6 +120,50 @@ def register_secret(value: str | None) -> None:
             _REGISTERED.add(value.strip())
 
 
+def _clean_arg(a: object) -> object:
+    if isinstance(a, str):
+        return redact(a)
+    if isinstance(a, bool | float | type(None)):
+        return a
+    try:
+        text = str(a)
+    except Exception:  # noqa: BLE001 - a broken __str__: leave it to the formatter
+        return a
+    return redact(text) if find_secret(text) else a
+
+
+def redact_record_args(record: logging.LogRecord) -> None:
+    """Redact a record's message template and each argument on its own, keeping their structure (a
+    formatter such as uvicorn's access log unpacks record.args)."""
+    if isinstance(record.msg, str):
+        record.msg = redact(record.msg)
+    if isinstance(record.args, tuple):
+        record.args = tuple(_clean_arg(a) for a in record.args)
+    elif isinstance(record.args, dict):
+        record.args = {k: _clean_arg(v) for k, v in record.args.items()}
+
+
+_base_factory = logging.getLogRecordFactory()
+
+
+def _redacting_factory(*args: object, **kwargs: object) -> logging.LogRecord:
+    record = _base_factory(*args, **kwargs)
+    try:
+        redact_record_args(record)
+    except Exception:  # noqa: BLE001 - logging must never fail because of the filter
+        pass
+    return record
+
+
+def install_record_factory() -> None:
+    """Every log record of the process, whatever handler emits it (uvicorn's, a library's), has its
+    message and arguments redacted when it is made."""
+    if logging.getLogRecordFactory() is not _redacting_factory:
+        global _base_factory
+        _base_factory = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(_redacting_factory)
+
+
 class RedactFilter(logging.Filter):
     """A handler filter: the formatted message, the traceback and the stack text are redacted."""
 
@@ -147,9 +191,11 @@ def install(handler: logging.Handler) -> logging.Handler:
 
 
 def install_on_root() -> None:
-    """A RedactFilter on every handler of the root logger (call after logging.basicConfig)."""
+    """A RedactFilter on every handler of the root logger (call after logging.basicConfig), and the
+    redacting record factory for handlers elsewhere."""
     for h in logging.getLogger().handlers:
         install(h)
+    install_record_factory()
 
 
 def install_excepthook() -> None:

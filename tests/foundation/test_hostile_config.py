@@ -237,6 +237,32 @@ def test_setup_logging_puts_the_filter_on_every_handler(tmp_path):
         root.setLevel(saved[2])
 
 
+@FAST
+@given(secret=secrets)
+def test_handlers_we_did_not_make_get_redacted_records_with_their_structure(secret):
+    """uvicorn's access formatter unpacks record.args: the record factory redacts each argument in place."""
+    from gallery.redact import install_record_factory
+
+    install_record_factory()
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):  # no RedactFilter on it, like a library's own handler
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    lg = logging.getLogger("test.redact.foreign")
+    h = Keep()
+    lg.addHandler(h)
+    lg.propagate = False
+    try:
+        lg.warning('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", f"/search?q={secret}", "1.1", 200)
+    finally:
+        lg.removeHandler(h)
+    (rec,) = seen
+    assert isinstance(rec.args, tuple) and len(rec.args) == 5 and rec.args[4] == 200
+    _assert_clean(rec.getMessage(), secret)
+
+
 def test_registered_environment_secrets_are_redacted_verbatim():
     token = "my curate token 7f3e"  # not key-like: redacted because it was read from the environment
     register_secret(token)
