@@ -253,6 +253,8 @@ def _nearest_existing(p: Path) -> Path:
             probe.stat()
             return probe
         except FileNotFoundError:
+            if os.path.lexists(probe):
+                raise ConfigError(f"{probe}: a symbolic link to nothing ({os.readlink(probe)})") from None
             if probe.parent == probe:
                 return probe
             probe = probe.parent
@@ -263,6 +265,8 @@ def check_dir_usable(what: str, p: Path) -> None:
     file, or a place this user cannot write -- before anything is written."""
     try:
         probe = _nearest_existing(p)
+    except ConfigError as exc:
+        raise ConfigError(f"{what} {p}: cannot be created: {exc}") from None
     except NotADirectoryError:
         bad = next((a for a in reversed(p.parents) if a.exists() and not a.is_dir()), None)
         raise ConfigError(f"{what} {p}: cannot be a directory: {bad or 'a parent'} is a file") from None

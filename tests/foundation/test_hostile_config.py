@@ -264,12 +264,17 @@ def test_handlers_we_did_not_make_get_redacted_records_with_their_structure(secr
 
 
 def test_registered_environment_secrets_are_redacted_verbatim():
-    token = "my curate token 7f3e"  # not key-like: redacted because it was read from the environment
-    register_secret(token)
-    assert redact(f"Authorization: Bearer {token}!") == "Authorization: Bearer [redacted: secret]!"
-    s = load_settings(EMPTY, environ={"GALLERY_PINNING_TOKEN": "pin-" + "q" * 20}, check_paths=False)
-    assert s.minting.pinning_token_env == "GALLERY_PINNING_TOKEN"
-    assert "q" * 20 not in redact("token pin-" + "q" * 20)
+    from gallery import redact as module
+
+    token, pin = "my curate token 7f3e", "pin-" + "q" * 20  # not key-like: secret because of where they were
+    try:
+        register_secret(token)
+        assert redact(f"Authorization: Bearer {token}!") == "Authorization: Bearer [redacted: secret]!"
+        s = load_settings(EMPTY, environ={"GALLERY_PINNING_TOKEN": pin}, check_paths=False)
+        assert s.minting.pinning_token_env == "GALLERY_PINNING_TOKEN"
+        assert redact(f"token {pin}") == "token [redacted: secret]"
+    finally:
+        module._REGISTERED.difference_update({token, pin})
 
 
 def test_cli_error_output_is_redacted(tmp_path, capsys):
@@ -381,7 +386,8 @@ def _tree(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
 
-@pytest.mark.parametrize("case", ["file", "under-file", "not-writable", "log-is-dir", "media-under-file"])
+@pytest.mark.parametrize("case", ["file", "under-file", "not-writable", "log-is-dir", "media-under-file",
+                                  "dangling-link"])
 def test_unusable_data_dir_is_refused_and_nothing_written(tmp_path, monkeypatch, case, capsys):
     from gallery.cli import main
 
@@ -395,6 +401,9 @@ def test_unusable_data_dir_is_refused_and_nothing_written(tmp_path, monkeypatch,
         cfg["logging"] = {"file": "logs.txt"}
     if case == "media-under-file":
         cfg["catalogue"] = {"media_dir": str(tmp_path / "afile" / "media")}
+    if case == "dangling-link":
+        (tmp_path / "link").symlink_to(tmp_path / "gone")
+        cfg["data_dir"] = str(tmp_path / "link" / "data")
     p = tmp_path / "config.yaml"
     p.write_text(yaml.safe_dump(cfg))
     if case == "not-writable":  # root may write anywhere: the check asks os.access, so ask it to say no
@@ -409,7 +418,7 @@ def test_unusable_data_dir_is_refused_and_nothing_written(tmp_path, monkeypatch,
         assert err.startswith("error: ") and "Traceback" not in err
         assert {"file": "exists and is not a directory", "under-file": "afile is a file",
                 "not-writable": "is not writable", "log-is-dir": "logging.file",
-                "media-under-file": "catalogue.media_dir"}[case] in err
+                "media-under-file": "catalogue.media_dir", "dangling-link": "a symbolic link to nothing"}[case] in err
     assert _tree(tmp_path) == before
 
 
