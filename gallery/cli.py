@@ -82,13 +82,16 @@ _register_plugins()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: 0 done, 1 failed while running, 2 bad input (usage errors included)."""
+    from gallery.redact import install_excepthook, redact
+
+    install_excepthook()  # an uncaught exception's traceback is redacted too
     try:
         app(args=argv, prog_name="gallery")  # standalone: click exits with 2 on usage errors
     except BadInput as e:
-        typer.echo(f"error: {e}", err=True)
+        typer.echo(f"error: {redact(str(e))}", err=True)
         sys.exit(2)
     except GalleryError as e:
-        typer.echo(f"error: {e}", err=True)
+        typer.echo(f"error: {redact(str(e))}", err=True)
         sys.exit(e.exit_code)
 
 

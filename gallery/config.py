@@ -20,7 +20,9 @@ import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator
 
 from curation.settings import CurationSettings
+from gallery import yaml_limits
 from gallery.errors import ConfigError
+from gallery.redact import find_secret, redact, register_secret
 from gallery.settings_base import Strict
 from generator.lts.settings import LTSSettings
 from generator.musicvae.settings import MusicVAESettings
@@ -32,8 +34,11 @@ from minting.settings import MintingSettings
 
 ENV_PREFIX = "GALLERY__"
 CONFIG_ENV = "GALLERY_CONFIG"
-
-
+# Limits of config.yaml (and of each environment override): size, nesting, aliases, expanded size.
+YAML_LIMITS = yaml_limits.Limits(max_bytes=1 << 20, max_depth=48, max_aliases=256, max_nodes=100_000)
+MAX_ENV_VALUE = 64 * 1024
+SECRET_ADVICE = ("never put a key, token or mnemonic in the configuration: minting.key_env / "
+                 "minting.keystore name where the key comes from")
 
 
 class CatalogueSettings(Strict):
@@ -111,9 +116,16 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
         if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX:
             continue
         parts = [p.lower() for p in key[len(ENV_PREFIX):].split("__") if p]
+        if len(raw) > MAX_ENV_VALUE:
+            raise ConfigError(f"environment {key}: longer than {MAX_ENV_VALUE} characters")
+        why = find_secret(raw)
+        if why:  # checked on the raw text: YAML would turn 0x… into an int printed in decimal
+            raise ConfigError(f"environment {key}: {why}; {SECRET_ADVICE}")
         try:
-            value = yaml.safe_load(raw) if raw != "" else ""
-        except yaml.YAMLError:
+            value = yaml_limits.load(raw, YAML_LIMITS, check_secrets=False) if raw != "" else ""
+        except yaml_limits.YAMLLimitError as exc:
+            raise ConfigError(f"environment {key}: {exc}") from None
+        except (yaml.YAMLError, RecursionError):
             value = raw
         if isinstance(value, (dict, list)) and not raw.strip().startswith(("{", "[")):
             value = raw
@@ -145,8 +157,11 @@ def _format_errors(source: str, err: ValidationError, env_keys: set[str]) -> str
         if e["type"] == "extra_forbidden":
             msg = "unknown key (not a setting; check the spelling and the section)"
         got = e.get("input")
-        got_s = "" if e["type"] in ("extra_forbidden", "missing") or isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"{where}: {loc}: {msg}{got_s}")
+        got_s = ""
+        if e["type"] not in ("extra_forbidden", "missing") and not isinstance(got, dict | list):
+            got_r = repr(got)
+            got_s = f" (got {got_r[:80] + '…' if len(got_r) > 80 else got_r})"
+        lines.append(redact(f"{where}: {loc}: {msg}{got_s}"))
     return "\n".join(lines)
 
 
@@ -171,8 +186,11 @@ def find_config(explicit: Path | str | None = None) -> Path | None:
 
 
 def load_settings(path: Path | str | None = None, environ: dict[str, str] | None = None,
-                  overrides: dict[str, Any] | None = None) -> Settings:
-    """Load, merge environment overrides and validate. Raises ConfigError on any problem."""
+                  overrides: dict[str, Any] | None = None, check_paths: bool = True) -> Settings:
+    """Load, merge environment overrides and validate. Raises ConfigError on any problem.
+
+    With ``check_paths`` (the default) data_dir, the media store and the log file's folder must be
+    directories this user can create or write (:func:`check_writable_paths`)."""
     environ = dict(os.environ if environ is None else environ)
     cfg_path = find_config(path)
     data: dict[str, Any] = {}
@@ -183,16 +201,21 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
         if not cfg_path.exists():
             raise ConfigError(f"{cfg_path}: no such configuration file")
         try:
-            text = cfg_path.read_text(encoding="utf-8")
+            text = yaml_limits.read_limited(cfg_path, YAML_LIMITS).decode("utf-8")
+        except yaml_limits.YAMLLimitError as exc:
+            raise ConfigError(f"{cfg_path}: {exc}") from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{cfg_path}: cannot read: {exc}") from exc
+            raise ConfigError(redact(f"{cfg_path}: cannot read: {exc}")) from None
         try:
-            loaded = yaml.safe_load(text)
+            loaded = yaml_limits.load(text, YAML_LIMITS)
+        except yaml_limits.YAMLLimitError as exc:
+            advice = f"; {SECRET_ADVICE}" if "looks like" in str(exc) else ""
+            raise ConfigError(f"{cfg_path}: {exc}{advice}") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             problem = getattr(exc, "problem", None) or str(exc)
-            raise ConfigError(f"{cfg_path}:{where}: YAML syntax error: {problem}") from exc
+            raise ConfigError(redact(f"{cfg_path}:{where}: YAML syntax error: {problem}")) from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -208,7 +231,64 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
         settings = Settings.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(_format_errors(source, exc, env_keys)) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply") from None
     if not settings.data_dir.is_absolute():
         settings.data_dir = (base_dir / settings.data_dir).resolve()
     settings._source = source
+    for name in (settings.minting.key_env, settings.minting.keystore_password_env,
+                 settings.minting.pinning_token_env, settings.curation.token_env):
+        register_secret(environ.get(name))
+    if check_paths:
+        check_writable_paths(settings)
     return settings
+
+
+# ---------------------------------------------------------------------------------------------
+def _nearest_existing(p: Path) -> Path:
+    """p itself, or its nearest ancestor that exists (stat errors other than 'missing' propagate)."""
+    probe = p
+    while True:
+        try:
+            probe.stat()
+            return probe
+        except FileNotFoundError:
+            if os.path.lexists(probe):
+                raise ConfigError(f"{probe}: a symbolic link to nothing ({os.readlink(probe)})") from None
+            if probe.parent == probe:
+                return probe
+            probe = probe.parent
+
+
+def check_dir_usable(what: str, p: Path) -> None:
+    """A directory the gallery will create or write into: refuse (ConfigError) a file, a path under a
+    file, or a place this user cannot write -- before anything is written."""
+    try:
+        probe = _nearest_existing(p)
+    except ConfigError as exc:
+        raise ConfigError(f"{what} {p}: cannot be created: {exc}") from None
+    except NotADirectoryError:
+        bad = next((a for a in reversed(p.parents) if a.exists() and not a.is_dir()), None)
+        raise ConfigError(f"{what} {p}: cannot be a directory: {bad or 'a parent'} is a file") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {p}: cannot be checked: {exc.strerror or exc}") from None
+    if probe == p and not p.is_dir():
+        raise ConfigError(f"{what} {p}: exists and is not a directory (a file?); point it at a directory")
+    if not probe.is_dir():
+        raise ConfigError(f"{what} {p}: cannot be created: {probe} is a file, not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        where = "is not writable" if probe == p else f"cannot be created: {probe} is not writable"
+        raise ConfigError(f"{what} {p}: {where} by this user (uid {os.getuid()})")
+
+
+def check_writable_paths(settings: Settings) -> None:
+    """data_dir, the media store and the log file must be usable: checked at start, nothing written."""
+    check_dir_usable("data_dir", settings.data_dir)
+    check_dir_usable("catalogue.media_dir", settings.media_root)
+    if settings.logging.file is not None:
+        f = settings.path(settings.logging.file)
+        if f.is_dir():
+            raise ConfigError(f"logging.file {f}: is a directory; give a file name")
+        if f.exists() and not os.access(f, os.W_OK):
+            raise ConfigError(f"logging.file {f}: is not writable by this user")
+        check_dir_usable("logging.file's folder", f.parent)

@@ -1,4 +1,7 @@
-"""Logging and progress: rich progress bars on a terminal, plain log lines otherwise."""
+"""Logging and progress: rich progress bars on a terminal, plain log lines otherwise.
+
+Every handler carries a :class:`gallery.redact.RedactFilter`: a value that looks like a private key
+or a mnemonic (or a registered secret) never reaches a terminal, the journal or a log file."""
 
 from __future__ import annotations
 
@@ -15,9 +18,12 @@ log = logging.getLogger("gallery")
 
 
 def setup_logging(level: str = "INFO", file: Path | None = None) -> None:
+    from gallery.redact import install, install_on_root
+
     root = logging.getLogger()
     if getattr(root, "_gallery_configured", False):
         root.setLevel(level)
+        install_on_root()
         return
     root.setLevel(level)
     if sys.stderr.isatty():
@@ -28,14 +34,15 @@ def setup_logging(level: str = "INFO", file: Path | None = None) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
+    root.addHandler(install(handler))
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
         fh = logging.FileHandler(file)
         fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(fh)
+        root.addHandler(install(fh))
     for noisy in ("alembic", "numba", "matplotlib", "PIL", "urllib3", "web3", "asyncio", "multipart", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    install_on_root()  # handlers added before us (basicConfig, a test's) redact secrets too
     root._gallery_configured = True  # type: ignore[attr-defined]
 
 

@@ -90,6 +90,14 @@ class JobEntry(Strict):
             raise ValueError("use 1-64 letters, digits, '.', '_' or '-'")
         return v
 
+    @field_validator("params")
+    @classmethod
+    def _params_json(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from generator.job_params import check_json_data
+
+        check_json_data(v)  # JSON data within limits, for every kind (typed per kind: Window below)
+        return v
+
     @field_validator("prompts")
     @classmethod
     def _prompts_ok(cls, v: list[str]) -> list[str]:
@@ -121,6 +129,28 @@ class JobEntry(Strict):
     @property
     def label(self) -> str:
         return self.name or self.kind
+
+    def injected_params(self) -> dict[str, Any]:
+        """What the scheduler adds to params per job (the longest prompt it may draw, a paired visual's
+        id), so that config check validates them as parameters of the kind too."""
+        out: dict[str, Any] = {}
+        if self.prompts:
+            out[self.prompt_param] = max(self.prompts, key=len)
+        elif self.prompt_templates:
+            longest = {k: max(v, key=len) for k, v in self.vocabulary.items() if v}
+            out[self.prompt_param] = max((t.format(**longest) for t in self.prompt_templates), key=len)
+        if self.pair_with is not None:
+            out[self.pair_param] = 1
+        return out
+
+    def injected_reasons(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.prompts or self.prompt_templates:
+            out[self.prompt_param] = "the entry's prompts go into it: set prompt_param to a parameter of this kind"
+        if self.pair_with is not None:
+            out[self.pair_param] = ("pair_with puts the visual's id into it: set pair_param to a parameter of "
+                                    "this kind (musicvae: pair_with; lts.soundscape: visual_id with mode timeline)")
+        return out
 
     @property
     def effective_weight(self) -> float:
@@ -180,6 +210,13 @@ class Window(Strict):
         except ValueError as exc:
             what = f"cron {self.cron!r}" if self.cron is not None else f"days {self.days!r}"
             raise ValueError(f"window {self.name!r}: {what}: {exc}") from None
+        from generator.job_params import param_errors
+
+        problems = [f"window {self.name!r}, job {i} ({job.label}): {msg}"
+                    for i, job in enumerate(self.jobs, 1)
+                    for msg in param_errors(job.kind, job.params, job.injected_params(), job.injected_reasons())]
+        if problems:
+            raise ValueError("\n  ".join(problems))
         return self
 
     @property

@@ -113,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
 def run_one(run_id: int, settings_json: str, deadline_epoch: float) -> int:
     """Run the job of run row ``run_id`` in this process and record its outcome; returns the exit status."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s worker[{run_id}] %(name)s: %(message)s")
+    from gallery.redact import install_on_root, redact
+
+    install_on_root()  # a job's log lines go through the secret filter like the daemon's
     from catalogue import Catalogue
     from catalogue.models import Run, utcnow
     from gallery.config import Settings
@@ -165,7 +168,7 @@ def run_one(run_id: int, settings_json: str, deadline_epoch: float) -> int:
         assert run is not None
         run.state = state
         run.ended = utcnow()
-        run.error = error
+        run.error = redact(error) if error else error
         run.artwork_ids = list(ids)
     if ids:
         # After the row says done: a deadline kill here loses features only (the lazy index makes them).
@@ -258,7 +261,9 @@ def _fork_job(req: dict[str, Any]) -> int:
         sys.stderr = os.fdopen(2, "w", buffering=1)
         code = run_one(int(req["run_id"]), req["settings"], float(req.get("deadline") or 0))
     except BaseException:  # noqa: BLE001
-        traceback.print_exc()
+        from gallery.redact import redact
+
+        sys.stderr.write(redact(traceback.format_exc()))
     finally:
         try:
             sys.stdout.flush()

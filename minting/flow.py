@@ -25,7 +25,7 @@ from catalogue.models import Artwork, Collection, Mint, MintTx, Model
 from gallery.errors import BadInput, GalleryError
 from minting import cid as cidlib
 from minting.chain import GWEI, Chain, NoKey, Signer, connect, contract_interface, key_configured, load_signer
-from minting.metadata import canonical_json, token_files
+from minting.metadata import canonical_json, refuse_secrets, token_files
 
 log = logging.getLogger("gallery.minting")
 
@@ -165,6 +165,7 @@ def contract_metadata(ms: Any, owner: str) -> bytes:
            "fee_recipient": ms.royalty_receiver or owner}
     if ms.external_url and "{" not in ms.external_url:
         doc["external_link"] = ms.external_url
+    refuse_secrets(doc, "the contract's metadata")
     return canonical_json(doc)
 
 

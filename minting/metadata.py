@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gallery.errors import BadInput
+from gallery.redact import find_secret, find_secret_in_words
 from minting.cid import file_cid
 
 # Which media role is the token's image and which its animation, by artwork kind.
@@ -40,6 +41,51 @@ class TokenFiles:
 
 def canonical_json(doc: dict[str, Any]) -> bytes:
     return (json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def refuse_secrets(doc: Any, what: str, allowed: frozenset[str] | set[str] = frozenset()) -> None:
+    """Refuse (BadInput) to publish a document any of whose texts -- name, description, titles, tags,
+    attributes, keys -- looks like a private key or a wallet mnemonic; the message names the field,
+    never the value. ``allowed``: exact strings that are known digests (a checkpoint's sha256), not text."""
+    def fail(path: str, why: str) -> None:
+        raise BadInput(f"{what}: {path or 'the document'}: {why}; refusing to publish it (nothing was written). "
+                       "Edit that text (title, tags, set description, minting.* setting) first")
+
+    tags: list[str] = []
+    stack: list[tuple[Any, str]] = [(doc, "")]
+    while stack:
+        v, path = stack.pop()
+        if isinstance(v, dict):
+            for k, x in v.items():
+                why = find_secret(str(k))
+                if why:
+                    fail(f"{path} (a key)", why)
+                stack.append((x, f"{path}.{k}" if path else str(k)))
+        elif isinstance(v, list | tuple):
+            why = find_secret_in_words([x for x in v if isinstance(x, str)])
+            if why:
+                fail(path, why)
+            for i, x in enumerate(v):
+                label = x.get("trait_type") if isinstance(x, dict) and isinstance(x.get("trait_type"), str) else i
+                if isinstance(x, dict) and x.get("trait_type") == "tag" and isinstance(x.get("value"), str):
+                    tags.append(x["value"])
+                stack.append((x, f"{path}[{label}]"))
+        elif isinstance(v, str) and v not in allowed:
+            why = find_secret(v)
+            if why:
+                fail(path, why)
+    why = find_secret_in_words(sorted(tags)) or find_secret_in_words(tags)
+    if why:
+        fail("attributes[tag] (the tags together)", why)
+
+
+def _digests(artwork: Any) -> set[str]:
+    """The sha256 digests a token's attributes may carry verbatim (computed from files, not typed)."""
+    recipe = artwork.recipe or {}
+    out = {getattr(artwork, "model_sha256", None), recipe.get("checkpoint_sha256")}
+    if isinstance(recipe.get("model"), dict):
+        out.add(recipe["model"].get("sha256"))
+    return {d for d in out if isinstance(d, str) and len(d) == 64}
 
 
 def _trait_value(v: Any) -> Any:
@@ -118,4 +164,5 @@ def token_files(artwork: Any, media_path, *, collection_title: str, collection_d
         doc["external_url"] = external_url.format(artwork_id=artwork.id, token_id=token_id)
     doc["properties"] = {"artwork_id": artwork.id, "collection": collection_title, "position": position,
                          "files": {role: {"cid": cid} for role, cid in cids.items()}}
+    refuse_secrets(doc, f"artwork {artwork.id}'s token metadata", _digests(artwork))
     return TokenFiles(doc, canonical_json(doc), media, shas)

@@ -76,8 +76,11 @@ def test_bad_programme_is_refused_with_reason(tmp_path, text, words):
 
 
 def test_every_job_kind_in_the_registry_is_accepted(tmp_path):
+    import json
+
+    from generator.job_params import REQUIRED_EXAMPLES
     from generator.jobs import JOB_KINDS
 
-    jobs = ", ".join(f"{{kind: {k!r}}}" for k in sorted(JOB_KINDS))
+    jobs = ", ".join(f"{{kind: {k!r}, params: {json.dumps(REQUIRED_EXAMPLES.get(k, {}))}}}" for k in sorted(JOB_KINDS))
     s = _load(tmp_path, f"  windows: [{{name: a, start: '22:00', end: '07:00', jobs: [{jobs}]}}]").schedule
     assert [e.kind for e in s.windows[0].jobs] == sorted(JOB_KINDS)
