@@ -21,6 +21,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator
 
 from curation.settings import CurationSettings
 from gallery.errors import ConfigError
+from gallery.media import MediaSettings
 from gallery.settings_base import Strict
 from generator.lts.settings import LTSSettings
 from generator.musicvae.settings import MusicVAESettings
@@ -73,6 +74,7 @@ class Settings(Strict):
     seed: int = Field(0, ge=0)
     logging: LoggingSettings = LoggingSettings()
     catalogue: CatalogueSettings = CatalogueSettings()
+    media: MediaSettings = MediaSettings()
     stylegan: StyleGANSettings = StyleGANSettings()
     vqclip: VQClipSettings = VQClipSettings()
     lts: LTSSettings = LTSSettings()
