@@ -131,6 +131,9 @@ def read_wav(data: bytes | Path, what: str = "audio", limits: MediaSettings = ME
             frames = w.readframes(n)
     except (wave.Error, EOFError, OSError) as e:
         raise BadInput(f"{what}: not a readable PCM WAV file ({e})") from e
+    frames = frames[: len(frames) // max(1, width * ch) * width * ch]  # a truncated file ends mid-sample
+    if not frames:
+        raise BadInput(f"{what}: WAV file holds no samples")
     if width == 2:
         x = np.frombuffer(frames, "<i2").astype(np.float32) / 32768.0
     elif width == 4:

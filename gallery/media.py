@@ -131,10 +131,38 @@ def _check_size(w: int, h: int, what: str, max_pixels: int) -> None:
                                   f"{_mp(max_pixels)} (media.max_image_pixels)")
 
 
+def _webp_claim(src: Any) -> tuple[int, int] | None:
+    """The canvas a WebP header claims, read here: Pillow's WebP open already sets up libwebp's decoder,
+    which allocates the canvas, so the budget is checked before Pillow sees the file."""
+    if isinstance(src, io.BytesIO):
+        head = src.getbuffer()[:30].tobytes()
+    else:
+        with open(src, "rb") as f:
+            head = f.read(30)
+    if len(head) < 30 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return None
+    kind = head[12:16]
+    if kind == b"VP8X":
+        return int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1
+    if kind == b"VP8 ":
+        return int.from_bytes(head[26:28], "little") & 0x3FFF, int.from_bytes(head[28:30], "little") & 0x3FFF
+    if kind == b"VP8L":
+        v = int.from_bytes(head[21:25], "little")
+        return (v & 0x3FFF) + 1, ((v >> 14) & 0x3FFF) + 1
+    return None
+
+
+def _open_checked(src: Any, what: str, max_pixels: int) -> Any:
+    webp = _webp_claim(src)
+    if webp is not None and webp[0] * webp[1] > max_pixels:
+        _check_size(*webp, what, max_pixels)
+    return _open(src, what, max_pixels)
+
+
 def probe_image(src: bytes | Path | str, *, what: str = "image",
                 max_pixels: int = DEFAULTS.max_image_pixels) -> ImageHeader:
     """Format and size from the header alone (nothing decoded); the same refusals as read_image."""
-    im = _open(_source(src, what), what, max_pixels)
+    im = _open_checked(_source(src, what), what, max_pixels)
     with im:
         w, h = im.size
         _check_size(w, h, what, max_pixels)
@@ -178,7 +206,7 @@ def read_image(src: bytes | Path | str, *, what: str = "image", max_pixels: int 
     import numpy as np
     from PIL import Image
 
-    im = _open(_source(src, what), what, max_pixels)
+    im = _open_checked(_source(src, what), what, max_pixels)
     try:
         w, h = im.size
         _check_size(w, h, what, max_pixels)
@@ -211,7 +239,7 @@ def read_image(src: bytes | Path | str, *, what: str = "image", max_pixels: int 
 
 
 def _to_rgb_reduced(im: Any, f: int) -> Any:
-    """A loaded Pillow image -> RGB, reduced by the integer factor f (box average)."""
+    """A loaded Pillow image -> RGB, reduced by the factor f (box average)."""
     import numpy as np
     from PIL import Image
 
@@ -222,8 +250,9 @@ def _to_rgb_reduced(im: Any, f: int) -> Any:
         im = Image.fromarray((a.astype(np.uint32) >> shift).clip(0, 255).astype(np.uint8), "L")
     if im.mode not in ("L", "RGB"):
         im = im.convert("RGB")
-    if f > 1:
-        im = im.reduce(f)
+    if f > 1:  # area average (box filter) to 1/f of the size, edges and all
+        w, h = im.size
+        im = im.resize((max(1, round(w / f)), max(1, round(h / f))), Image.Resampling.BOX)
     if im.mode != "RGB":
         im = im.convert("RGB")
     return im
