@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
 from gallery.media import DEFAULTS as MEDIA_DEFAULTS
-from gallery.media import limits_of, read_image
+from gallery.media import limits_of, probe_image, read_image
 from generator.stylegan.model import Generator, to_uint8
 
 
@@ -111,13 +111,17 @@ def project_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
 
     if not params.get("image"):
         raise BadInput("stylegan.project needs an image path")
+    path = Path(params["image"])
+    if not path.is_file():
+        raise BadInput(f"image to project not found: {path}")
+    max_pixels = limits_of(ctx.settings).max_image_pixels
+    probe_image(path, what=f"image to project {path}", max_pixels=max_pixels)  # before the model loads
     m = load_model(params, ctx)
     c = common(params, ctx, m)
     steps = _num(params, "steps", 300, int, 1, 100_000)
     lr = _num(params, "lr", 0.05, float, 1e-5, 10.0)
     wplus = bool(params.get("wplus", True))
-    path = Path(params["image"])
-    target = load_target(path, m.cfg.resolution, limits_of(ctx.settings).max_image_pixels)
+    target = load_target(path, m.cfg.resolution, max_pixels)
     torch.manual_seed(c["seed"])
     p = project(m.G, target, steps, wplus, lr, c["seed"], c["noise_mode"])
     best = p.image_wplus if p.image_wplus is not None else p.image_w
