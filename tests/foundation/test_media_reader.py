@@ -161,7 +161,8 @@ def test_any_hostile_file_gives_a_bounded_picture_or_a_clear_error(case, fit, co
         else:
             assert arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3 and arr.flags.c_contiguous
             assert 0 < arr.shape[0] * arr.shape[1] <= BUDGET
-            assert how not in ("zero", "junk")  # nothing to decode there
+            assert how != "junk"  # nothing to decode there
+            assert how != "zero" or fmt == "WEBP"  # (VP8X and VP8L cannot store a zero side: it became 1 or 16384)
         assert sorted(os.listdir(tmp)) == before
         if as_file:
             assert Path(src).read_bytes() == data
