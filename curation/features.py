@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 
 from gallery.errors import BadInput
+from gallery.media import DEFAULTS as MEDIA_DEFAULTS
+from gallery.media import MediaSettings, check_audio_header, read_image
 
 # Scalar features a search can take a range of, with a line a person understands.
 SCALARS: dict[str, str] = {
@@ -30,13 +32,17 @@ VISUAL_ROLES = ("image", "poster", "thumbnail", "spectrogram", "pianoroll")
 HIST_BINS = (8, 4, 4)  # hue x saturation x value
 
 
-def decode_image(data: bytes | Path, what: str = "image") -> np.ndarray:
-    """PNG/JPEG bytes or a file -> RGB uint8 HxWx3; BadInput naming ``what`` when it is not an image."""
-    raw = Path(data).read_bytes() if isinstance(data, Path) else data
-    arr = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
-    if arr is None or arr.size == 0:
-        raise BadInput(f"{what}: not a readable image (PNG, JPEG, WebP)")
-    return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+# Images are decoded reduced to no less than this on the short side: enough for the features (256 on the
+# long side) and for CLIP (224 on the short side).
+DECODE_SIDE = 512
+
+
+def decode_image(data: bytes | Path, what: str = "image", max_pixels: int = MEDIA_DEFAULTS.max_image_pixels,
+                 side: int | None = DECODE_SIDE) -> np.ndarray:
+    """PNG/JPEG/WebP/... bytes or a file -> RGB uint8 HxWx3, through the one reader (gallery.media): refused
+    over ``max_pixels`` from the header (MediaTooLarge), MediaUnreadable when it is not a readable image
+    (both BadInput naming ``what``); decoded reduced to no less than ``side`` pixels on the short side."""
+    return read_image(data, what=what, max_pixels=max_pixels, fit=(side, side) if side else None, cover=True)
 
 
 def _small(rgb: np.ndarray, side: int = 256) -> np.ndarray:
@@ -114,15 +120,20 @@ def image_features(rgb: np.ndarray) -> dict[str, Any]:
     }
 
 
-def read_wav(data: bytes | Path, what: str = "audio") -> tuple[np.ndarray, int]:
-    """A PCM WAV -> (mono float32 in -1..1, sample rate); BadInput when it is not one."""
-    raw = Path(data).read_bytes() if isinstance(data, Path) else data
+def read_wav(data: bytes | Path, what: str = "audio", limits: MediaSettings = MEDIA_DEFAULTS) -> tuple[np.ndarray, int]:
+    """A PCM WAV -> (mono float32 in -1..1, sample rate); BadInput when it is not one, MediaTooLarge when its
+    header says it lasts longer than ``media.max_audio_seconds`` (nothing read past the header then)."""
+    src = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else str(data)
     try:
-        with wave.open(io.BytesIO(raw)) as w:
+        with wave.open(src) as w:
             sr, ch, width, n = w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()
+            check_audio_header(sr, ch, n, what=what, limits=limits)
             frames = w.readframes(n)
-    except (wave.Error, EOFError) as e:
+    except (wave.Error, EOFError, OSError) as e:
         raise BadInput(f"{what}: not a readable PCM WAV file ({e})") from e
+    frames = frames[: len(frames) // max(1, width * ch) * width * ch]  # a truncated file ends mid-sample
+    if not frames:
+        raise BadInput(f"{what}: WAV file holds no samples")
     if width == 2:
         x = np.frombuffer(frames, "<i2").astype(np.float32) / 32768.0
     elif width == 4:

@@ -14,6 +14,7 @@ from curation import features as F
 from curation.embed import Encoder, feature_name, normalise
 from curation.index import VectorIndex, get_index
 from gallery.errors import BadInput
+from gallery.media import limits_of
 
 
 @dataclass
@@ -117,7 +118,7 @@ class Searcher:
         return normalise(self.enc.encode_texts([text])[0])
 
     def image_vector(self, data: bytes) -> np.ndarray:
-        rgb = F.decode_image(data, what="uploaded image")
+        rgb = F.decode_image(data, what="uploaded image", max_pixels=limits_of(self.settings).max_image_pixels)
         return normalise(self.enc.encode_images([rgb])[0])
 
     def artwork_vector(self, artwork_id: int) -> np.ndarray:

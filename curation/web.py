@@ -36,6 +36,7 @@ from catalogue.models import Artwork, Lineage, Media, Tag
 from curation import sets
 from curation.search import Filters, Hit, Searcher, feature_ranges, feature_table
 from gallery.errors import BadInput, GalleryError
+from gallery.media import MediaTooLarge
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -223,6 +224,10 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
     @app.exception_handler(BadInput)
     async def bad_input(request: Request, exc: BadInput) -> HTMLResponse:
         return page(request, "error.html", status=400, message=str(exc))
+
+    @app.exception_handler(MediaTooLarge)
+    async def too_large(request: Request, exc: MediaTooLarge) -> HTMLResponse:
+        return page(request, "error.html", status=413, message=str(exc))
 
     @app.exception_handler(GalleryError)
     async def failure(request: Request, exc: GalleryError) -> HTMLResponse:

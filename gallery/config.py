@@ -23,6 +23,7 @@ from curation.settings import CurationSettings
 from gallery import yaml_limits
 from gallery.errors import ConfigError
 from gallery.redact import find_secret, redact, register_secret
+from gallery.media import MediaSettings
 from gallery.settings_base import Strict
 from generator.lts.settings import LTSSettings
 from generator.musicvae.settings import MusicVAESettings
@@ -78,6 +79,7 @@ class Settings(Strict):
     seed: int = Field(0, ge=0)
     logging: LoggingSettings = LoggingSettings()
     catalogue: CatalogueSettings = CatalogueSettings()
+    media: MediaSettings = MediaSettings()
     stylegan: StyleGANSettings = StyleGANSettings()
     vqclip: VQClipSettings = VQClipSettings()
     lts: LTSSettings = LTSSettings()

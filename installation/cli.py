@@ -51,7 +51,7 @@ def show(ctx: typer.Context,
     if record is not None:
         from installation.record import record_show
 
-        res = record_show(ss, cat, record, seconds or 0, width=width, height=height, fps=fps)
+        res = record_show(ss, cat, record, seconds or 0, width=width, height=height, fps=fps, media=s.media)
         summary: dict[str, Any] = {"recording": str(res.path), "frames": res.frames, "seconds": res.seconds,
                                    "size": [res.width, res.height], **res.status}
     else:
@@ -60,7 +60,7 @@ def show(ctx: typer.Context,
         full = ss.fullscreen if fullscreen is None else fullscreen
         res2 = run_live(ss, cat, status_file=s.path(ss.status_file), fullscreen=full,
                         display=ss.display if display is None else display, seconds=seconds, width=width,
-                        height=height)
+                        height=height, media=s.media)
         summary = {"frames": res2.frames, "seconds": round(res2.seconds, 1), "quit_by": res2.quit_by, **res2.status}
     if as_json:
         typer.echo(json.dumps(summary, default=str))

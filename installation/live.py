@@ -70,7 +70,8 @@ class LiveResult:
 
 def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None, fullscreen: bool,
              display: int = 0, seconds: float | None = None, width: int | None = None, height: int | None = None,
-             http_port: int | None = None, script: list[tuple[float, str]] | None = None) -> LiveResult:
+             http_port: int | None = None, script: list[tuple[float, str]] | None = None,
+             media: Any = None) -> LiveResult:
     """Run the show until quit (or for ``seconds``). ``script``: (show time, key name) pairs for tests."""
     import pygame
 
@@ -82,7 +83,8 @@ def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None
         raise GalleryError(f"cannot open the sound output ({e}); set SDL_AUDIODRIVER=dummy for a silent show") from e
     hb = Heartbeat(status_file, settings.http_port if http_port is None else http_port,
                    stale_after=max(10.0, 5 * settings.heartbeat_seconds))
-    show = Show(settings, r, audio, source=CatalogueSource(catalogue, settings), catalogue=catalogue, live=True)
+    show = Show(settings, r, audio, source=CatalogueSource(catalogue, settings), catalogue=catalogue, live=True,
+                media=media)
     script = sorted(script or [])
     clock = pygame.time.Clock()
     t0 = time.monotonic()

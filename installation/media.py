@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from gallery.media import (
+    DEFAULTS,
+    BadMedia,
+    MediaSettings,
+    check_video,
+    ffmpeg_input_limits,
+    probe_audio,
+    read_image,
+)
 from installation.programme import Entry, MediaRef
 
 log = logging.getLogger(__name__)
+_OVER_PIXELS = re.compile(r"Picture size (\d+)x(\d+) exceeds specified max pixel count")
 
 
 class MediaError(Exception):
@@ -28,24 +39,29 @@ class MediaError(Exception):
         self.reason = reason
 
 
-def load_image(path: Path) -> np.ndarray:
-    """RGB uint8 (H, W, 3); ValueError when the file is missing or not a readable image."""
-    import cv2
-
+def load_image(path: Path, screen: tuple[int, int] | None = None, fit: str = "contain",
+               limits: MediaSettings = DEFAULTS) -> np.ndarray:
+    """RGB uint8 (H, W, 3); ValueError when the file is missing, not a readable image, or its header claims
+    more than ``media.max_image_pixels``. With ``screen``, decoded reduced to no less than it will be drawn."""
     if not Path(path).is_file():
         raise ValueError("file is missing")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None or img.size == 0:
-        raise ValueError("not a readable image")
-    return np.ascontiguousarray(img[:, :, ::-1])
+    try:
+        return read_image(path, what="image", max_pixels=limits.max_image_pixels, fit=screen, cover=fit == "cover")
+    except BadMedia as e:
+        raise ValueError(e.reason) from e
 
 
-def load_audio(path: Path, sample_rate: int) -> np.ndarray:
-    """int16 stereo (N, 2) at ``sample_rate`` (linear resampling); ValueError when unreadable."""
+def load_audio(path: Path, sample_rate: int, limits: MediaSettings = DEFAULTS) -> np.ndarray:
+    """int16 stereo (N, 2) at ``sample_rate`` (linear resampling); ValueError when unreadable or longer than
+    ``media.max_audio_seconds`` (told by the header, before decoding)."""
     import soundfile as sf
 
     if not Path(path).is_file():
         raise ValueError("file is missing")
+    try:
+        probe_audio(path, what="sound", limits=limits)
+    except BadMedia as e:
+        raise ValueError(e.reason) from e
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises its own LibsndfileError / RuntimeError
@@ -111,22 +127,36 @@ class VideoStream:
     ``frame_at(t)`` gives the frame for t seconds into the video (holding the last one after the end).
     """
 
-    def __init__(self, path: Path, depth: int = 4, block_timeout: float = 15.0) -> None:
+    def __init__(self, path: Path, depth: int = 4, block_timeout: float = 15.0,
+                 limits: MediaSettings = DEFAULTS) -> None:
         import imageio_ffmpeg
 
         self.path = Path(path)
         if not self.path.is_file():
             raise ValueError("file is missing")
-        # RGBA: a 4-byte texel uploads without conversion (llvmpipe: ~0.2 ms for 1080p against ~2 ms for RGB)
-        self._gen = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgba", bits_per_pixel=32)
+        # RGBA: a 4-byte texel uploads without conversion (llvmpipe: ~0.2 ms for 1080p against ~2 ms for RGB);
+        # ffmpeg's decoder refuses frames over media.max_video_pixels itself (it decodes a few to probe)
+        self._gen = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgba", bits_per_pixel=32,
+                                               input_params=ffmpeg_input_limits(limits))
         try:
             meta = next(self._gen)
         except Exception as e:
             self._gen.close()
+            over = _OVER_PIXELS.search(str(e))
+            if over:
+                try:
+                    check_video(int(over.group(1)), int(over.group(2)), None, None, what="video", limits=limits)
+                except BadMedia as be:
+                    raise ValueError(be.reason) from e
             raise ValueError(f"not a readable video ({_short(e)})") from e
         self.size: tuple[int, int] = tuple(meta["size"])  # type: ignore[assignment]
         self.fps = float(meta.get("fps") or 25.0)
         self.duration = float(meta.get("duration") or 0.0)
+        try:
+            check_video(self.size[0], self.size[1], self.fps, self.duration, what="video", limits=limits)
+        except BadMedia as e:
+            self._gen.close()
+            raise ValueError(e.reason) from e
         self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self.error: str | None = None
@@ -232,25 +262,30 @@ class Prepared:
             self.video = None
 
 
-def prepare(entry: Entry, sample_rate: int, screen: tuple[int, int] | None = None, fit: str = "contain") -> Prepared:
+def prepare(entry: Entry, sample_rate: int, screen: tuple[int, int] | None = None, fit: str = "contain",
+            limits: MediaSettings = DEFAULTS) -> Prepared:
     """Decode an entry's media (image, or open the video and its first frame; the sound).
 
-    With ``screen`` (width, height), a still is fitted to it here, off the render thread.
+    With ``screen`` (width, height), a still is fitted to it here, off the render thread. Whatever goes
+    wrong with a file (over a media limit, corrupt, a decoder's own error) is a MediaError: the show skips
+    the work and goes on.
     """
     p = Prepared(entry)
     ref = entry.visual
     try:
         if ref.kind == "video":
-            p.video = VideoStream(ref.path)
+            p.video = VideoStream(ref.path, limits=limits)
         else:
-            p.image = load_image(ref.path)
+            p.image = load_image(ref.path, screen, fit, limits)
             if screen is not None:
                 p.image = shrink_to_screen(p.image, screen[0], screen[1], fit)
     except ValueError as e:
         raise MediaError(entry, ref, str(e)) from e
+    except Exception as e:  # a decoder's own error (cv2.error, MemoryError...) must not stop the show
+        raise MediaError(entry, ref, f"could not decode ({_short(e)})") from e
     if entry.audio is not None:
         try:
-            p.audio = load_audio(entry.audio.path, sample_rate)
+            p.audio = load_audio(entry.audio.path, sample_rate, limits)
             k = int(round(entry.audio_offset * sample_rate))
             if k > 0:  # the sound starts later than the picture: lead in with silence
                 p.audio = np.concatenate([np.zeros((k, 2), np.int16), p.audio])
@@ -259,4 +294,7 @@ def prepare(entry: Entry, sample_rate: int, screen: tuple[int, int] | None = Non
         except ValueError as e:
             p.close()
             raise MediaError(entry, entry.audio, str(e)) from e
+        except Exception as e:
+            p.close()
+            raise MediaError(entry, entry.audio, f"could not decode ({_short(e)})") from e
     return p

@@ -52,7 +52,8 @@ def mux(video: Path, audio: Path, out: Path, audio_codec: str = "aac") -> None:
 
 def record_show(settings: ShowSettings, catalogue: Any, out: Path, seconds: float, *, width: int | None = None,
                 height: int | None = None, fps: float | None = None, wall_start: datetime | None = None,
-                seed: int | None = None, source: Any = None, audio_codec: str = "aac") -> RecordResult:
+                seed: int | None = None, source: Any = None, audio_codec: str = "aac",
+                media: Any = None) -> RecordResult:
     import imageio_ffmpeg
 
     w, h = width or settings.width, height or settings.height
@@ -78,7 +79,8 @@ def record_show(settings: ShowSettings, catalogue: Any, out: Path, seconds: floa
         wav.setframerate(settings.sample_rate)
         audio = RecordAudio(settings.sample_rate, settings.volume,
                             sink=lambda chunk: wav.writeframes(np.ascontiguousarray(chunk, "<i2").tobytes()))
-        show = Show(settings, r, audio, source=src, catalogue=catalogue, wall_start=wall_start, seed=seed)
+        show = Show(settings, r, audio, source=src, catalogue=catalogue, wall_start=wall_start, seed=seed,
+                    media=media)
         writer = imageio_ffmpeg.write_frames(str(vpath), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
                                              macro_block_size=1, quality=7, ffmpeg_log_level="error",
                                              output_params=["-preset", "veryfast"])

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gallery.media import MediaSettings
 from installation.media import MediaError, Prepared, prepare
 from installation.programme import Entry, Programme
 from installation.render import Renderer
@@ -39,8 +40,9 @@ class Playing:
 class Show:
     def __init__(self, settings: ShowSettings, renderer: Renderer, audio: Any, *, source: Any = None,
                  catalogue: Any = None, wall_start: datetime | None = None, live: bool = False,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, media: MediaSettings | None = None) -> None:
         self.s = settings
+        self.media = media or MediaSettings()  # limits of what the decode thread reads (media section)
         self.r = renderer
         self.audio = audio
         self.source = source  # CatalogueSource (or anything with due/refresh/last_error)
@@ -111,7 +113,8 @@ class Show:
         if entry is None:
             entry = self.programme.next(self.wall(t))
         self.pending = None if entry is None else self.pool.submit(prepare, entry, self.audio_rate,
-                                                                    (self.r.width, self.r.height), self.s.fit)
+                                                                    (self.r.width, self.r.height), self.s.fit,
+                                                                    self.media)
         self.pending_id = None if entry is None else entry.artwork_id
 
     @property

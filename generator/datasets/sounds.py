@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -264,10 +265,20 @@ def list_audio(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
 
 
-def read_audio(path: Path, sr: int = SR, silence_db: float = -60.0) -> np.ndarray:
-    """Mono float32 at sr. Raises ValueError naming the file when it is unreadable, empty or silent."""
+def read_audio(path: Path, sr: int = SR, silence_db: float = -60.0, limits: Any = None) -> np.ndarray:
+    """Mono float32 at sr. Raises ValueError naming the file when it is unreadable, empty, silent, or its
+    header says it lasts longer than ``media.max_audio_seconds`` (``limits``: a MediaSettings; checked
+    before decoding)."""
     import soundfile as sf
 
+    from gallery.media import DEFAULTS, MediaTooLarge, MediaUnreadable, probe_audio
+
+    try:
+        probe_audio(path, what=str(path), limits=limits or DEFAULTS)
+    except MediaUnreadable as e:
+        raise ValueError(f"{path}: unreadable audio ({e.reason})") from e
+    except MediaTooLarge as e:
+        raise ValueError(str(e)) from e
     try:
         data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises several types for broken files

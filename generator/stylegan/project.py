@@ -17,6 +17,8 @@ import torch.nn.functional as F
 
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
+from gallery.media import DEFAULTS as MEDIA_DEFAULTS
+from gallery.media import limits_of, probe_image, read_image
 from generator.stylegan.model import Generator, to_uint8
 
 
@@ -31,19 +33,20 @@ class Projection:
     history: list[float]
 
 
-def load_target(path: Path, resolution: int) -> np.ndarray:
-    """Read an image (any size), centre-crop to a square and resize: RGB uint8 [res, res, 3]."""
+def load_target(path: Path, resolution: int, max_pixels: int = MEDIA_DEFAULTS.max_image_pixels) -> np.ndarray:
+    """Read an image (any size up to ``media.max_image_pixels``, decoded reduced to no less than the
+    resolution), centre-crop to a square and resize: RGB uint8 [res, res, 3]. BadInput (MediaTooLarge,
+    MediaUnreadable) for a file that is missing, over the budget or not a readable image."""
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"image to project not found: {path}")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise BadInput(f"{path}: not a readable image (PNG, JPEG, ...)")
+    img = read_image(path, what=f"image to project {path}", max_pixels=max_pixels,
+                     fit=(resolution, resolution), cover=True)
     h, w = img.shape[:2]
     s = min(h, w)
     img = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
     interp = cv2.INTER_AREA if s > resolution else cv2.INTER_CUBIC
-    return cv2.cvtColor(cv2.resize(img, (resolution, resolution), interpolation=interp), cv2.COLOR_BGR2RGB)
+    return cv2.resize(img, (resolution, resolution), interpolation=interp)
 
 
 def _loss(img: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -108,13 +111,17 @@ def project_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
 
     if not params.get("image"):
         raise BadInput("stylegan.project needs an image path")
+    path = Path(params["image"])
+    if not path.is_file():
+        raise BadInput(f"image to project not found: {path}")
+    max_pixels = limits_of(ctx.settings).max_image_pixels
+    probe_image(path, what=f"image to project {path}", max_pixels=max_pixels)  # before the model loads
     m = load_model(params, ctx)
     c = common(params, ctx, m)
     steps = _num(params, "steps", 300, int, 1, 100_000)
     lr = _num(params, "lr", 0.05, float, 1e-5, 10.0)
     wplus = bool(params.get("wplus", True))
-    path = Path(params["image"])
-    target = load_target(path, m.cfg.resolution)
+    target = load_target(path, m.cfg.resolution, max_pixels)
     torch.manual_seed(c["seed"])
     p = project(m.G, target, steps, wplus, lr, c["seed"], c["noise_mode"])
     best = p.image_wplus if p.image_wplus is not None else p.image_w

@@ -18,6 +18,9 @@ import numpy as np
 
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
+from gallery.media import DEFAULTS as MEDIA_DEFAULTS
+from gallery.media import limits_of
+from gallery.media import read_image as read_media_image
 from generator.vqgan_clip.prompts import parse_story
 
 GENERATOR = "vqclip.progression"
@@ -44,16 +47,25 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def read_image(path: str | Path, what: str) -> tuple[np.ndarray, str]:
-    """RGB uint8 and sha256 of an image file; BadInput when it is missing or not an image."""
+# Image prompts and init images are decoded reduced to no less than this on the short side (CLIP looks at
+# 224, the loop's canvas is at most a few hundred pixels a side).
+PROMPT_IMAGE_SIDE = 1024
+
+
+def read_image(path: str | Path, what: str, max_pixels: int = MEDIA_DEFAULTS.max_image_pixels,
+               side: int = PROMPT_IMAGE_SIDE) -> tuple[np.ndarray, str]:
+    """RGB uint8 and sha256 of an image file, through the one reader (gallery.media: refused over
+    ``media.max_image_pixels`` from its header, decoded reduced to no less than ``side`` on the short
+    side); BadInput when it is missing, over the budget or not an image."""
     p = Path(path)
     if not p.is_file():
         raise BadInput(f"{what} {p} does not exist")
-    data = p.read_bytes()
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if arr is None or arr.size == 0:
-        raise BadInput(f"{what} {p} is not a readable image (PNG, JPEG, WebP…)")
-    return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB), hashlib.sha256(data).hexdigest()
+    arr = read_media_image(p, what=f"{what} {p}", max_pixels=max_pixels, fit=(side, side), cover=True)
+    h = hashlib.sha256()
+    with p.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return arr, h.hexdigest()
 
 
 def parse_image_prompt(s: str) -> tuple[str, float]:
@@ -119,12 +131,12 @@ def build_params(params: dict[str, Any], settings: Any) -> tuple[Any, dict[str, 
     image_prompts, ip_recipe = [], []
     for spec in params.get("image_prompts") or []:
         path, w = parse_image_prompt(str(spec))
-        im, sha = read_image(path, "image prompt")
+        im, sha = read_image(path, "image prompt", limits_of(settings).max_image_pixels)
         image_prompts.append((im, w))
         ip_recipe.append({"sha256": sha, "weight": w, "name": Path(path).name})
     init_image, init_recipe = None, None
     if params.get("init_image"):
-        init_image, sha = read_image(params["init_image"], "init image")
+        init_image, sha = read_image(params["init_image"], "init image", limits_of(settings).max_image_pixels)
         init_recipe = {"sha256": sha, "name": Path(params["init_image"]).name}
     zoom = bool(params.get("zoom", False))
     lp = LoopParams(
