@@ -31,6 +31,7 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BeforeValidator
 from sqlalchemy import select
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -55,7 +56,19 @@ MAX_FORM_BYTES = 1024 * 1024  # any request body but an image upload
 MAX_FORM_FIELDS = 1000
 MIN_TOKEN = 16
 
-Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]  # every id in a path
+
+
+def _id_digits(v: Any) -> Any:
+    """Path ids are plain ASCII digits (no "1.0", " 7 ", "٣", "1_000"), and short enough to parse."""
+    if isinstance(v, str):
+        if not (v.isascii() and v.isdigit()):
+            raise ValueError(f"an id is a whole number 1..{MAX_ID} (digits only)")
+        if len(v) > 12:
+            raise ValueError(f"an id is at most {MAX_ID}")
+    return v
+
+
+Id = Annotated[int, BeforeValidator(_id_digits), PathParam(ge=1, le=MAX_ID)]  # every id in a path
 
 
 class BodyTooLarge(BadInput):
@@ -161,7 +174,7 @@ def _int(v: Any, what: str, lo: int | None = None, hi: int | None = None) -> int
     if v in (None, ""):
         return None
     sv = str(v).strip()
-    if not (sv.isascii() and sv.lstrip("+-").isdigit()) or len(sv) > 40:  # no "1_000", "²", 10**4300
+    if not (sv.isascii() and sv.removeprefix("-").isdigit()) or len(sv) > 40:  # no "1_000", "²", 10**4300
         raise BadInput(f"{what}: {sv[:40]!r} is not a whole number")
     try:
         i = int(sv)
