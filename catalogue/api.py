@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,19 +13,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload, sessionmaker
 
-from catalogue import db
+from catalogue import db, workdirs
 from catalogue.drafts import ArtworkDraft, fingerprint
 from catalogue.models import Artwork, Feature, Lineage, Media, Model, Pairing, Tag, utcnow
 from catalogue.store import MediaStore
+from gallery.errors import GalleryError
 
 if TYPE_CHECKING:
     from gallery.config import Settings
 
 log = logging.getLogger(__name__)
+BLOB_LOCK_KEY = 0x4C47_B10B  # the PostgreSQL advisory lock key of the blob protocol (see Catalogue)
+GC_BATCH = 500  # blobs unlinked per exclusive-lock transaction: writers wait at most one batch
+# Where jobs make their scratch folders (tempfile names, tmp*), relative to data_dir: gc removes stale ones.
+WORK_PATTERNS = ("work/tmp*", "work/*/tmp*", "runs/*/tmp*")
+
+
+class GcResult(list):
+    """The sha256 of every blob gc removed (a list, as before), with what else it cleaned."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp_files = 0
+        self.workdirs: list[Path] = []
 
 
 @dataclass
@@ -44,8 +59,10 @@ class Catalogue:
     """The hub every package talks through. Cheap to create; holds an engine and a media store."""
 
     def __init__(self, url: str, media_root: Path, *, busy_timeout_ms: int = 30_000, fsync: bool = True,
-                 auto_upgrade: bool = True, gc_grace_seconds: int = 3600) -> None:
+                 auto_upgrade: bool = True, gc_grace_seconds: int = 3600,
+                 work_patterns: Sequence[str] = ()) -> None:
         self.url = url
+        self.work_patterns = list(work_patterns)  # absolute glob patterns of scratch folders gc may clean
         self.engine: Engine = db.make_engine(url, busy_timeout_ms)
         self.store = MediaStore(media_root, fsync=fsync)
         self.gc_grace_seconds = gc_grace_seconds
@@ -60,7 +77,8 @@ class Catalogue:
     def from_settings(cls, settings: Settings) -> Catalogue:
         c = settings.catalogue
         return cls(settings.catalogue_url, settings.media_root, busy_timeout_ms=c.busy_timeout_ms, fsync=c.fsync,
-                   auto_upgrade=c.auto_upgrade, gc_grace_seconds=c.gc_grace_seconds)
+                   auto_upgrade=c.auto_upgrade, gc_grace_seconds=c.gc_grace_seconds,
+                   work_patterns=[str(settings.data_dir / pat) for pat in WORK_PATTERNS])
 
     def close(self) -> None:
         self.engine.dispose()
@@ -87,20 +105,51 @@ class Catalogue:
             yield s
 
     # ---- adding ----------------------------------------------------------------------------
+    def _put_one(self, m: Any, sync: bool | None = None) -> tuple[str, int]:
+        if m.data is not None:
+            return self.store.put_bytes(m.data, sync=sync), len(m.data)
+        assert m.path is not None
+        if not m.path.is_file():
+            raise FileNotFoundError(f"media {m.role!r}: no such file {m.path}")
+        return self.store.put_file(m.path, sync=sync), m.path.stat().st_size
+
     def _put_media(self, draft: ArtworkDraft, sync: bool | None = None) -> list[tuple[str, int]]:
-        out = []
-        for m in draft.media:
-            if m.data is not None:
-                sha = self.store.put_bytes(m.data, sync=sync)
-                size = len(m.data)
-            else:
-                assert m.path is not None
-                if not m.path.is_file():
-                    raise FileNotFoundError(f"media {m.role!r}: no such file {m.path}")
-                sha = self.store.put_file(m.path, sync=sync)
-                size = m.path.stat().st_size
-            out.append((sha, size))
-        return out
+        return [self._put_one(m, sync) for m in draft.media]
+
+    # ---- the blob protocol (gc against commits in flight) ----------------------------------
+    # A commit names blobs it wrote (or found) before its transaction; gc must never remove one of
+    # them in between. Both sides therefore act on the store only while holding the blob lock:
+    #   writer: inside its write transaction, takes the lock shared, re-checks that every blob it is
+    #           about to name is present (re-putting any that went), then inserts and commits;
+    #   gc:     picks candidates outside (unreferenced, older than the grace time), then, per batch,
+    #           takes the lock exclusively, re-reads which candidates rows now name and unlinks the
+    #           others, then commits.
+    # On SQLite the lock is the database's write lock itself (BEGIN IMMEDIATE serialises writers and
+    # gc across processes); on PostgreSQL it is a transaction-scoped advisory lock (writers shared,
+    # gc exclusive), released by commit or rollback, so a killed process never leaves it held.
+    def _blob_lock(self, s: Session, exclusive: bool) -> None:
+        if self._sqlite:
+            return  # BEGIN IMMEDIATE already holds the database write lock
+        fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        s.execute(text(f"SELECT {fn}(:k)"), {"k": BLOB_LOCK_KEY})
+
+    def _ensure_blobs(self, drafts: Sequence[ArtworkDraft], blobs: list[list[tuple[str, int]]],
+                      idx: Sequence[int]) -> int:
+        """Under the blob lock: put back any blob of ``drafts[idx]`` that gc removed since it was
+        written; returns how many were put back."""
+        n = 0
+        for i in idx:
+            for m, (sha, _size) in zip(drafts[i].media, blobs[i], strict=True):
+                if self.store.exists(sha):
+                    continue
+                got, _ = self._put_one(m)
+                if got != sha:
+                    raise GalleryError(f"media {m.role!r} changed while it was being added "
+                                       f"(was {sha[:12]}, now {got[:12]}): nothing written")
+                n += 1
+        if n:
+            log.info("catalogue: %d blob(s) removed by gc before their rows were committed: put back", n)
+        return n
 
     def add(self, draft: ArtworkDraft) -> int:
         """Write the blobs, then the rows in one transaction; returns the artwork id.
@@ -136,6 +185,7 @@ class Catalogue:
         """Bulk INSERT … RETURNING of the new artworks, then their media, tags, lineage, features, pairing."""
         ids: list[int | None] = [None] * len(drafts)
         with self.write() as s:
+            self._blob_lock(s, exclusive=False)
             existing = dict(s.execute(select(Artwork.fingerprint, Artwork.id)
                                       .where(Artwork.fingerprint.in_(set(fps)))).all())
             model_ids: dict[str, int | None] = {}
@@ -163,6 +213,7 @@ class Catalogue:
                                  "extra": d.extra, "created": d.created or utcnow(), "rating": None,
                                  "status_reason": None})
             if art_rows:
+                self._ensure_blobs(drafts, blobs, new_idx)
                 new_ids = list(s.scalars(insert(Artwork).returning(Artwork.id, sort_by_parameter_order=True),
                                          art_rows))
                 media_rows: list[dict[str, Any]] = []
@@ -327,34 +378,56 @@ class Catalogue:
                 rep.repaired.append(sha)
         return rep
 
-    def gc(self, grace_seconds: float | None = None, dry_run: bool = False) -> list[str]:
-        """Remove blobs nothing refers to (older than the grace time) and stale temp files."""
-        grace = self.gc_grace_seconds if grace_seconds is None else grace_seconds
-        import time
+    def gc(self, grace_seconds: float | None = None, dry_run: bool = False) -> GcResult:
+        """Remove blobs nothing refers to (older than the grace time), stale temp files and stale
+        work folders (older than the grace time, owned by no live process).
 
+        Safe against writers in flight (see the blob protocol above): a blob is unlinked only under
+        the exclusive blob lock, after re-reading that no committed row names it.
+        """
+        grace = self.gc_grace_seconds if grace_seconds is None else grace_seconds
         now = time.time()
         with self.read() as s:
             used = set(s.scalars(select(Media.sha256).distinct()))
-        removed = []
+        candidates = []
         for sha, p in self.store.iter_blobs():
             if sha in used:
                 continue
             try:
                 if now - p.stat().st_mtime < grace:
                     continue
-                if not dry_run:
-                    p.unlink()
             except FileNotFoundError:
                 continue
-            removed.append(sha)
-        if not dry_run:
-            self.store.clean_tmp(grace)
-            for sub in self.store.blobs.iterdir():
-                if sub.is_dir() and not any(sub.iterdir()):
+            candidates.append(sha)
+        removed = GcResult()
+        if dry_run:
+            removed.extend(candidates)
+            removed.workdirs = workdirs.stale(self.work_patterns, grace, now)
+            return removed
+        for k in range(0, len(candidates), GC_BATCH):
+            batch = candidates[k:k + GC_BATCH]
+            with self.write() as s:
+                self._blob_lock(s, exclusive=True)
+                named = set(s.scalars(select(Media.sha256).where(Media.sha256.in_(batch)).distinct()))
+                for sha in batch:
+                    if sha in named:
+                        continue
+                    p = self.store.path(sha)
                     try:
-                        os.rmdir(sub)
-                    except OSError:
-                        pass
+                        if time.time() - p.stat().st_mtime < grace:
+                            continue  # put again since (a writer about to commit, or a new one)
+                        p.unlink()
+                    except FileNotFoundError:
+                        continue
+                    removed.append(sha)
+        removed.tmp_files = self.store.clean_tmp(grace)
+        removed.workdirs = workdirs.remove_stale(self.work_patterns, grace, now)
+        for sub in self.store.blobs.iterdir():
+            if sub.is_dir() and not any(sub.iterdir()):
+                try:
+                    os.rmdir(sub)
+                except OSError:
+                    pass
         return removed
 
     # ---- features --------------------------------------------------------------------------

@@ -117,6 +117,8 @@ def verify(ctx: typer.Context, repair: bool = typer.Option(False, help="quaranti
 @catalogue_app.command("gc")
 def gc(ctx: typer.Context, grace: float | None = typer.Option(None, help="seconds; default from config"),
        dry_run: bool = typer.Option(False, "--dry-run")) -> None:
-    """Remove blobs that no artwork refers to."""
+    """Remove blobs that no artwork refers to, stale temp files and stale job scratch folders."""
     removed = state(ctx).catalogue.gc(grace_seconds=grace, dry_run=dry_run)
-    typer.echo(f"{'would remove' if dry_run else 'removed'} {len(removed)} unreferenced blobs")
+    dirs = getattr(removed, "workdirs", [])
+    typer.echo(f"{'would remove' if dry_run else 'removed'} {len(removed)} unreferenced blobs"
+               f" and {len(dirs)} stale scratch folders")

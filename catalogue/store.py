@@ -40,7 +40,7 @@ class MediaStore:
         """Store bytes; ``sync=False`` skips the per-file fsync (the caller calls :meth:`sync`)."""
         sha = hashlib.sha256(data).hexdigest()
         final = self.path(sha)
-        if final.is_file():
+        if self.touch(sha):
             return sha
         self._write_atomic(final, lambda f: f.write(data), self.fsync if sync is None else sync)
         return sha
@@ -62,7 +62,7 @@ class MediaStore:
                     os.fsync(out.fileno())
             sha = h.hexdigest()
             final = self.path(sha)
-            if final.is_file():
+            if self.touch(sha):
                 os.unlink(tmp_name)
                 return sha
             self._replace(tmp_name, final)
@@ -73,6 +73,18 @@ class MediaStore:
             if os.path.exists(tmp_name):
                 os.unlink(tmp_name)
             raise
+
+    def touch(self, sha: str) -> bool:
+        """Refresh an existing blob's mtime (a re-put makes it young again, so gc's grace time
+        counts from the last put, not the first); False when the blob is not there."""
+        final = self.path(sha)
+        try:
+            os.utime(final)
+        except FileNotFoundError:
+            return False
+        except PermissionError:  # a read-only store shared with us: presence is what matters
+            return final.is_file()
+        return final.is_file()
 
     def _tmp_name(self) -> str:
         return os.path.join(self.tmp, f"in-{os.getpid()}-{threading.get_ident()}-{next(self._seq)}")
@@ -86,11 +98,14 @@ class MediaStore:
         """Move a written temp file to its blob path; the shard directory is made again if it was
         removed since it was last seen (gc removes empty ones, in this process or another)."""
         self._ensure_dir(final.parent)
-        try:
-            os.replace(tmp_name, final)
-        except FileNotFoundError:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp_name, final)
+        for attempt in range(5):
+            try:
+                os.replace(tmp_name, final)
+                return
+            except FileNotFoundError:
+                if attempt == 4 or not os.path.exists(tmp_name):
+                    raise
+                final.parent.mkdir(parents=True, exist_ok=True)
 
     def _write_atomic(self, final: Path, writer, sync: bool) -> None:
         tmp_name = self._tmp_name()
@@ -168,13 +183,32 @@ class MediaStore:
         return dst
 
     def clean_tmp(self, older_than_s: float) -> int:
+        """Remove temp files older than ``older_than_s`` whose writing process is gone (the pid is in
+        the name; a live one may still be writing it, whatever its age)."""
         n = 0
         now = time.time()
         for f in self.tmp.iterdir():
             try:
-                if now - f.stat().st_mtime >= older_than_s:
+                if now - f.stat().st_mtime >= older_than_s and not _writer_alive(f.name):
                     f.unlink()
                     n += 1
             except FileNotFoundError:
                 pass
         return n
+
+
+def _writer_alive(name: str) -> bool:
+    """Whether the process that named this temp file (``in-<pid>-…``) still runs."""
+    parts = name.split("-")
+    if len(parts) < 2 or parts[0] != "in" or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

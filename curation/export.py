@@ -92,8 +92,11 @@ def export_set(cat: Any, cid: int, dest: Path, as_zip: bool = False, overwrite: 
     man = manifest(cat, cid)
     if not man["items"]:
         raise BadInput(f"set {cid} is empty: nothing to export")
+    made = [d for d in (dest.parent, *dest.parent.parents) if not d.exists()]  # folders we create
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=dest.parent))
+    ztmp = dest.with_name(dest.name + ".tmp")
+    done = False
     try:
         cells = []
         (tmp / "media").mkdir()
@@ -126,7 +129,6 @@ def export_set(cat: Any, cid: int, dest: Path, as_zip: bool = False, overwrite: 
         man["contact_sheet"] = "contact_sheet.png"
         (tmp / "manifest.json").write_text(json.dumps(man, indent=2, ensure_ascii=False, default=str))
         if as_zip:
-            ztmp = dest.with_name(dest.name + ".tmp")
             with zipfile.ZipFile(ztmp, "w", zipfile.ZIP_DEFLATED) as z:
                 for p in sorted(tmp.rglob("*")):
                     if p.is_file():
@@ -138,7 +140,17 @@ def export_set(cat: Any, cid: int, dest: Path, as_zip: bool = False, overwrite: 
             if dest.exists():
                 shutil.rmtree(dest)
             os.replace(tmp, dest)
+        done = True
     finally:
+        # A failed export leaves nothing behind: no temp folder, no half zip, no folder it made.
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+        if as_zip and ztmp.exists():
+            ztmp.unlink(missing_ok=True)
+        if not done:
+            for d in made:  # innermost first; only if still empty
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
     return dest

@@ -22,15 +22,20 @@ import threading
 import unicodedata
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 import numpy as np
 from fastapi import FastAPI, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BeforeValidator
 from sqlalchemy import select
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from catalogue.models import Artwork, Lineage, Media, Tag
 from curation import sets
@@ -44,6 +49,73 @@ CSRF_COOKIE = "lg_csrf"
 TOKEN_COOKIE = "lg_token"
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 MAX_UPLOAD = 20 * 1024 * 1024
+# Request limits, checked in one place each (ids: the Id type and _id; tags: clean_tags; bodies: BodyLimit).
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL; beyond this no row can exist
+MAX_TAGS = 64  # tags in one request (added, removed, or in a filter)
+MAX_TAGS_PER_ARTWORK = 256
+MAX_FORM_BYTES = 1024 * 1024  # any request body but an image upload
+MAX_FORM_FIELDS = 1000
+MIN_TOKEN = 16
+
+
+
+def _id_digits(v: Any) -> Any:
+    """Path ids are plain ASCII digits (no "1.0", " 7 ", "٣", "1_000"), and short enough to parse."""
+    if isinstance(v, str):
+        if not (v.isascii() and v.isdigit()):
+            raise ValueError(f"an id is a whole number 1..{MAX_ID} (digits only)")
+        if len(v) > 12:
+            raise ValueError(f"an id is at most {MAX_ID}")
+    return v
+
+
+Id = Annotated[int, BeforeValidator(_id_digits), PathParam(ge=1, le=MAX_ID)]  # every id in a path
+
+
+class BodyTooLarge(BadInput):
+    """A request body over its limit (answered 413 as soon as the limit is passed)."""
+
+
+def body_limit(path: str) -> int:
+    return MAX_UPLOAD + 64 * 1024 if path == "/search/image" else MAX_FORM_BYTES
+
+
+class BodyLimit:
+    """ASGI middleware: refuses a body over its limit by its Content-Length before reading it, and
+    counts the bytes of a streamed body as they arrive (raising :class:`BodyTooLarge` past the limit),
+    so an oversized upload is never spooled to disk whole."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = body_limit(scope.get("path", ""))
+        for k, v in scope.get("headers", []):
+            if k == b"content-length":
+                try:
+                    n = int(v)
+                except ValueError:
+                    n = -1
+                if n < 0 or n > limit:
+                    await HTMLResponse(f"request body too large (at most {limit // 1024} KiB here)"
+                                       if n > limit else "bad Content-Length", status_code=413 if n > limit else 400)(
+                        scope, receive, send)
+                    return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(f"request body too large (at most {limit // 1024} KiB here)")
+            return msg
+
+        await self.app(scope, counted, send)
 
 
 def is_loopback(host: str) -> bool:
@@ -58,14 +130,24 @@ def is_loopback(host: str) -> bool:
 def require_token(host: str, token_env: str, environ: dict[str, str] | None = None) -> str | None:
     """The access token when serving beyond loopback (BadInput when it is missing or weak)."""
     env = os.environ if environ is None else environ
-    if is_loopback(host):
-        return env.get(token_env) or None
     tok = env.get(token_env, "")
+    if is_loopback(host) and tok == "":
+        return None
     if not tok:
         raise BadInput(f"serving on {host} (not loopback) needs an access token: set the environment variable "
                        f"{token_env} (curation.token_env) to a long random string")
-    if len(tok) < 16:
-        raise BadInput(f"the token in ${token_env} is too short ({len(tok)} characters; at least 16)")
+    return check_token(tok, token_env)
+
+
+def check_token(tok: str, token_env: str) -> str:
+    """A usable access token, or BadInput saying what is wrong with it (never the token itself)."""
+    if not tok.strip():
+        raise BadInput(f"the token in ${token_env} is blank (only spaces): set it to a long random string")
+    if tok != tok.strip() or any(c.isspace() or unicodedata.category(c).startswith("C") for c in tok):
+        raise BadInput(f"the token in ${token_env} holds spaces or control characters: use a long random "
+                       "string without them")
+    if len(tok) < MIN_TOKEN:
+        raise BadInput(f"the token in ${token_env} is too short ({len(tok)} characters; at least {MIN_TOKEN})")
     return tok
 
 
@@ -76,13 +158,29 @@ def clean_tag(raw: str) -> str:
     return t
 
 
+def clean_tags(raws: list[str], what: str = "tags") -> list[str]:
+    """Tags from a request: at most MAX_TAGS, each as :func:`clean_tag` (duplicates dropped)."""
+    raws = [r for r in raws if r.strip()]
+    if len(raws) > MAX_TAGS:
+        raise BadInput(f"{what}: {len(raws)} given, at most {MAX_TAGS} in one request")
+    return list(dict.fromkeys(clean_tag(r) for r in raws))
+
+
+def _id(v: Any, what: str) -> int | None:
+    """An id from a form or query field: a whole number 1..MAX_ID, or None when empty."""
+    return _int(v, what, 1, MAX_ID)
+
+
 def _int(v: Any, what: str, lo: int | None = None, hi: int | None = None) -> int | None:
     if v in (None, ""):
         return None
+    sv = str(v).strip()
+    if not (sv.isascii() and sv.removeprefix("-").isdigit()) or len(sv) > 40:  # no "1_000", "²", 10**4300
+        raise BadInput(f"{what}: {sv[:40]!r} is not a whole number")
     try:
-        i = int(v)
+        i = int(sv)
     except (TypeError, ValueError) as e:
-        raise BadInput(f"{what}: {str(v)[:40]!r} is not a whole number") from e
+        raise BadInput(f"{what}: {sv[:40]!r} is not a whole number") from e
     if (lo is not None and i < lo) or (hi is not None and i > hi):
         raise BadInput(f"{what}: {i} is outside {lo}..{hi}")
     return i
@@ -107,7 +205,7 @@ def filters_from(params: Any) -> Filters:
         if lo is not None or hi is not None:
             ranges[name] = (lo if lo is not None else float("-inf"), hi if hi is not None else float("inf"))
     kinds = [k for k in params.getlist("kind") if k] if hasattr(params, "getlist") else []
-    tags = [clean_tag(t) for t in (params.get("tag") or "").split(",") if t.strip()]
+    tags = clean_tags((params.get("tag") or "").split(","), "tag filter")
     return Filters(kinds=kinds, tags=tags, min_rating=_int(params.get("min_rating"), "min rating", 0, 5),
                    model=(params.get("model") or None), ranges=ranges, since=_day(params.get("since"), "since"),
                    until=_day(params.get("until"), "until")).validate()
@@ -167,8 +265,11 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
     cs = settings.curation
     if token is None:
         token = os.environ.get(cs.token_env) or None
+    if token is not None:
+        token = check_token(token, cs.token_env)
     st = App(settings, cat, encoder, token)
     app = FastAPI(title="Latent Gallery curation", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(BodyLimit)
     app.state.gallery = st
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.autoescape = True
@@ -211,7 +312,10 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
         return tok
 
     async def form(request: Request) -> Any:
-        f = await request.form()
+        try:
+            f = await request.form(max_files=1, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_BYTES)
+        except (MultiPartException, StarletteHTTPException) as e:  # too many fields, a malformed body
+            raise BadInput(f"form refused: {getattr(e, 'message', None) or getattr(e, 'detail', e)}") from e
         cookie = request.cookies.get(CSRF_COOKIE, "")
         if not cookie or not hmac.compare_digest(str(f.get("csrf", "")).encode(), cookie.encode()):
             raise PermissionError("missing or wrong CSRF token: reload the page and try again")
@@ -223,7 +327,15 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
 
     @app.exception_handler(BadInput)
     async def bad_input(request: Request, exc: BadInput) -> HTMLResponse:
-        return page(request, "error.html", status=400, message=str(exc))
+        return page(request, "error.html", status=413 if isinstance(exc, BodyTooLarge) else 400, message=str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_param(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        parts = []
+        for e in exc.errors()[:3]:
+            where = " ".join(str(x) for x in e.get("loc", ()))
+            parts.append(f"{where}: {e.get('msg', 'invalid')}")
+        return page(request, "error.html", status=400, message="; ".join(parts) or "invalid request")
 
     @app.exception_handler(MediaTooLarge)
     async def too_large(request: Request, exc: MediaTooLarge) -> HTMLResponse:
@@ -272,7 +384,7 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
 
     def run_search(params: Any, offset: int = 0) -> tuple[list[dict[str, Any]], str | None]:
         q = (params.get("q") or "").strip() or None
-        like = _int(params.get("like"), "like", 1)
+        like = _id(params.get("like"), "like")
         k = cs.page_size
         hits = st.searcher.search(text=q, like=like, filters=filters_from(params), k=k, offset=offset)
         return cards(hits), (str(offset + k) if len(hits) == k else None)
@@ -291,7 +403,7 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
     @app.get("/grid", response_class=HTMLResponse)
     def grid_more(request: Request) -> HTMLResponse:
         p = request.query_params
-        items, nxt = run_search(p, offset=_int(p.get("offset"), "offset", 0) or 0)
+        items, nxt = run_search(p, offset=_int(p.get("offset"), "offset", 0, 1_000_000) or 0)
         qs = [(k, v) for k, v in p.multi_items() if k != "offset"]
         return page(request, "_cards.html", items=items, next_offset=nxt, qs=urlencode(qs))
 
@@ -303,14 +415,16 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
             raise BadInput("choose an image file to search by")
         data = await up.read(MAX_UPLOAD + 1)
         if len(data) > MAX_UPLOAD:
-            raise BadInput(f"uploaded image is over {MAX_UPLOAD // 1024 // 1024} MB")
+            raise BodyTooLarge(f"uploaded image is over {MAX_UPLOAD // 1024 // 1024} MB")
+        if not data:
+            raise BadInput("the uploaded image file is empty")
         hits = st.searcher.search(image=data, k=cs.page_size)
         return page(request, "grid.html", items=cards(hits), next_offset=None, qs="", params={},
                     ranges=feature_ranges(st.cat), kinds=_kinds(st.cat), text_ok=st.searcher.enc.name != "hist",
                     note=f"matches for the uploaded image {getattr(up, 'filename', '')}")
 
     @app.get("/a/{artwork_id}", response_class=HTMLResponse)
-    def detail(request: Request, artwork_id: int) -> HTMLResponse:
+    def detail(request: Request, artwork_id: Id) -> HTMLResponse:
         a = st.cat.get(artwork_id)
         if a is None:
             return page(request, "error.html", status=404, message=f"no artwork {artwork_id}")
@@ -331,7 +445,7 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
                     note=request.query_params.get("note"))
 
     @app.post("/a/{artwork_id}/rate")
-    async def rate(request: Request, artwork_id: int) -> Response:
+    async def rate(request: Request, artwork_id: Id) -> Response:
         f = await form(request)
         r = _int(f.get("rating"), "rating", 0, 5)
         with st.cat.write() as s:
@@ -342,15 +456,18 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
         return RedirectResponse(f"/a/{artwork_id}", status_code=303)
 
     @app.post("/a/{artwork_id}/tags")
-    async def tags(request: Request, artwork_id: int) -> Response:
+    async def tags(request: Request, artwork_id: Id) -> Response:
         f = await form(request)
-        add = [clean_tag(t) for t in str(f.get("add") or "").split(",") if t.strip()]
-        remove = [clean_tag(t) for t in f.getlist("remove")]
+        add = clean_tags(str(f.get("add") or "").split(","), "tags to add")
+        remove = clean_tags([str(t) for t in f.getlist("remove")], "tags to remove")
         with st.cat.write() as s:
             a = s.get(Artwork, artwork_id)
             if a is None:
                 raise BadInput(f"no artwork {artwork_id}")
             have = {t.name for t in a.tags}
+            if len(have | set(add)) > MAX_TAGS_PER_ARTWORK:
+                raise BadInput(f"artwork {artwork_id} would have {len(have | set(add))} tags; at most "
+                               f"{MAX_TAGS_PER_ARTWORK}")
             for t in add:
                 if t not in have:
                     a.tags.append(Tag(name=t))
@@ -360,11 +477,11 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
         return RedirectResponse(f"/a/{artwork_id}", status_code=303)
 
     @app.post("/a/{artwork_id}/vary")
-    async def vary(request: Request, artwork_id: int) -> Response:
+    async def vary(request: Request, artwork_id: Id) -> Response:
         from curation.generate import queue_between, queue_variations
 
         f = await form(request)
-        other = _int(f.get("other"), "other artwork", 1)
+        other = _id(f.get("other"), "other artwork")
         window = "tonight" if f.get("when") != "now" else None
         if other:
             runs = [queue_between(st.cat, artwork_id, other, _int(f.get("steps"), "steps", 2, 256) or 8,
@@ -376,7 +493,7 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
         return RedirectResponse(f"/a/{artwork_id}?{urlencode({'note': note})}", status_code=303)
 
     @app.get("/media/{media_id}")
-    def media(media_id: int) -> Response:
+    def media(media_id: Id) -> Response:
         with st.cat.read() as s:
             m = s.get(Media, media_id)
         if m is None or m.broken:
@@ -414,12 +531,12 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
     @app.post("/sets")
     async def sets_create(request: Request) -> Response:
         f = await form(request)
-        ids = [int(x) for x in f.getlist("artwork") if str(x).isdigit()]
+        ids = [i for i in (_id(x, "artwork") for x in f.getlist("artwork")) if i is not None]
         cid = sets.create(st.cat, str(f.get("title") or ""), str(f.get("description") or ""), ids)
         return RedirectResponse(f"/sets/{cid}", status_code=303)
 
     @app.get("/sets/{cid}", response_class=HTMLResponse)
-    def set_page(request: Request, cid: int) -> HTMLResponse:
+    def set_page(request: Request, cid: Id) -> HTMLResponse:
         from curation.select import suggest
 
         c = sets.show(st.cat, cid)
@@ -436,45 +553,49 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
                     variety=variety, q=p.get("q", ""), note=p.get("note"))
 
     @app.post("/sets/{cid}/add")
-    async def set_add(request: Request, cid: int) -> Response:
+    async def set_add(request: Request, cid: Id) -> Response:
         f = await form(request)
-        ids = [_int(x, "artwork") for x in f.getlist("artwork")]
+        ids = [_id(x, "artwork") for x in f.getlist("artwork")]
         sets.add(st.cat, cid, [i for i in ids if i is not None])
         back = str(f.get("back") or "")
         return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else f"/sets/{cid}",
                                 status_code=303)
 
     @app.post("/sets/{cid}/remove")
-    async def set_remove(request: Request, cid: int) -> Response:
+    async def set_remove(request: Request, cid: Id) -> Response:
         f = await form(request)
-        sets.remove(st.cat, cid, [_int(f.get("artwork"), "artwork") or 0])
+        sets.remove(st.cat, cid, [_id(f.get("artwork"), "artwork") or 0])
         return RedirectResponse(f"/sets/{cid}", status_code=303)
 
     @app.post("/sets/{cid}/move")
-    async def set_move(request: Request, cid: int) -> Response:
+    async def set_move(request: Request, cid: Id) -> Response:
         f = await form(request)
-        sets.move(st.cat, cid, _int(f.get("artwork"), "artwork") or 0, _int(f.get("delta"), "delta", -1000, 1000) or 0)
+        sets.move(st.cat, cid, _id(f.get("artwork"), "artwork") or 0, _int(f.get("delta"), "delta", -1000, 1000) or 0)
         return RedirectResponse(f"/sets/{cid}", status_code=303)
 
     @app.post("/sets/{cid}/edit")
-    async def set_edit(request: Request, cid: int) -> Response:
+    async def set_edit(request: Request, cid: Id) -> Response:
         f = await form(request)
         sets.edit(st.cat, cid, str(f.get("title") or ""), str(f.get("description") or ""))
         return RedirectResponse(f"/sets/{cid}", status_code=303)
 
     @app.post("/sets/{cid}/freeze")
-    async def set_freeze(request: Request, cid: int) -> Response:
+    async def set_freeze(request: Request, cid: Id) -> Response:
         await form(request)
         sets.freeze(st.cat, cid)
         return RedirectResponse(f"/sets/{cid}", status_code=303)
 
     @app.get("/sets/{cid}/export.zip")
-    def set_export(cid: int) -> Response:
+    def set_export(cid: Id) -> Response:
         from curation.export import export_set
 
         c = sets.show(st.cat, cid)
         tmp = Path(tempfile.mkdtemp(prefix="lg-export-"))
-        p = export_set(st.cat, cid, tmp / f"set-{cid}.zip", as_zip=True)
+        try:
+            p = export_set(st.cat, cid, tmp / f"set-{cid}.zip", as_zip=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)  # a failed export leaves no temp folder behind
+            raise
         return FileResponse(p, media_type="application/zip", filename=f"set-{c.id}.zip",
                             background=BackgroundTask(shutil.rmtree, tmp, True))
 
