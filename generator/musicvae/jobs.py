@@ -17,6 +17,7 @@ import torch
 
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
+from gallery.progress import report
 from generator.jobs import JobContext
 from generator.latent import slerp
 from generator.musicvae.checkpoints import Loaded, load_checkpoint, resolve_checkpoint
@@ -240,6 +241,7 @@ def sample(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
     c["tempo"] = tempo
     drafts = []
     for i in range(count):
+        report(ctx, "rendering melodies", i, count)
         recipe = _recipe("sample", c, loaded, index=i, count=count, attribute=attribute,
                          z=[round(float(v), 8) for v in z[i]], events=events[i].tolist())
         drafts.append(melody_draft(ctx, loaded, [events[i]], recipe, f"Melody sample {c['seed']}.{i}",

@@ -39,7 +39,8 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                as_json: bool = typer.Option(False, "--json")) -> None:
         """Text-steered progression: VQGAN latent optimised against CLIP (frames, video, final image)."""
         from gallery.errors import BadInput
-        from generator.jobs import JobContext, JobSpec, run_job
+        from gallery.results import run_generate
+        from generator.jobs import JobSpec
 
         snaps = None
         if snapshots:
@@ -55,11 +56,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                   "zoom": zoom, "zoom_every": zoom_every, "zoom_scale": zoom_scale,
                   "finetune_decoder": finetune_decoder, "decoder_lr": decoder_lr}
         params = {k: v for k, v in params.items() if v is not None}
-        st = state(ctx)
-        spec = JobSpec(kind="vqclip.progression", params=params, seed=seed)
-        ids = run_job(spec, JobContext(settings=st.settings, catalogue=st.catalogue,
-                                       workdir=st.settings.path("work"), seed=seed))
-        typer.echo(json.dumps({"artworks": ids}) if as_json else f"added progression {ids}")
+        run_generate(state(ctx), JobSpec(kind="vqclip.progression", params=params, seed=seed), as_json)
 
     @train_app.command("clip")
     def train_clip(ctx: typer.Context,
