@@ -67,11 +67,13 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                    init: Path = typer.Option(None, help="start from these weights (default: the preset's)"),
                    as_json: bool = typer.Option(False, "--json")) -> None:
         """Train the tiny CLIP on captioned shapes (open_clip contrastive loss)."""
+        from gallery.progress import cli_progress
         from generator.vqgan_clip.train_clip import train
 
         st = state(ctx)
         st.settings  # noqa: B018 - sets up logging
-        meta = train(preset, out=out, seed=seed, steps=steps, init=init)
+        with cli_progress(quiet=as_json) as progress:
+            meta = train(preset, out=out, seed=seed, steps=steps, init=init, progress=progress)
         if as_json:
             typer.echo(json.dumps(meta))
         else:
@@ -89,12 +91,14 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                     lr: float = typer.Option(None, min=1e-7), perceptual_weight: float = typer.Option(None, min=0.0),
                     as_json: bool = typer.Option(False, "--json")) -> None:
         """Train the tiny VQGAN (reconstruction + perceptual + codebook, optional adversarial)."""
+        from gallery.progress import cli_progress
         from generator.vqgan_clip.train_vqgan import train
 
         st = state(ctx)
         st.settings  # noqa: B018 - sets up logging
-        meta = train(preset, out=out, steps=steps, adversarial_weight=adversarial_weight, resume=resume, lr=lr,
-                     perceptual_weight=perceptual_weight)
+        with cli_progress(quiet=as_json) as progress:
+            meta = train(preset, out=out, steps=steps, adversarial_weight=adversarial_weight, resume=resume, lr=lr,
+                         perceptual_weight=perceptual_weight, progress=progress)
         if as_json:
             typer.echo(json.dumps(meta))
         else:
