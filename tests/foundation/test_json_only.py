@@ -56,7 +56,7 @@ PLAN: list[tuple[list[str], str | None]] = [
     (["curate", "set", "create", "a set", "{image_id}"], None),  # no --json: makes the set below
     (["curate", "set", "ls", "--json"], "set_id"),
     (["curate", "set", "show", "{set_id}", "--json"], None),
-    (["import", "stylegan", str(SHIPPED / "stylegan" / "tiny-faces64.pt"), "--name", "again", "--json"], None),
+    (["import", "stylegan", "{tmp}/550000.pt", "--json"], None),
     (["import", "clip", str(SHIPPED / "vqgan_clip" / "clip-tiny-shapes.pt"), "--json"], None),
     (["import", "vqgan", str(SHIPPED / "vqgan_clip" / "vqgan-tiny-shapes.pt"), "--json"], None),
     (["train", "stylegan", "--steps", "1", "--out", "{tmp}/sg", "--json"], None),
@@ -130,7 +130,17 @@ def test_every_json_command_prints_json_only(tmp_path):
 
     data = tmp_path / "data"
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(f"data_dir: {data}\ndevice: cpu\ncatalogue:\n  fsync: false\n")
+    cfg.write_text(f"data_dir: {data}\ndevice: cpu\ncatalogue:\n  fsync: false\n"
+                   "schedule:\n  windows:\n    - name: now\n      start: '00:00'\n      end: '23:59'\n"
+                   "      days: '*'\n      jobs:\n        - kind: noop\n          count: 1\n")
+    import torch
+
+    from generator.stylegan.model import Generator
+    from tests.stylegan.conftest import SMALL
+    from tests.stylegan.test_checkpoints import _to_rosinality  # a real-layout rosinality checkpoint
+
+    torch.manual_seed(0)
+    torch.save({"g_ema": _to_rosinality(Generator(SMALL).eval())}, tmp_path / "550000.pt")
     face = tmp_path / "face.png"
     img = np.full((64, 64, 3), 200, np.uint8)
     cv2.circle(img, (32, 32), 20, (90, 120, 180), -1)
