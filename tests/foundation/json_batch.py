@@ -43,7 +43,7 @@ def _run(argv: list[str]) -> tuple[int, str, str]:
         return code, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
 
 
-# values later commands use: name -> (index of the command in the plan, how to read it from its JSON)
+# values later commands use: name -> how to read it from the JSON of the command that keeps it
 PICK = {
     "image_id": lambda d: d["artworks"][0],
     "melody_id": lambda d: d["artworks"][0],
