@@ -70,8 +70,9 @@ class Catalogue:
         write_bind = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self._sqlite else self.engine
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(write_bind, expire_on_commit=False)
+        self.created = False  # True when this open made the catalogue's tables (a new catalogue)
         if auto_upgrade:
-            self.upgrade()
+            self.created = self.upgrade()[0] is None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Catalogue:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -67,19 +68,51 @@ def ls(ctx: typer.Context, kind: str | None = typer.Option(None, "--kind", help=
 def show(ctx: typer.Context, artwork_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
     """Show one artwork with its recipe and media."""
     from gallery.errors import BadInput
+    from gallery.results import artwork_files
 
-    cat = state(ctx).catalogue
+    st = state(ctx)
+    cat = st.catalogue
     a = cat.get(artwork_id)
     if a is None:
         raise BadInput(f"no artwork with id {artwork_id}")
     d = artwork_dict(a, full=True)
+    files = artwork_files(st, [a.id])[0][1]  # named with their extensions: <data_dir>/files/<id>/<role>.<ext>
+    for md, (_, path) in zip(d["media"], files, strict=True):
+        md["path"] = str(path)
     if as_json:
         typer.echo(json.dumps(d, indent=2, default=str))
         return
     typer.echo(f"#{a.id} {a.kind} {a.title!r} ({a.status}) created {a.created:%Y-%m-%d %H:%M:%S}")
-    for m in a.media:
-        typer.echo(f"  {m.role:<12} {m.mime:<16} {m.size:>10} B  {cat.media_path(m)}")
+    for m, path in files:
+        typer.echo(f"  {m.role:<12} {m.mime:<16} {m.size:>10} B  {path}")
     typer.echo("  recipe: " + json.dumps(a.recipe, indent=2, default=str).replace("\n", "\n  "))
+
+
+@catalogue_app.command("export")
+def export(ctx: typer.Context, artwork_ids: list[int] = typer.Argument(..., help="artwork ids"),
+           to: Path = typer.Option(..., "--to", help="folder to copy the files into (made if missing)"),
+           as_json: bool = typer.Option(False, "--json")) -> None:
+    """Copy artworks' media into a folder as <id>-<role>.<ext> (names any program recognises)."""
+    from catalogue.files import export_artwork
+    from gallery.errors import BadInput, GalleryError
+
+    cat = state(ctx).catalogue
+    arts = [cat.get(i) for i in artwork_ids]
+    missing = [i for i, a in zip(artwork_ids, arts, strict=True) if a is None]
+    if missing:
+        raise BadInput(f"no artwork with id {', '.join(map(str, missing))}")
+    if to.exists() and not to.is_dir():
+        raise BadInput(f"--to {to}: not a folder")
+    gone = [f"artwork {a.id} {m.role}" for a in arts for m in a.media if not cat.media_path(m).is_file()]
+    if gone:  # checked first: an export either copies everything or nothing
+        raise GalleryError(f"missing media blobs ({', '.join(gone)}); `gallery catalogue verify` reports them")
+    written = {a.id: [str(p) for p in export_artwork(cat, a, to)] for a in arts}
+    if as_json:
+        typer.echo(json.dumps({"files": written}))
+        return
+    for aid, paths in written.items():
+        typer.echo(f"artwork {aid}: " + ", ".join(Path(p).name for p in paths))
+    typer.echo(f"copied {sum(map(len, written.values()))} files into {to}")
 
 
 @catalogue_app.command("stats")

@@ -64,13 +64,18 @@ def run_demo(st: AppState, data_dir: Path | None = None, quick: bool = False) ->
     out.mkdir(parents=True, exist_ok=True)
     dc = DemoContext(settings=settings, catalogue=cat, out_dir=out, quick=quick)
     timings = {}
-    for step in STEPS:
-        mod, _, fn = step.partition(":")
-        name = step_name(step)
-        t0 = time.monotonic()
-        log.info("demo step %s", step)
-        dc.results[name] = getattr(importlib.import_module(mod), fn)(dc)
-        timings[name] = time.monotonic() - t0
+    from gallery.progress import cli_progress
+
+    with cli_progress() as progress:
+        for k, step in enumerate(STEPS):
+            mod, _, fn = step.partition(":")
+            name = step_name(step)
+            progress("demo", k, len(STEPS), now=name)
+            t0 = time.monotonic()
+            log.info("demo step %s", step)
+            dc.results[name] = getattr(importlib.import_module(mod), fn)(dc)
+            timings[name] = time.monotonic() - t0
+        progress("demo", len(STEPS), len(STEPS), now="done")
     summary(dc, timings)
     return dc.results
 

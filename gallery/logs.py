@@ -5,16 +5,59 @@ or a mnemonic (or a registered secret) never reaches a terminal, the journal or 
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 T = TypeVar("T")
 log = logging.getLogger("gallery")
+# Libraries that log routine facts at INFO on the root logger (open_clip: six lines per model load).
+QUIET_PACKAGES = ("open_clip",)
+
+
+@functools.cache
+def stderr_console() -> Console:
+    """The one rich console of the process, on stderr: logs and progress bars share it (stdout stays
+    for the command's result, JSON with --json)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+class QuietLibraries(logging.Filter):
+    """Drop records below WARNING that come from the source files of QUIET_PACKAGES."""
+
+    def __init__(self, packages: tuple[str, ...] = QUIET_PACKAGES) -> None:
+        super().__init__()
+        self.markers = tuple(f"{os.sep}{p}{os.sep}" for p in packages)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not any(m in record.pathname for m in self.markers)
+
+
+class StderrHandler(logging.StreamHandler):
+    """A stream handler on whatever ``sys.stderr`` is when a record is written (not the stream of the
+    moment logging was set up, which a test harness or a redirect may have closed since)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201 - a text stream
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
 
 
 def setup_logging(level: str = "INFO", file: Path | None = None) -> None:
@@ -29,16 +72,18 @@ def setup_logging(level: str = "INFO", file: Path | None = None) -> None:
     if sys.stderr.isatty():
         from rich.logging import RichHandler
 
-        handler: logging.Handler = RichHandler(show_path=False, rich_tracebacks=False)
+        handler: logging.Handler = RichHandler(console=stderr_console(), show_path=False, rich_tracebacks=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = StderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(QuietLibraries())
     root.addHandler(install(handler))
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
         fh = logging.FileHandler(file)
         fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        fh.addFilter(QuietLibraries())
         root.addHandler(install(fh))
     for noisy in ("alembic", "numba", "matplotlib", "PIL", "urllib3", "web3", "asyncio", "multipart", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -60,7 +105,8 @@ def track(items: Iterable[T], total: int | None = None, description: str = "work
     if interactive():
         from rich.progress import track as rich_track
 
-        yield from rich_track(items, total=total, description=description, transient=False)
+        yield from rich_track(items, total=total, description=description, transient=False,
+                              console=stderr_console())
         return
     step = max(1, (total or 10) // 10)
     start = time.monotonic()
@@ -72,24 +118,16 @@ def track(items: Iterable[T], total: int | None = None, description: str = "work
 
 
 @contextmanager
-def progress_bar(description: str, total: float | None):
-    """A manual progress bar: ``with progress_bar('training', total) as advance: advance(n)``."""
-    if interactive():
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+def progress_bar(description: str, total: float | None, quiet: bool = False) -> Iterator:
+    """A counting bar on :func:`gallery.progress.cli_progress`: ``with progress_bar('training', total) as
+    advance: advance(n, loss=...)``; ``quiet`` (--json) shows nothing."""
+    from gallery.progress import cli_progress
 
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total}"),
-                      TimeElapsedColumn(), TimeRemainingColumn()) as p:
-            task = p.add_task(description, total=total)
-            yield lambda n=1, **fields: p.update(task, advance=n, **fields)
-        return
-    state = {"done": 0.0, "last": time.monotonic(), "start": time.monotonic()}
+    with cli_progress(quiet) as progress:
+        done = [0.0]
 
-    def advance(n: float = 1, **fields: object) -> None:
-        state["done"] += n
-        now = time.monotonic()
-        if now - state["last"] >= 10 or (total and state["done"] >= total):
-            extra = " ".join(f"{k}={v}" for k, v in fields.items())
-            log.info("%s: %.0f/%s %s (%.0fs)", description, state["done"], total, extra, now - state["start"])
-            state["last"] = now
+        def advance(n: float = 1, **fields: object) -> None:
+            done[0] += n
+            progress(description, done[0], total, **fields)
 
-    yield advance
+        yield advance

@@ -37,7 +37,21 @@ class AppState:
             from catalogue import open_catalogue
 
             self._catalogue = open_catalogue(self.settings)
+            if getattr(self._catalogue, "created", False):
+                typer.echo(new_catalogue_notice(self.settings), err=True)
         return self._catalogue
+
+
+def new_catalogue_notice(settings: Settings) -> str:
+    """One line for stderr when a command made a new, empty catalogue: says where, so that a command run
+    from the wrong folder (a new ``./gallery-data``) is noticed at once."""
+    from sqlalchemy.engine import make_url
+
+    db = make_url(settings.catalogue_url).render_as_string(hide_password=True)
+    where = f"{settings.data_dir}" + ("" if not settings.catalogue.url else f" (database {db})")
+    hint = ("; no config.yaml here, so the defaults are in use: run from your gallery's folder or give --config"
+            if settings.source == "<defaults>" else f" (config {settings.source})")
+    return f"created a new catalogue at {where}{hint}"
 
 
 def state(ctx: typer.Context) -> AppState:

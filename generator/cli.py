@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 
 import typer
 
@@ -20,13 +19,11 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                    size: int = typer.Option(256, min=16, max=4096), seed: int = typer.Option(0, min=0),
                    as_json: bool = typer.Option(False, "--json")) -> None:
         """Procedurally drawn images (no model): a quick way to fill a catalogue."""
-        from generator.jobs import JobContext, JobSpec, run_job
+        from gallery.results import run_generate
+        from generator.jobs import JobSpec
 
-        st = state(ctx)
         spec = JobSpec(kind="procedural.images", params={"count": count, "size": size}, seed=seed)
-        ids = run_job(spec, JobContext(settings=st.settings, catalogue=st.catalogue,
-                                       workdir=st.settings.path("work"), seed=seed))
-        typer.echo(json.dumps({"artworks": ids}) if as_json else f"added artworks {ids}")
+        run_generate(state(ctx), spec, as_json)
 
     for name in FAMILY_CLIS:
         importlib.import_module(name).register(app=app, generate_app=generate_app, train_app=train_app,

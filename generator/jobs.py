@@ -60,6 +60,8 @@ class JobContext:
     run_id: int | None = None
     deadline: float | None = None  # time.monotonic() value by which the job should finish
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("gallery.job"))
+    # progress(stage, done, total=None, **figures) from gallery.progress; None on a daemon
+    progress: Callable[..., None] | None = None
 
     @property
     def device(self):  # noqa: ANN201 - torch.device, imported lazily
@@ -78,13 +80,19 @@ def resolve(kind: str) -> Callable[[dict[str, Any], JobContext], list[ArtworkDra
 
 def run_job(spec: JobSpec, ctx: JobContext) -> list[int]:
     """Run a job in this process and add what it made to the catalogue; returns artwork ids."""
+    from gallery.progress import report
+
     fn = resolve(spec.kind)
     drafts = fn(dict(spec.params, seed=spec.seed if spec.seed is not None else ctx.seed), ctx)
     ids = []
-    for d in drafts:
+    for k, d in enumerate(drafts):
+        report(ctx, "saving to the catalogue", k, len(drafts))
         if ctx.run_id is not None and d.run_id is None:
             d.run_id = ctx.run_id
         ids.append(ctx.catalogue.add(d))
+    report(ctx, "saving to the catalogue", len(drafts), len(drafts))
+    if ids and ctx.settings.curation.index_on_insert:
+        report(ctx, "content features", 0, None)
     index_on_insert(ctx.settings, ctx.catalogue, ids, ctx.log)
     return ids
 

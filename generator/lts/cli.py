@@ -49,7 +49,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
             paths = build_corpus(s.path(s.lts.corpus_dir))
         out_path = out or s.path(f"checkpoints/lts/{p.name}.pt")
         n_steps = steps or p.train.steps
-        with progress_bar(f"training lts {p.name}", n_steps) as bar:
+        with progress_bar(f"training lts {p.name}", n_steps, quiet=as_json) as bar:
             res = train(paths, p, out_path, seed=seed, steps=n_steps, device=select_device(s.device),
                         progress=lambda i, n, last: bar(1), say=lambda m: typer.echo(m, err=True))
         st.catalogue.register_model("lts", out_path.name, res["sha256"], preset=p.name, config=p.to_dict(),
@@ -80,7 +80,8 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
             save_wav: Path | None = typer.Option(None, "--save-wav", help="also copy the WAV here"),
             as_json: bool = typer.Option(False, "--json")) -> None:
         """A soundscape between two sounds along a curve, or paired to a visual artwork's timeline."""
-        from generator.jobs import JobContext, JobSpec, run_job
+        from gallery.results import print_artworks, run_generate
+        from generator.jobs import JobSpec
 
         st = state(ctx)
         params: dict = {"mode": "timeline" if visual is not None else "between"}
@@ -105,13 +106,16 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
         if checkpoint is not None:
             params["checkpoint"] = str(checkpoint)
         spec = JobSpec(kind="lts.soundscape", params=params, seed=seed)
-        ids = run_job(spec, JobContext(settings=st.settings, catalogue=st.catalogue,
-                                       workdir=st.settings.path("work"), seed=seed))
+        ids = run_generate(st, spec, as_json, print_result=False)
+        extra = {}
         if save_wav is not None:
             art = st.catalogue.get(ids[0])
             m = art.first_media("audio")
             save_wav.write_bytes(st.catalogue.media_path(m).read_bytes())
-        typer.echo(json.dumps({"artworks": ids}) if as_json else f"added soundscape {ids}")
+            extra["saved_wav"] = str(save_wav)
+        print_artworks(st, ids, as_json, extra)
+        if save_wav is not None and not as_json:
+            typer.echo(f"  (audio also copied to {save_wav})")
 
     @lts_app.command("anchors")
     def list_anchors(ctx: typer.Context, checkpoint: Path | None = typer.Option(None),

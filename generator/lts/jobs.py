@@ -147,6 +147,9 @@ def soundscape(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     else:
         raise BadInput(f"soundscape mode {mode!r}: choose between or timeline")
     n_samples = round(duration * synth.OUT_SR)
+    from gallery.progress import report
+
+    report(ctx, f"rendering {duration:.0f} s of audio ({iterations} phase iterations)", 0, None)
     audio, S = synth.render(loaded, z, n_samples, loop, iterations, settings.lts.peak_dbfs, ctx.device)
     spect = synth.spectrogram_rgb(S)
     thumb = synth.spectrogram_rgb(S, width=128, height=96)

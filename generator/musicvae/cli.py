@@ -27,19 +27,11 @@ def _parse_attributes(values: list[str]) -> dict[str, float]:
 
 
 def _run(ctx: typer.Context, kind: str, params: dict, seed: int, as_json: bool) -> None:
-    from generator.jobs import JobContext, JobSpec, run_job
+    from gallery.results import run_generate
+    from generator.jobs import JobSpec
 
     st = state(ctx)
-    spec = JobSpec(kind=kind, params=params, seed=seed)
-    ids = run_job(spec, JobContext(settings=st.settings, catalogue=st.catalogue,
-                                   workdir=st.settings.path("work/musicvae"), seed=seed))
-    if as_json:
-        typer.echo(json.dumps({"artworks": ids}))
-        return
-    for i in ids:
-        art = st.catalogue.get(i)
-        files = ", ".join(f"{m.role}={st.catalogue.media_path(m)}" for m in art.media)
-        typer.echo(f"melody artwork {i}: {art.title} ({art.duration:.1f} s)\n  {files}")
+    run_generate(st, JobSpec(kind=kind, params=params, seed=seed), as_json, workdir=st.settings.path("work/musicvae"))
 
 
 def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer, import_app: typer.Typer) -> None:
@@ -81,7 +73,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
             raise BadInput(f"--sources: unknown corpus source(s) {bad}; the bundled ones are {list(KNOWN_SOURCES)}")
         target = out or st.settings.path(f"models/musicvae/{p.name}.pt")
         total = steps or p.train.steps
-        with progress_bar(f"train musicvae {p.name}", total) as advance:
+        with progress_bar(f"train musicvae {p.name}", total, quiet=as_json) as advance:
             last = [0]
 
             def progress(step: int, rec: dict) -> None:

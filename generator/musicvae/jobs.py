@@ -19,6 +19,7 @@ import torch
 
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
+from gallery.progress import report
 from generator.jobs import JobContext
 from generator.latent import slerp
 from generator.musicvae.checkpoints import Loaded, load_checkpoint, resolve_checkpoint
@@ -378,6 +379,7 @@ def sample(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
     extra = _fit_recipe(fit, pair, c)
     drafts = []
     for i in range(count):
+        report(ctx, "rendering melodies", i, count)
         recipe = _recipe("sample", c, loaded, index=i, count=count, attribute=attribute,
                          z=[round(float(v), 8) for v in z[i]], events=events[i].tolist(), **extra)
         drafts.append(melody_draft(ctx, loaded, [events[i]], recipe, f"Melody sample {c['seed']}.{i}",

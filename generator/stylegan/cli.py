@@ -37,14 +37,11 @@ def parse_bend(text: str) -> dict[str, Any]:
 
 
 def _run(ctx: typer.Context, kind: str, params: dict[str, Any], seed: int, as_json: bool) -> list[int]:
-    from generator.jobs import JobContext, JobSpec, run_job
+    from gallery.results import run_generate
+    from generator.jobs import JobSpec
 
-    st = state(ctx)
     params = {k: v for k, v in params.items() if v is not None}
-    ids = run_job(JobSpec(kind=kind, params=params, seed=seed),
-                  JobContext(settings=st.settings, catalogue=st.catalogue, workdir=st.settings.path("work"), seed=seed))
-    typer.echo(json.dumps({"artworks": ids}) if as_json else f"added artworks {ids}")
-    return ids
+    return run_generate(state(ctx), JobSpec(kind=kind, params=params, seed=seed), as_json)
 
 
 def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer, import_app: typer.Typer) -> None:
@@ -79,7 +76,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
         st = state(ctx)
         torch.set_num_threads(threads)  # 1 is fastest on a shared CPU (no spinning OpenMP barriers)
         run_dir = out or st.settings.path(st.settings.stylegan.train_dir) / preset
-        with progress_bar("training stylegan", steps) as advance:
+        with progress_bar("training stylegan", steps, quiet=as_json) as advance:
             try:
                 r = train(preset, run_dir, minutes=minutes, max_steps=steps, resume=resume, seed=seed,
                           device=select_device(st.settings.device), progress=advance)

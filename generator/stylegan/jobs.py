@@ -14,6 +14,7 @@ import torch
 
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
+from gallery.progress import report
 from generator.latent import EndlessWalk, keyframe_times, lerp, random_orthonormal, reparametrise, slerp
 from generator.stylegan.bend import bent
 from generator.stylegan.model import z_from_seed
@@ -196,8 +197,12 @@ def walk(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
                      m, fps, c["psi"])
     G, space = m.G, plan["space"]
     with bent(G, params.get("bends")) as bends, tempfile.TemporaryDirectory(dir=_workdir(ctx)) as tmp:
-        seg_ts = [walk_ts(G, seg, plan["per_seg"], space, c["psi"], constant_speed, c["batch"], c["noise_mode"])
-                  for seg in plan["segments"]]
+        seg_ts = []
+        for i, seg in enumerate(plan["segments"]):
+            if constant_speed:
+                report(ctx, "measuring image-space speed", i, len(plan["segments"]))
+            seg_ts.append(walk_ts(G, seg, plan["per_seg"], space, c["psi"], constant_speed, c["batch"],
+                                  c["noise_mode"]))
 
         def latents() -> Any:
             for seg, ts in zip(plan["segments"], seg_ts, strict=True):
@@ -215,6 +220,7 @@ def walk(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
                     if k == total // 2:
                         poster.append(f)
                     k += 1
+                    report(ctx, "rendering frames", k, total)
                     yield f
 
         path = Path(tmp) / "walk.mp4"
@@ -278,6 +284,7 @@ def mix(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
         top = render(G, wc, c["batch"], c["noise_mode"], s)
         left = render(G, wr, c["batch"], c["noise_mode"], s)
         body = render(G, cells, c["batch"], c["noise_mode"], s)
+    labels = bool(params.get("labels", True))
     grid = np.full(((len(rows) + 1) * s, (len(cols) + 1) * s, 3), 255, np.uint8)
     for j in range(len(cols)):
         grid[:s, (j + 1) * s:(j + 2) * s] = top[j]
@@ -285,10 +292,45 @@ def mix(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
         grid[(i + 1) * s:(i + 2) * s, :s] = left[i]
         for j in range(len(cols)):
             grid[(i + 1) * s:(i + 2) * s, (j + 1) * s:(j + 2) * s] = body[i * len(cols) + j]
-    recipe = _recipe("mix", m, c, row_seeds=rows, col_seeds=cols, layers=layers,
-                     layer_name=params.get("layers", "coarse"), bends=bends)
+    layer_name = params.get("layers", "coarse")
+    if labels:
+        label_mix_grid(grid, s, rows, cols, layer_name, layers)
+    recipe = _recipe("mix", m, c, row_seeds=rows, col_seeds=cols, layers=layers, layer_name=layer_name,
+                     bends=bends, labels=labels)
     return [ArtworkDraft(kind="mix", recipe=recipe, media=_still_media(grid), title=f"Style mix {rows}x{cols}",
                          model_sha256=m.sha256, tags=["stylegan", "mix"])]
+
+
+def _put_lines(cell: np.ndarray, lines: list[str], bottom: bool) -> None:
+    """Write lines of text into an image cell (in place): white on a dark band, sized to the cell."""
+    import cv2
+
+    side = cell.shape[1]
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    widest = max(cv2.getTextSize(t, font, 1.0, 1)[0][0] for t in lines)
+    scale = max(0.25, min(side / 220, 0.92 * side / max(widest, 1)))
+    thick = 1 if side < 256 else 2
+    line_h = cv2.getTextSize("Ag", font, scale, thick)[0][1] + max(2, round(6 * scale))
+    band = min(cell.shape[0], line_h * len(lines) + 4)
+    y0 = cell.shape[0] - band if bottom else (cell.shape[0] - band) // 2
+    cell[y0:y0 + band] = (cell[y0:y0 + band].astype(np.float32) * 0.25).astype(np.uint8)
+    for k, t in enumerate(lines):
+        cv2.putText(cell, t, (max(1, round(side * 0.04)), y0 + 2 + line_h * (k + 1) - max(2, round(3 * scale))),
+                    font, scale, (255, 255, 255), thick, cv2.LINE_AA)
+
+
+def label_mix_grid(grid: np.ndarray, s: int, rows: list[int], cols: list[int], layer_name: Any,
+                   layers: list[int]) -> None:
+    """Name what a style-mixing grid shows (in place): each row's and column's seed on its source image,
+    and a legend in the top-left corner (rows give the faces, columns the styles, on which layers)."""
+    for j, seed in enumerate(cols):
+        _put_lines(grid[:s, (j + 1) * s:(j + 2) * s], [f"style {seed}"], bottom=True)
+    for i, seed in enumerate(rows):
+        _put_lines(grid[(i + 1) * s:(i + 2) * s, :s], [f"seed {seed}"], bottom=True)
+    name = layer_name if isinstance(layer_name, str) else "layers"
+    span = f"{layers[0]}-{layers[-1]}" if layers else "none"
+    grid[:s, :s] = 40
+    _put_lines(grid[:s, :s], ["rows: seed", "cols: style", f"{name} {span}"], bottom=False)
 
 
 # ---- network bending (stills) ----------------------------------------------------------------------

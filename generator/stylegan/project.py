@@ -6,6 +6,7 @@ plus a small pull towards w_avg so that w stays in the region the mapping networ
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,9 @@ def _loss(img: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def project(G: Generator, target: np.ndarray, steps: int = 300, wplus: bool = True, lr: float = 0.05,
-            seed: int = 0, noise_mode: str = "const", reg: float = 1e-3) -> Projection:
+            seed: int = 0, noise_mode: str = "const", reg: float = 1e-3,
+            on_step: Callable[[int, int, float], None] | None = None) -> Projection:
+    """``on_step(step, steps, loss)`` after every optimisation step (W steps first, then W+)."""
     dev = G.mapping.w_avg.device
     tgt = torch.from_numpy(target).permute(2, 0, 1)[None].float().to(dev) / 127.5 - 1
     G = G.eval().requires_grad_(False)
@@ -84,6 +87,8 @@ def project(G: Generator, target: np.ndarray, steps: int = 300, wplus: bool = Tr
             opt.step()
             last = float(rec.detach())
             history.append(last)
+            if on_step is not None:
+                on_step(len(history), steps, last)
         return last
 
     n_w = steps if not wplus else max(1, steps * 2 // 3)
@@ -123,7 +128,11 @@ def project_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     wplus = bool(params.get("wplus", True))
     target = load_target(path, m.cfg.resolution, max_pixels)
     torch.manual_seed(c["seed"])
-    p = project(m.G, target, steps, wplus, lr, c["seed"], c["noise_mode"])
+    from gallery.progress import report
+
+    p = project(m.G, target, steps, wplus, lr, c["seed"], c["noise_mode"],
+                on_step=lambda k, n, loss: report(ctx, "projecting (W, then W+)" if wplus else "projecting (W)", k,
+                                                  n, loss=f"{loss:.4f}"))
     best = p.image_wplus if p.image_wplus is not None else p.image_w
     s = c["size"]
     comparison = np.concatenate([resize(target, s), resize(p.image_w, s)] +

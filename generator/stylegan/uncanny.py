@@ -107,8 +107,12 @@ def uncanny_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     seeds = _seeds(params, "seeds") or [c["seed"] + i for i in range(n_faces)]
     fps = _num(params, "fps", ctx.settings.stylegan.fps, int, 1, 120)
     per_snap = _num(params, "seconds_per_snapshot", 0.75, float, 0.04, 60)
+    from gallery.progress import report
+
     torch.manual_seed(c["seed"])
-    G, snaps = amplify(m.G, m.D, seeds, steps, every, lr, c["batch"], c["psi"], c["seed"], c["noise_mode"])
+    G, snaps = amplify(m.G, m.D, seeds, steps, every, lr, c["batch"], c["psi"], c["seed"], c["noise_mode"],
+                       keep=lambda step, score: report(ctx, "fine-tuning against D (inverted)", step, steps,
+                                                       d_score=f"{score:.3f}"))
     scores = [s.d_score for s in snaps]
     size = c["size"]
     cell = max(16, min(size, 1024 // max(1, min(len(seeds), 4))) // 2 * 2)
@@ -118,9 +122,10 @@ def uncanny_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
         hold = max(1, round(per_snap * fps))
 
         def frames() -> Any:
-            for a, b in zip(sheets, sheets[1:] + [sheets[-1]], strict=True):
+            for i, (a, b) in enumerate(zip(sheets, sheets[1:] + [sheets[-1]], strict=True)):
                 for k in range(hold):
                     t = k / hold
+                    report(ctx, "rendering video", i * hold + k + 1, len(sheets) * hold)
                     yield (a * (1 - t) + b * t).round().astype(np.uint8) if b is not a else a
 
         path = Path(tmp) / "uncanny.mp4"

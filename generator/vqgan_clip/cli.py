@@ -39,7 +39,8 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                as_json: bool = typer.Option(False, "--json")) -> None:
         """Text-steered progression: VQGAN latent optimised against CLIP (frames, video, final image)."""
         from gallery.errors import BadInput
-        from generator.jobs import JobContext, JobSpec, run_job
+        from gallery.results import run_generate
+        from generator.jobs import JobSpec
 
         snaps = None
         if snapshots:
@@ -55,11 +56,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                   "zoom": zoom, "zoom_every": zoom_every, "zoom_scale": zoom_scale,
                   "finetune_decoder": finetune_decoder, "decoder_lr": decoder_lr}
         params = {k: v for k, v in params.items() if v is not None}
-        st = state(ctx)
-        spec = JobSpec(kind="vqclip.progression", params=params, seed=seed)
-        ids = run_job(spec, JobContext(settings=st.settings, catalogue=st.catalogue,
-                                       workdir=st.settings.path("work"), seed=seed))
-        typer.echo(json.dumps({"artworks": ids}) if as_json else f"added progression {ids}")
+        run_generate(state(ctx), JobSpec(kind="vqclip.progression", params=params, seed=seed), as_json)
 
     @train_app.command("clip")
     def train_clip(ctx: typer.Context,
@@ -70,11 +67,13 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                    init: Path = typer.Option(None, help="start from these weights (default: the preset's)"),
                    as_json: bool = typer.Option(False, "--json")) -> None:
         """Train the tiny CLIP on captioned shapes (open_clip contrastive loss)."""
+        from gallery.progress import cli_progress
         from generator.vqgan_clip.train_clip import train
 
         st = state(ctx)
         st.settings  # noqa: B018 - sets up logging
-        meta = train(preset, out=out, seed=seed, steps=steps, init=init)
+        with cli_progress(quiet=as_json) as progress:
+            meta = train(preset, out=out, seed=seed, steps=steps, init=init, progress=progress)
         if as_json:
             typer.echo(json.dumps(meta))
         else:
@@ -92,12 +91,14 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                     lr: float = typer.Option(None, min=1e-7), perceptual_weight: float = typer.Option(None, min=0.0),
                     as_json: bool = typer.Option(False, "--json")) -> None:
         """Train the tiny VQGAN (reconstruction + perceptual + codebook, optional adversarial)."""
+        from gallery.progress import cli_progress
         from generator.vqgan_clip.train_vqgan import train
 
         st = state(ctx)
         st.settings  # noqa: B018 - sets up logging
-        meta = train(preset, out=out, steps=steps, adversarial_weight=adversarial_weight, resume=resume, lr=lr,
-                     perceptual_weight=perceptual_weight)
+        with cli_progress(quiet=as_json) as progress:
+            meta = train(preset, out=out, steps=steps, adversarial_weight=adversarial_weight, resume=resume, lr=lr,
+                         perceptual_weight=perceptual_weight, progress=progress)
         if as_json:
             typer.echo(json.dumps(meta))
         else:

@@ -42,7 +42,6 @@ MAX_TEXT_CHARS = 1000
 _LOCK = threading.Lock()
 # (file, architecture, device) -> ((size, mtime) of the file when loaded, encoder)
 _CACHE: dict[tuple[str, str, str], tuple[tuple[int, int], ClipEncoder]] = {}
-_CONFIG_DIR: Path | None = None
 
 
 def sha256_file(path: Path) -> str:
@@ -54,18 +53,22 @@ def sha256_file(path: Path) -> str:
 
 
 def register_config(name: str = CLIP_TINY_NAME, config: dict[str, Any] | None = None) -> str:
-    """Register a model configuration with open_clip (written as ``<name>.json``); returns the name."""
+    """Register a model configuration with open_clip; returns the name.
+
+    open_clip reads configurations from ``<name>.json`` files: the file is written into a temporary
+    folder that is removed as soon as open_clip has read it (the registry keeps the parsed config),
+    so no process leaves a folder behind in /tmp."""
     import tempfile
 
     import open_clip
 
-    global _CONFIG_DIR
-    if _CONFIG_DIR is None:
-        _CONFIG_DIR = Path(tempfile.mkdtemp(prefix="lg-open-clip-configs-"))
     cfg = CLIP_TINY_CONFIG if config is None else config
-    path = _CONFIG_DIR / f"{name}.json"
-    path.write_text(json.dumps(cfg, indent=1))
-    open_clip.add_model_config(path)
+    with tempfile.TemporaryDirectory(prefix="lg-open-clip-config-") as td:
+        path = Path(td) / f"{name}.json"
+        path.write_text(json.dumps(cfg, indent=1))
+        open_clip.add_model_config(path)
+    if name not in open_clip.list_models():
+        raise BadInput(f"open_clip did not accept the model configuration {name!r}")
     return name
 
 

@@ -176,6 +176,7 @@ def build_params(params: dict[str, Any], settings: Any) -> tuple[Any, dict[str, 
 def progression(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     import torch
 
+    from gallery.progress import report
     from generator.vqgan_clip.checkpoints import load_vqgan, vqgan_source
     from generator.vqgan_clip.clip import load_clip
     from generator.vqgan_clip.loop import run_loop
@@ -183,12 +184,15 @@ def progression(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     settings = ctx.settings
     lp, recipe = build_params(params, settings)
     device = ctx.device
+    report(ctx, "loading CLIP and VQGAN", 0, None)
     clip = load_clip(settings, device=device, guide=True)
     vq_path, vq_arch = vqgan_source(settings)
     vqgan, vq_sha, arch = load_vqgan(vq_path, vq_arch, device=device)
     ctx.log.info("vqclip: %r, %d iterations at %dx%d (seed %d)", recipe["prompt"], lp.iterations, lp.width,
                  lp.height, lp.seed)
-    res = run_loop(lp, vqgan, clip, device=device)
+    stage = f"optimising ({len(lp.phases)} story phases)" if len(lp.phases) > 1 else "optimising"
+    res = run_loop(lp, vqgan, clip, device=device,
+                   on_step=lambda it: report(ctx, stage, it + 1, lp.iterations))
     recipe.update({"generator": GENERATOR, "version": VERSION, "clip": {"name": clip.name, "sha256": clip.model_sha256},
                    "vqgan": {"sha256": vq_sha, "n_embed": arch["n_embed"], "embed_dim": arch["embed_dim"]},
                    "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
@@ -212,6 +216,7 @@ def progression(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
         frames, hold = [res.snapshots[i] for i in iters], fps
         keyframe_times = [float(k) for k in range(len(iters))]
     duration = len(frames) * hold / fps
+    report(ctx, "encoding the video", 0, None)
     with tempfile.TemporaryDirectory(prefix="vqclip-") as td:
         vpath = Path(td) / "progression.mp4"
         vw, vh = write_video(frames, vpath, fps, hold)

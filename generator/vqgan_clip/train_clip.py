@@ -124,8 +124,9 @@ def adversarial_images(model: Any, x01: Any, tokens: Any, mean: Any, std: Any, e
 
 def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None = None,
           steps: int | None = None, log_every: int = 50, threads: int | None = 1,
-          init: Path | None = None) -> dict[str, Any]:
+          init: Path | None = None, progress: Any = None) -> dict[str, Any]:
     """Train a preset and save it (default: the shipped weights file); returns what was measured.
+    ``progress(stage, step, steps, **figures)`` after every step (gallery.progress's callback).
 
     Each batch mixes random captioned scenes with ``hard_groups`` groups of hard negatives (one image per
     shape, everything else shared; see :func:`hard_groups`) so that colours alone cannot solve it.
@@ -224,6 +225,8 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
         losses.append(float(loss.detach()))
+        if progress is not None:
+            progress("training CLIP", step + 1, p["steps"], loss=f"{losses[-1]:.3f}")
         if (step + 1) % log_every == 0 or step == p["steps"] - 1:
             log.info("clip step %d/%d loss %.3f lr %.2e (%.1fs)", step + 1, p["steps"],
                      float(np.mean(losses[-log_every:])), lr, time.monotonic() - t0)

@@ -136,10 +136,12 @@ def object_weights(x: torch.Tensor, weight: float) -> torch.Tensor:
 def train(preset: str = "tiny-shapes", out: Path | None = None, steps: int | None = None,
           adversarial_weight: float | None = None, log_every: int = 50, threads: int | None = 1,
           crop: int | None = None, restart_every: int = 100, resume: Path | None = None,
-          lr: float | None = None, perceptual_weight: float | None = None) -> dict[str, Any]:
+          lr: float | None = None, perceptual_weight: float | None = None,
+          progress: Any = None) -> dict[str, Any]:
     """Train a preset (or go on training the weights in ``resume``, or the preset's ``resume``) and save it;
     returns what was measured. ``crop``: side of the random training crops (default: the preset's, else 32).
-    A preset's ``object_weight`` weighs the reconstruction loss on object pixels up (:func:`object_weights`)."""
+    A preset's ``object_weight`` weighs the reconstruction loss on object pixels up (:func:`object_weights`).
+    ``progress(stage, step, steps, **figures)`` after every step (gallery.progress's callback)."""
     from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, save_shipped, sha256_file
 
     if preset not in VQGAN_PRESETS:
@@ -220,6 +222,8 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, steps: int | Non
                     model.quantize.embedding.weight[dead] = flat[pick]
             usage.zero_()
         history.append({"rec": l_rec.item(), "per": l_per.item(), "q": qloss.item(), "adv": l_adv.item()})
+        if progress is not None:
+            progress("training VQGAN", step + 1, p["steps"], rec=f"{history[-1]['rec']:.4f}")
         if (step + 1) % log_every == 0 or step == p["steps"] - 1:
             last = history[-log_every:]
             log.info("vqgan step %d/%d rec %.4f perceptual %.4f codebook %.4f adv %.3f (%.1fs)", step + 1, p["steps"],

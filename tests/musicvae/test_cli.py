@@ -64,7 +64,12 @@ def test_generate_melody_commands(config_file, micro_models, tmp_path, capsys):
     b = write_midi(tmp_path / "b.mid", scale_melody(2, base=67, seed=2))
     r = gallery(capsys, ["--config", cfg, "generate", "melody", "interpolate", str(a), str(b), "--steps", "3"])
     assert r.exit_code == 0, r.output
-    assert "melody artwork" in r.output and "audio=" in r.output
+    assert "melody artwork" in r.output
+    # every file is printed as a path with its extension (the files view), and the path opens
+    paths = {line.split()[0]: line.split()[-1] for line in r.output.splitlines() if line.startswith("  ")}
+    assert set(paths) == {"midi", "audio", "pianoroll", "thumbnail"}
+    assert paths["audio"].endswith("/audio.wav") and paths["midi"].endswith("/midi.mid")
+    assert open(paths["audio"], "rb").read(4) == b"RIFF" and open(paths["midi"], "rb").read(4) == b"MThd"
     r = gallery(capsys, ["--config", cfg, "generate", "melody", "sample", "--count", "1", "--attribute", "density=1",
                   "--json"])
     assert r.exit_code == 0 and '"artworks"' in r.output, r.output
