@@ -7,11 +7,11 @@
   snapshots, and of the two videos (old: cross-fades of 18 frames between snapshots plus a held
   last snapshot; new: constant speed along the path, 18 frames per snapshot interval) the change
   between consecutive frames: mean, and per quarter of the video, and the share of still frames
-  (change below 0.1 grey level). Goal: no snapshot interval after the first below half of the first.
+  (change below 0.1 grey level), and how straight the motion is (``straightness``). Goal: no snapshot interval after the first below half of the first.
 - vqclip: a 200-iteration progression with the shipped tiny models (64x64, 16 cutouts, seed 0): the
   frames of its video (every iteration, and with --stride), against the old slideshow of the four
   snapshots held one second each; per video: frames, seconds at 12 fps, change between consecutive
-  frames (mean, 95th percentile, max) and the share of still frames. Writes the videos' frames as a
+  frames (mean, 95th percentile, max), the share of still frames and the straightness. Writes the videos' frames as a
   contact sheet PNG under --out for a look.
 
     .venv/bin/python bench/progression.py [--only uncanny,vqclip] [--out /tmp/progression] [--quick]
@@ -47,11 +47,23 @@ def frame_changes(frames: list[np.ndarray]) -> np.ndarray:
     return np.array([change(a, b) for a, b in zip(frames[:-1], frames[1:], strict=True)])
 
 
-def describe(name: str, ch: np.ndarray, fps: int) -> list[object]:
+def straightness(frames: list[np.ndarray]) -> str:
+    """Mean of |f[t+2] - f[t]| / (|f[t+1] - f[t]| + |f[t+2] - f[t+1]|) over moving frames: 1 when the
+    motion goes one way, 0.5 or less when it shimmers back and forth."""
+    r = []
+    for a, b, c in zip(frames[:-2], frames[1:-1], frames[2:], strict=True):
+        den = change(a, b) + change(b, c)
+        if den > STILL:
+            r.append(change(a, c) / den)
+    return f"{np.mean(r):.2f}" if r else "-"
+
+
+def describe(name: str, frames: list[np.ndarray], fps: int) -> list[object]:
+    ch = frame_changes(frames)
     q = np.array_split(ch, 4)
     return [name, len(ch) + 1, f"{(len(ch) + 1) / fps:.1f}", f"{ch.mean():.3f}",
             " / ".join(f"{x.mean():.3f}" for x in q), f"{np.percentile(ch, 95):.2f}", f"{ch.max():.2f}",
-            f"{(ch < STILL).mean():.0%}"]
+            f"{(ch < STILL).mean():.0%}", straightness(frames)]
 
 
 def to8(fr: np.ndarray) -> np.ndarray:
@@ -88,9 +100,9 @@ def bench_uncanny(quick: bool) -> None:
     path = tr.path()
     new_frames = list(along_path(tr.images, path, hold * (len(new) - 1) + 1))
     table("uncanny video: change between consecutive frames (grey levels; 24 fps, 18 frames per snapshot)",
-          ["video", "frames", "s", "mean", "by quarter", "p95", "max", "still"],
-          [describe("old cross-fade", frame_changes([to8(f) for f in old_frames]), fps),
-           describe("new constant speed", frame_changes([to8(f) for f in new_frames]), fps)])
+          ["video", "frames", "s", "mean", "by quarter", "p95", "max", "still", "straight"],
+          [describe("old cross-fade", [to8(f) for f in old_frames], fps),
+           describe("new constant speed", [to8(f) for f in new_frames], fps)])
 
 
 def bench_vqclip(quick: bool, out: Path, stride: int) -> None:
@@ -116,12 +128,13 @@ def bench_vqclip(quick: bool, out: Path, stride: int) -> None:
     fps = 12
     slideshow = [res.snapshots[s] for s in sorted(res.snapshots) for _ in range(fps)]
     strided = frames[::stride] + ([frames[-1]] if iters % stride else [])
-    rows = [describe(f"old slideshow ({len(snaps)} snapshots x 1 s)", frame_changes(slideshow), fps),
-            describe("new: every iteration", frame_changes(frames), fps)]
+    rows = [describe(f"old slideshow ({len(snaps)} snapshots x 1 s)", slideshow, fps),
+            describe("new: every iteration", frames, fps)]
     if stride > 1:
-        rows.append(describe(f"new: every {stride} iterations", frame_changes(strided), fps))
+        rows.append(describe(f"new: every {stride} iterations", strided, fps))
     table(f"vqclip video: {iters} iterations at 64x64 (run {secs:.0f} s); change between consecutive frames "
-          "(grey levels)", ["video", "frames", "s at 12 fps", "mean", "by quarter", "p95", "max", "still"], rows)
+          "(grey levels)", ["video", "frames", "s at 12 fps", "mean", "by quarter", "p95", "max", "still", "straight"],
+          rows)
     out.mkdir(parents=True, exist_ok=True)
     pick = frames[:: max(1, len(frames) // 20)][:20]
     sheet = np.concatenate([np.concatenate(pick[r * 10:(r + 1) * 10], axis=1) for r in range(len(pick) // 10)], axis=0)
