@@ -62,9 +62,14 @@ class Trace:
 
 @dataclass
 class Amplified:
+    """What amplify returns; unpacks as ``G, snapshots = amplify(...)`` too (its older form)."""
+
     G: Generator
     snapshots: list[Snapshot]
     trace: Trace
+
+    def __iter__(self) -> Any:
+        return iter((self.G, self.snapshots))
 
 
 def n_snapshots(steps: int, snapshot_every: int) -> int:

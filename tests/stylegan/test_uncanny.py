@@ -90,6 +90,8 @@ def test_amplify_places_snapshots_at_equal_shares_of_the_measured_path(small_wei
     assert short.trace.steps[0] == 0 and short.trace.steps[-1] == 12 and len(short.trace.steps) < 13
     even = amplify(m.G, m.D, [1, 2], 12, 4, lr=0.01, batch=2, seed=0, schedule="even")
     assert [s.step for s in even.snapshots] == [0, 4, 8, 12]
+    g, snaps = even  # the older (G, snapshots) form still unpacks
+    assert g is even.G and snaps is even.snapshots
 
 
 def _count_frames(path) -> int:
