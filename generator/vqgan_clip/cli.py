@@ -30,7 +30,9 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                image_prompt: list[str] = typer.Option(None, "--image-prompt", help="PATH or PATH:WEIGHT (repeatable)"),
                init_image: Path = typer.Option(None, help="start from this image instead of noise"),
                snapshots: str = typer.Option(None, help="iterations kept as frames, e.g. 0,100,250,500"),
-               video: bool = typer.Option(False, "--video", help="a video of every iteration"),
+               video: bool = typer.Option(False, "--video", help="a video of every iteration (as --video-stride 1)"),
+               video_stride: int = typer.Option(None, "--video-stride", min=1, max=100_000,
+                                                help="the video shows every Nth iteration (default: vqclip.video_stride)"),
                zoom: bool = typer.Option(False, "--zoom", help="zoom in every --zoom-every iterations (zoom video)"),
                zoom_every: int = typer.Option(10, min=1), zoom_scale: float = typer.Option(1.04, min=1.0, max=2.0),
                finetune_decoder: bool = typer.Option(False, "--finetune-decoder",
@@ -52,7 +54,8 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                   "cutouts": cutouts, "cut_pow": cut_pow, "min_cut": min_cut, "optimiser": optimiser, "lr": lr,
                   "tv_weight": tv_weight,
                   "story_every": story_every, "image_prompts": list(image_prompt or []),
-                  "init_image": str(init_image) if init_image else None, "snapshots": snaps, "video": video,
+                  "init_image": str(init_image) if init_image else None, "snapshots": snaps,
+                  "video_stride": 1 if video and video_stride is None else video_stride,
                   "zoom": zoom, "zoom_every": zoom_every, "zoom_scale": zoom_scale,
                   "finetune_decoder": finetune_decoder, "decoder_lr": decoder_lr}
         params = {k: v for k, v in params.items() if v is not None}

@@ -1,12 +1,14 @@
 """Job ``vqclip.progression``: one VQGAN+CLIP run stored as one *progression* artwork.
 
 Media: a ``frame`` PNG per snapshot (meta ``iteration``), a ``grid`` PNG of the snapshots, the final
-image as ``poster``, a ``thumbnail``, and an H.264 ``video``: every iteration when ``video`` is set
-(with ``zoom``, the zooming run), otherwise the snapshots held for one second each.
+image as ``poster``, a ``thumbnail``, and an H.264 ``video`` of every ``video_stride``-th iteration and
+the last (``vqclip.video_stride``, default 1: every iteration; with ``zoom``, the zooming run). The
+video's frames go to the encoder as the loop decodes them; none are kept in memory.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import platform
 import tempfile
@@ -90,23 +92,75 @@ def grid(images: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(images, axis=1)
 
 
-def write_video(frames: list[np.ndarray], path: Path, fps: int, hold: int = 1) -> tuple[int, int]:
-    """H.264 yuv420p MP4 via imageio-ffmpeg; returns (width, height)."""
-    import imageio_ffmpeg
+class VideoStream:
+    """An H.264 yuv420p MP4 written one frame at a time through imageio-ffmpeg: only the frame being
+    sent is held. Small images are upscaled (nearest) to at least VIDEO_MIN_SIDE a side; the size is
+    taken from the first frame. Use as a context manager: the encoder is closed on errors too."""
 
-    h, w = frames[0].shape[:2]
-    k = max(1, -(-VIDEO_MIN_SIDE // max(h, w)))
-    vw, vh = w * k, h * k
-    vw, vh = vw + vw % 2, vh + vh % 2
-    writer = imageio_ffmpeg.write_frames(str(path), (vw, vh), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                                         macro_block_size=1, output_params=["-threads", "1"])
-    writer.send(None)
-    for fr in frames:
-        big = cv2.resize(fr, (vw, vh), interpolation=cv2.INTER_NEAREST)
-        for _ in range(hold):
-            writer.send(np.ascontiguousarray(big))
-    writer.close()
-    return vw, vh
+    def __init__(self, path: Path, fps: int) -> None:
+        self.path, self.fps = Path(path), fps
+        self.frames = 0
+        self.size: tuple[int, int] | None = None
+        self._writer: Any = None
+
+    def add(self, rgb: np.ndarray, repeat: int = 1) -> None:
+        if self._writer is None:
+            import imageio_ffmpeg
+
+            h, w = rgb.shape[:2]
+            k = max(1, -(-VIDEO_MIN_SIDE // max(h, w)))
+            vw, vh = w * k, h * k
+            self.size = (vw + vw % 2, vh + vh % 2)
+            self._writer = imageio_ffmpeg.write_frames(str(self.path), self.size, fps=self.fps, codec="libx264",
+                                                       pix_fmt_out="yuv420p", macro_block_size=1,
+                                                       output_params=["-threads", "1"])
+            self._writer.send(None)
+        big = np.ascontiguousarray(cv2.resize(rgb, self.size, interpolation=cv2.INTER_NEAREST))
+        for _ in range(repeat):
+            self._writer.send(big)
+            self.frames += 1
+
+    def close(self) -> tuple[int, int]:
+        """Finish the file; returns (width, height)."""
+        if self._writer is not None:
+            w, self._writer = self._writer, None
+            w.close()
+        if self.size is None:
+            raise ValueError("no frames were written")
+        return self.size
+
+    def __enter__(self) -> VideoStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            w, self._writer = self._writer, None
+            w.close()
+
+
+def write_video(frames: list[np.ndarray], path: Path, fps: int, hold: int = 1) -> tuple[int, int]:
+    """H.264 yuv420p MP4 of frames (each shown ``hold`` times); returns (width, height)."""
+    with VideoStream(path, fps) as v:
+        for fr in frames:
+            v.add(fr, hold)
+        return v.close()
+
+
+def frame_times(iterations: list[int], shown: list[int], fps: int) -> list[float]:
+    """Seconds into a video of the iterations ``shown`` (one frame each) at which each of ``iterations`` is
+    reached (between two shown iterations, in proportion)."""
+    out = []
+    for it in iterations:
+        j = max(0, bisect.bisect_right(shown, it) - 1)
+        frac = 0.0 if j + 1 >= len(shown) else (it - shown[j]) / (shown[j + 1] - shown[j])
+        out.append(round((j + frac) / fps, 6))
+    return out
+
+
+def progression_title(phases: list[list[Any]], iterations: int) -> str:
+    """“first text” in N steps; a story names every phase (its first text with a positive weight)."""
+    names = [next(p.text for p in ph if p.weight > 0) for ph in phases]
+    return " → ".join(f"“{n}”" for n in names) + f" in {iterations} steps"
 
 
 def build_params(params: dict[str, Any], settings: Any) -> tuple[Any, dict[str, Any]]:
@@ -139,13 +193,22 @@ def build_params(params: dict[str, Any], settings: Any) -> tuple[Any, dict[str, 
         init_image, sha = read_image(params["init_image"], "init image", limits_of(settings).max_image_pixels)
         init_recipe = {"sha256": sha, "name": Path(params["init_image"]).name}
     zoom = bool(params.get("zoom", False))
+    stride = params.get("video_stride")
+    if stride is None and params.get("video"):  # the old flag: a video of every iteration
+        stride = 1
+    try:
+        stride = int(vq.video_stride if stride is None else stride)
+    except (TypeError, ValueError):
+        raise BadInput(f"video_stride must be a whole number of iterations, got {stride!r}") from None
+    if not 1 <= stride <= 100_000:
+        raise BadInput(f"video_stride must be 1..100000 (the video shows every Nth iteration), got {stride}")
     lp = LoopParams(
         phases=phases, iterations=iterations, width=width, height=height, seed=int(params.get("seed", 0)),
         cutouts=int(params.get("cutouts") or vq.cutouts), cut_pow=float(params.get("cut_pow") or vq.cut_pow),
         min_cut=float(params.get("min_cut") or LoopParams.min_cut),
         optimiser=str(params.get("optimiser") or vq.optimiser), lr=float(params.get("lr") or vq.lr),
         story_every=int(params.get("story_every") or 0), snapshots=snaps,
-        keep_every_frame=bool(params.get("video", False)) or zoom,
+        frame_every=stride,
         finetune_decoder=bool(params.get("finetune_decoder", False)),
         decoder_lr=float(params.get("decoder_lr") or 1e-4),
         zoom_every=int(params.get("zoom_every") or 10) if zoom else 0,
@@ -167,7 +230,7 @@ def build_params(params: dict[str, Any], settings: Any) -> tuple[Any, dict[str, 
               "cutouts": lp.cutouts, "cut_pow": lp.cut_pow, "min_cut": lp.min_cut, "augment": lp.augment,
               "optimiser": lp.optimiser, "lr": lp.lr, "tv_weight": lp.tv_weight, "story_every": lp.story_every,
               "snapshots": snaps,
-              "video": bool(params.get("video", False)), "zoom": zoom, "zoom_every": lp.zoom_every,
+              "video_stride": stride, "zoom": zoom, "zoom_every": lp.zoom_every,
               "zoom_scale": lp.zoom_scale, "finetune_decoder": lp.finetune_decoder, "decoder_lr": lp.decoder_lr,
               "image_prompts": ip_recipe, "init_image": init_recipe, "init": "image" if init_recipe else "noise"}
     return lp, recipe
@@ -179,7 +242,7 @@ def progression(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     from gallery.progress import report
     from generator.vqgan_clip.checkpoints import load_vqgan, vqgan_source
     from generator.vqgan_clip.clip import load_clip
-    from generator.vqgan_clip.loop import run_loop
+    from generator.vqgan_clip.loop import frame_iterations, run_loop
 
     settings = ctx.settings
     lp, recipe = build_params(params, settings)
@@ -190,14 +253,23 @@ def progression(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     vqgan, vq_sha, arch = load_vqgan(vq_path, vq_arch, device=device)
     ctx.log.info("vqclip: %r, %d iterations at %dx%d (seed %d)", recipe["prompt"], lp.iterations, lp.width,
                  lp.height, lp.seed)
-    stage = f"optimising ({len(lp.phases)} story phases)" if len(lp.phases) > 1 else "optimising"
-    res = run_loop(lp, vqgan, clip, device=device,
-                   on_step=lambda it: report(ctx, stage, it + 1, lp.iterations))
+    fps = int(params.get("fps") or settings.vqclip.fps)
+    shown = frame_iterations(lp.iterations, lp.frame_every)
+    with tempfile.TemporaryDirectory(prefix="vqclip-") as td:
+        vpath = Path(td) / "progression.mp4"
+        with VideoStream(vpath, fps) as video:
+            stage = f"optimising ({len(lp.phases)} story phases)" if len(lp.phases) > 1 else "optimising"
+            res = run_loop(lp, vqgan, clip, device=device, on_frame=lambda _it, rgb: video.add(rgb),
+                           on_step=lambda it: report(ctx, stage, it + 1, lp.iterations))
+            vw, vh = video.close()
+        duration = video.frames / fps
+        video_media = MediaDraft(role="video", mime="video/mp4", data=vpath.read_bytes(), width=vw, height=vh,
+                                 duration=duration, meta={"frames": video.frames, "video_stride": lp.frame_every,
+                                                          "zoom": recipe["zoom"]})
     recipe.update({"generator": GENERATOR, "version": VERSION, "clip": {"name": clip.name, "sha256": clip.model_sha256},
                    "vqgan": {"sha256": vq_sha, "n_embed": arch["n_embed"], "embed_dim": arch["embed_dim"]},
                    "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
                    "device": str(device)})
-    fps = int(params.get("fps") or settings.vqclip.fps)
     iters = sorted(res.snapshots)
     final = res.snapshots[lp.iterations]
     media = [MediaDraft(role="frame", mime="image/png", data=png_bytes(res.snapshots[i]), width=lp.width,
@@ -209,24 +281,10 @@ def progression(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     th = thumbnail(final)
     media.append(MediaDraft(role="thumbnail", mime="image/png", data=png_bytes(th), width=th.shape[1],
                             height=th.shape[0]))
-    if res.frames:
-        frames, hold = res.frames, 1
-        keyframe_times = [i / fps for i in iters]
-    else:
-        frames, hold = [res.snapshots[i] for i in iters], fps
-        keyframe_times = [float(k) for k in range(len(iters))]
-    duration = len(frames) * hold / fps
-    report(ctx, "encoding the video", 0, None)
-    with tempfile.TemporaryDirectory(prefix="vqclip-") as td:
-        vpath = Path(td) / "progression.mp4"
-        vw, vh = write_video(frames, vpath, fps, hold)
-        media.append(MediaDraft(role="video", mime="video/mp4", data=vpath.read_bytes(), width=vw, height=vh,
-                                duration=duration, meta={"every_iteration": bool(res.frames),
-                                                         "zoom": recipe["zoom"]}))
-    recipe["timeline"] = {"duration": duration, "fps": fps, "keyframe_times": keyframe_times}
-    first_text = lp.phases[0][0].text
+    media.append(video_media)
+    recipe["timeline"] = {"duration": duration, "fps": fps, "keyframe_times": frame_times(iters, shown, fps)}
     return [ArtworkDraft(
-        kind="progression", recipe=recipe, media=media, title=f"“{first_text}” in {lp.iterations} steps",
+        kind="progression", recipe=recipe, media=media, title=progression_title(lp.phases, lp.iterations),
         model_sha256=vq_sha, tags=["vqclip", "progression"] + (["story"] if len(lp.phases) > 1 else []),
         duration=duration,
         extra={"losses": [round(v, 5) for v in res.losses[:: max(1, len(res.losses) // 100)]],

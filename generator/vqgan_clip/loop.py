@@ -59,6 +59,7 @@ class LoopParams:
     story_every: int = 0  # story mode: switch phase every N iterations (0: iterations / phases)
     snapshots: list[int] = field(default_factory=lambda: [0, 100, 250, 500])
     keep_every_frame: bool = False
+    frame_every: int = 0  # >0: pass every N-th iteration's image (and the last) to run_loop's on_frame
     finetune_decoder: bool = False
     decoder_lr: float = 1e-4
     zoom_every: int = 0  # >0: every N iterations zoom into the image and re-encode it (zoom video)
@@ -169,9 +170,21 @@ def check_size(model: VQModel, width: int, height: int) -> None:
             raise BadInput(f"{name} {v} must be a positive multiple of {f} (the VQGAN's downsampling factor)")
 
 
+def frame_iterations(iterations: int, every: int) -> list[int]:
+    """The iterations whose images a video of every ``every``-th iteration shows: 0, every, … and the last."""
+    if every < 1:
+        return []
+    return sorted({*range(0, iterations + 1, every), iterations})
+
+
 def run_loop(params: LoopParams, vqgan: VQModel, clip: Any, device: Any = "cpu",
-             on_step: Callable[[int], None] | None = None) -> LoopResult:
-    """Run the optimisation; returns the snapshot images (and every frame when asked)."""
+             on_step: Callable[[int], None] | None = None,
+             on_frame: Callable[[int, np.ndarray], None] | None = None) -> LoopResult:
+    """Run the optimisation; returns the snapshot images (and every frame when asked).
+
+    With ``params.frame_every`` and ``on_frame``, ``on_frame(iteration, rgb)`` receives the image of
+    every ``frame_every``-th iteration and of the last one as soon as it is decoded (a video writer
+    streams them; nothing is kept here)."""
     t_start = time.monotonic()
     dev = torch.device(device)
     check_size(vqgan, params.width, params.height)
@@ -238,6 +251,9 @@ def run_loop(params: LoopParams, vqgan: VQModel, clip: Any, device: Any = "cpu",
     losses: list[float] = []
     switches: list[int] = []
     want = {s for s in params.snapshots if s <= params.iterations} | {params.iterations}
+    if params.frame_every < 0:
+        raise BadInput(f"frame_every must be >= 0, got {params.frame_every}")
+    stream = set(frame_iterations(params.iterations, params.frame_every)) if on_frame is not None else set()
     timings = {"decode": 0.0, "cutouts": 0.0, "clip": 0.0, "backward": 0.0}
     phase = -1
     for it in range(params.iterations + 1):
@@ -254,12 +270,14 @@ def run_loop(params: LoopParams, vqgan: VQModel, clip: Any, device: Any = "cpu",
         t0 = time.perf_counter()
         img = to_image(model.decode(quantise_st(model, z)))
         t1 = time.perf_counter()
-        if it in want or params.keep_every_frame:
+        if it in want or params.keep_every_frame or it in stream:
             frame = image_to_uint8(img)
             if it in want:
                 snapshots[it] = frame
             if params.keep_every_frame:
                 frames.append(frame)
+            if it in stream:
+                on_frame(it, frame)
         if it == params.iterations:
             break
         cuts = make_cutouts(img, params.cutouts, clip.image_size, params.cut_pow, params.min_cut, g, params.augment)

@@ -46,6 +46,8 @@ class VQClipSettings(Strict):
     tv_weight: float | None = Field(None, ge=0, le=100)
     # Frames per second of the progression videos.
     fps: int = Field(12, ge=1, le=120)
+    # The video shows every Nth iteration (and the last), streamed to the encoder as the loop runs.
+    video_stride: int = Field(1, ge=1, le=100_000)
 
     @field_validator("snapshots")
     @classmethod

@@ -119,7 +119,8 @@ def test_bend_job_and_bent_walk(job_ctx, catalogue, small_weights):
 def test_uncanny_scores_fall(job_ctx, catalogue, small_weights):
     (aid,) = run_job(JobSpec(kind="stylegan.uncanny", params={"model": str(small_weights), "steps": 6,
                                                               "snapshot_every": 3, "faces": 2, "size": 32,
-                                                              "batch": 2, "lr": 0.01}, seed=0), job_ctx)
+                                                              "batch": 2, "lr": 0.01, "schedule": "even"},
+                                     seed=0), job_ctx)
     art = catalogue.get(aid)
     scores = art.recipe["d_scores"]
     assert art.recipe["snapshot_steps"] == [0, 3, 6] and scores[-1] < scores[0]
