@@ -35,8 +35,9 @@ class Snapshot:
 
 def amplify(G0: Generator, D: Discriminator, seeds: list[int], steps: int, snapshot_every: int, lr: float = 0.002,
             batch: int = 8, psi: float = 0.7, seed: int = 0, noise_mode: str = "const",
-            keep: Any = None) -> tuple[Generator, list[Snapshot]]:
-    """Fine-tune a copy of G0 against frozen D with the inverted objective; returns it and its snapshots."""
+            keep: Any = None, fixed_z: torch.Tensor | None = None) -> tuple[Generator, list[Snapshot]]:
+    """Fine-tune a copy of G0 against frozen D with the inverted objective; returns it and its snapshots.
+    ``fixed_z`` [len(seeds), z_dim]: the faces' latents when not those of ``seeds`` (variations)."""
     if steps < 1 or snapshot_every < 1:
         raise BadInput("uncanny: steps and snapshot_every must be >= 1")
     dev = G0.mapping.w_avg.device
@@ -45,7 +46,7 @@ def amplify(G0: Generator, D: Discriminator, seeds: list[int], steps: int, snaps
     D = D.eval().requires_grad_(False)
     opt = torch.optim.Adam([p for p in G.synthesis.parameters() if p.requires_grad], lr=lr, betas=(0.0, 0.99))
     gen = torch.Generator().manual_seed(seed)
-    fixed_z = torch.cat([z_from_seed(s, G.z_dim) for s in seeds]).to(dev)
+    fixed_z = (torch.cat([z_from_seed(s, G.z_dim) for s in seeds]) if fixed_z is None else fixed_z).to(dev)
     snaps: list[Snapshot] = []
 
     def snapshot(step: int) -> None:
@@ -92,9 +93,19 @@ def face_sheet(images: np.ndarray, size: int, cols: int) -> np.ndarray:
 
 def uncanny_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     """Job ``stylegan.uncanny``: steps, snapshot_every, lr, faces (count) or seeds, fps, seconds_per_snapshot."""
-    from generator.stylegan.jobs import _num, _recipe, _seeds, _workdir, common, load_model, video_media
+    from generator.stylegan.jobs import (
+        _num,
+        _recipe,
+        _seeds,
+        _workdir,
+        common,
+        load_model,
+        seed_zs,
+        video_media,
+    )
     from generator.stylegan.render import write_mp4
     from generator.stylegan.weights import save_weights, sha256_file
+    from generator.variation import vary_steps
 
     m = load_model(params, ctx)
     if m.D is None:
@@ -107,8 +118,10 @@ def uncanny_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     seeds = _seeds(params, "seeds") or [c["seed"] + i for i in range(n_faces)]
     fps = _num(params, "fps", ctx.settings.stylegan.fps, int, 1, 120)
     per_snap = _num(params, "seconds_per_snapshot", 0.75, float, 0.04, 60)
+    vary = vary_steps(params)  # a variation: the same run with the faces' latents moved
     torch.manual_seed(c["seed"])
-    G, snaps = amplify(m.G, m.D, seeds, steps, every, lr, c["batch"], c["psi"], c["seed"], c["noise_mode"])
+    G, snaps = amplify(m.G, m.D, seeds, steps, every, lr, c["batch"], c["psi"], c["seed"], c["noise_mode"],
+                       fixed_z=seed_zs(seeds, m.G.z_dim, vary) if vary else None)
     scores = [s.d_score for s in snaps]
     size = c["size"]
     cell = max(16, min(size, 1024 // max(1, min(len(seeds), 4))) // 2 * 2)
@@ -148,7 +161,8 @@ def uncanny_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
                          seconds_per_snapshot=per_snap, snapshot_steps=[s.step for s in snaps], d_scores=scores,
                          result_model={"name": model_name, "sha256": wsha},
                          timeline={"duration": duration, "fps": fps,
-                                   "keyframe_times": [i * hold / fps for i in range(len(snaps))]})
+                                   "keyframe_times": [i * hold / fps for i in range(len(snaps))]},
+                         **({"vary": vary} if vary else {}))
         media = video_media(path, n, w, h, fps, sheets[-1], extra)
     return [ArtworkDraft(kind="uncanny", recipe=recipe, media=media, title=f"Amplified uncanny {c['seed']}",
                          model_sha256=m.sha256, tags=["stylegan", "uncanny"], duration=duration,
