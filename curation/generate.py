@@ -259,7 +259,7 @@ def family_between(a: Artwork, b: Artwork, steps: int) -> tuple[str, dict[str, A
         if ra.get("bars"):
             params["bars"] = ra["bars"]
         return "musicvae.interpolate", params
-    if ga.startswith("stylegan.") and gb.startswith("stylegan."):
+    if ga.startswith("stylegan.") and gb.startswith("stylegan.") and "stylegan.project" not in (ga, gb):
         ma, mb = ra.get("model") or {}, rb.get("model") or {}
         sa, sb = _seed_of(ra), _seed_of(rb)
         if sa is None or sb is None or not ma.get("sha256") or ma.get("sha256") != mb.get("sha256"):
@@ -293,6 +293,15 @@ def queue_between(cat: Any, a_id: int, b_id: int, steps: int = 8, seed: int = 0,
         if kind in JOB_KINDS:
             params["parents"] = [[a_id, "between"], [b_id, "between"]]
             return _queue(cat, kind, params, seed=seed, window=window, title=f"Between #{a_id} and #{b_id}")
+    for art in (art_a, art_b):
+        try:
+            family = variation_plan(art) is not None
+        except BadInput:
+            family = True
+        if family:  # the family jobs take no slerp keyframes: a run queued with them would only fail
+            raise BadInput(f"between: no walk between artworks {a_id} ({art_a.kind}) and {b_id} ({art_b.kind}); "
+                           "there is one between two melodies and between two StyleGAN works (not projections) "
+                           "of one checkpoint")
     a, za, kind = _source(cat, a_id)
     b, zb, kind_b = _source(cat, b_id)
     if kind != kind_b or za.shape != zb.shape:

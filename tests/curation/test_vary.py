@@ -31,7 +31,7 @@ PARENTS = {
 MAIN_MEDIA = ("video", "image", "audio")
 
 
-def _make(settings, catalogue, tmp_path, name: str) -> int:
+def _make(settings, catalogue, tmp_path, name: str, seed: int = 3) -> int:
     from generator.jobs import JobContext, JobSpec, run_job
 
     kind, params = PARENTS[name]
@@ -40,8 +40,8 @@ def _make(settings, catalogue, tmp_path, name: str) -> int:
         img = tmp_path / "target.png"
         cv2.imwrite(str(img), np.full((32, 32, 3), (60, 90, 140), np.uint8))
         params["image"] = str(img)
-    ctx = JobContext(settings=settings, catalogue=catalogue, workdir=tmp_path / "work", seed=3)
-    return run_job(JobSpec(kind=kind, params=params, seed=3), ctx)[0]
+    ctx = JobContext(settings=settings, catalogue=catalogue, workdir=tmp_path / "work", seed=seed)
+    return run_job(JobSpec(kind=kind, params=params, seed=seed), ctx)[0]
 
 
 def _main_sha(art) -> str:  # noqa: ANN001
@@ -188,6 +188,26 @@ def test_soundscape_paired_to_a_timeline_varies_its_anchors(settings, catalogue,
     assert c.kind == "soundscape" and c.recipe["anchors"] == catalogue.get(snd).recipe["anchors"]
     assert _main_sha(c) != _main_sha(catalogue.get(snd))
     assert _rows_for(catalogue, [child]) == [(child, snd, "variation")]
+
+
+def test_between_queues_only_runs_that_run(settings, catalogue, tmp_path):
+    """Between two StyleGAN works of one checkpoint: a chain walk that runs; two projections (whose seed is not
+    their latent) or a projection and a melody: refused, nothing queued."""
+    from curation.generate import queue_between, run_now
+
+    bend, mix = _make(settings, catalogue, tmp_path, "bend", seed=3), _make(settings, catalogue, tmp_path, "mix", seed=4)
+    r = queue_between(catalogue, bend, mix, window=None)
+    job = _runs(catalogue)[0].spec["job"]
+    assert job["kind"] == "stylegan.walk" and job["params"]["keyframes"] == [3, 4]
+    (walk,) = run_now(settings, catalogue, r)
+    assert catalogue.get(walk).kind == "walk"
+    assert _rows_for(catalogue, [walk]) == [(walk, bend, "between"), (walk, mix, "between")]
+    p1, p2 = _make(settings, catalogue, tmp_path, "projection"), _make(settings, catalogue, tmp_path, "projection", 5)
+    mel = _make(settings, catalogue, tmp_path, "melody-sample")
+    for x, y in ((p1, p2), (p1, mel), (mel, bend)):
+        with pytest.raises(BadInput, match="no walk between artworks"):
+            queue_between(catalogue, x, y)
+    assert len(_runs(catalogue)) == 1
 
 
 # ---- refused up front: nothing queued ----------------------------------------------------------------
