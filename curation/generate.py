@@ -1,8 +1,19 @@
 """From search back to generation: "variations around this" and "between these two".
 
 Both queue generation jobs as ``run`` rows (state ``queued``; ``spec["job"]`` is the JobSpec the
-scheduler's worker runs). The artwork's recipe must hold a latent position and name the job kind
-that renders one:
+scheduler's worker runs).
+
+Variations of the families' artworks (:func:`variation_plan`) re-run the family's own job with the
+parent's recipe and one more ``vary`` step ``{sigma, seed}`` (see ``generator.variation``): the job
+moves its latent(s) by seeded noise of relative scale sigma — StyleGAN walk keyframes (or the loop's
+plane), the mix's row and column latents, a bend's z, a projection's w / W+ (rendered, no new
+optimisation), the uncanny's faces (same model, same run); a VQGAN+CLIP progression's final latent
+(``final_codes``, recorded since) or, for older recipes, its seeded start; a melody's z (or its
+encoded ends / melody); a soundscape's anchors. A variation's recipe keeps its ``vary`` steps, so it
+re-renders and can be varied again. Artworks with nothing of the kind (procedural images, sources
+that are files outside the catalogue) are refused before anything is queued.
+
+Otherwise the artwork's recipe must hold a latent position and name the job kind that renders one:
 
 - the position: ``recipe["latent"]`` (a list of numbers, or ``{"z": [...]}``), else ``recipe["z"]``
   or ``recipe["w"]``;
@@ -80,6 +91,107 @@ def _source(cat: Any, artwork_id: int) -> tuple[Artwork, np.ndarray, str]:
     return a, z, kind
 
 
+def _pick(recipe: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: recipe[k] for k in keys if recipe.get(k) is not None}
+
+
+def _refuse(a: Artwork, why: str) -> BadInput:
+    gen = (a.recipe or {}).get("generator") or (a.recipe or {}).get("job_kind") or "unknown generator"
+    return BadInput(f"artwork {a.id} ({a.kind}, {gen}): {why}, so there is nothing to vary")
+
+
+def variation_plan(a: Artwork) -> tuple[str, dict[str, Any], int] | None:
+    """The family job that re-renders artwork ``a`` around its latent position: (job kind, params without
+    the new ``vary`` step, job seed); None when ``a`` is not a family's work. Raises BadInput when it
+    is one that has no latent position to vary (or one this catalogue cannot reach again)."""
+    from generator.variation import vary_steps
+
+    r = a.recipe or {}
+    gen = r.get("generator")
+    if not isinstance(gen, str):
+        return None
+    try:
+        prior = vary_steps({"vary": r.get("vary")})
+    except BadInput as e:
+        raise _refuse(a, f"its recipe's vary steps are unreadable ({e})") from None
+    seed = r.get("seed") if isinstance(r.get("seed"), int) else 0
+    common = {"vary": prior}
+    if gen.startswith("stylegan."):
+        model = (r.get("model") or {}).get("name")
+        if not model:
+            raise _refuse(a, "its recipe names no StyleGAN model")
+        common.update(_pick(r, "psi", "size", "noise_mode", "batch"), model=model)
+        if gen == "stylegan.walk":
+            return gen, {**common, **_pick(r, "mode", "space", "seconds", "seconds_per_keyframe", "keyframes",
+                                           "loop", "start_segment", "constant_speed", "bends", "fps")}, seed
+        if gen == "stylegan.mix":
+            return gen, {**common, **_pick(r, "row_seeds", "col_seeds", "bends"),
+                         "layers": r.get("layer_name", "coarse")}, seed
+        if gen == "stylegan.bend":
+            if not r.get("bends"):
+                raise _refuse(a, "its recipe holds no bends")
+            return gen, {**common, "bends": r["bends"], "seeds": [seed]}, seed
+        if gen == "stylegan.project":
+            if not isinstance(r.get("w"), list):
+                raise _refuse(a, "its recipe holds no projected w")
+            return gen, {**common, **_pick(r, "w", "ws", "wplus", "target")}, seed
+        if gen == "stylegan.uncanny":
+            return gen, {**common, **_pick(r, "steps", "snapshot_every", "lr", "seeds", "fps",
+                                           "seconds_per_snapshot")}, seed
+        raise _refuse(a, f"{gen} works have no latent position this tool knows")
+    if gen == "vqclip.progression":
+        if r.get("image_prompts"):
+            raise _refuse(a, "its image prompts are files outside the catalogue")
+        if not r.get("final_codes") and r.get("init_image"):
+            raise _refuse(a, "it started from an init image outside the catalogue and its recipe (older than "
+                             "final_codes) holds no final latent")
+        params = {**common, **_pick(r, "prompt", "iterations", "width", "height", "cutouts", "cut_pow", "min_cut",
+                                    "optimiser", "lr", "tv_weight", "story_every", "snapshots", "video", "zoom",
+                                    "zoom_every", "zoom_scale", "finetune_decoder", "decoder_lr")}
+        if r.get("final_codes"):
+            params["init_codes"] = r["final_codes"]  # around the image it ended on; else its seeded start
+        if isinstance(r.get("timeline"), dict) and r["timeline"].get("fps"):
+            params["fps"] = r["timeline"]["fps"]
+        return gen, params, seed
+    if gen == "musicvae":
+        base = {**common, **_pick(r, "bars", "temperature", "instrument", "tempo")}
+        op = r.get("op")
+        if op == "sample" and isinstance(r.get("z"), list):
+            return "musicvae.sample", {**base, "z": [r["z"]]}, seed
+        if op == "interpolate" and all(isinstance((r.get(k) or {}).get("events"), list) for k in ("a", "b")):
+            return "musicvae.interpolate", {**base, "a": r["a"]["events"], "b": r["b"]["events"],
+                                            **_pick(r, "steps")}, seed
+        if op == "attribute" and isinstance((r.get("melody") or {}).get("events"), list):
+            return "musicvae.attribute", {**base, "melody": r["melody"]["events"],
+                                          **_pick(r, "attribute", "amounts")}, seed
+        raise _refuse(a, f"its recipe (op {op!r}) holds no melody latent (z, or the events it encoded)")
+    if gen == "lts.soundscape":
+        base = {**common, **_pick(r, "mode", "iterations", "loop", "duration")}
+        sources = [r.get("a"), r.get("b")] if r.get("mode", "between") == "between" else list(r.get("anchors") or [])
+        if not sources or not all(isinstance(s, dict) and s.get("name") for s in sources):
+            raise _refuse(a, "its recipe names no anchor sounds")
+        files = [s["name"] for s in sources if s.get("sha256")]
+        if files:
+            raise _refuse(a, f"its sources {files} were audio files outside the catalogue, not anchors")
+        if base.get("mode", "between") == "between":
+            return gen, {**base, "a": sources[0]["name"], "b": sources[1]["name"], **_pick(r, "curve", "interp")}, seed
+        return gen, {**base, "anchors": [s["name"] for s in sources], **_pick(r, "visual_id", "timeline")}, seed
+    if gen == "procedural.images":
+        raise _refuse(a, "procedural images are drawn from a seed, not decoded from a latent position")
+    return None
+
+
+def can_vary(a: Artwork) -> bool:
+    """Whether "variations around this" can queue anything for ``a``."""
+    try:
+        if variation_plan(a) is not None:
+            return True
+    except BadInput:
+        return False
+    r = a.recipe or {}
+    return latent_of(r) is not None and job_kind_of(r) is not None
+
+
 def _queue(cat: Any, kind: str, params: dict[str, Any], seed: int, window: str | None, title: str) -> int:
     from generator.jobs import JobSpec
 
@@ -100,6 +212,20 @@ def queue_variations(cat: Any, artwork_id: int, count: int = 4, sigma: float = 0
         raise BadInput(f"variations: count must be 1..64, got {count}")
     if not 0.0 < sigma <= 2.0:
         raise BadInput(f"variations: sigma must be in (0, 2], got {sigma}")
+    art = cat.get(artwork_id)
+    if art is None:
+        raise BadInput(f"no artwork {artwork_id}")
+    plan = variation_plan(art)
+    if plan is not None:
+        from generator.jobs import JOB_KINDS
+
+        kind, base, job_seed = plan
+        assert kind in JOB_KINDS, kind
+        step_seeds = np.random.default_rng([seed, artwork_id]).integers(0, 2 ** 31, count)
+        return [_queue(cat, kind, {**base, "vary": [*base["vary"], {"sigma": sigma, "seed": int(k)}],
+                                   "parents": [[artwork_id, "variation"]]},
+                       seed=job_seed, window=window, title=f"Variation {i + 1} of #{artwork_id}")
+                for i, k in enumerate(step_seeds)]
     a, z, kind = _source(cat, artwork_id)
     rng = np.random.default_rng([seed, artwork_id])
     norm = float(np.linalg.norm(z))
@@ -133,7 +259,7 @@ def family_between(a: Artwork, b: Artwork, steps: int) -> tuple[str, dict[str, A
         if ra.get("bars"):
             params["bars"] = ra["bars"]
         return "musicvae.interpolate", params
-    if ga.startswith("stylegan.") and gb.startswith("stylegan."):
+    if ga.startswith("stylegan.") and gb.startswith("stylegan.") and "stylegan.project" not in (ga, gb):
         ma, mb = ra.get("model") or {}, rb.get("model") or {}
         sa, sb = _seed_of(ra), _seed_of(rb)
         if sa is None or sb is None or not ma.get("sha256") or ma.get("sha256") != mb.get("sha256"):
@@ -167,6 +293,15 @@ def queue_between(cat: Any, a_id: int, b_id: int, steps: int = 8, seed: int = 0,
         if kind in JOB_KINDS:
             params["parents"] = [[a_id, "between"], [b_id, "between"]]
             return _queue(cat, kind, params, seed=seed, window=window, title=f"Between #{a_id} and #{b_id}")
+    for art in (art_a, art_b):
+        try:
+            family = variation_plan(art) is not None
+        except BadInput:
+            family = True
+        if family:  # the family jobs take no slerp keyframes: a run queued with them would only fail
+            raise BadInput(f"between: no walk between artworks {a_id} ({art_a.kind}) and {b_id} ({art_b.kind}); "
+                           "there is one between two melodies and between two StyleGAN works (not projections) "
+                           "of one checkpoint")
     a, za, kind = _source(cat, a_id)
     b, zb, kind_b = _source(cat, b_id)
     if kind != kind_b or za.shape != zb.shape:

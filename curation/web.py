@@ -436,9 +436,9 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
         with st.cat.read() as s:
             parents = s.execute(select(Lineage.parent_id, Lineage.relation).where(Lineage.child_id == artwork_id)).all()
             children = s.execute(select(Lineage.child_id, Lineage.relation).where(Lineage.parent_id == artwork_id)).all()
-        from curation.generate import job_kind_of, latent_of
+        from curation.generate import can_vary as _can_vary
 
-        can_vary = latent_of(a.recipe or {}) is not None and job_kind_of(a.recipe or {}) is not None
+        can_vary = _can_vary(a)
         return page(request, "detail.html", a=a, recipe=json.dumps(a.recipe, indent=2, ensure_ascii=False),
                     feats=feature_table(st.cat, [artwork_id]).get(artwork_id, {}), like=like,
                     parents=parents, children=children, tags=sorted(t.name for t in a.tags), can_vary=can_vary,

@@ -15,6 +15,8 @@ params:
   anchors     optional list of sources, one per keyframe ("timeline"; default: picked with the seed)
   iterations  phase iterations (default lts.phase_iterations)
   checkpoint  path of a checkpoint (default: lts.checkpoint, the trained preset, the shipped weights)
+  vary        a variation: [{sigma, seed}, ...] moves each source's latents by seeded noise
+              (generator.variation; one offset per source, the same for a source named twice)
   seed        always set
 """
 
@@ -28,6 +30,7 @@ import numpy as np
 
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
+from generator.variation import perturb, vary_steps
 
 GENERATOR = "lts.soundscape"
 VERSION = 1
@@ -91,6 +94,16 @@ def visual_timeline(catalogue: Any, visual_id: int, fallback: dict[str, Any] | N
     return timeline, bool(loop), art.title or f"{art.kind} {art.id}"
 
 
+def vary_source(src: Any, steps: list[dict[str, Any]], key: int) -> Any:
+    """A source (anchor) with its latent frames moved by one seeded offset per ``vary`` step."""
+    if not steps:
+        return src
+    z = np.asarray(src.latents, dtype=np.float64)
+    scale = float(np.sqrt(np.mean(z ** 2))) or 1.0
+    offset = perturb(np.zeros(z.shape[-1]), steps, key=(key,)) * scale  # rms of zeros: noise of unit scale
+    return type(src)(src.name, z + offset, src.sha256)
+
+
 def soundscape(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     from generator.lts import synth
 
@@ -105,6 +118,7 @@ def soundscape(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     spec = loaded.preset.cqt
     if spec.sr != synth.OUT_SR:
         raise BadInput(f"checkpoint {loaded.path} works at {spec.sr} Hz; soundscapes are {synth.OUT_SR} Hz")
+    vary = vary_steps(params)
     recipe: dict[str, Any] = {"generator": GENERATOR, "version": VERSION, "mode": mode, "seed": seed,
                               "checkpoint_sha256": loaded.sha256, "preset": loaded.preset.name,
                               "iterations": iterations, "phase_init": "locked", "cqt": loaded.preset.to_dict()["cqt"]}
@@ -117,7 +131,8 @@ def soundscape(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
         picks = synth.pick_anchors(loaded, 2, seed) if not (params.get("a") and params.get("b")) else []
         a_name = params.get("a") or picks[0]
         b_name = params.get("b") or picks[1]
-        a, b = synth.source_latents(loaded, str(a_name)), synth.source_latents(loaded, str(b_name))
+        a, b = (vary_source(synth.source_latents(loaded, str(nm)), vary, [a_name, b_name].index(nm))
+                for nm in (a_name, b_name))
         curve = synth.parse_curve(params.get("curve", [[0.0, 0.0], [1.0, 1.0]]))
         interp = params.get("interp", "lerp")
         n = max(1, round(duration * spec.frame_rate))
@@ -137,7 +152,7 @@ def soundscape(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
             raise BadInput(f"anchors: {len(names)} given for {len(kt)} keyframes")
         if loop and len(kt) > 1 and kt[0] <= 1e-6 and kt[-1] >= duration - 1e-6 and not params.get("anchors"):
             names[-1] = names[0]  # the closing keyframe of a loop is its first one again
-        sources = [synth.source_latents(loaded, str(nm)) for nm in names]
+        sources = [vary_source(synth.source_latents(loaded, str(nm)), vary, names.index(nm)) for nm in names]
         n = max(1, round(duration * spec.frame_rate))
         z = synth.timeline_trajectory([s.latents for s in sources], kt, duration, n, loop)
         title = f"Soundscape for {vtitle}"
@@ -146,6 +161,8 @@ def soundscape(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
                        "anchors": [{"name": s.name, "sha256": s.sha256} for s in sources]})
     else:
         raise BadInput(f"soundscape mode {mode!r}: choose between or timeline")
+    if vary:
+        recipe["vary"] = vary
     n_samples = round(duration * synth.OUT_SR)
     from gallery.progress import report
 

@@ -42,6 +42,7 @@ from generator.musicvae.render import (
     step_seconds,
     thumbnail_png,
 )
+from generator.variation import perturb, vary_steps
 
 GENERATOR = "musicvae"
 VERSION = 1
@@ -362,18 +363,37 @@ def _attribute_shift(loaded: Loaded, attribute: dict[str, float] | None) -> np.n
     return shift
 
 
+def given_latents(params: dict[str, Any], key: str, dim: int) -> np.ndarray:
+    """Latent vectors given in the params (a list of ``dim`` numbers, or a list of such lists): [N, dim]."""
+    try:
+        z = np.atleast_2d(np.asarray(params[key], dtype=np.float64))
+    except (TypeError, ValueError):
+        raise BadInput(f"{key}: give a list of {dim} numbers (or a list of such lists)") from None
+    if z.ndim != 2 or z.shape[1] != dim or not 1 <= len(z) <= 256 or not np.all(np.isfinite(z)):
+        raise BadInput(f"{key}: 1..256 finite latent vectors of {dim} numbers are needed (this checkpoint's "
+                       f"latent size), got shape {z.shape}")
+    return z
+
+
 def sample(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
-    """``count`` melodies from the prior, z ~ N(0, I) (plus attribute shifts), at a temperature."""
+    """``count`` melodies from the prior, z ~ N(0, I) (plus attribute shifts), at a temperature; or the
+    given latents ``z`` (a variation: a melody's z moved by the ``vary`` steps)."""
     c = _common(params, ctx.settings)
     count = int(params.get("count", 1))
     if not 1 <= count <= 256:
         raise BadInput(f"count {count}: use 1..256")
     attribute = {k: float(v) for k, v in (params.get("attribute") or {}).items()}
+    vary = vary_steps(params)
     loaded = load_model(ctx.settings, c["bars"])
     register(ctx, loaded)
-    gen = torch.Generator().manual_seed(c["seed"])
-    z = torch.randn(count, loaded.model.cfg.latent, generator=gen).double().numpy()
-    z = z + _attribute_shift(loaded, attribute)
+    if params.get("z") is not None:  # the shifts of attribute are already in a recorded z
+        z = given_latents(params, "z", loaded.model.cfg.latent)
+        count = len(z)
+    else:
+        gen = torch.Generator().manual_seed(c["seed"])
+        z = torch.randn(count, loaded.model.cfg.latent, generator=gen).double().numpy()
+        z = z + _attribute_shift(loaded, attribute)
+    z = perturb(z, vary, keep_norm=True)
     events = decode_latents(loaded, z, c["temperature"], c["seed"])
     fit, pair = _pairing(params, ctx, c["bars"], c["tempo"], whole=False, what=f"a {c['bars']}-bar melody")
     extra = _fit_recipe(fit, pair, c)
@@ -381,7 +401,8 @@ def sample(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
     for i in range(count):
         report(ctx, "rendering melodies", i, count)
         recipe = _recipe("sample", c, loaded, index=i, count=count, attribute=attribute,
-                         z=[round(float(v), 8) for v in z[i]], events=events[i].tolist(), **extra)
+                         z=[round(float(v), 8) for v in z[i]], events=events[i].tolist(), **extra,
+                         **({"vary": vary} if vary else {}))
         drafts.append(melody_draft(ctx, loaded, [events[i]], recipe, f"Melody sample {c['seed']}.{i}",
                                    pair=pair if i == 0 else None, fit=fit))
     return drafts
@@ -397,9 +418,10 @@ def _fit_recipe(fit: PhraseFit | None, pair: tuple[int, dict] | None, c: dict[st
     return {"fit": {**fit.to_dict(), "visual_id": pair[0], "preferred_tempo": preferred}}
 
 
-def interpolation_latents(loaded: Loaded, a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
-    """Slerp between the encoder means of melodies a and b: [steps, latent]."""
-    mu = encode_events(loaded, np.stack([a, b]))
+def interpolation_latents(loaded: Loaded, a: np.ndarray, b: np.ndarray, steps: int,
+                          vary: list[dict[str, Any]] | None = None) -> np.ndarray:
+    """Slerp between the encoder means of melodies a and b (moved by ``vary`` steps): [steps, latent]."""
+    mu = perturb(encode_events(loaded, np.stack([a, b])), vary or [])
     return slerp(mu[0], mu[1], np.linspace(0.0, 1.0, steps))
 
 
@@ -426,7 +448,8 @@ def interpolate(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
             ends.append(melody_from(params[key], c["bars"], ctx))
             if str(params[key]).startswith("artwork:"):
                 parents.append((int(str(params[key]).split(":", 1)[1]), "between"))
-    z = interpolation_latents(loaded, ends[0][0], ends[1][0], steps)
+    vary = vary_steps(params)  # a variation: both ends moved
+    z = interpolation_latents(loaded, ends[0][0], ends[1][0], steps, vary)
     events = decode_latents(loaded, z, c["temperature"], c["seed"])
     fit, pair = _pairing(params, ctx, steps * c["bars"], c["tempo"], whole=True,
                          what=f"interpolation of {steps} steps x {c['bars']} bars")
@@ -434,7 +457,7 @@ def interpolate(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
     recipe = _recipe("interpolate", c, loaded, steps=steps, method="slerp of encoder means",
                      a={**ends[0][1], "events": ends[0][0].tolist()}, b={**ends[1][1], "events": ends[1][0].tolist()},
                      keyframes=[[round(float(v), 8) for v in z[0]], [round(float(v), 8) for v in z[-1]]],
-                     events=events.tolist(), **extra)
+                     events=events.tolist(), **extra, **({"vary": vary} if vary else {}))
     labels = [f"t={t:.2f}" for t in np.linspace(0, 1, steps)]
     title = f"Between {ends[0][1]['ref']} and {ends[1][1]['ref']}"
     return [melody_draft(ctx, loaded, list(events), recipe, title, labels=labels, parents=parents, pair=pair,
@@ -453,11 +476,18 @@ def attribute(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
     register(ctx, loaded)
     if "melody" not in params:
         raise BadInput("attribute needs a 'melody' (MIDI file, corpus:NAME or artwork:ID)")
-    ev, desc = melody_from(params["melody"], c["bars"], ctx)
-    mu = encode_events(loaded, ev[None])[0]
+    if isinstance(params["melody"], list):  # the events themselves (a recipe's melody)
+        ev = np.asarray(params["melody"], dtype=np.int64)
+        if ev.shape != (c["bars"] * STEPS_PER_BAR,) or ev.min() < 0 or ev.max() >= NUM_CLASSES:
+            raise BadInput(f"melody: {c['bars'] * STEPS_PER_BAR} events in 0..{NUM_CLASSES - 1} needed")
+        desc = {"ref": "events"}
+    else:
+        ev, desc = melody_from(params["melody"], c["bars"], ctx)
+    vary = vary_steps(params)  # a variation: the melody's code moved
+    mu = perturb(encode_events(loaded, ev[None])[0], vary)
     z = np.stack([mu + _attribute_shift(loaded, {name: a}) for a in amounts])
     events = decode_latents(loaded, z, c["temperature"], c["seed"])
     recipe = _recipe("attribute", c, loaded, attribute=name, amounts=amounts, melody={**desc, "events": ev.tolist()},
-                     z0=[round(float(v), 8) for v in mu], events=events.tolist())
+                     z0=[round(float(v), 8) for v in mu], events=events.tolist(), **({"vary": vary} if vary else {}))
     labels = [f"{name} {a:+g}" for a in amounts]
     return [melody_draft(ctx, loaded, list(events), recipe, f"{desc['ref']}: {name} {amounts}", labels=labels)]

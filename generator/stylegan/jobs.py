@@ -20,6 +20,7 @@ from generator.stylegan.bend import bent
 from generator.stylegan.model import z_from_seed
 from generator.stylegan.render import iter_frames, png_bytes, render, thumbnail, w_to_ws, write_mp4, z_to_ws
 from generator.stylegan.weights import LoadedModel, load_weights, resolve_model
+from generator.variation import VariedEndlessWalk, perturb, vary_steps
 
 VERSION = 1
 WALK_MODES = ("endless", "chain", "loop")
@@ -89,6 +90,14 @@ def _recipe(kind: str, m: LoadedModel, c: dict[str, Any], **extra: Any) -> dict[
             "model": {"name": m.name, "sha256": m.sha256, "resolution": m.cfg.resolution}, **c, **extra}
 
 
+def seed_zs(seeds: list[int], z_dim: int, steps: list[dict[str, Any]], key: int = 0) -> torch.Tensor:
+    """z of each seed [N, z_dim], moved by the ``vary`` steps (on the sphere shell) when there are any."""
+    z = torch.cat([z_from_seed(s, z_dim) for s in seeds])
+    if not steps:
+        return z
+    return torch.from_numpy(perturb(z.double().numpy(), steps, key=(key,), keep_norm=True)).float()
+
+
 def _still_media(img: np.ndarray) -> list[MediaDraft]:
     th = thumbnail(img)
     return [MediaDraft(role="image", mime="image/png", data=png_bytes(img), width=img.shape[1], height=img.shape[0]),
@@ -116,18 +125,21 @@ def walk_plan(params: dict[str, Any], m: LoadedModel, fps: int, psi: float) -> d
     spk = min(_num(params, "seconds_per_keyframe", 2.0, float, 0.05, 600), seconds)
     seed = int(params["seed"])
     per_seg = max(1, round(spk * fps))
+    steps = vary_steps(params)  # a variation: every keyframe (or the loop's plane) moved by seeded noise
 
     def w_of_z(z: np.ndarray) -> np.ndarray:
         return z_to_ws(G, np.atleast_2d(z), psi)[:, 0].cpu().double().numpy()
 
-    facts: dict[str, Any] = {"mode": mode, "space": space, "seconds_per_keyframe": spk}
+    facts: dict[str, Any] = {"mode": mode, "space": space, "seconds_per_keyframe": spk,
+                             **({"vary": steps} if steps else {})}
     segments: list[Callable[[np.ndarray], np.ndarray]] = []
     closing: np.ndarray | None = None
     if mode == "endless":
         n_seg = max(1, round(seconds / spk))
         start = _num(params, "start_segment", 0, int, 0, 2 ** 40)
-        walker = EndlessWalk(G.z_dim, seed, sphere=True,
-                             transform=(lambda z: w_of_z(z)[0]) if space == "w" else None)
+        walker = (VariedEndlessWalk if steps else EndlessWalk)(
+            G.z_dim, seed, sphere=True, transform=(lambda z: w_of_z(z)[0]) if space == "w" else None,
+            **({"steps": steps} if steps else {}))
         segments = [lambda ts, i=i: walker.segment(i, len(ts), ts) for i in range(start, start + n_seg)]
         facts.update(start_segment=start, segments=n_seg, next_segment=start + n_seg)
         key_times = [i * per_seg / fps for i in range(n_seg)]
@@ -136,7 +148,7 @@ def walk_plan(params: dict[str, Any], m: LoadedModel, fps: int, psi: float) -> d
         if len(seeds) < 2:
             raise BadInput("a chain walk needs at least 2 keyframe seeds")
         loop = bool(params.get("loop", False))
-        keys = np.concatenate([z_from_seed(s, G.z_dim).double().numpy() for s in seeds])
+        keys = seed_zs(seeds, G.z_dim, steps).double().numpy()
         if space == "w":
             keys = w_of_z(keys)
         interp = slerp if space == "z" else lerp
@@ -149,6 +161,10 @@ def walk_plan(params: dict[str, Any], m: LoadedModel, fps: int, psi: float) -> d
         n = max(2, round(seconds * fps))
         dim = G.z_dim if space == "z" else G.w_dim
         u, v = random_orthonormal(np.random.default_rng(seed), dim)  # as great_circle_loop(dim, n, seed)
+        if steps:  # tilt the circle's plane: move both directions, then make them orthonormal again
+            uv = perturb(np.stack([u, v]), steps, key=(0,))
+            q, _ = np.linalg.qr(uv.T)
+            u, v = (q.T * np.sign(np.sum(q.T * uv, axis=1, keepdims=True)))
         if space == "z":
             centre, radius = np.zeros(dim), float(np.sqrt(dim))
         else:
@@ -258,10 +274,11 @@ def layer_range(name: str | list[int], num_ws: int) -> list[int]:
     return list(range(min(a, num_ws), min(b, num_ws)))
 
 
-def mix_ws(G: Any, row_seeds: list[int], col_seeds: list[int], layers: list[int], psi: float) -> torch.Tensor:
+def mix_ws(G: Any, row_seeds: list[int], col_seeds: list[int], layers: list[int], psi: float,
+           vary: list[dict[str, Any]] | None = None) -> torch.Tensor:
     """ws of every (row, column) cell: the row's latent with the column's styles on ``layers``."""
-    zr = torch.cat([z_from_seed(s, G.z_dim) for s in row_seeds])
-    zc = torch.cat([z_from_seed(s, G.z_dim) for s in col_seeds])
+    zr = seed_zs(row_seeds, G.z_dim, vary or [], key=1)
+    zc = seed_zs(col_seeds, G.z_dim, vary or [], key=2)
     wr, wc = z_to_ws(G, zr, psi), z_to_ws(G, zc, psi)
     cells = wr[:, None].repeat(1, len(col_seeds), 1, 1)
     cells[:, :, layers] = wc[None, :, layers]
@@ -278,7 +295,8 @@ def mix(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     if len(rows) * len(cols) > 256:
         raise BadInput("style mixing grid too large (at most 256 cells)")
     layers = layer_range(params.get("layers", "coarse"), G.num_ws)
-    cells, wr, wc = mix_ws(G, rows, cols, layers, c["psi"])
+    steps = vary_steps(params)
+    cells, wr, wc = mix_ws(G, rows, cols, layers, c["psi"], steps)
     s = c["size"]
     with bent(G, params.get("bends")) as bends:
         top = render(G, wc, c["batch"], c["noise_mode"], s)
@@ -296,7 +314,7 @@ def mix(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     if labels:
         label_mix_grid(grid, s, rows, cols, layer_name, layers)
     recipe = _recipe("mix", m, c, row_seeds=rows, col_seeds=cols, layers=layers, layer_name=layer_name,
-                     bends=bends, labels=labels)
+                     bends=bends, labels=labels, **({"vary": steps} if steps else {}))
     return [ArtworkDraft(kind="mix", recipe=recipe, media=_still_media(grid), title=f"Style mix {rows}x{cols}",
                          model_sha256=m.sha256, tags=["stylegan", "mix"])]
 
@@ -343,12 +361,13 @@ def bend(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     if not specs:
         raise BadInput("stylegan.bend needs at least one bend, e.g. {'layer': 'b8.conv1', 'op': 'rotate'}")
     seeds = _seeds(params, "seeds") or [c["seed"]]
-    ws = z_to_ws(G, torch.cat([z_from_seed(s, G.z_dim) for s in seeds]), c["psi"])
+    steps = vary_steps(params)
+    ws = z_to_ws(G, seed_zs(seeds, G.z_dim, steps), c["psi"])
     with bent(G, specs) as norm:
         imgs = render(G, ws, c["batch"], c["noise_mode"], c["size"])
     drafts = []
     for s, img in zip(seeds, imgs, strict=True):
-        recipe = _recipe("bend", m, dict(c, seed=s), bends=norm)
+        recipe = _recipe("bend", m, dict(c, seed=s), bends=norm, **({"vary": steps} if steps else {}))
         ops = "+".join(f"{b['op']}@{b['layer']}" for b in norm)
         drafts.append(ArtworkDraft(kind="bend", recipe=recipe, media=_still_media(img), title=f"Bent face {s} ({ops})",
                                    model_sha256=m.sha256, tags=["stylegan", "bend"]))

@@ -114,8 +114,10 @@ def project_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     from generator.stylegan.jobs import _num, _recipe, _still_media, common, load_model
     from generator.stylegan.render import png_bytes, resize
 
+    if not params.get("image") and params.get("w") is not None:
+        return render_projection(params, ctx)
     if not params.get("image"):
-        raise BadInput("stylegan.project needs an image path")
+        raise BadInput("stylegan.project needs an image path (or a projection's w / ws to render)")
     path = Path(params["image"])
     if not path.is_file():
         raise BadInput(f"image to project not found: {path}")
@@ -148,3 +150,38 @@ def project_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     feats = {"loss_w": p.loss_w} | ({"loss_wplus": p.loss_wplus} if p.loss_wplus is not None else {})
     return [ArtworkDraft(kind="projection", recipe=recipe, media=media, title=f"Projection of {path.name}",
                          model_sha256=m.sha256, tags=["stylegan", "projection"], features=feats)]
+
+
+def render_projection(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+    """``stylegan.project`` given a projection's ``w`` (and W+ ``ws``) instead of an image: no optimisation,
+    the (varied, with ``vary``) latent is rendered. A variation of a projection is made this way."""
+    from generator.stylegan.jobs import _recipe, _still_media, common, load_model
+    from generator.stylegan.render import render, w_to_ws
+    from generator.variation import perturb, vary_steps
+
+    m = load_model(params, ctx)
+    c = common(params, ctx, m)
+    G = m.G
+    steps = vary_steps(params)
+    try:
+        w = np.asarray(params["w"], dtype=np.float64)
+        ws = None if params.get("ws") is None else np.asarray(params["ws"], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise BadInput("stylegan.project: w must be a list of numbers and ws a list of lists of numbers") from None
+    if w.shape != (G.w_dim,) or (ws is not None and ws.shape != (G.num_ws, G.w_dim)):
+        raise BadInput(f"stylegan.project: w {w.shape} / ws {None if ws is None else ws.shape} do not fit model "
+                       f"{m.name!r} (w_dim {G.w_dim}, {G.num_ws} layers)")
+    if not np.all(np.isfinite(w)) or (ws is not None and not np.all(np.isfinite(ws))):
+        raise BadInput("stylegan.project: w / ws hold non-finite numbers")
+    w_avg = G.mapping.w_avg.cpu().double().numpy()
+    w = perturb(w, steps, key=(0,), centre=w_avg)
+    wplus = bool(params.get("wplus", ws is not None)) and ws is not None
+    if ws is not None:
+        ws = perturb(ws, steps, key=(1,), centre=w_avg)
+    img = render(G, w_to_ws(G, ws[None] if wplus else w[None]), 1, c["noise_mode"], c["size"])[0]
+    recipe = _recipe("project", m, c, wplus=wplus, target=params.get("target"), rendered_from="latent",
+                     w=[float(v) for v in w], ws=None if ws is None else [[float(v) for v in row] for row in ws],
+                     **({"vary": steps} if steps else {}))
+    title = "Variation of a projection" if steps else "Projection (rendered)"
+    return [ArtworkDraft(kind="projection", recipe=recipe, media=_still_media(img), title=title,
+                         model_sha256=m.sha256, tags=["stylegan", "projection"] + (["variation"] if steps else []))]

@@ -137,12 +137,14 @@ def along_path(images: list[np.ndarray], path: np.ndarray, n_frames: int) -> Any
 def amplify(G0: Generator, D: Discriminator, seeds: list[int], steps: int, snapshot_every: int, lr: float = 0.002,
             batch: int = 8, psi: float = 0.7, seed: int = 0, noise_mode: str = "const",
             keep: Any = None, schedule: str = "path", record_size: int = 0,
-            record_bytes: int = RECORD_BYTES, on_step: Callable[[int], None] | None = None) -> Amplified:
+            record_bytes: int = RECORD_BYTES, on_step: Callable[[int], None] | None = None,
+            fixed_z: torch.Tensor | None = None) -> Amplified:
     """Fine-tune a copy of G0 against frozen D with the inverted objective; returns it, its snapshots
     (``n_snapshots(steps, snapshot_every)`` of them, placed by ``schedule``) and the trace of renders.
 
     ``record_size``: renders are kept at this side when it is smaller than the model's (0: as they are).
-    ``on_step(step)`` is called after every optimisation step (a progress display's hook)."""
+    ``on_step(step)`` is called after every optimisation step (a progress display's hook).
+    ``fixed_z`` [len(seeds), z_dim]: the faces' latents when not those of ``seeds`` (variations)."""
     if steps < 1 or snapshot_every < 1:
         raise BadInput("uncanny: steps and snapshot_every must be >= 1")
     if schedule not in SCHEDULES:
@@ -153,7 +155,7 @@ def amplify(G0: Generator, D: Discriminator, seeds: list[int], steps: int, snaps
     D = D.eval().requires_grad_(False)
     opt = torch.optim.Adam([p for p in G.synthesis.parameters() if p.requires_grad], lr=lr, betas=(0.0, 0.99))
     gen = torch.Generator().manual_seed(seed)
-    fixed_z = torch.cat([z_from_seed(s, G.z_dim) for s in seeds]).to(dev)
+    fixed_z = (torch.cat([z_from_seed(s, G.z_dim) for s in seeds]) if fixed_z is None else fixed_z).to(dev)
     side = min(G.img_resolution, record_size) if record_size else G.img_resolution
     if schedule == "even":
         wanted = set(even_steps(steps, snapshot_every))
@@ -253,6 +255,7 @@ def uncanny_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     from generator.stylegan import jobs as sj
     from generator.stylegan.render import write_mp4
     from generator.stylegan.weights import save_weights, sha256_file
+    from generator.variation import vary_steps
 
     m = sj.load_model(params, ctx)
     if m.D is None:
@@ -266,8 +269,9 @@ def uncanny_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     seeds = sj._seeds(params, "seeds") or [c["seed"] + i for i in range(n_faces)]
     fps = sj._num(params, "fps", ctx.settings.stylegan.fps, int, 1, 120)
     per_snap = sj._num(params, "seconds_per_snapshot", 0.75, float, 0.04, 60)
+    vary = vary_steps(params)  # a variation: the same run with the faces' latents moved
     request = sj._recipe("uncanny", m, c, steps=steps, snapshot_every=every, schedule=schedule, lr=lr, seeds=seeds,
-                      fps=fps, seconds_per_snapshot=per_snap)
+                         fps=fps, seconds_per_snapshot=per_snap, **({"vary": vary} if vary else {}))
     catalogue = getattr(ctx, "catalogue", None)
     found = find_existing(catalogue, request) if catalogue is not None else None
     if found is not None:
@@ -282,7 +286,8 @@ def uncanny_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     torch.manual_seed(c["seed"])
     run = amplify(m.G, m.D, seeds, steps, every, lr, c["batch"], c["psi"], c["seed"], c["noise_mode"],
                   schedule=schedule, record_size=max(cell, min(size, 128)),
-                  on_step=lambda step: report(ctx, "fine-tuning against D (inverted)", step, steps))
+                  on_step=lambda step: report(ctx, "fine-tuning against D (inverted)", step, steps),
+                  fixed_z=sj.seed_zs(seeds, m.G.z_dim, vary) if vary else None)
     G, snaps = run.G, run.snapshots
     scores = [s.d_score for s in snaps]
     sheets = [face_sheet(s.images, cell, cols) for s in snaps]

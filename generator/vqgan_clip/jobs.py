@@ -236,6 +236,44 @@ def build_params(params: dict[str, Any], settings: Any) -> tuple[Any, dict[str, 
     return lp, recipe
 
 
+def start_latent(params: dict[str, Any], lp: Any, vqgan: Any) -> tuple[Any, dict[str, Any]]:
+    """The loop's start for a variation (params ``init_codes`` and/or ``vary``) and its recipe facts;
+    (None, {}) for an ordinary run. ``init_codes`` [zh][zw] (a progression's ``final_codes``) start from
+    that image's latent, otherwise from the run's own seeded noise; ``vary`` steps then move it."""
+    import torch
+
+    from generator.variation import perturb, vary_steps
+    from generator.vqgan_clip.loop import noise_latent
+
+    vary, codes = vary_steps(params), params.get("init_codes")
+    if not vary and codes is None:
+        return None, {}
+    f = vqgan.downsample_factor
+    zh, zw = lp.height // f, lp.width // f
+    dev = vqgan.quantize.embedding.weight.device
+    with torch.no_grad():
+        if codes is not None:
+            try:
+                idx = np.asarray(codes, dtype=np.int64)
+            except (TypeError, ValueError):
+                raise BadInput("init_codes must be rows of codebook indices") from None
+            if idx.shape != (zh, zw) or idx.min() < 0 or idx.max() >= vqgan.n_embed:
+                raise BadInput(f"init_codes: {zh}x{zw} indices in 0..{vqgan.n_embed - 1} are needed for a "
+                               f"{lp.width}x{lp.height} image, got shape {idx.shape}")
+            z = vqgan.quantize.lookup(torch.from_numpy(idx)[None].to(dev))
+        elif lp.init_image is not None:
+            raise BadInput("a variation of a run that started from an init image needs its init_codes")
+        else:  # the loop's own start: random codes drawn from the seed
+            z = noise_latent(vqgan, zh, zw, torch.Generator().manual_seed(lp.seed), dev)
+        centre = vqgan.quantize.embedding.weight.double().mean(0).cpu().numpy()
+        moved = perturb(z.permute(0, 2, 3, 1).double().cpu().numpy(), vary, key=(0,), centre=centre)
+        z = torch.from_numpy(moved).permute(0, 3, 1, 2).float().to(dev)
+    facts: dict[str, Any] = {"vary": vary} if vary else {}
+    if codes is not None:
+        facts["init_codes"] = np.asarray(codes).tolist()
+    return z, facts
+
+
 def progression(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     import torch
 
@@ -255,6 +293,7 @@ def progression(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
                  lp.height, lp.seed)
     fps = int(params.get("fps") or settings.vqclip.fps)
     shown = frame_iterations(lp.iterations, lp.frame_every)
+    lp.init_z, start = start_latent(params, lp, vqgan)
     with tempfile.TemporaryDirectory(prefix="vqclip-") as td:
         vpath = Path(td) / "progression.mp4"
         with VideoStream(vpath, fps) as video:
@@ -269,7 +308,8 @@ def progression(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     recipe.update({"generator": GENERATOR, "version": VERSION, "clip": {"name": clip.name, "sha256": clip.model_sha256},
                    "vqgan": {"sha256": vq_sha, "n_embed": arch["n_embed"], "embed_dim": arch["embed_dim"]},
                    "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
-                   "device": str(device)})
+                   "device": str(device), **start,
+                   "final_codes": None if res.codes is None else res.codes.tolist()})
     iters = sorted(res.snapshots)
     final = res.snapshots[lp.iterations]
     media = [MediaDraft(role="frame", mime="image/png", data=png_bytes(res.snapshots[i]), width=lp.width,

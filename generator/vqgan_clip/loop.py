@@ -68,6 +68,7 @@ class LoopParams:
     init_image: np.ndarray | None = None
     grad_checkpoint: int | None = None  # decoder levels recomputed in backward (None: by image size)
     tv_weight: float = 0.0  # total variation of the decoded image: >0 smooths speckle and flat areas
+    init_z: Any = None  # a start latent (1, C, zh, zw) instead of the noise (variations); the noise is still drawn
 
 
 @dataclass
@@ -78,6 +79,7 @@ class LoopResult:
     phase_switches: list[int]
     seconds: float
     timings: dict[str, float]
+    codes: np.ndarray | None = None  # the final latent's codebook indices (zh, zw): what the last image decodes
 
 
 def spherical_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -212,6 +214,11 @@ def run_loop(params: LoopParams, vqgan: VQModel, clip: Any, device: Any = "cpu",
             z0 = model.encode(im)
         else:  # noise: random codes
             z0 = noise_latent(model, zh, zw, g, dev)
+        if params.init_z is not None:
+            if tuple(params.init_z.shape) != tuple(z0.shape):
+                raise BadInput(f"start latent {tuple(params.init_z.shape)} does not fit a {params.width}x"
+                               f"{params.height} image ({tuple(z0.shape)})")
+            z0 = params.init_z.to(device=dev, dtype=z0.dtype)
     z = z0.clone().requires_grad_(True)
     clamp = clamp_to_codebook(model)
 
@@ -302,6 +309,8 @@ def run_loop(params: LoopParams, vqgan: VQModel, clip: Any, device: Any = "cpu",
         if on_step is not None:
             on_step(it)
     steps = max(1, params.iterations)
+    with torch.no_grad():
+        codes = model.quantize.codes(z.detach())[0].cpu().numpy()
     return LoopResult(snapshots=snapshots, frames=frames, losses=losses, phase_switches=switches,
                       seconds=time.monotonic() - t_start,
-                      timings={k: v / steps for k, v in timings.items()})
+                      timings={k: v / steps for k, v in timings.items()}, codes=codes)

@@ -352,5 +352,5 @@ def test_between_uses_the_families_own_jobs(catalogue):
     assert j2["kind"] == "musicvae.interpolate"
     assert (j2["params"]["a"], j2["params"]["b"], j2["params"]["bars"]) == (f"artwork:{m1}", f"artwork:{m2}", 2)
     assert j2["params"]["parents"] == [[m1, "between"], [m2, "between"]]
-    with pytest.raises(BadInput, match="holds no latent position"):
+    with pytest.raises(BadInput, match="no walk between artworks"):
         queue_between(catalogue, a, other_model)  # two checkpoints: no walk between them
