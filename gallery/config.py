@@ -22,8 +22,8 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator
 from curation.settings import CurationSettings
 from gallery import yaml_limits
 from gallery.errors import ConfigError
-from gallery.redact import find_secret, redact, register_secret
 from gallery.media import MediaSettings
+from gallery.redact import find_secret, redact, register_secret
 from gallery.settings_base import Strict
 from generator.lts.settings import LTSSettings
 from generator.musicvae.settings import MusicVAESettings

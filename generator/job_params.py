@@ -177,6 +177,7 @@ class StyleGANMix(_StyleGANCommon):
     col_seeds: SeedList | None = None
     layers: Literal["coarse", "middle", "fine"] | Annotated[list[NonNeg], Field(min_length=2, max_length=2)] = "coarse"
     bends: Bends | None = None
+    labels: StrictBool = True
 
     @field_validator("row_seeds", "col_seeds", mode="before")
     @classmethod
@@ -202,11 +203,25 @@ class StyleGANBend(_StyleGANCommon):
         return _seed_list(v)
 
 
+Floats = Annotated[list[float], Field(min_length=1, max_length=4096)]
+
+
 class StyleGANProject(_StyleGANCommon):
-    image: Text
+    """An image to project, or a projection's w (and per-layer ws) to render again (a variation)."""
+
+    image: Text | None = None
     steps: Annotated[int, Field(ge=1, le=100_000)] = 300
     lr: Annotated[float, Field(ge=1e-5, le=10.0)] = 0.05
     wplus: StrictBool = True
+    w: Floats | None = None
+    ws: Annotated[list[Floats], Field(min_length=1, max_length=64)] | None = None
+    target: Text | None = None
+
+    @model_validator(mode="after")
+    def _source(self) -> StyleGANProject:
+        if self.image is None and self.w is None:
+            raise ValueError("needs image (a path to project) or w (a projection to render)")
+        return self
 
 
 class StyleGANUncanny(_StyleGANCommon):
@@ -217,6 +232,7 @@ class StyleGANUncanny(_StyleGANCommon):
     seeds: SeedList | None = None
     fps: Annotated[int, Field(ge=1, le=120)] | None = None
     seconds_per_snapshot: Annotated[float, Field(ge=0.04, le=60)] = 0.75
+    schedule: Literal["path", "even"] = "path"
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -253,6 +269,9 @@ class VQClipProgression(Params):
     decoder_lr: Annotated[float, Field(gt=0, le=100)] | None = None
     tv_weight: Annotated[float, Field(ge=0, le=100)] | None = None
     fps: Annotated[int, Field(ge=1, le=120)] | None = None
+    video_stride: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    init_codes: Annotated[list[Annotated[list[NonNeg], Field(min_length=1, max_length=512)]],
+                          Field(min_length=1, max_length=512)] | None = None
 
     @field_validator("prompt")
     @classmethod
@@ -328,6 +347,8 @@ class _MusicVAECommon(Params):
 
 class MusicVAESample(_MusicVAECommon):
     count: Annotated[int, Field(ge=1, le=256)] = 1
+    z: Annotated[list[Annotated[list[float], Field(min_length=1, max_length=4096)]],
+                 Field(min_length=1, max_length=256)] | None = None
     attribute: dict[Annotated[str, Field(min_length=1, max_length=64)], float] | None = None
 
 
