@@ -51,8 +51,8 @@ def test_walk_project_uncanny_report_every_stage_to_its_end(job_ctx, small_weigh
                                                      "seconds_per_snapshot": 0.5}, seed=0), job_ctx)
     tune = "fine-tuning against D (inverted)"
     assert rec.stages()[:2] == [tune, "rendering video"]
-    assert [d for s, d, _ in rec.calls if s == tune] == [0, 2, 4] and rec.last(tune)[1] == 4
-    assert rec.last("rendering video") == (6, 6)  # 3 snapshots held 2 frames each
+    assert [d for s, d, _ in rec.calls if s == tune] == [1, 2, 3, 4] and rec.last(tune)[1] == 4  # every step
+    assert rec.last("rendering video") == (5, 5)  # 3 snapshots, 2 frames between each, and the last
 
 
 def test_a_job_without_progress_runs_as_before(job_ctx, small_weights):
