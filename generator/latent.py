@@ -114,11 +114,14 @@ class EndlessWalk:
         self.dim, self.seed, self.sphere, self.transform = dim, seed, sphere, transform
         self._cache: dict[int, np.ndarray] = {}
 
+    def seeded_keyframe(self, i: int) -> np.ndarray:
+        """Keyframe i as drawn from the seed, before ``transform`` (subclasses may move it)."""
+        k = np.random.default_rng([self.seed, i + (1 << 40)]).standard_normal(self.dim)
+        return k / np.linalg.norm(k) * np.sqrt(self.dim) if self.sphere else k
+
     def keyframe(self, i: int) -> np.ndarray:
         if i not in self._cache:
-            k = np.random.default_rng([self.seed, i + (1 << 40)]).standard_normal(self.dim)
-            if self.sphere:
-                k = k / np.linalg.norm(k) * np.sqrt(self.dim)
+            k = self.seeded_keyframe(i)
             if self.transform is not None:
                 k = np.asarray(self.transform(k), np.float64)
             self._cache[i] = k

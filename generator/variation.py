@@ -75,15 +75,7 @@ class VariedEndlessWalk(EndlessWalk):
     def __init__(self, dim: int, seed: int = 0, sphere: bool = True, transform: Any = None,
                  steps: list[dict[str, Any]] | None = None) -> None:
         super().__init__(dim, seed, sphere, transform)
-        self._plain = EndlessWalk(dim, seed, sphere, None)
         self.steps = list(steps or [])
 
-    def keyframe(self, i: int) -> np.ndarray:
-        if i not in self._cache:
-            k = perturb(self._plain.keyframe(i), self.steps, key=(i + (1 << 40),), keep_norm=self.sphere)
-            if self.transform is not None:
-                k = np.asarray(self.transform(k), np.float64)
-            self._cache[i] = k
-            if len(self._cache) > 64:
-                self._cache.pop(next(iter(self._cache)))
-        return self._cache[i]
+    def seeded_keyframe(self, i: int) -> np.ndarray:
+        return perturb(super().seeded_keyframe(i), self.steps, key=(i + (1 << 40),), keep_norm=self.sphere)

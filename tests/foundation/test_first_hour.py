@@ -17,6 +17,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.foundation.ptyutil import read_until_closed
+
 REPO = Path(__file__).resolve().parents[2]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
 
@@ -36,15 +38,7 @@ def on_terminal(cwd: Path, *args: str, stdout_too: bool = True) -> tuple[int, st
     p = subprocess.Popen([sys.executable, "-m", "gallery.cli", *args], cwd=cwd, env=_env(), stderr=slave,
                          stdout=slave if stdout_too else subprocess.PIPE)
     os.close(slave)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        shown += chunk
+    shown = read_until_closed(master)
     out = "" if stdout_too else p.stdout.read().decode()
     code = p.wait(timeout=600)
     os.close(master)

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.foundation.ptyutil import read_until_closed
+
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "generator" / "weights"
 
@@ -203,15 +205,7 @@ def test_logs_on_a_terminal_stay_off_stdout(tmp_path, argv):
     p = subprocess.Popen([sys.executable, "-m", "gallery.cli", "--config", str(cfg), *argv], stdout=subprocess.PIPE,
                          stderr=slave, env=env, cwd=tmp_path)
     os.close(slave)
-    err = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        err += chunk
+    err = read_until_closed(master)
     out = p.stdout.read().decode()
     assert p.wait(timeout=300) == 0, err.decode()[-2000:]
     os.close(master)
