@@ -1,6 +1,7 @@
 """The front door and the manuals hold together: every relative link in README.md and docs/*.md
 resolves to a file inside the repository (and to a heading, when it names one), and every
-`gallery ...` command the README and the manuals show names a real command with options it takes."""
+`gallery ...` command the README and the manuals show names a real command with options it takes;
+the configuration manual lists every section of the settings and every GALLERY_* variable the code reads."""
 
 from __future__ import annotations
 
@@ -257,3 +258,27 @@ def test_the_command_checker_catches_wrong_commands(cli_root):
     assert "Missing argument" in _check(cli_root, "gallery mint set")
     assert _check(cli_root, "gallery catalogue", full=False) is None  # prose naming a group
     assert "no command" in _check(cli_root, "gallery frobnicate …", full=False)
+
+
+# ---- the configuration manual covers the configuration -----------------------------------------
+
+def test_every_config_section_is_in_the_config_manual():
+    from gallery.config import Settings
+
+    text = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
+    table = [line for line in text.splitlines() if line.startswith("| `")]
+    listed = {name for line in table for name in re.findall(r"`([a-z_]+)`", line.split("|")[1])}
+    assert set(Settings.model_fields) - listed == set()
+
+
+def test_every_environment_variable_the_code_reads_is_documented():
+    """A GALLERY_* variable read by the code (a secret, a path) is named in the docs; GALLERY__* are
+    overrides of config keys, GALLERY_WORKER_* pass a job from the scheduler to its worker."""
+    names = set()
+    for pkg in ("gallery", "catalogue", "generator", "installation", "curation", "minting"):
+        for py in (REPO / pkg).rglob("*.py"):
+            names |= set(re.findall(r"\bGALLERY_[A-Z][A-Z_]*[A-Z]\b", py.read_text(encoding="utf-8")))
+    names = {n for n in names if not n.startswith("GALLERY_WORKER_")}
+    assert {"GALLERY_CONFIG", "GALLERY_MINT_KEY"} <= names  # the scan finds what it is meant to find
+    docs = " ".join(p.read_text(encoding="utf-8") for p in DOCS)
+    assert sorted(n for n in names if n not in docs) == []
