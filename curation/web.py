@@ -32,13 +32,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BeforeValidator
-from sqlalchemy import select
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
-from catalogue.models import Artwork, Lineage, Media, Tag
-from curation import sets
+from curation import sets, works
 from curation.search import Filters, Hit, Searcher, feature_ranges, feature_table
 from gallery.errors import BadInput, GalleryError
 from gallery.media import MediaTooLarge
@@ -52,7 +50,6 @@ MAX_UPLOAD = 20 * 1024 * 1024
 # Request limits, checked in one place each (ids: the Id type and _id; tags: clean_tags; bodies: BodyLimit).
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL; beyond this no row can exist
 MAX_TAGS = 64  # tags in one request (added, removed, or in a filter)
-MAX_TAGS_PER_ARTWORK = 256
 MAX_FORM_BYTES = 1024 * 1024  # any request body but an image upload
 MAX_FORM_FIELDS = 1000
 MIN_TOKEN = 16
@@ -354,8 +351,7 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
         ids = [h.id for h in hits]
         feats = feature_table(st.cat, ids, ["brightness", "loudness"])
         out = []
-        with st.cat.read() as s:
-            arts = {a.id: a for a in s.scalars(select(Artwork).where(Artwork.id.in_(ids)))} if ids else {}
+        arts = works.by_id(st.cat, ids)
         for h in hits:
             a = arts.get(h.id)
             if a is None:
@@ -397,7 +393,7 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
         items, nxt = run_search(p)
         qs = [(k, v) for k, v in p.multi_items() if k != "offset"]
         return page(request, "grid.html", items=items, next_offset=nxt, qs=urlencode(qs), params=p,
-                    ranges=feature_ranges(st.cat), kinds=_kinds(st.cat),
+                    ranges=feature_ranges(st.cat), kinds=works.kinds(st.cat),
                     text_ok=st.searcher.enc.name != "hist")
 
     @app.get("/grid", response_class=HTMLResponse)
@@ -420,7 +416,7 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
             raise BadInput("the uploaded image file is empty")
         hits = st.searcher.search(image=data, k=cs.page_size)
         return page(request, "grid.html", items=cards(hits), next_offset=None, qs="", params={},
-                    ranges=feature_ranges(st.cat), kinds=_kinds(st.cat), text_ok=st.searcher.enc.name != "hist",
+                    ranges=feature_ranges(st.cat), kinds=works.kinds(st.cat), text_ok=st.searcher.enc.name != "hist",
                     note=f"matches for the uploaded image {getattr(up, 'filename', '')}")
 
     @app.get("/a/{artwork_id}", response_class=HTMLResponse)
@@ -433,9 +429,7 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
         if sr.index.has(artwork_id):
             like = cards(sr.search(like=artwork_id, k=12))
             mark_duplicates(artwork_id, like)
-        with st.cat.read() as s:
-            parents = s.execute(select(Lineage.parent_id, Lineage.relation).where(Lineage.child_id == artwork_id)).all()
-            children = s.execute(select(Lineage.child_id, Lineage.relation).where(Lineage.parent_id == artwork_id)).all()
+        parents, children = works.lineage(st.cat, artwork_id)
         from curation.generate import can_vary as _can_vary
 
         can_vary = _can_vary(a)
@@ -448,11 +442,7 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
     async def rate(request: Request, artwork_id: Id) -> Response:
         f = await form(request)
         r = _int(f.get("rating"), "rating", 0, 5)
-        with st.cat.write() as s:
-            a = s.get(Artwork, artwork_id)
-            if a is None:
-                raise BadInput(f"no artwork {artwork_id}")
-            a.rating = r
+        works.rate(st.cat, artwork_id, r)
         return RedirectResponse(f"/a/{artwork_id}", status_code=303)
 
     @app.post("/a/{artwork_id}/tags")
@@ -460,20 +450,7 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
         f = await form(request)
         add = clean_tags(str(f.get("add") or "").split(","), "tags to add")
         remove = clean_tags([str(t) for t in f.getlist("remove")], "tags to remove")
-        with st.cat.write() as s:
-            a = s.get(Artwork, artwork_id)
-            if a is None:
-                raise BadInput(f"no artwork {artwork_id}")
-            have = {t.name for t in a.tags}
-            if len(have | set(add)) > MAX_TAGS_PER_ARTWORK:
-                raise BadInput(f"artwork {artwork_id} would have {len(have | set(add))} tags; at most "
-                               f"{MAX_TAGS_PER_ARTWORK}")
-            for t in add:
-                if t not in have:
-                    a.tags.append(Tag(name=t))
-                    have.add(t)
-            for t in [t for t in a.tags if t.name in set(remove)]:
-                a.tags.remove(t)
+        works.retag(st.cat, artwork_id, add, remove)
         return RedirectResponse(f"/a/{artwork_id}", status_code=303)
 
     @app.post("/a/{artwork_id}/vary")
@@ -494,8 +471,7 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
 
     @app.get("/media/{media_id}")
     def media(media_id: Id) -> Response:
-        with st.cat.read() as s:
-            m = s.get(Media, media_id)
+        m = works.media(st.cat, media_id)
         if m is None or m.broken:
             return Response("no such media", status_code=404, media_type="text/plain")
         p = st.cat.media_path(m)
@@ -513,7 +489,7 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
         from curation.mapview import layout
 
         sr = st.searcher
-        ids = [a for a in _ok_ids(st.cat) if sr.index.has(a)][: max(1, min(limit, 20_000))]
+        ids = [a for a in works.ok_ids(st.cat) if sr.index.has(a)][: max(1, min(limit, 20_000))]
         bright = {a: v.get("brightness") for a, v in feature_table(st.cat, ids, ["brightness"]).items()
                   if v.get("brightness") is not None}
         pts = layout(ids, sr.index.vectors(ids), axis=axis, brightness=bright)
@@ -601,12 +577,3 @@ def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None =
 
     return app
 
-
-def _ok_ids(cat: Any) -> list[int]:
-    with cat.read() as s:
-        return list(s.scalars(select(Artwork.id).where(Artwork.status == "ok").order_by(Artwork.id)))
-
-
-def _kinds(cat: Any) -> list[str]:
-    with cat.read() as s:
-        return sorted(set(s.scalars(select(Artwork.kind).distinct())))
