@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from curation import web
+from curation import sets
 from curation.embed import HistEncoder
-from curation.web import MAX_ID, MAX_TAGS, MAX_UPLOAD, check_token, create_app, require_token
+from curation.web.app import create_app
+from curation.web.security import MAX_ID, MAX_TAGS, MAX_UPLOAD, check_token, require_token
 from gallery.errors import BadInput
 from tests.curation.helpers import draw, fill, png
 
@@ -30,7 +31,7 @@ TABLES = ("artwork", "tag", "collection", "collection_item", "run", "lineage", "
 @pytest.fixture
 def hostile(settings, catalogue):
     ids = list(fill(catalogue).values())
-    cid = web.sets.create(catalogue, "A set", artwork_ids=ids[:2])
+    cid = sets.create(catalogue, "A set", artwork_ids=ids[:2])
     app = create_app(settings, catalogue, encoder=HistEncoder(), token=None, extra_hosts=("testserver",))
     with TestClient(app, raise_server_exceptions=False) as c:
         tok = re.search(r'name="csrf" value="([^"]+)"', c.get("/sets").text).group(1)
