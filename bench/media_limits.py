@@ -125,7 +125,7 @@ def child(path_name: str, impl: str, image: Path, data_dir: Path) -> dict:
         from catalogue import open_catalogue
         from curation import features as F
         from curation.embed import load_encoder
-        from curation.web import create_app
+        from curation.web.app import create_app
 
         if impl == "old":
             F.decode_image = old_decode_image

@@ -388,7 +388,8 @@ def serve_cmd(ctx: typer.Context, host: str | None = typer.Option(None, help="de
     """The web app: grid, search, detail, map, set builder. Loopback only unless a token is set."""
     import uvicorn
 
-    from curation.web import create_app, require_token
+    from curation.web.app import create_app
+    from curation.web.security import require_token
 
     st = state(ctx)
     cs = st.settings.curation

@@ -17,7 +17,7 @@ from urllib.request import urlopen
 import pytest
 
 from curation.embed import HistEncoder
-from curation.web import create_app
+from curation.web.app import create_app
 from tests.curation.helpers import fill
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from curation import sets
 from curation.embed import HistEncoder
 from curation.export import export_set
-from curation.web import create_app
+from curation.web.app import create_app
 from gallery.errors import GalleryError
 from tests.curation.helpers import fill
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from curation.embed import HistEncoder
-from curation.web import create_app
+from curation.web.app import create_app
 from tests.curation.helpers import draw, fill, png
 from tests.foundation.hostile_images import bomb_png, encode
 

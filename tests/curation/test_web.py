@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from curation import sets
 from curation.embed import HistEncoder
-from curation.web import create_app, require_token
+from curation.web.app import create_app
+from curation.web.security import require_token
 from gallery.errors import BadInput
 from tests.curation.helpers import draw, fill, image_draft, png
 

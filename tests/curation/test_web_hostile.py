@@ -9,14 +9,16 @@ import re
 from urllib.parse import quote
 
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from curation import web
+from curation import sets
 from curation.embed import HistEncoder
-from curation.web import MAX_ID, MAX_TAGS, MAX_UPLOAD, check_token, create_app, require_token
+from curation.web.app import ROUTERS, create_app
+from curation.web.security import MAX_ID, MAX_TAGS, MAX_UPLOAD, check_token, require_token
 from gallery.errors import BadInput
 from tests.curation.helpers import draw, fill, png
 
@@ -30,7 +32,7 @@ TABLES = ("artwork", "tag", "collection", "collection_item", "run", "lineage", "
 @pytest.fixture
 def hostile(settings, catalogue):
     ids = list(fill(catalogue).values())
-    cid = web.sets.create(catalogue, "A set", artwork_ids=ids[:2])
+    cid = sets.create(catalogue, "A set", artwork_ids=ids[:2])
     app = create_app(settings, catalogue, encoder=HistEncoder(), token=None, extra_hosts=("testserver",))
     with TestClient(app, raise_server_exceptions=False) as c:
         tok = re.search(r'name="csrf" value="([^"]+)"', c.get("/sets").text).group(1)
@@ -229,3 +231,40 @@ def test_blank_and_short_tokens_refused_at_startup(settings, catalogue):
     with pytest.raises(BadInput, match="blank"):  # a blank token on loopback is a mistake too
         require_token("127.0.0.1", env, environ={env: "   "})
     assert check_token("s3cret-token-0123456789", env) == "s3cret-token-0123456789"
+
+
+HEADERS = ("x-content-type-options", "x-frame-options", "referrer-policy", "content-security-policy")
+
+
+def test_every_post_route_refuses_a_missing_or_wrong_csrf_token_and_a_foreign_origin(hostile):
+    """Every POST route of every router the app includes (found from the routers, so a new one cannot
+    forget the check) answers 403 without the page's CSRF token, with a wrong one and from another origin; every
+    CSRF refusal carries the security headers, and nothing is written."""
+    c = hostile
+    before = snapshot(c)
+    routes = sorted(r.path for router in ROUTERS for r in router.routes
+                    if isinstance(r, APIRoute) and "POST" in r.methods)
+    assert "/sets/{cid}/freeze" in routes and "/search/image" in routes and len(routes) >= 10
+    for path in routes:
+        url = path.format(artwork_id=c.ids[0], cid=c.cid)
+        for data in ({}, {"csrf": "wrong"}, {"csrf": ""}):
+            r = c.post(url, data=data, headers=ORIGIN, follow_redirects=False)
+            assert r.status_code == 403 and "CSRF token" in r.text, (url, data, r.status_code)
+            assert all(h in r.headers for h in HEADERS), (url, dict(r.headers))
+        r = c.post(url, data={"csrf": c.tok}, headers={"origin": "http://evil.example"}, follow_redirects=False)
+        assert r.status_code == 403 and "cross-site" in r.text, (url, r.status_code)
+    assert snapshot(c) == before
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", str(MAX_ID + 1), "1.0"])
+def test_a_bad_path_id_is_answered_400_before_the_csrf_token_is_checked(hostile, bad):
+    """The order of the checks of a POST: Origin (403), then the ids in its path (400, naming the
+    parameter), then its CSRF token (403)."""
+    c = hostile
+    before = snapshot(c)
+    for url, name in ((f"/a/{bad}/rate", "artwork_id"), (f"/sets/{bad}/freeze", "cid")):
+        r = c.post(url, data={"csrf": "wrong"}, headers=ORIGIN, follow_redirects=False)
+        assert r.status_code == 400 and f"path {name}:" in r.text, (url, r.status_code, r.text[:300])
+        r = c.post(url, data={"csrf": c.tok}, headers={"origin": "http://evil.example"}, follow_redirects=False)
+        assert r.status_code == 403 and "cross-site" in r.text
+    assert snapshot(c) == before

@@ -1,0 +1,54 @@
+"""The grid: filters and text search, the next page of an infinite scroll, search by an uploaded image."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from curation import works
+from curation.search import feature_ranges
+from curation.web.cards import cards, run_search
+from curation.web.deps import CsrfForm, State
+from curation.web.pages import page
+from curation.web.params import as_int
+from curation.web.security import MAX_UPLOAD, BodyTooLarge
+from gallery.errors import BadInput
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse)
+def grid(request: Request, st: State) -> HTMLResponse:
+    st.refresh()
+    p = request.query_params
+    items, nxt = run_search(st, p)
+    qs = [(k, v) for k, v in p.multi_items() if k != "offset"]
+    return page(request, "grid.html", items=items, next_offset=nxt, qs=urlencode(qs), params=p,
+                ranges=feature_ranges(st.cat), kinds=works.kinds(st.cat),
+                text_ok=st.searcher.enc.name != "hist")
+
+
+@router.get("/grid", response_class=HTMLResponse)
+def grid_more(request: Request, st: State) -> HTMLResponse:
+    p = request.query_params
+    items, nxt = run_search(st, p, offset=as_int(p.get("offset"), "offset", 0, 1_000_000) or 0)
+    qs = [(k, v) for k, v in p.multi_items() if k != "offset"]
+    return page(request, "_cards.html", items=items, next_offset=nxt, qs=urlencode(qs))
+
+
+@router.post("/search/image", response_class=HTMLResponse)
+async def search_image(request: Request, st: State, f: CsrfForm) -> HTMLResponse:
+    up = f.get("image")
+    if up is None or not hasattr(up, "read"):
+        raise BadInput("choose an image file to search by")
+    data = await up.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise BodyTooLarge(f"uploaded image is over {MAX_UPLOAD // 1024 // 1024} MB")
+    if not data:
+        raise BadInput("the uploaded image file is empty")
+    hits = st.searcher.search(image=data, k=st.settings.curation.page_size)
+    return page(request, "grid.html", items=cards(st, hits), next_offset=None, qs="", params={},
+                ranges=feature_ranges(st.cat), kinds=works.kinds(st.cat), text_ok=st.searcher.enc.name != "hist",
+                note=f"matches for the uploaded image {getattr(up, 'filename', '')}")
