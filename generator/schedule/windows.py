@@ -145,6 +145,19 @@ def _claim(cat: Catalogue, run_id: int, window: Window, occurrence: str) -> bool
         return True
 
 
+def _seconds_left(settings: Settings, end: datetime, clock: Clock) -> float | None:
+    """Seconds to the window's ``end``, or None when too little is left for a job to start and stop cleanly."""
+    remaining = (as_utc(end) - as_utc(clock.now())).total_seconds()
+    return None if remaining <= settings.schedule.kill_grace_s + MIN_JOB_S else remaining
+
+
+def _log_ended(window: Window, what: str, out: Outcome, more: str = "") -> None:
+    """One line: how a run ended (INFO when done, WARNING otherwise), with the first line of its error."""
+    level = logging.INFO if out.state == "done" else logging.WARNING
+    log.log(level, "window %s: %s %d %s in %.1f s, %d artworks%s%s", window.name, what, out.run_id, out.state,
+            out.wall_s, len(out.artwork_ids), more, f": {out.error.splitlines()[0]}" if out.error else "")
+
+
 def _queued_loop(settings: Settings, cat: Catalogue, window: Window, end: datetime, clock: Clock,
                  stop: threading.Event | None, occ: str, rep: WindowReport, run_ids: list[int],
                  server: ForkServer | None) -> None:
@@ -157,8 +170,8 @@ def _queued_loop(settings: Settings, cat: Catalogue, window: Window, end: dateti
     for rid in run_ids:
         if stop is not None and stop.is_set():
             return
-        remaining = (as_utc(end) - as_utc(clock.now())).total_seconds()
-        if remaining <= settings.schedule.kill_grace_s + MIN_JOB_S:
+        remaining = _seconds_left(settings, end, clock)
+        if remaining is None:
             return
         reason = guard_reason(settings, cat)
         if reason is not None:
@@ -171,10 +184,7 @@ def _queued_loop(settings: Settings, cat: Catalogue, window: Window, end: dateti
         log.info("window %s: queued run %d", window.name, rid)
         out = execute(settings, cat, rid, hard_deadline, stop, server)
         linked = link_run_lineage(cat, [rid]) if out.state == "done" else 0
-        level = logging.INFO if out.state == "done" else logging.WARNING
-        log.log(level, "window %s: queued run %d %s in %.1f s, %d artworks, %d lineage links%s", window.name, rid,
-                out.state, out.wall_s, len(out.artwork_ids), linked,
-                f": {out.error.splitlines()[0]}" if out.error else "")
+        _log_ended(window, "queued run", out, f", {linked} lineage links")
         rep.outcomes.append(out)
         rep.queued_runs += 1
 
@@ -186,9 +196,8 @@ def _window_loop(settings: Settings, cat: Catalogue, window: Window, end: dateti
         if stop is not None and stop.is_set():
             rep.stopped_by = "stopped"
             break
-        now = clock.now()
-        remaining = (as_utc(end) - as_utc(now)).total_seconds()
-        if remaining <= settings.schedule.kill_grace_s + MIN_JOB_S:
+        remaining = _seconds_left(settings, end, clock)
+        if remaining is None:
             rep.stopped_by = "window ended"  # too little time left for a job to start and stop cleanly
             break
         slot = plan_slot(window, occ, index, counted)
@@ -217,9 +226,7 @@ def _window_loop(settings: Settings, cat: Catalogue, window: Window, end: dateti
         hard_deadline = time.time() + min(remaining, timeout)
         log.info("window %s: slot %d run %d: %s (seed %d)", window.name, index, rid, slot.entry.label, slot.seed)
         out = execute(settings, cat, rid, hard_deadline, stop, server)
-        level = logging.INFO if out.state == "done" else logging.WARNING
-        log.log(level, "window %s: run %d %s in %.1f s, %d artworks%s", window.name, rid, out.state, out.wall_s,
-                len(out.artwork_ids), f": {out.error.splitlines()[0]}" if out.error else "")
+        _log_ended(window, "run", out)
         rep.outcomes.append(out)
         if out.state == "done":
             run_ids.append(rid)
