@@ -24,7 +24,8 @@ from sqlalchemy import select  # noqa: E402
 from catalogue import open_catalogue  # noqa: E402
 from catalogue.models import Pairing, Run  # noqa: E402
 from gallery.config import load_settings  # noqa: E402
-from generator.schedule import Compression, run_once  # noqa: E402
+from generator.schedule.plan import Compression  # noqa: E402
+from generator.schedule.windows import run_once  # noqa: E402
 
 NOT_DONE = ("failed", "failed-interrupted", "timed-out")
 

@@ -35,7 +35,9 @@ from catalogue import open_catalogue  # noqa: E402
 from catalogue.models import Run, utcnow  # noqa: E402
 from gallery.config import Settings, load_settings  # noqa: E402
 from generator.jobs import JOB_KINDS, JobContext, JobSpec, run_job  # noqa: E402
-from generator.schedule import SystemClock, plan_slot, run_window  # noqa: E402
+from generator.schedule.calendar import SystemClock  # noqa: E402
+from generator.schedule.plan import plan_slot  # noqa: E402
+from generator.schedule.windows import run_window  # noqa: E402
 
 # Tiny parameters of generator kinds for the mixed programme (used when the kind is registered).
 BENCH_PARAMS: dict[str, dict[str, Any]] = {
@@ -67,7 +69,7 @@ def settings_in(tmp: Path, windows: list[dict[str, Any]] | None = None, worker_s
 def apscheduler_dispatch(tmp: Path, n: int) -> list[float]:
     from apscheduler.triggers.date import DateTrigger
 
-    from generator.schedule import make_scheduler
+    from generator.schedule.daemon import make_scheduler
 
     s = settings_in(tmp)
     cat = open_catalogue(s)

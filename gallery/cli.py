@@ -28,7 +28,7 @@ PLUGINS = [
     "catalogue.cli",
     "generator.cli",
     "installation.cli",
-    "generator.schedule_cli",
+    "generator.schedule.cli",
     "curation.cli",
     "minting.cli",
 ]

@@ -27,7 +27,7 @@ from gallery.redact import find_secret, redact, register_secret
 from gallery.settings_base import Strict
 from generator.lts.settings import LTSSettings
 from generator.musicvae.settings import MusicVAESettings
-from generator.schedule_settings import ScheduleSettings
+from generator.schedule.settings import ScheduleSettings
 from generator.stylegan.settings import StyleGANSettings
 from generator.vqgan_clip.settings import VQClipSettings
 from installation.settings import ShowSettings

@@ -20,7 +20,7 @@ STEPS: list[str] = [
     "generator.vqgan_clip.demo:progression_step",
     "generator.lts.demo:soundscape_step",
     "generator.musicvae.demo:interpolation_step",
-    "generator.schedule:schedule_step",
+    "generator.schedule.demo:schedule_step",
     "curation.demo:demo_step",
     "minting.demo:mint_step",
     "installation.demo:preview_step",  # keep last: the preview shows everything made above

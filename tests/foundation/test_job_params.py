@@ -50,7 +50,7 @@ def test_registry_covers_every_job_kind_and_imports_without_torch():
     from generator.jobs import JOB_KINDS
 
     assert set(PARAMS) == set(JOB_KINDS)
-    code = ("import sys, generator.job_params, generator.schedule_settings, gallery.config; "
+    code = ("import sys, generator.job_params, generator.schedule.settings, gallery.config; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     env = dict(os.environ, PYTHONPATH=str(REPO))
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, timeout=120).returncode == 0
@@ -174,8 +174,8 @@ def test_param_errors_never_echo_a_secret():
 
 
 def test_shipped_config_and_demo_programme_pass():
-    from generator.schedule import DEMO_GENERATOR_JOBS
-    from generator.schedule_settings import JobEntry
+    from generator.schedule.demo import DEMO_GENERATOR_JOBS
+    from generator.schedule.settings import JobEntry
 
     s = load_settings(REPO / "config.yaml", environ={}, check_paths=False)
     assert len(s.schedule.windows[0].jobs) >= 4

@@ -13,8 +13,14 @@ import yaml
 from test_shipped_programme import shipped_settings
 
 from gallery.errors import BadInput
-from generator.schedule import Compression, compress_params, compress_settings, compress_window, counted_order
-from generator.schedule_settings import Window
+from generator.schedule.plan import (
+    Compression,
+    compress_params,
+    compress_settings,
+    compress_window,
+    counted_order,
+)
+from generator.schedule.settings import Window
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,14 @@ from schedutil import sched_settings
 from sqlalchemy import select
 
 from catalogue.models import Run
-from generator.schedule import JOB_ID_PREFIX, make_scheduler, run_daemon, sync_jobs
+from generator.schedule.daemon import (
+    JOB_ID_PREFIX,
+    WINDOW_JOB_REF,
+    make_scheduler,
+    run_daemon,
+    scheduled_window,
+    sync_jobs,
+)
 
 
 def _daemon_with_missed_start(settings, catalogue, caplog, missed: list[int], **sched):  # noqa: ANN001, ANN003
@@ -83,15 +90,37 @@ def test_a_start_missed_by_more_than_the_grace_does_not_run(settings, catalogue,
     assert states == []
 
 
+def test_the_stored_reference_still_names_the_window_job(settings, catalogue):
+    """The job store keeps the callable by reference: the one daemons stored before the scheduler became a
+    package (``generator.schedule:scheduled_window``) still loads, and new jobs store the same."""
+    from apscheduler.util import ref_to_obj
+
+    assert WINDOW_JOB_REF == "generator.schedule:scheduled_window"
+    assert ref_to_obj(WINDOW_JOB_REF) is scheduled_window
+    s = sched_settings(settings, windows=[{"name": "w", "cron": "0 3 * * *", "duration_minutes": 30,
+                                           "jobs": [{"kind": "noop", "count": 1}]}])
+    first = make_scheduler(s, catalogue)
+    first.start(paused=True)
+    sync_jobs(first, s)
+    first.shutdown()
+    again = make_scheduler(s, catalogue)
+    again.start(paused=True)
+    try:
+        job = again.get_job(JOB_ID_PREFIX + "w")  # unpickled from the store: the reference resolved
+        assert job is not None and job.func is scheduled_window and job.func_ref == WINDOW_JOB_REF
+    finally:
+        again.shutdown()
+
+
 @pytest.mark.parametrize("quick", [True])
 def test_demo_step_runs_one_short_window(settings, catalogue, tmp_path, quick, monkeypatch):
     from gallery.demo import STEPS, DemoContext
-    from generator import schedule
-    from generator.schedule import schedule_step
+    from generator.schedule import demo
+    from generator.schedule.demo import schedule_step
 
-    monkeypatch.setattr(schedule, "DEMO_GENERATOR_JOBS", [])  # no model families in this area's tests
+    monkeypatch.setattr(demo, "DEMO_GENERATOR_JOBS", [])  # no model families in this area's tests
 
-    assert "generator.schedule:schedule_step" in STEPS
+    assert "generator.schedule.demo:schedule_step" in STEPS
     res = schedule_step(DemoContext(settings=settings, catalogue=catalogue, out_dir=tmp_path, quick=quick))
     assert res["states"] == {"done": res["jobs"]} and res["jobs"] >= 3
     assert res["artworks"] >= 4

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from generator.schedule import counted_order, current_occurrence, job_spec, next_occurrences, plan_slot
-from generator.schedule_settings import Window
+from generator.schedule.calendar import current_occurrence, next_occurrences
+from generator.schedule.plan import counted_order, job_spec, plan_slot
+from generator.schedule.settings import Window
 
 
 def _w(**kw) -> Window:  # noqa: ANN003

@@ -13,7 +13,7 @@ from catalogue import ArtworkDraft, MediaDraft
 from catalogue.models import Feature, Lineage, Run
 from gallery.errors import BadInput
 from generator import jobs
-from generator.schedule import _claim, queued_runs, run_once, run_window
+from generator.schedule.windows import _claim, queued_runs, run_once, run_window
 
 NIGHT = {"name": "night", "start": "22:00", "end": "07:00"}
 T22 = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)

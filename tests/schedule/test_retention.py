@@ -8,7 +8,7 @@ from schedutil import sched_settings
 
 from catalogue import ArtworkDraft, MediaDraft
 from catalogue.models import Artwork, Collection, CollectionItem, utcnow
-from generator.schedule import apply_retention, retention_candidates
+from generator.schedule.retention import apply_retention, retention_candidates
 
 
 def _add(cat, n: int, age_days: float) -> list[int]:  # noqa: ANN001
@@ -47,7 +47,7 @@ def test_retention_thins_old_unprotected_works_and_frees_their_blobs(settings, c
 
 
 def test_retention_is_opt_in(settings, catalogue):
-    from generator.schedule_settings import RetentionSettings
+    from generator.schedule.settings import RetentionSettings
 
     assert RetentionSettings().enabled is False
     s = sched_settings(settings)

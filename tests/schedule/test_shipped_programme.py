@@ -9,7 +9,8 @@ import soundfile as sf
 from sqlalchemy import select
 
 from catalogue.models import Pairing, Run
-from generator.schedule import FINAL_STATES, Compression, compress_window, run_once
+from generator.schedule.plan import Compression, compress_window
+from generator.schedule.windows import FINAL_STATES, run_once
 
 REPO = Path(__file__).resolve().parents[2]
 # Two rounds of the programme, short walks and sounds, tiny pictures: the kinds, pairing and order are

@@ -14,7 +14,9 @@ from schedutil import FakeClock, sched_settings
 from sqlalchemy import select
 
 from catalogue.models import Artwork, Run
-from generator.schedule import guard_reason, recover_interrupted, run_window
+from generator.schedule.guards import guard_reason
+from generator.schedule.recovery import recover_interrupted
+from generator.schedule.windows import run_window
 
 NIGHT = {"name": "night", "start": "22:00", "end": "07:00"}
 T22 = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)

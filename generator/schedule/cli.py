@@ -24,7 +24,7 @@ def register(app: typer.Typer, **_: Any) -> None:
 @schedule_app.command("run")
 def run(ctx: typer.Context) -> None:
     """The daemon: fire each configured window, run its jobs in worker subprocesses (stop: SIGTERM/Ctrl-C)."""
-    from generator.schedule import run_daemon
+    from generator.schedule.daemon import run_daemon
 
     st = state(ctx)
     stop = threading.Event()
@@ -41,14 +41,10 @@ def run(ctx: typer.Context) -> None:
 def list_(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
           count: int = typer.Option(3, "--count", "-n", min=1, max=100, help="next fire times per window")) -> None:
     """The windows, their programmes and next fire times (and what the daemon's job store holds)."""
-    from generator.schedule import (
-        SystemClock,
-        counted_order,
-        next_occurrences,
-        queued_runs,
-        stored_jobs,
-        zone,
-    )
+    from generator.schedule.calendar import SystemClock, next_occurrences, zone
+    from generator.schedule.daemon import stored_jobs
+    from generator.schedule.plan import counted_order
+    from generator.schedule.windows import queued_runs
 
     st = state(ctx)
     sched = st.settings.schedule
@@ -105,7 +101,8 @@ def once(ctx: typer.Context,
     By default in miniature (--rounds 1: every entry of the programme once, walks and sounds at most
     4 s, pictures at most 64 px; at most 15 minutes); --minutes M runs it as configured for M minutes;
     --full runs the whole window as configured (hours)."""
-    from generator.schedule import Compression, compress_window, describe_window, once_window, run_once
+    from generator.schedule.plan import Compression, compress_window, describe_window
+    from generator.schedule.windows import once_window, run_once
 
     st = state(ctx)
     if full and (minutes is not None or rounds is not None):
@@ -158,7 +155,7 @@ FAILED_STATES = ("failed", "failed-interrupted", "timed-out")
 def thin(ctx: typer.Context, dry_run: bool = typer.Option(True, "--dry-run/--apply",
                                                            help="only list (default) or remove")) -> None:
     """Apply the retention policy now (schedule.retention): keep rated, collected and minted works."""
-    from generator.schedule import apply_retention
+    from generator.schedule.retention import apply_retention
 
     st = state(ctx)
     ids = apply_retention(st.settings, st.catalogue, dry_run=dry_run)
@@ -191,7 +188,7 @@ def runs(ctx: typer.Context,
     from sqlalchemy import select
 
     from catalogue.models import Run
-    from generator.schedule import NOT_DONE_STATES
+    from generator.schedule.windows import NOT_DONE_STATES
 
     st = state(ctx)
     q = select(Run)
