@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -425,10 +426,8 @@ class Catalogue:
         removed.workdirs = workdirs.remove_stale(self.work_patterns, grace, now)
         for sub in self.store.blobs.iterdir():
             if sub.is_dir() and not any(sub.iterdir()):
-                try:
+                with contextlib.suppress(OSError):  # a blob arrived meanwhile: the folder stays
                     os.rmdir(sub)
-                except OSError:
-                    pass
         return removed
 
     # ---- features --------------------------------------------------------------------------

@@ -41,7 +41,7 @@ class StderrHandler(logging.StreamHandler):
         super().__init__(sys.stderr)
 
     @property  # type: ignore[override]
-    def stream(self):  # noqa: ANN201 - a text stream
+    def stream(self):
         return sys.stderr
 
     @stream.setter

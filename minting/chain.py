@@ -102,7 +102,7 @@ def load_signer(ms: MintingSettings, environ: Mapping[str, str]) -> Signer:
             raise BadInput(f"minting.keystore: cannot read {path} ({e.strerror})") from None
         except ValueError:
             raise BadInput(f"minting.keystore: {path} is not a JSON keystore file") from None
-        if not isinstance(doc, dict) or "crypto" not in doc and "Crypto" not in doc:
+        if not isinstance(doc, dict) or ("crypto" not in doc and "Crypto" not in doc):
             raise BadInput(f"minting.keystore: {path} is not an encrypted keystore (V3 JSON with 'crypto')")
         password = environ.get(ms.keystore_password_env)
         if password is None:
@@ -315,7 +315,7 @@ class Chain:
         if fee > ceiling:
             raise GalleryError(f"transaction nonce {nonce} is stuck and a {self.ms.fee_bump_percent}% bump "
                                f"({fee / GWEI:.3f} gwei) would pass minting.max_fee_gwei {self.ms.max_fee_gwei}")
-        tx = {k: v for k, v in payload["tx"].items()}
+        tx = dict(payload["tx"])
         if isinstance(tx.get("data"), str) and not tx["data"].startswith("0x"):
             tx["data"] = "0x" + tx["data"]
         signed = self._sign(tx, fee, tip)

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import grimp
@@ -82,7 +83,7 @@ def module_cycles(graph: grimp.ImportGraph, allowed: set[tuple[str, str]] = froz
 
 
 def run_in(root: Path, *cmd: str) -> subprocess.CompletedProcess:
-    env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(root)}
+    env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": tempfile.gettempdir()}
     return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
 
 
