@@ -399,7 +399,7 @@ def load_llvm_users_first() -> None:
 
     if importlib.util.find_spec("triton") is not None:
         with contextlib.suppress(Exception):  # a broken triton only matters to torch, which reports it
-            import triton  # noqa: F401
+            import triton  # noqa: F401 - imported for its side effect: its LLVM loads first
 
 
 def headless_context():
