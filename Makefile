@@ -45,8 +45,10 @@ $(NODE_STAMP): minting/contracts/package.json minting/contracts/package-lock.jso
 contracts: node-deps
 	cd minting/contracts && node compile.js
 
+# ruff's rules (pyproject [tool.ruff.lint]) and the import contracts (pyproject [tool.importlinter]).
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 clean-venv:
 	rm -rf $(VENV)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -24,7 +25,7 @@ from catalogue.store import MediaStore
 from gallery.errors import GalleryError
 
 if TYPE_CHECKING:
-    from gallery.config import Settings
+    from catalogue.settings import CatalogueSettings, HasCatalogueSettings
 
 log = logging.getLogger(__name__)
 BLOB_LOCK_KEY = 0x4C47_B10B  # the PostgreSQL advisory lock key of the blob protocol (see Catalogue)
@@ -75,11 +76,11 @@ class Catalogue:
             self.created = self.upgrade()[0] is None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Catalogue:
-        c = settings.catalogue
-        return cls(settings.catalogue_url, settings.media_root, busy_timeout_ms=c.busy_timeout_ms, fsync=c.fsync,
+    def from_settings(cls, c: CatalogueSettings, data_dir: Path) -> Catalogue:
+        """The catalogue of the ``catalogue`` section, its relative paths under ``data_dir``."""
+        return cls(c.database_url(data_dir), c.media_path(data_dir), busy_timeout_ms=c.busy_timeout_ms, fsync=c.fsync,
                    auto_upgrade=c.auto_upgrade, gc_grace_seconds=c.gc_grace_seconds,
-                   work_patterns=[str(settings.data_dir / pat) for pat in WORK_PATTERNS])
+                   work_patterns=[str(data_dir / pat) for pat in WORK_PATTERNS])
 
     def close(self) -> None:
         self.engine.dispose()
@@ -425,10 +426,8 @@ class Catalogue:
         removed.workdirs = workdirs.remove_stale(self.work_patterns, grace, now)
         for sub in self.store.blobs.iterdir():
             if sub.is_dir() and not any(sub.iterdir()):
-                try:
+                with contextlib.suppress(OSError):  # a blob arrived meanwhile: the folder stays
                     os.rmdir(sub)
-                except OSError:
-                    pass
         return removed
 
     # ---- features --------------------------------------------------------------------------
@@ -459,5 +458,7 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def open_catalogue(settings: Settings) -> Catalogue:
-    return Catalogue.from_settings(settings)
+def open_catalogue(settings: HasCatalogueSettings) -> Catalogue:
+    """The catalogue of a configuration (the gallery's Settings, or anything with ``catalogue`` and
+    ``data_dir``)."""
+    return Catalogue.from_settings(settings.catalogue, settings.data_dir)

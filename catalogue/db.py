@@ -33,7 +33,7 @@ def make_engine(url: str, busy_timeout_ms: int = 30_000) -> Engine:
 
 def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+    def _on_connect(dbapi_conn, _record):
         # The driver must not open transactions by itself: we emit BEGIN (DEFERRED or IMMEDIATE).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
@@ -44,7 +44,7 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # noqa: ANN001
+    def _on_begin(conn):
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 

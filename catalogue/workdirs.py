@@ -72,10 +72,8 @@ def live_users(paths: Sequence[Path]) -> set[Path]:
         if not pid_dir.name.isdigit():
             continue
         links = [pid_dir / "cwd"]
-        try:
+        with contextlib.suppress(OSError):  # gone, or not ours to read
             links += list((pid_dir / "fd").iterdir())
-        except OSError:
-            pass  # gone, or not ours to read
         for link in links:
             try:
                 target = os.readlink(link)

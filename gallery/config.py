@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, PrivateAttr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, ValidationError
 
+from catalogue.settings import CatalogueSettings
 from curation.settings import CurationSettings
 from gallery import yaml_limits
 from gallery.errors import ConfigError
@@ -40,28 +41,6 @@ YAML_LIMITS = yaml_limits.Limits(max_bytes=1 << 20, max_depth=48, max_aliases=25
 MAX_ENV_VALUE = 64 * 1024
 SECRET_ADVICE = ("never put a key, token or mnemonic in the configuration: minting.key_env / "
                  "minting.keystore name where the key comes from")
-
-
-class CatalogueSettings(Strict):
-    # SQLAlchemy URL; empty means SQLite at <data_dir>/catalogue.sqlite.
-    url: str = ""
-    # Where content-addressed media blobs live; relative paths are under data_dir.
-    media_dir: Path = Path("media")
-    # How long a writer waits for the SQLite write lock before failing (milliseconds).
-    busy_timeout_ms: int = Field(30_000, ge=0, le=600_000)
-    # fsync every blob before its row is committed (crash safety); off only for throwaway data.
-    fsync: bool = True
-    # Blobs younger than this are never removed by `gallery catalogue gc` (a writer may be mid-add).
-    gc_grace_seconds: int = Field(3600, ge=0)
-    # Apply Alembic migrations automatically when the catalogue is opened.
-    auto_upgrade: bool = True
-
-    @field_validator("url")
-    @classmethod
-    def _url_scheme(cls, v: str) -> str:
-        if v and "://" not in v:
-            raise ValueError("must be an SQLAlchemy URL such as sqlite:///path or postgresql+psycopg://…")
-        return v
 
 
 class LoggingSettings(Strict):
@@ -104,11 +83,11 @@ class Settings(Strict):
 
     @property
     def catalogue_url(self) -> str:
-        return self.catalogue.url or f"sqlite:///{self.data_dir / 'catalogue.sqlite'}"
+        return self.catalogue.database_url(self.data_dir)
 
     @property
     def media_root(self) -> Path:
-        return self.path(self.catalogue.media_dir)
+        return self.catalogue.media_path(self.data_dir)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ or a mnemonic (or a registered secret) never reaches a terminal, the journal or 
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
@@ -13,24 +12,14 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
-if TYPE_CHECKING:
-    from rich.console import Console
+from gallery import console
 
 T = TypeVar("T")
 log = logging.getLogger("gallery")
 # Libraries that log routine facts at INFO on the root logger (open_clip: six lines per model load).
 QUIET_PACKAGES = ("open_clip",)
-
-
-@functools.cache
-def stderr_console() -> Console:
-    """The one rich console of the process, on stderr: logs and progress bars share it (stdout stays
-    for the command's result, JSON with --json)."""
-    from rich.console import Console
-
-    return Console(stderr=True)
 
 
 class QuietLibraries(logging.Filter):
@@ -52,7 +41,7 @@ class StderrHandler(logging.StreamHandler):
         super().__init__(sys.stderr)
 
     @property  # type: ignore[override]
-    def stream(self):  # noqa: ANN201 - a text stream
+    def stream(self):
         return sys.stderr
 
     @stream.setter
@@ -72,7 +61,7 @@ def setup_logging(level: str = "INFO", file: Path | None = None) -> None:
     if sys.stderr.isatty():
         from rich.logging import RichHandler
 
-        handler: logging.Handler = RichHandler(console=stderr_console(), show_path=False, rich_tracebacks=False)
+        handler: logging.Handler = RichHandler(console=console.stderr_console(), show_path=False, rich_tracebacks=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
         handler = StderrHandler()
@@ -106,7 +95,7 @@ def track(items: Iterable[T], total: int | None = None, description: str = "work
         from rich.progress import track as rich_track
 
         yield from rich_track(items, total=total, description=description, transient=False,
-                              console=stderr_console())
+                              console=console.stderr_console())
         return
     step = max(1, (total or 10) // 10)
     start = time.monotonic()

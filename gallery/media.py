@@ -189,7 +189,7 @@ _ORIENT = {2: ("FLIP_LEFT_RIGHT",), 3: ("ROTATE_180",), 4: ("FLIP_TOP_BOTTOM",),
 def _orientation(im: Any) -> int:
     try:
         return int(im.getexif().get(0x0112, 1) or 1)
-    except Exception:  # a broken EXIF block: show the picture as stored
+    except Exception:  # noqa: BLE001 - a broken EXIF block: show the picture as stored
         return 1
 
 

@@ -46,7 +46,7 @@ class _Bar:
     def __init__(self) -> None:
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        from gallery.logs import stderr_console
+        from gallery.console import stderr_console
 
         self.progress = Progress(SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"),
                                  BarColumn(), TextColumn("{task.fields[count]}"), TimeElapsedColumn(),

@@ -14,6 +14,7 @@ redacted verbatim too, whatever they look like. Torch-free and cheap: runs on ev
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sys
@@ -148,10 +149,8 @@ _base_factory = logging.getLogRecordFactory()
 
 def _redacting_factory(*args: object, **kwargs: object) -> logging.LogRecord:
     record = _base_factory(*args, **kwargs)
-    try:
+    with contextlib.suppress(Exception):  # logging must never fail because of the filter
         redact_record_args(record)
-    except Exception:  # noqa: BLE001 - logging must never fail because of the filter
-        pass
     return record
 
 
@@ -204,7 +203,7 @@ def install_excepthook() -> None:
         return
     import traceback
 
-    def hook(tp, value, tb) -> None:  # noqa: ANN001
+    def hook(tp, value, tb) -> None:
         sys.stderr.write(redact("".join(traceback.format_exception(tp, value, tb))))
 
     hook._gallery_redacting = True  # type: ignore[attr-defined]

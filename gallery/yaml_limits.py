@@ -55,7 +55,7 @@ class _LimitedLoader(yaml.SafeLoader):
 
     # The scanner looks ahead over every open flow collection ("[[[[…"): quadratic in the nesting, so
     # the depth is refused while scanning, before the composer would see it.
-    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
         if self.flow_level >= self._limits.max_depth:
             raise YAMLLimitError(f"nested more than {self._limits.max_depth} levels deep", self.get_mark())
         super().fetch_flow_collection_start(TokenClass)
@@ -65,7 +65,7 @@ class _LimitedLoader(yaml.SafeLoader):
             raise YAMLLimitError(f"nested more than {self._limits.max_depth} levels deep", self.get_mark())
         return super().add_indent(column)
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:  # noqa: D102
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
         lim = self._limits
         if self.check_event(AliasEvent):
             event = self.peek_event()

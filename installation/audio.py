@@ -20,7 +20,7 @@ class RecordAudio:
     finished sounds are dropped, so memory stays flat however long the recording is.
     """
 
-    def __init__(self, sample_rate: int, volume: float = 1.0, sink=None) -> None:  # noqa: ANN001
+    def __init__(self, sample_rate: int, volume: float = 1.0, sink=None) -> None:
         self.sr = sample_rate
         self.volume = volume
         self.sink = sink

@@ -88,7 +88,7 @@ def report_status(path: Path, port: int, stale_after: float, as_json: bool) -> N
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
                 st["http"] = json.loads(r.read())
-        except Exception as e:  # not answering: reported, the file decides
+        except Exception as e:  # noqa: BLE001 - not answering: reported, the file decides
             st["http"] = f"no answer on 127.0.0.1:{port} ({type(e).__name__})"
     if as_json:
         typer.echo(json.dumps(st, default=str))

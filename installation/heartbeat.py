@@ -85,7 +85,7 @@ class Heartbeat:
         hb = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 st = hb.snapshot()
                 if self.path in ("/", "/status"):
                     code, body = 200, st

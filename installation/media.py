@@ -6,6 +6,7 @@ skips (and quarantines) the work and goes on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import re
@@ -116,7 +117,7 @@ def shrink_to_screen(rgb: np.ndarray, width: int, height: int, fit: str) -> np.n
     s = min(width / w, height / h) if fit == "contain" else max(width / w, height / h)
     if s >= 1.0:
         return rgb
-    if fit == "contain" and (round(w * s), round(h * s)) == (width, height) or fit == "cover":
+    if (fit == "contain" and (round(w * s), round(h * s)) == (width, height)) or fit == "cover":
         return fit_picture(rgb, width, height, fit)
     return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
@@ -182,13 +183,11 @@ class VideoStream:
                         continue
                 if self._stop.is_set():
                     break
-        except Exception as e:  # a file corrupt half-way: the video ends there
+        except Exception as e:  # noqa: BLE001 - a file corrupt half-way: the video ends there
             self.error = _short(e)
         finally:
-            try:
+            with contextlib.suppress(Exception):  # the error that matters is recorded above
                 self._gen.close()
-            except Exception:
-                pass
             while not self._stop.is_set():
                 try:
                     self._q.put(None, timeout=0.1)

@@ -231,7 +231,7 @@ class CatalogueSource:
             self.known = self.read()
             self.last_error = None
             self.next_read = mono + self.settings.refresh_seconds
-        except Exception as e:  # locked, moved, disk gone: keep showing what we know
+        except Exception as e:  # noqa: BLE001 - locked, moved, disk gone: keep showing what we know
             self.last_error = f"catalogue unavailable: {type(e).__name__}: {e}"
             log.warning("%s (showing %d known works, retry in %.0f s)", self.last_error, len(self.known),
                         self.settings.retry_seconds)

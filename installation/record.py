@@ -73,7 +73,7 @@ def record_show(settings: ShowSettings, catalogue: Any, out: Path, seconds: floa
     src = source if source is not None else CatalogueSource(catalogue, settings)
     with tempfile.TemporaryDirectory(prefix="show-rec-", dir=out.parent) as tmp:
         vpath, apath = Path(tmp) / "video.mp4", Path(tmp) / "audio.wav"
-        wav = wave.open(str(apath), "wb")
+        wav = wave.open(str(apath), "wb")  # noqa: SIM115 - closed in the finally below, with the others
         wav.setnchannels(2)
         wav.setsampwidth(2)
         wav.setframerate(settings.sample_rate)

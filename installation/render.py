@@ -124,7 +124,7 @@ def fit_scale(img_w: int, img_h: int, out_w: int, out_h: int, fit: str) -> tuple
 
 
 class Renderer:
-    def __init__(self, ctx, width: int, height: int, fit: str = "contain") -> None:  # noqa: ANN001
+    def __init__(self, ctx, width: int, height: int, fit: str = "contain") -> None:
         import moderngl
 
         self.ctx = ctx
@@ -227,7 +227,7 @@ class Renderer:
                 and (self.width - w) % 2 == 0 and (self.height - h) % 2 == 0)
 
     # ---- text -----------------------------------------------------------------------------------
-    def _font(self, px: int):  # noqa: ANN202
+    def _font(self, px: int):
         import pygame
 
         if not pygame.font.get_init():
@@ -275,7 +275,7 @@ class Renderer:
         self.texts[name] = (tex, w, h, key)
 
     # ---- drawing --------------------------------------------------------------------------------
-    def draw(self, fbo, *, a: int | None, b: int | None, t: float = 0.0, mode: str = "crossfade",  # noqa: ANN001
+    def draw(self, fbo, *, a: int | None, b: int | None, t: float = 0.0, mode: str = "crossfade",
              dim: float = 1.0, texts: dict[str, tuple[float, str]] | None = None) -> None:
         """Draw slot ``a`` going to slot ``b`` at progress ``t``; texts: name -> (alpha, placement)."""
         fbo.use()
@@ -357,7 +357,7 @@ class Renderer:
         return (max(0, math.floor(x0 * self.width + eps)), max(0, math.floor(y0 * self.height + eps)),
                 min(self.width, math.ceil(x1 * self.width - eps)), min(self.height, math.ceil(y1 * self.height - eps)))
 
-    def read(self, fbo) -> np.ndarray:  # noqa: ANN001
+    def read(self, fbo) -> np.ndarray:
         """The framebuffer as RGB uint8 (H, W, 3), top row first."""
         raw = fbo.read(components=3, alignment=1)
         return np.frombuffer(raw, np.uint8).reshape(self.height, self.width, 3)[::-1]
@@ -394,16 +394,15 @@ def load_llvm_users_first() -> None:
     fine. The show never needs torch, but the demo, tests and tools may import it after a GL context
     exists, so every GL context is created after this call. Importing Triton alone takes ~0.2 s.
     """
+    import contextlib
     import importlib.util
 
     if importlib.util.find_spec("triton") is not None:
-        try:
-            import triton  # noqa: F401
-        except Exception:  # noqa: BLE001 - a broken triton only matters to torch, which reports it
-            pass
+        with contextlib.suppress(Exception):  # a broken triton only matters to torch, which reports it
+            import triton  # noqa: F401 - imported for its side effect: its LLVM loads first
 
 
-def headless_context():  # noqa: ANN201
+def headless_context():
     """A standalone OpenGL 3.3+ context through EGL (llvmpipe without a GPU)."""
     import moderngl
 
@@ -412,5 +411,5 @@ def headless_context():  # noqa: ANN201
     return moderngl.create_standalone_context(backend="egl", require=330)
 
 
-def offscreen_target(ctx, width: int, height: int):  # noqa: ANN001, ANN201
+def offscreen_target(ctx, width: int, height: int):
     return ctx.simple_framebuffer((width, height), components=4)

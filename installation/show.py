@@ -176,7 +176,7 @@ class Show:
         if self.catalogue is not None and self.s.quarantine_broken:
             try:
                 self.catalogue.quarantine_media(e.ref.sha256, f"show: {e.reason}")
-            except Exception as qe:
+            except Exception as qe:  # noqa: BLE001 - the show goes on; the error is shown
                 self._error(f"could not quarantine {e.ref.sha256[:12]}: {qe}")
 
     def _error(self, msg: str) -> None:

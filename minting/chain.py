@@ -102,7 +102,7 @@ def load_signer(ms: MintingSettings, environ: Mapping[str, str]) -> Signer:
             raise BadInput(f"minting.keystore: cannot read {path} ({e.strerror})") from None
         except ValueError:
             raise BadInput(f"minting.keystore: {path} is not a JSON keystore file") from None
-        if not isinstance(doc, dict) or "crypto" not in doc and "Crypto" not in doc:
+        if not isinstance(doc, dict) or ("crypto" not in doc and "Crypto" not in doc):
             raise BadInput(f"minting.keystore: {path} is not an encrypted keystore (V3 JSON with 'crypto')")
         password = environ.get(ms.keystore_password_env)
         if password is None:
@@ -122,7 +122,7 @@ def load_signer(ms: MintingSettings, environ: Mapping[str, str]) -> Signer:
         raise BadInput(f"the environment variable {ms.key_env} is not a private key (64 hex digits)")
     try:
         return Signer(Account.from_key(raw))
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - any refusal means not a key; the error must not carry it
         raise BadInput(f"the environment variable {ms.key_env} is not a valid secp256k1 private key") from None
 
 
@@ -148,7 +148,7 @@ def connect(ms: MintingSettings) -> Any:
     w3 = Web3(HTTPProvider(ms.rpc_url, request_kwargs={"timeout": 30}))
     try:
         w3.eth.chain_id  # noqa: B018 - probe the endpoint
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:  # noqa: BLE001 - any transport error means unreachable (only its type is shown)
         raise GalleryError(f"cannot reach the chain at minting.rpc_url {_redact_url(ms.rpc_url)}: "
                            f"{type(e).__name__}") from None
     return w3
@@ -222,7 +222,7 @@ class Chain:
     def _broadcast(self, raw: bytes) -> None:
         try:
             self.w3.eth.send_raw_transaction(raw)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - nodes differ in error types: read by their message below
             msg = str(e).lower()
             if "already known" in msg or "known transaction" in msg or "already imported" in msg:
                 return
@@ -315,7 +315,7 @@ class Chain:
         if fee > ceiling:
             raise GalleryError(f"transaction nonce {nonce} is stuck and a {self.ms.fee_bump_percent}% bump "
                                f"({fee / GWEI:.3f} gwei) would pass minting.max_fee_gwei {self.ms.max_fee_gwei}")
-        tx = {k: v for k, v in payload["tx"].items()}
+        tx = dict(payload["tx"])
         if isinstance(tx.get("data"), str) and not tx["data"].startswith("0x"):
             tx["data"] = "0x" + tx["data"]
         signed = self._sign(tx, fee, tip)

@@ -83,8 +83,8 @@ def set_cmd(ctx: typer.Context, set_id: int = typer.Argument(..., help="the coll
         what = f"{res['to_mint']} to mint in {res['batches']} transaction(s)"
     else:
         what = f"minted {res['minted']} ({res['to_mint']} now, in {res['batches']} transaction(s))"
-    lines = [f"{'dry run: ' if dry_run else ''}set {set_id}: {res['tokens']} tokens on {res['contract']}, {what}; "
-             f"estimate {res['estimated_gas']:,} gas (<= {res['estimated_cost_eth']:.6f} ETH)",
+    lines = [(f"{'dry run: ' if dry_run else ''}set {set_id}: {res['tokens']} tokens on {res['contract']}, {what}; "
+             f"estimate {res['estimated_gas']:,} gas (<= {res['estimated_cost_eth']:.6f} ETH)"),
              f"CAR: {res['car']} ({res['car_bytes']:,} bytes), root {res['root']}"]
     if res.get("note"):
         lines.append(f"note: {res['note']}")
@@ -150,14 +150,14 @@ def chain_status_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--
     if not (d / devchain.STATE).exists():
         res = {"path": str(d / devchain.STATE), "exists": False,
                "rpc_url": st.settings.minting.rpc_url or "(empty: the local dev chain)"}
-        _emit(res, as_json, [f"no local dev chain yet at {res['path']} (the next `gallery mint` command "
-                             "with minting.rpc_url empty starts one)"])
+        _emit(res, as_json, [(f"no local dev chain yet at {res['path']} (the next `gallery mint` command "
+                             "with minting.rpc_url empty starts one)")])
         return
     with devchain.DevChain(d) as dc:
         res = dc.facts()
     res["rpc_url"] = st.settings.minting.rpc_url or "(empty: the local dev chain)"
-    _emit(res, as_json, [f"local dev chain {res['path']} ({res['bytes']:,} bytes): chain id {res['chain_id']}, "
-                         f"block {res['block']}, genesis {res['genesis'][:18]}…",
+    _emit(res, as_json, [(f"local dev chain {res['path']} ({res['bytes']:,} bytes): chain id {res['chain_id']}, "
+                         f"block {res['block']}, genesis {res['genesis'][:18]}…"),
                          f"dev account {res['dev_account']}: {res['dev_balance_eth']:,.6f} ETH",
                          f"minting.rpc_url: {res['rpc_url']}"])
 

@@ -118,8 +118,8 @@ def attributes(artwork: Any, model_name: str | None = None) -> list[dict[str, An
     if artwork.duration:
         out.append({"trait_type": "duration (s)", "value": round(float(artwork.duration), 3),
                     "display_type": "number"})
-    for tag in sorted(getattr(t, "name", str(t)) for t in (artwork.tags or [])):
-        out.append({"trait_type": "tag", "value": tag})
+    out.extend({"trait_type": "tag", "value": tag}
+               for tag in sorted(getattr(t, "name", str(t)) for t in (artwork.tags or [])))
     return out
 
 

@@ -147,9 +147,6 @@ def test_search_detail_set_export(server, browser, tmp_path):
 def test_text_search_box_with_clip(settings, catalogue, browser, tmp_path):
     """The search box with the shipped tiny CLIP: "a red circle" shows red shapes first (the tiny model
     knows colours well, shapes hardly: see test_ranking)."""
-    clip = pytest.importorskip("generator.vqgan_clip.clip", reason="the CLIP module is not there yet")
-    if not clip.SHIPPED_CLIP.is_file():
-        pytest.skip(f"the shipped tiny CLIP weights {clip.SHIPPED_CLIP.name} are not committed yet")
     from selenium.webdriver.common.by import By
 
     from curation.embed import load_encoder

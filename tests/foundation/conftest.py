@@ -14,7 +14,7 @@ def pg_server():
     try:
         srv = PgServer()
         srv.start()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - whatever stops the server, this machine has no PostgreSQL
         reason = f"PostgreSQL cannot be started here: {exc}"
         print(f"\nSKIP postgres: {reason}")
         pytest.skip(reason)

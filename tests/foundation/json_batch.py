@@ -7,6 +7,7 @@ caught at the file-descriptor level (Python prints and C libraries alike), its s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -52,7 +53,8 @@ PICK = {
 
 
 def main() -> None:
-    plan = json.loads(open(sys.argv[1]).read())
+    with open(sys.argv[1]) as f:
+        plan = json.loads(f.read())
     values: dict[str, str] = {}
     results = []
     for step in plan:
@@ -63,10 +65,8 @@ def main() -> None:
                "seconds": round(time.monotonic() - t0, 1)}
         results.append(res)
         if step.get("keep") and code == 0:
-            try:
+            with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
                 values[step["keep"]] = str(PICK[step["keep"]](json.loads(out)))
-            except (ValueError, KeyError, IndexError, TypeError):
-                pass
     with open(sys.argv[2], "w") as f:
         json.dump(results, f)
 

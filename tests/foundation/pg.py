@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -57,8 +58,6 @@ class PgServer:
         return f"postgresql+psycopg://gallery@127.0.0.1:{self.port}/{name}"
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # best effort at teardown
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop")
-        except Exception:  # noqa: BLE001 - best effort at teardown
-            pass
         shutil.rmtree(self.dir, ignore_errors=True)

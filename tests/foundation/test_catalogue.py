@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -155,3 +156,28 @@ def test_stats_and_models(any_catalogue):
     st = cat.stats()
     assert st["artworks"] == 1 and st["models"] == 1 and st["by_kind"] == {"image": 1}
     assert "password" not in st["url"]
+
+
+def test_catalogue_opens_from_its_own_section_without_the_gallery_config(tmp_path):
+    """open_catalogue needs only a ``catalogue`` section and a ``data_dir`` (catalogue/settings.py), the
+    same paths as the gallery's Settings gives: SQLite and media under data_dir, an absolute media_dir
+    as is, an explicit URL as given."""
+    from types import SimpleNamespace
+
+    from catalogue import open_catalogue
+    from catalogue.settings import CatalogueSettings
+    from gallery.config import load_settings
+
+    data = tmp_path / "data"
+    cfg = SimpleNamespace(catalogue=CatalogueSettings(fsync=False), data_dir=data)
+    with open_catalogue(cfg) as cat:
+        aid = cat.add(draft(1))
+        assert cat.url == f"sqlite:///{data / 'catalogue.sqlite'}" and (data / "catalogue.sqlite").is_file()
+        assert cat.store.root == data / "media" and cat.get(aid) is not None
+    settings = load_settings(None, environ={}, overrides={"data_dir": str(data)}, check_paths=False)
+    assert (settings.catalogue_url, settings.media_root) == (cfg.catalogue.database_url(data),
+                                                             cfg.catalogue.media_path(data))
+    elsewhere = CatalogueSettings(url="sqlite:///" + str(tmp_path / "x.sqlite"), media_dir=tmp_path / "blobs")
+    assert elsewhere.database_url(data) == f"sqlite:///{tmp_path / 'x.sqlite'}"
+    assert elsewhere.media_path(data) == tmp_path / "blobs"
+    assert CatalogueSettings(media_dir="~/blobs").media_path(data) == Path("~/blobs").expanduser()

@@ -51,7 +51,7 @@ def test_generate_list_show_stats_verify_gc(config_file, data_dir):
     r = gallery(config_file, "catalogue", "gc")
     assert r.returncode == 0 and "removed" in r.stdout
     r = gallery(config_file, "catalogue", "upgrade")
-    assert r.returncode == 0 and "0001" in r.stdout or "revision" in r.stdout
+    assert (r.returncode == 0 and "0001" in r.stdout) or "revision" in r.stdout
 
 
 def test_usage_errors_exit_2(config_file):

@@ -59,11 +59,11 @@ def test_report_reaches_the_callback_and_ignores_contexts_without_one():
 def test_bar_on_a_terminal_shows_every_stage_done(monkeypatch):
     from rich.console import Console
 
-    import gallery.logs
+    import gallery.console
     from gallery.progress import cli_progress
 
     buf = io.StringIO()
-    monkeypatch.setattr(gallery.logs, "stderr_console",
+    monkeypatch.setattr(gallery.console, "stderr_console",
                         lambda: Console(file=buf, force_terminal=True, width=100, color_system=None))
     with cli_progress(interactive=True) as progress:
         progress("loading", 0, None)

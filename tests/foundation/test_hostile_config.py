@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import string
 import tracemalloc
 from pathlib import Path
@@ -59,7 +60,7 @@ def _leaf_paths(d: Any, prefix: tuple = ()) -> list[tuple]:
     out: list[tuple] = []
     if isinstance(d, dict) and d:
         for k, v in d.items():
-            out += _leaf_paths(v, prefix + (k,))
+            out += _leaf_paths(v, (*prefix, k))
     else:
         out.append(prefix)
     return out
@@ -169,7 +170,7 @@ def test_mnemonic_split_over_a_yaml_list_is_refused(tmp_path):
     words = WORDS[100:112]
     p = tmp_path / "config.yaml"
     p.write_text(yaml.safe_dump({"musicvae": {"corpus_sources": words}}))
-    with pytest.raises(ConfigError, match="musicvae.corpus_sources: 12 or more BIP-39 words") as e:
+    with pytest.raises(ConfigError, match=re.escape("musicvae.corpus_sources: 12 or more BIP-39 words")) as e:
         load_settings(p, environ={}, check_paths=False)
     assert " ".join(words) not in str(e.value) and words[5] not in str(e.value)
 
@@ -292,8 +293,7 @@ def test_cli_error_output_is_redacted(tmp_path, capsys):
 def laughs(depth: int, fanout: int, at: str) -> str:
     """A billion-laughs document: level i holds `fanout` aliases of level i-1; used at `at`."""
     lines = ["x0: &x0 [" + ", ".join(["lol"] * fanout) + "]"]
-    for i in range(1, depth):
-        lines.append(f"x{i}: &x{i} [" + ", ".join([f"*x{i - 1}"] * fanout) + "]")
+    lines.extend(f"x{i}: &x{i} [" + ", ".join([f"*x{i - 1}"] * fanout) + "]" for i in range(1, depth))
     bomb = f"*x{depth - 1}"
     if at == "params":
         lines.append("schedule:\n  windows:\n    - {name: n, start: '22:00', end: '07:00', jobs: "
@@ -352,7 +352,7 @@ def test_modest_aliases_still_work(tmp_path):
     assert [j.params for j in s.schedule.windows[0].jobs] == [{"seconds": 30, "fps": 12}] * 2
 
 
-@pytest.mark.parametrize("text, what", [
+@pytest.mark.parametrize(("text", "what"), [
     ("a: " + "[" * 100 + "]" * 100 + "\n", "nested more than 48"),
     ("a: " + "{b: " * 60 + "1" + "}" * 60 + "\n", "nested more than 48"),
     ("a: &a [1, *a]\n", "recursive"),
@@ -377,7 +377,7 @@ def test_bomb_in_an_environment_override_is_refused():
     bomb = "[" + ", ".join(["x"] * 10) + "]"
     with pytest.raises(ConfigError, match="GALLERY__SHOW__WEIGHTS: longer than"):
         load_settings(EMPTY, environ={"GALLERY__SHOW__WEIGHTS": bomb * 10_000}, check_paths=False)
-    with pytest.raises(ConfigError, match="GALLERY__SEED: .*nested more than"):
+    with pytest.raises(ConfigError, match=r"GALLERY__SEED: .*nested more than"):
         load_settings(EMPTY, environ={"GALLERY__SEED": "[" * 200 + "]" * 200}, check_paths=False)
 
 

@@ -102,7 +102,7 @@ def json_commands() -> set[tuple[str, ...]]:
 
     found = set()
 
-    def walk(cmd, path):  # noqa: ANN001
+    def walk(cmd, path):
         if hasattr(cmd, "commands"):
             for name, sub in cmd.commands.items():
                 walk(sub, (*path, name))

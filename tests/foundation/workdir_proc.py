@@ -25,7 +25,7 @@ def main() -> None:
             (d / f"frame{i:04d}.png").write_bytes(b"frame" * 100)
         held = None
         if how == "open-file":  # e.g. the video being encoded
-            held = open(d / "walk.mp4", "wb")  # noqa: SIM115
+            held = open(d / "walk.mp4", "wb")  # noqa: SIM115 - held open on purpose: gc must leave the folder
             held.write(b"mp4")
             held.flush()
         elif how == "cwd":

@@ -11,7 +11,7 @@ def gl_ctx():
         from installation.render import headless_context
 
         ctx = headless_context()
-    except Exception as e:  # pragma: no cover - only on machines without Mesa EGL
+    except Exception as e:  # noqa: BLE001  # pragma: no cover - only on machines without Mesa EGL
         pytest.skip(f"no EGL OpenGL context: {e}")
     yield ctx
     ctx.release()

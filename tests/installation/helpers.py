@@ -13,7 +13,7 @@ from catalogue import ArtworkDraft, MediaDraft
 from generator import procedural
 
 
-def show_settings(settings, **kw):  # noqa: ANN001, ANN201
+def show_settings(settings, **kw):
     """The settings fixture with a `show:` section for tests (short items, no HTTP port)."""
     from installation.settings import ShowSettings
 

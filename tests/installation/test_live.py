@@ -135,7 +135,7 @@ def test_a_failing_frame_is_reported_and_the_show_goes_on(settings, catalogue, d
     real = Show.frame
     calls = [0]
 
-    def flaky(self, t, fbo):  # noqa: ANN001, ANN202
+    def flaky(self, t, fbo):
         calls[0] += 1
         if 3 <= calls[0] <= 5:
             raise RuntimeError("GL_OUT_OF_MEMORY (simulated)")

@@ -60,7 +60,7 @@ def test_recorded_show_skips_and_quarantines_hostile_media_and_goes_on(settings,
 
 def _entry(path, kind: str = "image") -> Entry:
     ref = MediaRef(kind=kind, path=path, sha256="0" * 64)
-    return Entry(artwork_id=1, kind="image", title="t", created=datetime(2026, 1, 1), duration=2.0, visual=ref)
+    return Entry(artwork_id=1, kind="image", title="t", created=datetime(2026, 1, 1), duration=2.0, visual=ref)  # noqa: DTZ001 - naive UTC, as the catalogue stores
 
 
 def test_decode_thread_turns_any_decoder_error_into_a_skip(tmp_path, monkeypatch):
@@ -74,7 +74,7 @@ def test_decode_thread_turns_any_decoder_error_into_a_skip(tmp_path, monkeypatch
         raise RuntimeError("a decoder's own error")
 
     monkeypatch.setattr("installation.media.read_image", boom)
-    with pytest.raises(MediaError, match="could not decode .RuntimeError: a decoder's own error"):
+    with pytest.raises(MediaError, match=r"could not decode .RuntimeError: a decoder's own error"):
         prepare(_entry(p), 44100, (64, 36), "contain")
 
 

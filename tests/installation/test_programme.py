@@ -98,7 +98,7 @@ def test_opening_hours_per_weekday_and_timezone():
     assert (nxt.weekday(), nxt.hour) == (4, 0)  # Friday 00:00 Berlin
 
 
-@pytest.mark.parametrize("bad, word", [
+@pytest.mark.parametrize(("bad", "word"), [
     ({"opening_hours": {"wednesday": []}}, "weekday"),
     ({"opening_hours": {"mon": ["10-18"]}}, "HH:MM"),
     ({"opening_hours": {"mon": ["18:00-10:00"]}}, "ends before"),

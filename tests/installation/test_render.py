@@ -11,7 +11,7 @@ from installation.render import Renderer, fit_scale, offscreen_target
 pytestmark = pytest.mark.gl
 
 
-def setup(ctx, w=64, h=64, fit="contain"):  # noqa: ANN001, ANN201
+def setup(ctx, w=64, h=64, fit="contain"):
     return Renderer(ctx, w, h, fit), offscreen_target(ctx, w, h)
 
 
@@ -152,8 +152,8 @@ def test_contain_bars_are_cleared_not_shaded_with_the_same_pixels(gl_ctx):
     assert r.picture_area(0, None) == (14, 0, 50, 36)  # 36x36 in the middle of 64x36
     assert r.picture_area(1, None) == (24, 0, 40, 36)  # 14.4 px wide, rounded outwards
     assert r.picture_area(0, 1) == (14, 0, 50, 36)
-    cases = [dict(a=0, b=None), dict(a=0, b=1, t=0.4, mode="crossfade"), dict(a=0, b=1, t=0.6, mode="wipe"),
-             dict(a=0, b=1, t=0.5, mode="dissolve"), dict(a=None, b=1, t=0.5)]
+    cases = [{"a": 0, "b": None}, {"a": 0, "b": 1, "t": 0.4, "mode": "crossfade"}, {"a": 0, "b": 1, "t": 0.6, "mode": "wipe"},
+             {"a": 0, "b": 1, "t": 0.5, "mode": "dissolve"}, {"a": None, "b": 1, "t": 0.5}]
     got = []
     for kw in cases:
         fbo.clear(1.0, 1.0, 1.0, 1.0)  # whatever was on screen before must not show in the bars
@@ -200,8 +200,8 @@ def test_transitions_between_two_screen_size_stills_read_one_interleaved_texture
     pair.upload(1, b, still=True)
     single.upload(0, a)  # as video frames: two textures
     single.upload(1, b)
-    for kw in (dict(t=0.3, mode="crossfade"), dict(t=0.5, mode="wipe"), dict(t=0.5, mode="dissolve"),
-               dict(t=0.7, mode="crossfade", a=1, b=0)):
+    for kw in ({"t": 0.3, "mode": "crossfade"}, {"t": 0.5, "mode": "wipe"}, {"t": 0.5, "mode": "dissolve"},
+               {"t": 0.7, "mode": "crossfade", "a": 1, "b": 0}):
         kw = {"a": 0, "b": 1, **kw}
         pair.draw(fbo, **kw)
         got = pair.read(fbo).astype(np.int16)

@@ -18,7 +18,7 @@ from tests.installation.helpers import image_draft, show_settings, sound_draft, 
 pytestmark = pytest.mark.gl
 
 
-def make_show(gl_ctx, settings, catalogue, w=32, h=18, **kw):  # noqa: ANN001, ANN201
+def make_show(gl_ctx, settings, catalogue, w=32, h=18, **kw):
     s = show_settings(settings, **kw)
     r = Renderer(gl_ctx, w, h, s.fit)
     fbo = offscreen_target(gl_ctx, w, h)
@@ -71,7 +71,7 @@ def test_simulated_hour_no_growth_in_memory_or_gl_objects(gl_ctx, settings, cata
 
 def test_new_works_join_and_outage_keeps_playing(gl_ctx, settings, catalogue):
     first = catalogue.add(image_draft(1))
-    show, r, fbo, audio, _ = make_show(gl_ctx, settings, catalogue, refresh_seconds=1.0, retry_seconds=0.5)
+    show, r, fbo, _audio, _ = make_show(gl_ctx, settings, catalogue, refresh_seconds=1.0, retry_seconds=0.5)
     run_frames(show, fbo, 3.0, 10)
     assert set(show.programme.history) == {first}
     real = catalogue.read

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from pathlib import Path
 
@@ -53,11 +54,11 @@ def test_chorale_notes_come_from_music21():
 def test_read_audio_names_bad_files(tmp_path):
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF not really a wave file")
-    with pytest.raises(ValueError, match="broken.wav: unreadable"):
+    with pytest.raises(ValueError, match=re.escape("broken.wav: unreadable")):
         sounds.read_audio(bad)
     quiet = tmp_path / "quiet.flac"
     sf.write(str(quiet), np.zeros(4410, dtype=np.float32), 44100)
-    with pytest.raises(ValueError, match="quiet.flac: silent"):
+    with pytest.raises(ValueError, match=re.escape("quiet.flac: silent")):
         sounds.read_audio(quiet)
     # another sample rate is resampled
     other = tmp_path / "tone.ogg"
@@ -96,7 +97,7 @@ def test_trained_checkpoint_loads_and_reconstructs(small_ckpt):
     info = loaded.info
     assert info["held_out"] is not None and info["held_out"]["frames"] > 0
     # training reduced the error well below that of an untrained model on the same frames
-    fs = load_frames([p for p in small_ckpt.parent.glob("*.wav")], loaded.preset, 2000)
+    fs = load_frames(list(small_ckpt.parent.glob("*.wav")), loaded.preset, 2000)
     from generator.lts.model import FrameVAE
 
     fresh = FrameVAE.from_preset(loaded.preset)
@@ -135,8 +136,6 @@ def test_bad_checkpoints_are_refused(tmp_path):
 
 def test_shipped_tiny_weights_load():
     p = Path(__file__).resolve().parents[2] / "generator" / "weights" / "lts" / "tiny.pt"
-    if not p.is_file():
-        pytest.skip("tiny weights not shipped yet")
     assert p.stat().st_size <= 10 * 1024 * 1024
     loaded = load_checkpoint(p)
     assert loaded.preset.name == "tiny"

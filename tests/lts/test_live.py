@@ -45,7 +45,7 @@ def osc(settings, catalogue, small_ckpt):
 
 
 def test_live_session(osc, catalogue, small_ckpt, tmp_path):
-    ask, replies, server = osc
+    ask, replies, _server = osc
     names = load_checkpoint(small_ckpt).anchors["names"]
     assert ask("/lts/play")[0] == "error"  # nothing generated yet
     assert ask("/lts/anchors") == ["anchors", *names]

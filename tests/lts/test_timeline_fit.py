@@ -12,7 +12,7 @@ from gallery.errors import BadInput
 from generator.jobs import JobContext, JobSpec, run_job
 
 
-def _visual(catalogue, duration, keyframes=None, kind="walk") -> int:  # noqa: ANN001
+def _visual(catalogue, duration, keyframes=None, kind="walk") -> int:
     recipe = {"tag": f"{kind}-{duration}-{keyframes}"}
     if keyframes is not None:
         recipe["timeline"] = {"duration": duration, "fps": 8, "keyframe_times": keyframes}
@@ -20,7 +20,7 @@ def _visual(catalogue, duration, keyframes=None, kind="walk") -> int:  # noqa: A
                                       media=[MediaDraft(role="poster", mime="image/png", data=recipe["tag"].encode())]))
 
 
-def _soundscape(catalogue, ctx, vid):  # noqa: ANN001, ANN202
+def _soundscape(catalogue, ctx, vid):
     [sid] = run_job(JobSpec(kind="lts.soundscape", seed=1,
                             params={"mode": "timeline", "visual_id": vid, "iterations": 1}), ctx)
     art = catalogue.get(sid)

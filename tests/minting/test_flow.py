@@ -38,7 +38,8 @@ def test_deploy_mint_verify_two_sets(mc, catalogue, w3):
     assert [k.functions.tokenURI(t).call() for t in range(1, 11)] == [f"{base}{t}" for t in range(1, 11)]
     v = flow.verify(mc, s1)
     assert v["ok"], v["problems"]
-    roots, blocks = read_car(open(res["car"], "rb").read())  # the CAR holds the whole directory
+    with open(res["car"], "rb") as f:
+        roots, blocks = read_car(f.read())  # the CAR holds the whole directory
     assert [str(r) for r in roots] == [res["root"]] and len(blocks) == 10 + 10 + 2  # metadata, images, 2 dirs
 
     # one mint transaction per batch of 4, journalled with nonce and hash, all confirmed
@@ -144,7 +145,7 @@ def test_replayed_mint_transaction_cannot_mint_twice(mc, catalogue, w3):
     assert uploads[0][0] == "contract.car" and uploads[1] == (f"{res['root']}.car", res["root"])
     k = flow.contract(mc)
     me = mc.chain.signer.address
-    with pytest.raises(Exception, match="revert|UnexpectedFirstToken|0x"):
+    with pytest.raises(Exception, match=r"revert|UnexpectedFirstToken|0x"):
         k.functions.mintBatch(me, 1, 3).call({"from": me})
     assert k.functions.totalMinted().call() == 3
 
@@ -194,7 +195,7 @@ def test_refusals(mint_settings, catalogue, w3, key, mc):
 
     # wrong chain id in config
     bad = mint_settings.model_copy(update={"minting": mint_settings.minting.model_copy(update={"chain_id": 1})})
-    with pytest.raises(BadInput, match="chain id 131277322940537.*chain_id: 1"):
+    with pytest.raises(BadInput, match=r"chain id 131277322940537.*chain_id: 1"):
         open_context(bad, catalogue, w3=w3, environ={"GALLERY_MINT_KEY": key})
     # key not in the environment, or not a key
     with pytest.raises(BadInput, match="GALLERY_MINT_KEY"):
@@ -231,9 +232,9 @@ def test_key_never_in_logs_catalogue_or_errors(mc, catalogue, key, caplog, setti
     assert bare not in repr(mc.chain.signer).lower()
     db = (settings.data_dir / "catalogue.sqlite").read_bytes()
     assert bytes.fromhex(bare) not in db and bare.encode() not in db.lower()
-    with pytest.raises(TypeError):
-        import pickle
+    import pickle
 
+    with pytest.raises(TypeError):
         pickle.dumps(mc.chain.signer)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import pytest
 
@@ -16,8 +17,8 @@ def test_attributes_from_recipes():
     class Art:
         kind = "walk"
         duration = 12.5
-        tags = []
-        recipe = {"generator": "stylegan.walk", "version": 2, "mode": "endless", "seed": 7, "psi": 0.7,
+        tags: ClassVar[list] = []
+        recipe: ClassVar[dict] = {"generator": "stylegan.walk", "version": 2, "mode": "endless", "seed": 7, "psi": 0.7,
                   "model": {"name": "tiny-faces64", "sha256": "ab" * 32}, "keyframes": [[0.1] * 512],
                   "prompts": ["a face", "a mask"], "flag": True}
 

@@ -38,7 +38,7 @@ def hardhat_node(tmp_path):
     port = _free_port()
     env = {**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true", "HARDHAT_INTERVAL_MS": "400",
            "HOME": str(tmp_path)}
-    log = open(tmp_path / "hardhat.log", "w")
+    log = open(tmp_path / "hardhat.log", "w")  # noqa: SIM115 - closed when the node is stopped
     proc = subprocess.Popen(["node", str(HARDHAT), "node", "--hostname", "127.0.0.1", "--port", str(port)],
                             cwd=CONTRACTS, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

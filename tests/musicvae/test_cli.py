@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from gallery.cli import main
 
 from .helpers import scale_melody, write_midi
@@ -69,7 +71,7 @@ def test_generate_melody_commands(config_file, micro_models, tmp_path, capsys):
     paths = {line.split()[0]: line.split()[-1] for line in r.output.splitlines() if line.startswith("  ")}
     assert set(paths) == {"midi", "audio", "pianoroll", "thumbnail"}
     assert paths["audio"].endswith("/audio.wav") and paths["midi"].endswith("/midi.mid")
-    assert open(paths["audio"], "rb").read(4) == b"RIFF" and open(paths["midi"], "rb").read(4) == b"MThd"
+    assert Path(paths["audio"]).read_bytes()[:4] == b"RIFF" and Path(paths["midi"]).read_bytes()[:4] == b"MThd"
     r = gallery(capsys, ["--config", cfg, "generate", "melody", "sample", "--count", "1", "--attribute", "density=1",
                   "--json"])
     assert r.exit_code == 0 and '"artworks"' in r.output, r.output

@@ -98,10 +98,10 @@ def test_midi_picks_the_monophonic_part(tmp_path):
     pm.write(str(path))
     piece = piece_from_midi(path)
     assert [n.pitch for n in events_to_notes(piece.events)][:3] == [p for p, _, _ in scale_melody(4, base=67)][:3]
+    chords_only = tmp_path / "chords-only.mid"
+    pm.instruments = [chords]
+    pm.write(str(chords_only))
     with pytest.raises(Unusable, match="chords"):
-        chords_only = tmp_path / "chords-only.mid"
-        pm.instruments = [chords]
-        pm.write(str(chords_only))
         piece_from_midi(chords_only)
 
 

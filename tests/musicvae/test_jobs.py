@@ -1,4 +1,6 @@
 
+import re
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -123,7 +125,7 @@ def test_bad_requests_are_named(mv_settings, catalogue, tmp_path):
         instrument_program("kazoo")
     assert instrument_program("Violin") == 40 and instrument_program(5) == 5
     mv_settings.musicvae.checkpoint_2bar = str(tmp_path / "missing.pt")
-    with pytest.raises(BadInput, match="musicvae.checkpoint_2bar"):
+    with pytest.raises(BadInput, match=re.escape("musicvae.checkpoint_2bar")):
         run_job(JobSpec(kind="musicvae.sample", params={}, seed=0), ctx)
 
 

@@ -63,7 +63,7 @@ def _fake_modules() -> Any:
 
 class Persistent:
     def __init__(self, class_name: str, state: dict, module_src: str) -> None:
-        self.meta = dict(type="class", version=6, module_src=module_src, class_name=class_name, state=state)
+        self.meta = {"type": "class", "version": 6, "module_src": module_src, "class_name": class_name, "state": state}
 
     def __reduce__(self) -> tuple:
         return (_reconstruct_persistent_obj, (self.meta,))

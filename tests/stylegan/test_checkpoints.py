@@ -63,7 +63,7 @@ def test_import_cli_registers_model(ffhq256_pkl, config_file, catalogue):
 def test_malicious_pickle_is_refused_and_never_runs(tmp_path, config_file, hidden, capsys):
     marker = tmp_path / "pwned"
     bad = write_malicious_pickle(tmp_path / "evil.pkl", marker, hidden=hidden)
-    with pytest.raises(BadInput, match="posix.system|os.system|nt.system"):
+    with pytest.raises(BadInput, match=r"posix.system|os.system|nt.system"):
         read_checkpoint(bad)
     assert cli("-c", str(config_file), "import", "stylegan", str(bad)) == 2
     assert "refused" in capsys.readouterr().err

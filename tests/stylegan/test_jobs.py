@@ -55,7 +55,7 @@ def test_endless_segments_chain(small_weights):
     assert np.allclose(one["segments"][0](np.array([1.0])), one["segments"][1](np.array([0.0])))
 
 
-@pytest.mark.parametrize("mode,space", [("chain", "w"), ("loop", "z"), ("loop", "w")])
+@pytest.mark.parametrize(("mode", "space"), [("chain", "w"), ("loop", "z"), ("loop", "w")])
 def test_other_walks(job_ctx, catalogue, small_weights, mode, space):
     params = {"model": str(small_weights), "mode": mode, "space": space, "seconds": 0.5, "fps": 8,
               "seconds_per_keyframe": 0.25, "size": 32, "constant_speed": mode == "chain"}
@@ -97,12 +97,10 @@ def test_bend_ops_change_the_picture_deterministically(job_ctx, small_weights):
         assert not np.array_equal(a, plain), op
         assert norm[0]["channels"] == list(range(m.G.synthesis.b8.conv1.weight.shape[0]))
     assert np.array_equal(render(m.G, ws), plain)  # hooks removed afterwards
-    with pytest.raises(BadInput, match="unknown layer"):
-        with bent(m.G, [{"layer": "b999.conv1", "op": "rotate"}]):
-            pass
-    with pytest.raises(BadInput, match="odd"):
-        with bent(m.G, [{"layer": "b8.conv1", "op": "erode", "amount": 2}]):
-            pass
+    with pytest.raises(BadInput, match="unknown layer"), bent(m.G, [{"layer": "b999.conv1", "op": "rotate"}]):
+        pass
+    with pytest.raises(BadInput, match="odd"), bent(m.G, [{"layer": "b8.conv1", "op": "erode", "amount": 2}]):
+        pass
 
 
 def test_bend_job_and_bent_walk(job_ctx, catalogue, small_weights):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import imageio_ffmpeg
 import numpy as np
 import pytest
@@ -29,7 +31,7 @@ def test_path_schedule_gives_equal_shares_where_even_steps_collapse(steps: np.nd
     n = 9
     idx = path_schedule(path, n)
     assert idx[0] == 0 and idx[-1] == len(path) - 1 and len(idx) == n
-    assert all(b > a for a, b in zip(idx[:-1], idx[1:], strict=True))
+    assert all(b > a for a, b in itertools.pairwise(idx))
     share = path[-1] / (n - 1)
     for k in range(1, n - 1):  # each inner point: nearest to an equal share of what is left, or the next step
         prev, i = idx[k - 1], idx[k]
@@ -47,12 +49,12 @@ def test_path_schedule_edge_cases() -> None:
     assert path_schedule(np.zeros(11), 3) == [0, 5, 10]  # nothing moved: evenly spaced
     jump = np.r_[np.zeros(50), np.full(50, 7.0)]  # all the change in one step
     idx = path_schedule(jump, 5)
-    assert len(idx) == 5 and idx[0] == 0 and idx[-1] == 99 and all(b > a for a, b in zip(idx[:-1], idx[1:], strict=True))
+    assert len(idx) == 5 and idx[0] == 0 and idx[-1] == 99 and all(b > a for a, b in itertools.pairwise(idx))
     assert path_schedule(np.arange(4.0), 10) == [0, 1, 2, 3]  # more points asked than recorded
     assert path_schedule(np.arange(4.0), 2) == [0, 3]
     assert path_schedule(np.array([0.0]), 3) == [0]
     for bad in (np.array([0.0, 2.0, 1.0]), np.array([0.0, np.nan]), np.array([])):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"path_schedule: (the path must be finite and non-decreasing|an empty path)"):
             path_schedule(bad, 3)
     assert n_snapshots(200, 25) == 9 and n_snapshots(7, 3) == len(even_steps(7, 3)) == 4
     assert n_snapshots(5, 10) == 2 and n_snapshots(3, 1) == 4
@@ -65,12 +67,12 @@ def test_video_frames_move_at_constant_speed() -> None:
     frames = list(along_path(images, path, 41))
     assert len(frames) == 41
     assert np.array_equal(frames[0], images[0]) and np.allclose(frames[-1], images[-1])
-    moves = np.array([np.abs(b - a).mean() for a, b in zip(frames[:-1], frames[1:], strict=True)])
+    moves = np.array([np.abs(b - a).mean() for a, b in itertools.pairwise(frames)])
     assert np.allclose(moves, path[-1] / 40, rtol=1e-4)  # every frame moves as much as the next
     # the old cross-fade (equal time per snapshot every 3 renders) stands nearly still by the end
     snaps = images[::3]
-    old = [a + (b - a) * t for a, b in zip(snaps[:-1], snaps[1:], strict=True) for t in np.arange(4) / 4]
-    old_moves = np.array([np.abs(b - a).mean() for a, b in zip(old[:-1], old[1:], strict=True)])
+    old = [a + (b - a) * t for a, b in itertools.pairwise(snaps) for t in np.arange(4) / 4]
+    old_moves = np.array([np.abs(b - a).mean() for a, b in itertools.pairwise(old)])
     assert old_moves[-4:].max() < 0.05 * old_moves[:4].max()
 
 
@@ -111,7 +113,7 @@ def test_uncanny_job_video_and_a_repeated_request_is_not_recomputed(job_ctx, cat
     video = next(m for m in art.media if m.role == "video")
     assert _count_frames(catalogue.media_path(video)) == 4 * 2 + 1  # hold 4 frames per snapshot interval
     kt = r["timeline"]["keyframe_times"]
-    assert len(kt) == 3 and kt[0] == 0 and all(b > a for a, b in zip(kt[:-1], kt[1:], strict=True)) and kt[-1] <= art.duration
+    assert len(kt) == 3 and kt[0] == 0 and all(b > a for a, b in itertools.pairwise(kt)) and kt[-1] <= art.duration
 
     def boom(*a, **k):
         raise AssertionError("recomputed")

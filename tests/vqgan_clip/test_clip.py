@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ def enc():
 
 def test_interface(enc) -> None:
     imgs, caps = shapes.batch(range(900_000_000, 900_000_006), 64)
-    fi = enc.encode_images(list(imgs) + [np.zeros((30, 50, 3), np.uint8)])
+    fi = enc.encode_images([*imgs, np.zeros((30, 50, 3), np.uint8)])
     ft = enc.encode_texts(caps)
     assert fi.shape == (7, enc.dim) and ft.shape == (6, enc.dim)
     assert fi.dtype == np.float32 and ft.dtype == np.float32
@@ -110,7 +111,7 @@ def test_settings_name_the_checkpoint(tmp_path: Path) -> None:
 
     s = load_settings(None, environ={}, overrides={"data_dir": str(tmp_path), "device": "cpu",
                                                    "vqclip": {"clip_checkpoint": "missing.pt", "clip_model": "RN50"}})
-    with pytest.raises(BadInput, match="missing.pt"):
+    with pytest.raises(BadInput, match=re.escape("missing.pt")):
         load_clip(s)
 
 
@@ -118,7 +119,7 @@ def test_the_loop_is_guided_by_the_robust_clip_unless_configured(tmp_path: Path)
     from gallery.config import load_settings
     from generator.vqgan_clip.clip import SHIPPED_GUIDE_CLIP, clip_source
 
-    def settings(**vq):  # noqa: ANN003, ANN202
+    def settings(**vq):
         return load_settings(None, environ={}, overrides={"data_dir": str(tmp_path), "device": "cpu", "vqclip": vq})
 
     assert clip_source(settings()) == (SHIPPED_CLIP, None)
@@ -133,7 +134,7 @@ def test_the_loop_is_guided_by_the_robust_clip_unless_configured(tmp_path: Path)
     assert clip_source(s) == (SHIPPED_CLIP, None) and clip_source(s, guide=True) == (tmp_path / "rn.pt", "RN50")
     from gallery.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="vqclip.guide_model"):
+    with pytest.raises(ConfigError, match=re.escape("vqclip.guide_model")):
         settings(guide_model=" ")
     guide = load_clip_file(SHIPPED_GUIDE_CLIP)
     assert guide.model_sha256 != load_clip_file(SHIPPED_CLIP).model_sha256

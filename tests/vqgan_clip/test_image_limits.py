@@ -13,7 +13,7 @@ from gallery.media import MediaTooLarge, MediaUnreadable
 from tests.foundation.hostile_images import bomb_png, encode
 
 
-def _settings(tmp_path: Path, **media):  # noqa: ANN003, ANN202
+def _settings(tmp_path: Path, **media):
     from gallery.config import load_settings
 
     return load_settings(None, environ={}, overrides={"data_dir": str(tmp_path), "device": "cpu", "media": media})

@@ -173,7 +173,7 @@ def test_tv_weight_default_follows_the_vqgan(tmp_path: Path) -> None:
     from gallery.config import load_settings
     from generator.vqgan_clip.jobs import TINY_TV_WEIGHT, build_params
 
-    def settings(**vq):  # noqa: ANN003, ANN202
+    def settings(**vq):
         return load_settings(None, environ={}, overrides={"data_dir": str(tmp_path), "device": "cpu", "vqclip": vq})
 
     lp, recipe = build_params({"prompt": "red"}, settings())

@@ -46,7 +46,7 @@ def test_train_vqgan_smoke_learns(capsys, config_file: Path, tmp_path: Path) -> 
     # (18% on one CPU, 2.4% on another of the same kind), so only the direction is asserted.
     assert meta["final"]["rec"] < meta["first"]["rec"]
     assert meta["final"]["per"] < meta["first"]["per"]
-    model, sha, arch = load_vqgan(out)
+    _model, sha, arch = load_vqgan(out)
     assert sha == meta["sha256"] and arch == VQGAN_ARCHS["tiny"]
 
 
@@ -123,7 +123,7 @@ def test_adversarial_images_stay_in_the_ball_and_raise_the_loss() -> None:
             f_i, f_t, s = model((x - mean) / std, tokens)[:3]
             return float(open_clip.ClipLoss()(f_i, f_t, s))
 
-    def clip_loss(img_f, txt_f, scale, _tokens):  # noqa: ANN001, ANN202
+    def clip_loss(img_f, txt_f, scale, _tokens):
         return open_clip.ClipLoss()(img_f, txt_f, scale)
 
     adv = adversarial_images(model, x01, tokens, mean, std, eps, 2, torch.Generator().manual_seed(0), clip_loss)
