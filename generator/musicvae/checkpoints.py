@@ -3,26 +3,18 @@ with ``torch.save`` and loaded with ``weights_only=True`` (never executes code f
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gallery.errors import BadInput
+from gallery.hashing import sha256_file
 from generator.musicvae.model import MusicVAE
 from generator.musicvae.presets import ModelConfig
 
 FORMAT = "latent-gallery.musicvae/1"
 SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "musicvae"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_checkpoint(path: Path, model: MusicVAE, preset: str, attributes: dict[str, torch.Tensor],

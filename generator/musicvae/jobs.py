@@ -19,6 +19,7 @@ import torch
 
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
+from gallery.imaging import png_size, thumbnail_png
 from gallery.progress import report
 from generator.jobs import JobContext
 from generator.latent import slerp
@@ -37,10 +38,8 @@ from generator.musicvae.render import (
     events_to_midi,
     instrument_program,
     pianoroll_png,
-    png_size,
     render_audio,
     step_seconds,
-    thumbnail_png,
 )
 from generator.variation import perturb, vary_steps
 

@@ -14,11 +14,12 @@ import torch
 
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
+from gallery.imaging import png_bytes, thumbnail
 from gallery.progress import report
 from generator.latent import EndlessWalk, keyframe_times, lerp, random_orthonormal, reparametrise, slerp
 from generator.stylegan.bend import bent
 from generator.stylegan.model import z_from_seed
-from generator.stylegan.render import iter_frames, png_bytes, render, thumbnail, w_to_ws, write_mp4, z_to_ws
+from generator.stylegan.render import iter_frames, render, w_to_ws, write_mp4, z_to_ws
 from generator.stylegan.weights import LoadedModel, load_weights, resolve_model
 from generator.variation import VariedEndlessWalk, perturb, vary_steps
 

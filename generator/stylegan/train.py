@@ -8,7 +8,6 @@ the small file that generation loads (G_ema + D + config), with ``weights_only=T
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import os
 import time
@@ -214,10 +213,3 @@ def export_weights(checkpoint: Path, dest: Path) -> Path:
     _atomic_save(out, Path(dest))
     return Path(dest)
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

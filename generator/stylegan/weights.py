@@ -6,7 +6,6 @@ file), the name of a model registered by ``gallery import stylegan``, or a path 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import torch
 
 from gallery.errors import BadInput
+from gallery.hashing import sha256_file
 from generator.stylegan.model import Discriminator, Generator
 from generator.stylegan.presets import StyleGANConfig
 
@@ -35,14 +35,6 @@ class LoadedModel:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "sha256": self.sha256, "config": self.cfg.to_dict()}
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_weights(path: Path, cfg: StyleGANConfig, G: Generator, D: Discriminator | None,

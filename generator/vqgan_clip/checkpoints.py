@@ -17,7 +17,8 @@ from typing import Any
 import torch
 
 from gallery.errors import BadInput
-from generator.vqgan_clip.clip import WEIGHTS_DIR, _torch_load, sha256_file
+from gallery.hashing import sha256_file
+from generator.vqgan_clip.clip import WEIGHTS_DIR, _torch_load
 from generator.vqgan_clip.model import VQModel, build
 from generator.vqgan_clip.presets import VQGAN_ARCHS
 

@@ -140,7 +140,8 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None
     if threads:
         torch.set_num_threads(threads)
 
-    from generator.vqgan_clip.clip import SHIPPED_CLIP, create_model, save_shipped, sha256_file
+    from gallery.hashing import sha256_file
+    from generator.vqgan_clip.clip import SHIPPED_CLIP, create_model, save_shipped
 
     if preset not in CLIP_PRESETS:
         from gallery.errors import BadInput

@@ -142,7 +142,8 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, steps: int | Non
     returns what was measured. ``crop``: side of the random training crops (default: the preset's, else 32).
     A preset's ``object_weight`` weighs the reconstruction loss on object pixels up (:func:`object_weights`).
     ``progress(stage, step, steps, **figures)`` after every step (gallery.progress's callback)."""
-    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, save_shipped, sha256_file
+    from gallery.hashing import sha256_file
+    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, save_shipped
 
     if preset not in VQGAN_PRESETS:
         raise BadInput(f"unknown VQGAN preset {preset!r}; known: {', '.join(VQGAN_PRESETS)}")
