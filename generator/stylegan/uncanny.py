@@ -255,8 +255,8 @@ def uncanny_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     that artwork without recomputing it."""
     from gallery.hashing import sha256_file
     from generator.stylegan import jobs as sj
+    from generator.stylegan.checkpoints import save_weights
     from generator.stylegan.render import write_mp4
-    from generator.stylegan.weights import save_weights
     from generator.variation import vary_steps
 
     m = sj.load_model(params, ctx)
