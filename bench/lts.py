@@ -97,9 +97,9 @@ def decoded_case(checkpoint: Path, seconds: float) -> tuple:
     """Frames the VAE decodes along a trajectory between two anchors: what generation inverts."""
     from generator.lts import cqt as cqt_mod
     from generator.lts import synth
-    from generator.lts.train import load_checkpoint
+    from generator.lts.checkpoints import load
 
-    loaded = load_checkpoint(checkpoint)
+    loaded = load(checkpoint)
     names = loaded.anchors["names"]
     a, b = synth.source_latents(loaded, names[0]), synth.source_latents(loaded, names[-1])
     spec = loaded.preset.cqt
@@ -117,9 +117,10 @@ def librosa_frames(S: np.ndarray) -> np.ndarray:
 def vae_table(checkpoint: Path, corpus: Path) -> list[tuple]:
     import torch
 
-    from generator.lts.train import evaluate, load_checkpoint, load_frames, split_files
+    from generator.lts.checkpoints import load
+    from generator.lts.train import evaluate, load_frames, split_files
 
-    loaded = load_checkpoint(checkpoint)
+    loaded = load(checkpoint)
     info = loaded.info
     files = sorted(corpus.glob("*.wav"))
     by_name = {p.stem: p for p in files}

@@ -71,11 +71,11 @@ def to8(fr: np.ndarray) -> np.ndarray:
 
 
 def bench_uncanny(quick: bool) -> None:
+    from generator.stylegan.checkpoints import SHIPPED, load
     from generator.stylegan.uncanny import along_path, amplify, even_steps
-    from generator.stylegan.weights import SHIPPED, load_weights
 
     torch.set_num_threads(1)
-    m = load_weights(SHIPPED["tiny-faces64"])
+    m = load(SHIPPED["tiny-faces64"])
     steps = 80 if quick else 200
     every = steps // 8
     t0 = time.perf_counter()
@@ -108,7 +108,7 @@ def bench_uncanny(quick: bool) -> None:
 def bench_vqclip(quick: bool, out: Path, stride: int) -> None:
     import cv2
 
-    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load_vqgan
+    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load
     from generator.vqgan_clip.clip import SHIPPED_CLIP, load_clip_file
     from generator.vqgan_clip.jobs import TINY_TV_WEIGHT
     from generator.vqgan_clip.loop import LoopParams, run_loop
@@ -116,7 +116,7 @@ def bench_vqclip(quick: bool, out: Path, stride: int) -> None:
 
     torch.set_num_threads(1)
     clip = load_clip_file(SHIPPED_CLIP, device="cpu")
-    vqgan, _, _ = load_vqgan(SHIPPED_VQGAN)
+    vqgan, _, _ = load(SHIPPED_VQGAN)
     iters = 60 if quick else 200
     snaps = [0, iters // 5, iters // 2, iters]
     frames: list[np.ndarray] = []

@@ -35,8 +35,8 @@ import torch.nn.functional as F  # noqa: E402
 
 from generator.datasets.faces import ATTRIBUTES, make_faces  # noqa: E402
 from generator.stylegan import model as sgm  # noqa: E402
+from generator.stylegan.checkpoints import SHIPPED, load  # noqa: E402
 from generator.stylegan.presets import preset  # noqa: E402
-from generator.stylegan.weights import SHIPPED, load_weights  # noqa: E402
 
 
 def table(title: str, header: list[str], rows: list[list]) -> None:
@@ -75,7 +75,7 @@ def walk_worker(which: str, impl: str, batch: int, frames: int, threads: int) ->
     if impl in ("grouped", "ours-batched"):  # the whole batch through every block, as rosinality's does
         sgm.SynthesisNetwork.micro_batch_above = 1 << 62
     if which == "tiny":
-        G = load_weights(SHIPPED["tiny-faces64"]).G
+        G = load(SHIPPED["tiny-faces64"]).G
     else:
         torch.manual_seed(0)
         G = sgm.Generator(preset("ffhq256")).eval().requires_grad_(False)
@@ -120,9 +120,9 @@ def bench_train(quick: bool) -> None:
         import tempfile
 
         with tempfile.TemporaryDirectory() as d:
-            train("tiny-faces64", Path(d), max_steps=2, dataset_size=256)  # warm-up (allocations, mkldnn)
+            train("tiny-faces64", Path(d), steps=2, dataset_size=256)  # warm-up (allocations, mkldnn)
             t = time.perf_counter()
-            r = train("tiny-faces64", Path(d), max_steps=2 + steps, resume=True)
+            r = train("tiny-faces64", Path(d), steps=2 + steps, resume=True)
             dt = time.perf_counter() - t
         rows.append(["tiny-faces64", threads, steps, f"{steps / dt:.2f}", f"{(r.images_seen - 16) / dt:.1f}"])
     table("training throughput (batch 8, lazy R1 every 8, includes checkpoint + grid at the end)",
@@ -202,7 +202,7 @@ def bench_quality(quick: bool, weights: Path) -> None:
     net.eval()
     pe, fe = _predict(net, xe)
     acc = {a: float((pe[:, j] == ev.labels[a]).mean()) for j, a in enumerate(CAT)}
-    m = load_weights(weights)
+    m = load(weights)
     from generator.stylegan.render import render, z_to_ws
 
     z = torch.randn(n_eval, m.G.z_dim, generator=torch.Generator().manual_seed(7))
@@ -229,7 +229,7 @@ def bench_uncanny(quick: bool, weights: Path) -> None:
     from generator.stylegan.uncanny import amplify
 
     torch.set_num_threads(1)
-    m = load_weights(weights)
+    m = load(weights)
     steps = 40 if quick else 120
     snaps = amplify(m.G, m.D, list(range(16)), steps, steps // 8, lr=0.002, batch=8, schedule="even").snapshots
     table(f"uncanny: frozen D's mean score of 16 fixed faces per snapshot (lr 0.002, batch 8, {steps} steps)",

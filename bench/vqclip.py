@@ -111,10 +111,10 @@ def _models(size: int):  # noqa: ANN202
 
     torch.manual_seed(0)
     if size <= 64:
-        from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load_vqgan
+        from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load
         from generator.vqgan_clip.clip import SHIPPED_CLIP, load_clip_file
 
-        vq, _, _ = load_vqgan(SHIPPED_VQGAN)
+        vq, _, _ = load(SHIPPED_VQGAN)
         return vq, load_clip_file(SHIPPED_CLIP), "tiny VQGAN + tiny CLIP (shipped)"
     from generator.vqgan_clip.clip import create_model, encoder_from_model
     from generator.vqgan_clip.model import build
@@ -413,7 +413,7 @@ def follow(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load_vqgan
+    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load
     from generator.vqgan_clip.clip import SHIPPED_JUDGE_CLIP, load_clip_file
 
     # the readers themselves, checked on drawn shapes first
@@ -425,7 +425,7 @@ def follow(args: argparse.Namespace) -> None:
     print(f"reader check on drawn shapes: {ok}/{tot} colour+shape read correctly")
 
     judge = load_clip_file(SHIPPED_JUDGE_CLIP)
-    vq, _, _ = load_vqgan(SHIPPED_VQGAN)
+    vq, _, _ = load(SHIPPED_VQGAN)
     snaps = sorted({0, args.iterations // 4, args.iterations // 2, args.iterations})
     prompts = [(c, s) for s in SHAPES4 for c in COLOURS][: args.prompts]
     n = len(prompts)
@@ -497,7 +497,7 @@ def align(args: argparse.Namespace) -> None:
     pixel-loss ceiling follows. Near 0: the guide asks for something else than the drawing."""
     import torch
 
-    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load_vqgan
+    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load
     from generator.vqgan_clip.clip import SHIPPED_CLIP, SHIPPED_GUIDE_CLIP, load_clip_file
     from generator.vqgan_clip.jobs import TINY_TV_WEIGHT
     from generator.vqgan_clip.loop import LoopParams, make_cutouts, run_loop, spherical_distance
@@ -505,7 +505,7 @@ def align(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     paths = clip_files(args, [SHIPPED_GUIDE_CLIP, SHIPPED_CLIP])
-    vq, _, _ = load_vqgan(SHIPPED_VQGAN)
+    vq, _, _ = load(SHIPPED_VQGAN)
     prompts = [(c, s) for s in SHAPES4 for c in COLOURS][: args.prompts]
     snaps = sorted({0, args.iterations // 4, args.iterations // 2, args.iterations})
     print(f"cosine between the step each guide asks of the image and the step to the drawn prompt, "

@@ -37,6 +37,12 @@ class Base(DeclarativeBase):
 
 # Artwork kinds and media roles the packages use (free strings in the database; these are the known ones).
 ARTWORK_KINDS = ("image", "walk", "mix", "projection", "uncanny", "bend", "progression", "soundscape", "melody")
+# Named groups of those kinds (each in ARTWORK_KINDS order): a still is one picture, a video plays in time,
+# a sound is heard (soundscape, melody); the visuals are the stills and the videos.
+STILL_KINDS = ("image", "mix", "projection", "bend")
+VIDEO_KINDS = ("walk", "uncanny", "progression")
+SOUND_KINDS = ("soundscape", "melody")
+VISUAL_KINDS = tuple(k for k in ARTWORK_KINDS if k not in SOUND_KINDS)
 MEDIA_ROLES = ("image", "video", "poster", "thumbnail", "frame", "grid", "audio", "midi", "pianoroll",
                "spectrogram", "contact_sheet")
 ARTWORK_STATUSES = ("ok", "hidden", "quarantined")

@@ -12,13 +12,12 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from catalogue.models import Artwork, Feature
+from catalogue.models import SOUND_KINDS, Artwork, Feature
 from curation import features as F
 from curation.embed import Encoder, HistEncoder, feature_name
 from gallery.errors import BadInput
 
 log = logging.getLogger(__name__)
-SOUND_KINDS = ("soundscape", "melody")
 
 
 @dataclass

@@ -18,13 +18,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from catalogue.models import SOUND_KINDS, STILL_KINDS, VIDEO_KINDS
 from installation.settings import WEEKDAYS, ShowSettings, parse_span
 
 log = logging.getLogger(__name__)
 
-STILL_KINDS = ("image", "mix", "projection", "bend")
-VIDEO_KINDS = ("walk", "uncanny", "progression")
-SOUND_KINDS = ("soundscape", "melody")
 
 
 @dataclass(frozen=True)

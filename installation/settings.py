@@ -10,10 +10,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from catalogue.models import ARTWORK_KINDS
 from gallery.settings_base import Strict
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-KNOWN_KINDS = ("image", "walk", "mix", "projection", "uncanny", "bend", "progression", "soundscape", "melody")
 TRANSITIONS = ("crossfade", "wipe", "dissolve")
 _SPAN = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
@@ -86,8 +86,8 @@ class ShowSettings(Strict):
     @classmethod
     def _weights(cls, v: dict[str, float]) -> dict[str, float]:
         for k, w in v.items():
-            if k not in KNOWN_KINDS:
-                raise ValueError(f"show.weights: unknown kind {k!r} (known: {', '.join(KNOWN_KINDS)})")
+            if k not in ARTWORK_KINDS:
+                raise ValueError(f"show.weights: unknown kind {k!r} (known: {', '.join(ARTWORK_KINDS)})")
             if w < 0:
                 raise ValueError(f"show.weights.{k} = {w}: weights cannot be negative")
         return v
@@ -96,8 +96,8 @@ class ShowSettings(Strict):
     @classmethod
     def _durations(cls, v: dict[str, float]) -> dict[str, float]:
         for k, d in v.items():
-            if k not in KNOWN_KINDS:
-                raise ValueError(f"show.durations: unknown kind {k!r} (known: {', '.join(KNOWN_KINDS)})")
+            if k not in ARTWORK_KINDS:
+                raise ValueError(f"show.durations: unknown kind {k!r} (known: {', '.join(ARTWORK_KINDS)})")
             if d <= 0.5:
                 raise ValueError(f"show.durations.{k} = {d}: an item needs more than 0.5 s on screen")
         return v

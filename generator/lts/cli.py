@@ -50,7 +50,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
         out_path = out or s.path(f"checkpoints/lts/{p.name}.pt")
         n_steps = steps or p.train.steps
         with progress_bar(f"training lts {p.name}", n_steps, quiet=as_json) as bar:
-            res = train(paths, p, out_path, seed=seed, steps=n_steps, device=select_device(s.device),
+            res = train(p, out_path, paths=paths, seed=seed, steps=n_steps, device=select_device(s.device),
                         progress=lambda i, n, last: bar(1), say=lambda m: typer.echo(m, err=True))
         st.catalogue.register_model("lts", out_path.name, res["sha256"], preset=p.name, config=p.to_dict(),
                                     path=str(out_path), provenance={k: v for k, v in res.items() if k != "files"})
@@ -121,9 +121,9 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
     def list_anchors(ctx: typer.Context, checkpoint: Path | None = typer.Option(None),
                      as_json: bool = typer.Option(False, "--json")) -> None:
         """The named anchor sounds stored in the checkpoint (usable as --a/--b/--anchors)."""
-        from generator.lts.jobs import load
+        from generator.lts.checkpoints import load_configured
 
-        loaded = load(state(ctx).settings, str(checkpoint) if checkpoint else None)
+        loaded = load_configured(state(ctx).settings, str(checkpoint) if checkpoint else None)
         names = list(loaded.anchors.get("names", []))
         typer.echo(json.dumps({"checkpoint": str(loaded.path), "anchors": names}) if as_json else "\n".join(names))
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-TIME_BASED = ("walk", "uncanny", "progression")
-STILLS = ("image", "mix", "projection", "bend")
+from catalogue.models import STILL_KINDS, VIDEO_KINDS
 
 
 def _find_visual(dc: Any) -> int | None:
@@ -16,7 +15,7 @@ def _find_visual(dc: Any) -> int | None:
                 return v
             if isinstance(v, list) and v and isinstance(v[0], int):
                 return v[0]
-    for kinds in (("walk",), TIME_BASED, STILLS):
+    for kinds in (("walk",), VIDEO_KINDS, STILL_KINDS):
         page = dc.catalogue.page(kind=list(kinds), limit=1)
         if page:
             return page[0].id

@@ -23,7 +23,6 @@ params:
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,30 +33,6 @@ from generator.variation import perturb, vary_steps
 
 GENERATOR = "lts.soundscape"
 VERSION = 1
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights" / "lts"
-
-
-def checkpoint_path(settings: Any, explicit: str | None = None) -> Path:
-    """Which checkpoint to use: explicit > lts.checkpoint > data_dir/checkpoints/lts/<preset>.pt > shipped."""
-    cfg = settings.lts
-    if explicit:
-        return Path(explicit).expanduser()
-    if cfg.checkpoint:
-        return settings.path(cfg.checkpoint)
-    trained = settings.path(f"checkpoints/lts/{cfg.preset}.pt")
-    if trained.is_file():
-        return trained
-    shipped = WEIGHTS_DIR / f"{cfg.preset}.pt"
-    if shipped.is_file():
-        return shipped
-    raise BadInput(f"no LTS checkpoint for preset {cfg.preset!r}: run `gallery train lts --preset {cfg.preset}` "
-                   "or set lts.checkpoint in config.yaml")
-
-
-def load(settings: Any, explicit: str | None = None, device: Any = "cpu"):
-    from generator.lts.train import load_checkpoint
-
-    return load_checkpoint(checkpoint_path(settings, explicit), device)
 
 
 def visual_timeline(catalogue: Any, visual_id: int, fallback: dict[str, Any] | None = None
@@ -114,7 +89,9 @@ def soundscape(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     iterations = int(params.get("iterations", settings.lts.phase_iterations))
     if not 0 <= iterations <= 500:
         raise BadInput(f"iterations {iterations}: choose 0..500")
-    loaded = load(settings, params.get("checkpoint"), device=ctx.device)
+    from generator.lts.checkpoints import load_configured  # torch: imported when the job runs
+
+    loaded = load_configured(settings, params.get("checkpoint"), device=ctx.device)
     spec = loaded.preset.cqt
     if spec.sr != synth.OUT_SR:
         raise BadInput(f"checkpoint {loaded.path} works at {spec.sr} Hz; soundscapes are {synth.OUT_SR} Hz")
@@ -170,7 +147,7 @@ def soundscape(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     audio, S = synth.render(loaded, z, n_samples, loop, iterations, settings.lts.peak_dbfs, ctx.device)
     spect = synth.spectrogram_rgb(S)
     thumb = synth.spectrogram_rgb(S, width=128, height=96)
-    from generator.procedural import png_bytes
+    from gallery.imaging import png_bytes
 
     media = [MediaDraft(role="audio", mime="audio/wav", data=synth.wav_bytes(audio), duration=duration,
                         meta={"sample_rate": synth.OUT_SR, "loop": loop}),

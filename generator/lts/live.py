@@ -125,9 +125,9 @@ class LiveServer:
 
     # ------------------------------------------------------------------ handlers
     def _on_anchors(self, client, *rest):
-        from generator.lts.jobs import load
+        from generator.lts.checkpoints import load_configured
 
-        return ("anchors", *load(self.settings, self.params.get("checkpoint")).anchors.get("names", []))
+        return ("anchors", *load_configured(self.settings, self.params.get("checkpoint")).anchors.get("names", []))
 
     def _on_load_a(self, client, source: str = "", *rest):
         return self._load("a", source)
@@ -138,9 +138,9 @@ class LiveServer:
     def _load(self, which: str, source: str):
         if not isinstance(source, str) or not source:
             raise ValueError(f"load_{which} needs a sound file path or an anchor name")
-        from generator.lts.jobs import load
+        from generator.lts.checkpoints import load_configured
 
-        loaded = load(self.settings, self.params.get("checkpoint"))
+        loaded = load_configured(self.settings, self.params.get("checkpoint"))
         if source not in loaded.anchors.get("names", []) and not Path(source).is_file():
             raise ValueError(f"sound {source!r} is neither an audio file nor an anchor of the checkpoint")
         self.params[which] = source

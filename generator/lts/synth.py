@@ -26,9 +26,9 @@ import torch
 
 from gallery.errors import BadInput
 from generator.latent import lerp, slerp
+from generator.lts.checkpoints import LoadedModel
 from generator.lts.cqt import smooth_length
 from generator.lts.phase import recover
-from generator.lts.train import Loaded
 
 OUT_SR = 44100
 
@@ -132,10 +132,9 @@ class Source:
     sha256: str | None = None  # of the audio file, when the source is one
 
 
-def source_latents(loaded: Loaded, source: str, max_seconds: float = 30.0) -> Source:
+def source_latents(loaded: LoadedModel, source: str, max_seconds: float = 30.0) -> Source:
     """An anchor name stored in the checkpoint, or an audio file (encoded frame by frame)."""
-    import hashlib
-
+    from gallery.hashing import sha256_file
     from generator.datasets.sounds import read_audio
     from generator.lts.cqt import cqt_magnitude
 
@@ -156,10 +155,10 @@ def source_latents(loaded: Loaded, source: str, max_seconds: float = 30.0) -> So
     energy = S.sum(axis=0)
     keep = energy > energy.max() * 10 ** (-50 / 20)
     z = loaded.model.encode_frames(torch.from_numpy(S[:, keep].copy())).cpu().numpy().astype(np.float64)
-    return Source(p.stem, z, hashlib.sha256(p.read_bytes()).hexdigest())
+    return Source(p.stem, z, sha256_file(p))
 
 
-def pick_anchors(loaded: Loaded, count: int, seed: int) -> list[str]:
+def pick_anchors(loaded: LoadedModel, count: int, seed: int) -> list[str]:
     names = list(loaded.anchors.get("names", []))
     if not names:
         raise BadInput(f"checkpoint {loaded.path} has no anchor sounds: give sound files instead")
@@ -174,12 +173,12 @@ def pick_anchors(loaded: Loaded, count: int, seed: int) -> list[str]:
 
 # ---------------------------------------------------------------- rendering
 
-def decode(loaded: Loaded, z: np.ndarray) -> np.ndarray:
+def decode(loaded: LoadedModel, z: np.ndarray) -> np.ndarray:
     """Magnitude frames (n_bins, T) of a latent trajectory (T, latent)."""
     return loaded.model.decode_frames(torch.from_numpy(np.asarray(z, dtype=np.float32))).cpu().numpy()
 
 
-def render(loaded: Loaded, z: np.ndarray, n_samples: int, loop: bool, n_iter: int = 4,
+def render(loaded: LoadedModel, z: np.ndarray, n_samples: int, loop: bool, n_iter: int = 4,
            peak_dbfs: float = -1.0, device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """Audio (float32, n_samples at the preset's rate) and its magnitude frames for a latent trajectory.
 

@@ -8,8 +8,6 @@ the held-out figures.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,12 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from generator.lts.checkpoints import FORMAT, save
 from generator.lts.cqt import cqt_magnitude
 from generator.lts.model import FrameVAE, vae_loss
-from generator.lts.presets import Preset, preset_from_dict
+from generator.lts.presets import Preset
 
 log = logging.getLogger(__name__)
-FORMAT = "latent-gallery.lts.v1"
 
 
 @dataclass
@@ -133,7 +131,7 @@ def anchor_bank(model: FrameVAE, paths: list[Path], preset: Preset, seconds: flo
     return {"names": names, "latents": torch.stack(seqs).contiguous()}
 
 
-def train(paths: list[Path], preset: Preset, out: Path, seed: int = 0, steps: int | None = None,
+def train(preset: Preset, out: Path, *, paths: list[Path], seed: int = 0, steps: int | None = None,
           device: torch.device | str = "cpu", progress=None, say=log.warning) -> dict[str, Any]:
     """Train on the files, save the checkpoint at ``out``; returns a summary (held-out figures, sha256)."""
     t0 = time.monotonic()
@@ -178,45 +176,5 @@ def train(paths: list[Path], preset: Preset, out: Path, seed: int = 0, steps: in
                  "skipped": fs.skipped, "train": train_eval, "held_out": test_eval, "last": last,
                  "seconds": round(time.monotonic() - t0, 1)},
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    torch.save(ckpt, buf)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_bytes(buf.getvalue())
-    tmp.replace(out)
-    return {"checkpoint": str(out), "sha256": hashlib.sha256(buf.getvalue()).hexdigest(), **ckpt["info"]}
+    return {"checkpoint": str(out), "sha256": save(out, ckpt), **ckpt["info"]}
 
-
-@dataclass
-class Loaded:
-    model: FrameVAE
-    preset: Preset
-    anchors: dict[str, Any]
-    info: dict[str, Any]
-    sha256: str
-    path: Path
-
-
-def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Loaded:
-    """Load a checkpoint written by ``train`` (weights only; never executes code from the file)."""
-    from gallery.errors import BadInput
-
-    path = Path(path)
-    if not path.is_file():
-        raise BadInput(f"LTS checkpoint {path} does not exist")
-    raw = path.read_bytes()
-    try:
-        ckpt = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise BadInput(f"LTS checkpoint {path} cannot be read as weights ({type(e).__name__}: {e})") from e
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise BadInput(f"{path} is not a Latent Timbre Synthesis checkpoint (format {FORMAT!r} expected)")
-    try:
-        preset = preset_from_dict(ckpt["preset"])
-        model = FrameVAE.from_preset(preset)
-        model.load_state_dict(ckpt["state_dict"])
-    except (KeyError, TypeError, RuntimeError, ValueError) as e:
-        raise BadInput(f"LTS checkpoint {path} does not match its preset: {e}") from e
-    model.to(device).eval()
-    return Loaded(model, preset, ckpt.get("anchors") or {"names": [], "latents": torch.zeros(0)},
-                  ckpt.get("info", {}), hashlib.sha256(raw).hexdigest(), path)

@@ -3,26 +3,18 @@ with ``torch.save`` and loaded with ``weights_only=True`` (never executes code f
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gallery.errors import BadInput
+from gallery.hashing import sha256_file
 from generator.musicvae.model import MusicVAE
 from generator.musicvae.presets import ModelConfig
 
 FORMAT = "latent-gallery.musicvae/1"
 SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "musicvae"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_checkpoint(path: Path, model: MusicVAE, preset: str, attributes: dict[str, torch.Tensor],
@@ -39,14 +31,14 @@ def save_checkpoint(path: Path, model: MusicVAE, preset: str, attributes: dict[s
     return sha256_file(path)
 
 
-class Loaded:
+class LoadedModel:
     def __init__(self, model: MusicVAE, preset: str, attributes: dict[str, torch.Tensor], info: dict,
                  path: Path, sha256: str) -> None:
         self.model, self.preset, self.attributes, self.info = model, preset, attributes, info
         self.path, self.sha256 = path, sha256
 
 
-def load_checkpoint(path: Path | str, device: torch.device | str = "cpu") -> Loaded:
+def load(path: Path | str, device: torch.device | str = "cpu") -> LoadedModel:
     """Load a checkpoint made by ``gallery train musicvae``; BadInput names what is wrong."""
     path = Path(path)
     if not path.is_file():
@@ -65,12 +57,13 @@ def load_checkpoint(path: Path | str, device: torch.device | str = "cpu") -> Loa
         raise BadInput(f"Music-VAE checkpoint {path} does not match its own config: {e}") from None
     model.to(device).eval()
     attrs = {k: v.to(device) for k, v in dict(blob.get("attributes", {})).items()}
-    return Loaded(model, str(blob.get("preset", "")), attrs, dict(blob.get("info", {})), path, sha256_file(path))
+    return LoadedModel(model, str(blob.get("preset", "")), attrs, dict(blob.get("info", {})), path, sha256_file(path))
 
 
-def resolve_checkpoint(configured: str, preset: str, base: Path | None = None) -> Path:
-    """The configured path (relative to ``base``) or the shipped weights of ``preset``."""
+def resolve(configured: str, settings: Any, preset: str) -> Path:
+    """The configured path (relative to the data directory) or the shipped weights of ``preset``."""
     if configured:
         p = Path(configured).expanduser()
+        base = getattr(settings, "data_dir", None)
         return p if p.is_absolute() or base is None else base / p
     return SHIPPED / f"{preset}.pt"

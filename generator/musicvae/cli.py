@@ -55,7 +55,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
         """Train a Music-VAE preset on music21's bundled corpus and/or your MIDI files."""
         from gallery.logs import progress_bar
         from generator.musicvae.presets import get_preset
-        from generator.musicvae.train import run_training
+        from generator.musicvae.train import train as run_training
 
         st = state(ctx)
         p = get_preset(preset)
@@ -85,7 +85,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                         "step %d: held-out teacher-forced %.3f, sampled %.3f", step,
                         rec["heldout_tf_acc"], rec["heldout_sampled_acc"])
 
-            res = run_training(st.settings, p.name, target, midi=str(midi) if midi else None, steps=steps,
+            res = run_training(p.name, target, settings=st.settings, midi=str(midi) if midi else None, steps=steps,
                                seed=seed, corpus=not no_corpus, sources=source_list, progress=progress,
                                deadline=time.monotonic() + 60 * max_minutes if max_minutes else None)
         st.catalogue.register_model("musicvae", p.name, res["sha256"], preset=p.name, config=p.model.to_dict(),

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from catalogue.models import VIDEO_KINDS
+
 log = logging.getLogger(__name__)
 
 # Two reels from Ryan's Mammoth Collection (music21 corpus) that the shipped models never trained on
 # (both fall in the held-out split by piece).
 DEMO_A = "corpus:ryansMammoth/BunchOfRosesReel"
 DEMO_B = "corpus:ryansMammoth/LordGordonsReel"
-TIME_BASED = ("walk", "progression", "uncanny")
 
 
 def interpolation_step(dc: Any) -> dict[str, Any]:
@@ -22,7 +23,7 @@ def interpolation_step(dc: Any) -> dict[str, Any]:
     # the opening two bars of each reel and the steps between them.
     params: dict[str, Any] = {"a": DEMO_A, "b": DEMO_B, "bars": 2, "steps": 5 if dc.quick else 9,
                               "instrument": "Violin", "tempo": 120.0}
-    visual = dc.catalogue.page(kind=list(TIME_BASED), limit=1)
+    visual = dc.catalogue.page(kind=list(VIDEO_KINDS), limit=1)
     ctx = JobContext(settings=dc.settings, catalogue=dc.catalogue, workdir=dc.out_dir / "musicvae", seed=3)
     ids: list[int] = []
     if visual and visual[0].duration:

@@ -19,10 +19,11 @@ import torch
 
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
+from gallery.imaging import png_size, thumbnail_png
 from gallery.progress import report
 from generator.jobs import JobContext
 from generator.latent import slerp
-from generator.musicvae.checkpoints import Loaded, load_checkpoint, resolve_checkpoint
+from generator.musicvae.checkpoints import LoadedModel, load, resolve
 from generator.musicvae.events import (
     NO_EVENT,
     NOTE_OFF,
@@ -37,10 +38,8 @@ from generator.musicvae.render import (
     events_to_midi,
     instrument_program,
     pianoroll_png,
-    png_size,
     render_audio,
     step_seconds,
-    thumbnail_png,
 )
 from generator.variation import perturb, vary_steps
 
@@ -52,17 +51,17 @@ PAIR_FADE_S = 0.25  # a paired melody's audio is cut at the visual's end, fading
 
 
 @functools.lru_cache(maxsize=4)
-def _load(path: str, mtime: float, device: str) -> Loaded:
-    return load_checkpoint(path, device)
+def _load(path: str, mtime: float, device: str) -> LoadedModel:
+    return load(path, device)
 
 
-def load_model(settings, bars: int) -> Loaded:  # noqa: ANN001
+def load_model(settings, bars: int) -> LoadedModel:  # noqa: ANN001
     """The configured (or shipped) checkpoint for 2- or 16-bar melodies, cached per process."""
     if bars not in (2, 16):
         raise BadInput(f"bars must be 2 or 16, not {bars}")
     mv = settings.musicvae
     configured = mv.checkpoint_2bar if bars == 2 else mv.checkpoint_16bar
-    path = resolve_checkpoint(configured, "tiny-2bar" if bars == 2 else "tiny-16bar", settings.data_dir)
+    path = resolve(configured, settings, "tiny-2bar" if bars == 2 else "tiny-16bar")
     if not path.is_file():
         key = "checkpoint_2bar" if bars == 2 else "checkpoint_16bar"
         raise BadInput(f"musicvae.{key}: checkpoint {path} does not exist "
@@ -73,7 +72,7 @@ def load_model(settings, bars: int) -> Loaded:  # noqa: ANN001
     return loaded
 
 
-def register(ctx: JobContext, loaded: Loaded) -> None:
+def register(ctx: JobContext, loaded: LoadedModel) -> None:
     ctx.catalogue.register_model(GENERATOR, loaded.preset or loaded.path.stem, loaded.sha256,
                                  preset=loaded.preset, config=loaded.model.cfg.to_dict(), path=str(loaded.path),
                                  provenance={"trained": loaded.info})
@@ -131,7 +130,7 @@ def melody_from(ref: str, bars: int, ctx: JobContext | None = None) -> tuple[np.
     return window_events(piece.events, 0, n), {"ref": ref}
 
 
-def encode_events(loaded: Loaded, events: np.ndarray) -> np.ndarray:
+def encode_events(loaded: LoadedModel, events: np.ndarray) -> np.ndarray:
     """Encoder means [B, latent] (float64) of melodies [B, T]."""
     ev = np.atleast_2d(np.asarray(events, dtype=np.int64))
     with torch.no_grad():
@@ -139,7 +138,7 @@ def encode_events(loaded: Loaded, events: np.ndarray) -> np.ndarray:
     return mu.double().numpy()
 
 
-def decode_latents(loaded: Loaded, z: np.ndarray, temperature: float, seed: int) -> np.ndarray:
+def decode_latents(loaded: LoadedModel, z: np.ndarray, temperature: float, seed: int) -> np.ndarray:
     gen = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
         ev = loaded.model.decode(torch.as_tensor(np.atleast_2d(z), dtype=torch.float32), temperature, gen)
@@ -312,7 +311,7 @@ def _advice(e: NoFit, what: str, params: dict[str, Any]) -> str:
     return f"pair with a visual of at least {60.0 * BAR_BEATS / hi:.1f} s (1 bar at {hi:.0f} bpm)"
 
 
-def melody_draft(ctx: JobContext, loaded: Loaded, rows: list[np.ndarray], recipe: dict[str, Any], title: str,
+def melody_draft(ctx: JobContext, loaded: LoadedModel, rows: list[np.ndarray], recipe: dict[str, Any], title: str,
                  labels: list[str] | None = None, parents: list[tuple[int, str]] | None = None,
                  pair: tuple[int, dict] | None = None, tags: list[str] | None = None,
                  fit: PhraseFit | None = None) -> ArtworkDraft:
@@ -349,12 +348,12 @@ def melody_draft(ctx: JobContext, loaded: Loaded, rows: list[np.ndarray], recipe
                         features={"note_density": note_density(events), "mean_pitch": mean_pitch(events)})
 
 
-def _recipe(op: str, c: dict[str, Any], loaded: Loaded, **kw: Any) -> dict[str, Any]:
+def _recipe(op: str, c: dict[str, Any], loaded: LoadedModel, **kw: Any) -> dict[str, Any]:
     return {"generator": GENERATOR, "version": VERSION, "op": op, "checkpoint_sha256": loaded.sha256,
             "preset": loaded.preset, **c, **kw}
 
 
-def _attribute_shift(loaded: Loaded, attribute: dict[str, float] | None) -> np.ndarray:
+def _attribute_shift(loaded: LoadedModel, attribute: dict[str, float] | None) -> np.ndarray:
     shift = np.zeros(loaded.model.cfg.latent)
     for name, amount in (attribute or {}).items():
         if name not in loaded.attributes:
@@ -418,7 +417,7 @@ def _fit_recipe(fit: PhraseFit | None, pair: tuple[int, dict] | None, c: dict[st
     return {"fit": {**fit.to_dict(), "visual_id": pair[0], "preferred_tempo": preferred}}
 
 
-def interpolation_latents(loaded: Loaded, a: np.ndarray, b: np.ndarray, steps: int,
+def interpolation_latents(loaded: LoadedModel, a: np.ndarray, b: np.ndarray, steps: int,
                           vary: list[dict[str, Any]] | None = None) -> np.ndarray:
     """Slerp between the encoder means of melodies a and b (moved by ``vary`` steps): [steps, latent]."""
     mu = perturb(encode_events(loaded, np.stack([a, b])), vary or [])

@@ -126,18 +126,3 @@ def pianoroll_png(rows: Sequence[Sequence[int]], width: int = 1024, semitone_px:
     img.save(buf, "PNG")
     return buf.getvalue()
 
-
-def thumbnail_png(png: bytes, size: int = 128) -> tuple[bytes, int, int]:
-    from PIL import Image
-
-    img = Image.open(io.BytesIO(png))
-    img.thumbnail((size, size))
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue(), img.width, img.height
-
-
-def png_size(png: bytes) -> tuple[int, int]:
-    from PIL import Image
-
-    return Image.open(io.BytesIO(png)).size

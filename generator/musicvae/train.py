@@ -213,9 +213,9 @@ def training_data(settings, bars: int, midi: str | None = None, stride_bars: int
     return data, report
 
 
-def run_training(settings, preset_name: str, out, midi: str | None = None,  # noqa: ANN001
-                 steps: int | None = None, seed: int = 0, corpus: bool = True, sources: list[str] | None = None,
-                 progress: Callable[[int, dict], None] | None = None, deadline: float | None = None) -> dict:
+def train(preset_name: str, out, *, settings, midi: str | None = None,  # noqa: ANN001
+          steps: int | None = None, seed: int = 0, corpus: bool = True, sources: list[str] | None = None,
+          progress: Callable[[int, dict], None] | None = None, deadline: float | None = None) -> dict:
     """The whole of `gallery train musicvae`: data, training, held-out figures, attributes, checkpoint."""
     from gallery.errors import BadInput
     from generator.musicvae.checkpoints import save_checkpoint

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from catalogue.models import VISUAL_KINDS
 from gallery.settings_base import Strict
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -68,8 +69,7 @@ class JobEntry(Strict):
     # params.mode: timeline).
     pair_param: str = "pair_with"
     # Artwork kinds that count as the visual to pair with (default: every visual kind).
-    pair_kinds: list[str] = Field(default_factory=lambda: ["image", "walk", "mix", "projection", "uncanny", "bend",
-                                                           "progression"], min_length=1)
+    pair_kinds: list[str] = Field(default_factory=lambda: list(VISUAL_KINDS), min_length=1)
     # Hard time limit of one job in seconds (also never past the window's end); default: schedule.job_timeout_s.
     timeout_s: float | None = Field(None, gt=0)
 

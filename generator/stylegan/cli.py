@@ -78,7 +78,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
         run_dir = out or st.settings.path(st.settings.stylegan.train_dir) / preset
         with progress_bar("training stylegan", steps, quiet=as_json) as advance:
             try:
-                r = train(preset, run_dir, minutes=minutes, max_steps=steps, resume=resume, seed=seed,
+                r = train(preset, run_dir, minutes=minutes, steps=steps, resume=resume, seed=seed,
                           device=select_device(st.settings.device), progress=advance)
             except (FileNotFoundError, ValueError) as e:
                 raise BadInput(str(e)) from None

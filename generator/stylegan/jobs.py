@@ -14,12 +14,13 @@ import torch
 
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
+from gallery.imaging import png_bytes, thumbnail
 from gallery.progress import report
 from generator.latent import EndlessWalk, keyframe_times, lerp, random_orthonormal, reparametrise, slerp
 from generator.stylegan.bend import bent
+from generator.stylegan.checkpoints import LoadedModel, load, resolve
 from generator.stylegan.model import z_from_seed
-from generator.stylegan.render import iter_frames, png_bytes, render, thumbnail, w_to_ws, write_mp4, z_to_ws
-from generator.stylegan.weights import LoadedModel, load_weights, resolve_model
+from generator.stylegan.render import iter_frames, render, w_to_ws, write_mp4, z_to_ws
 from generator.variation import VariedEndlessWalk, perturb, vary_steps
 
 VERSION = 1
@@ -63,8 +64,8 @@ def _seeds(params: dict[str, Any], key: str) -> list[int] | None:
 
 def load_model(params: dict[str, Any], ctx: Any) -> LoadedModel:
     spec = params.get("model") or ctx.settings.stylegan.model
-    name, path = resolve_model(str(spec), ctx.settings, ctx.catalogue)
-    m = load_weights(path, name, device=ctx.device)
+    name, path = resolve(str(spec), ctx.settings, ctx.catalogue)
+    m = load(path, ctx.device, name=name)
     if getattr(ctx, "catalogue", None) is not None:  # idempotent: artworks link to their model row
         from generator.stylegan.checkpoints import matching_preset
 

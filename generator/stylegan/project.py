@@ -111,8 +111,9 @@ def project(G: Generator, target: np.ndarray, steps: int = 300, wplus: bool = Tr
 
 def project_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     """Job ``stylegan.project``: image (path), steps, wplus, lr -> artwork kind ``projection``."""
+    from gallery.imaging import png_bytes
     from generator.stylegan.jobs import _num, _recipe, _still_media, common, load_model
-    from generator.stylegan.render import png_bytes, resize
+    from generator.stylegan.render import resize
 
     if not params.get("image") and params.get("w") is not None:
         return render_projection(params, ctx)

@@ -52,20 +52,6 @@ def render(G: Generator, ws: torch.Tensor, batch: int = 8, noise_mode: str = "co
                                                     np.uint8)
 
 
-def png_bytes(rgb: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return buf.tobytes()
-
-
-def thumbnail(rgb: np.ndarray, side: int = 128) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    s = side / max(h, w)
-    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))),
-                      interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
-
-
 def write_mp4(path: Path, frames: Iterable[np.ndarray], fps: int) -> tuple[int, int, int]:
     """H.264 (yuv420p) through imageio-ffmpeg; returns (frames written, width, height)."""
     import imageio_ffmpeg

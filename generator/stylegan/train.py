@@ -8,7 +8,6 @@ the small file that generation loads (G_ema + D + config), with ``weights_only=T
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import os
 import time
@@ -22,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from generator.datasets.faces import make_faces
+from generator.stylegan.checkpoints import WEIGHTS_FORMAT
 from generator.stylegan.model import Discriminator, Generator, to_uint8
 from generator.stylegan.presets import StyleGANConfig, preset
 
@@ -75,13 +75,13 @@ def _mixed_ws(G: Generator, z: torch.Tensor, prob: float, gen: torch.Generator) 
     return ws
 
 
-def train(preset_name: str, out_dir: Path, minutes: float | None = None, max_steps: int | None = None,
+def train(preset_name: str, out_dir: Path, *, minutes: float | None = None, steps: int | None = None,
           resume: bool = False, seed: int = 0, dataset_size: int = 10_000, device: str | torch.device = "cpu",
           checkpoint_every_s: float = 120.0, grid_every_s: float = 300.0,
           cfg_overrides: dict[str, Any] | None = None, progress: Any = None) -> TrainResult:
-    """Train (or continue) until ``minutes`` of wall time or ``max_steps`` total steps, whichever first."""
-    if minutes is None and max_steps is None:
-        raise ValueError("give minutes or max_steps (otherwise training never stops)")
+    """Train (or continue) until ``minutes`` of wall time or ``steps`` total steps, whichever first."""
+    if minutes is None and steps is None:
+        raise ValueError("give minutes or steps (otherwise training never stops)")
     out_dir = Path(out_dir)
     ckpt_path = out_dir / CHECKPOINT
     device = torch.device(device)
@@ -145,7 +145,7 @@ def train(preset_name: str, out_dir: Path, minutes: float | None = None, max_ste
     deadline = t0 + minutes * 60 if minutes is not None else None
     n = len(data)
     while True:
-        if max_steps is not None and step >= max_steps:
+        if steps is not None and step >= steps:
             break
         if deadline is not None and time.monotonic() >= deadline:
             break
@@ -209,15 +209,8 @@ def export_weights(checkpoint: Path, dest: Path) -> Path:
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     if state.get("format") != FORMAT:
         raise ValueError(f"{checkpoint} is not a training checkpoint of this project")
-    out = {"format": "latent-gallery-stylegan-weights/1", "config": state["config"], "step": state["step"],
+    out = {"format": WEIGHTS_FORMAT, "config": state["config"], "step": state["step"],
            "images_seen": state["images_seen"], "seed": state["seed"], "G_ema": state["G_ema"], "D": state["D"]}
     _atomic_save(out, Path(dest))
     return Path(dest)
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

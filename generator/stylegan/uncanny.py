@@ -31,8 +31,9 @@ import torch.nn.functional as F
 
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
+from gallery.imaging import png_bytes
 from generator.stylegan.model import Discriminator, Generator, to_uint8, z_from_seed
-from generator.stylegan.render import png_bytes, resize
+from generator.stylegan.render import resize
 
 SCHEDULES = ("path", "even")
 # renders kept for the path schedule: at most this many bytes (beyond, every k-th step is kept)
@@ -252,9 +253,10 @@ def uncanny_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
 
     A request whose recipe is already in the catalogue (same model, parameters and version) returns
     that artwork without recomputing it."""
+    from gallery.hashing import sha256_file
     from generator.stylegan import jobs as sj
+    from generator.stylegan.checkpoints import save_weights
     from generator.stylegan.render import write_mp4
-    from generator.stylegan.weights import save_weights, sha256_file
     from generator.variation import vary_steps
 
     m = sj.load_model(params, ctx)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
 from gallery.errors import BadInput
-from generator.vqgan_clip.clip import WEIGHTS_DIR, _torch_load, sha256_file
+from gallery.hashing import sha256_file
+from generator.vqgan_clip.clip import WEIGHTS_DIR, _torch_load
 from generator.vqgan_clip.model import VQModel, build
 from generator.vqgan_clip.presets import VQGAN_ARCHS
 
@@ -70,8 +71,17 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
     return sd, None, meta
 
 
-def load_vqgan(path: Path, arch_name: str | None = None, device: Any = "cpu") -> tuple[VQModel, str, dict[str, Any]]:
-    """(model in eval mode, sha256 of the file, architecture) from a taming .ckpt or our .pt; strict."""
+class LoadedModel(NamedTuple):
+    """A VQGAN in eval mode, the sha256 of its file and its architecture (unpacks as the three)."""
+
+    model: VQModel
+    sha256: str
+    arch: dict[str, Any]
+
+
+def load(path: Path, device: Any = "cpu", arch_name: str | None = None) -> LoadedModel:
+    """The VQGAN of a taming .ckpt or our .pt (strict); ``arch_name`` names the architecture of a file
+    that does not carry its own (else it is recognised from the codebook)."""
     path = Path(path)
     if not path.is_file():
         if path == SHIPPED_VQGAN:
@@ -88,10 +98,12 @@ def load_vqgan(path: Path, arch_name: str | None = None, device: Any = "cpu") ->
         raise BadInput(f"{path}: does not match the VQGAN architecture "
                        f"(codebook {arch['n_embed']} x {arch['embed_dim']}): {str(e)[:500]}") from e
     model = model.to(device).eval()
-    return model, sha256_file(path), arch
+    return LoadedModel(model, sha256_file(path), arch)
 
 
-def vqgan_source(settings: Any) -> tuple[Path, str | None]:
+def resolve(settings: Any) -> tuple[Path, str | None]:
+    """(checkpoint, architecture name) to pass to :func:`load`: ``vqclip.vqgan_checkpoint`` (relative to the data
+    directory) with ``vqclip.vqgan_arch``, else the shipped tiny VQGAN (which names its own)."""
     vq = getattr(settings, "vqclip", None)
     ckpt = getattr(vq, "vqgan_checkpoint", None) if vq is not None else None
     if ckpt:

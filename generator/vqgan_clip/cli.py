@@ -115,10 +115,10 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                      arch: str = typer.Option(None, help="f16_1024 | f16_16384 | tiny (default: recognise)"),
                      as_json: bool = typer.Option(False, "--json")) -> None:
         """Check a VQGAN checkpoint loads strictly (never executing it) and register it in the catalogue."""
-        from generator.vqgan_clip.checkpoints import load_vqgan
+        from generator.vqgan_clip.checkpoints import load
 
         st = state(ctx)
-        model, sha, a = load_vqgan(path, arch)
+        model, sha, a = load(path, arch_name=arch)
         mid = st.catalogue.register_model("vqgan", path.stem, sha, preset=arch,
                                           config={"n_embed": a["n_embed"], "embed_dim": a["embed_dim"],
                                                   "ddconfig": a["ddconfig"]},

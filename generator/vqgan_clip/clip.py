@@ -12,7 +12,6 @@ other 49k rows of open_clip's vocabulary were never trained); the missing rows l
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gallery.errors import BadInput
+from gallery.hashing import sha256_file
 from generator.vqgan_clip.presets import CLIP_TINY_CONFIG, CLIP_TINY_NAME
 
 if TYPE_CHECKING:
@@ -42,14 +42,6 @@ MAX_TEXT_CHARS = 1000
 _LOCK = threading.Lock()
 # (file, architecture, device) -> ((size, mtime) of the file when loaded, encoder)
 _CACHE: dict[tuple[str, str, str], tuple[tuple[int, int], ClipEncoder]] = {}
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def register_config(name: str = CLIP_TINY_NAME, config: dict[str, Any] | None = None) -> str:

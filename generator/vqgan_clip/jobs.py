@@ -37,9 +37,9 @@ def default_tv_weight(settings: Any) -> float:
     tv = settings.vqclip.tv_weight
     if tv is not None:
         return float(tv)
-    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, vqgan_source
+    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, resolve
 
-    return TINY_TV_WEIGHT if vqgan_source(settings)[0] == SHIPPED_VQGAN else 0.0
+    return TINY_TV_WEIGHT if resolve(settings)[0] == SHIPPED_VQGAN else 0.0
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
@@ -278,7 +278,7 @@ def progression(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     import torch
 
     from gallery.progress import report
-    from generator.vqgan_clip.checkpoints import load_vqgan, vqgan_source
+    from generator.vqgan_clip.checkpoints import load, resolve
     from generator.vqgan_clip.clip import load_clip
     from generator.vqgan_clip.loop import frame_iterations, run_loop
 
@@ -287,8 +287,8 @@ def progression(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     device = ctx.device
     report(ctx, "loading CLIP and VQGAN", 0, None)
     clip = load_clip(settings, device=device, guide=True)
-    vq_path, vq_arch = vqgan_source(settings)
-    vqgan, vq_sha, arch = load_vqgan(vq_path, vq_arch, device=device)
+    vq_path, vq_arch = resolve(settings)
+    vqgan, vq_sha, arch = load(vq_path, device, arch_name=vq_arch)
     ctx.log.info("vqclip: %r, %d iterations at %dx%d (seed %d)", recipe["prompt"], lp.iterations, lp.width,
                  lp.height, lp.seed)
     fps = int(params.get("fps") or settings.vqclip.fps)

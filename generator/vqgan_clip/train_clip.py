@@ -122,7 +122,7 @@ def adversarial_images(model: Any, x01: Any, tokens: Any, mean: Any, std: Any, e
     return (x01 + delta).clamp(0, 1).detach()
 
 
-def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None = None,
+def train(preset: str = "tiny-shapes", out: Path | None = None, *, seed: int | None = None,
           steps: int | None = None, log_every: int = 50, threads: int | None = 1,
           init: Path | None = None, progress: Any = None) -> dict[str, Any]:
     """Train a preset and save it (default: the shipped weights file); returns what was measured.
@@ -140,13 +140,14 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, seed: int | None
     if threads:
         torch.set_num_threads(threads)
 
-    from generator.vqgan_clip.clip import SHIPPED_CLIP, create_model, save_shipped, sha256_file
+    from gallery.hashing import sha256_file
+    from generator.vqgan_clip.clip import SHIPPED_CLIP, create_model, save_shipped
 
     if preset not in CLIP_PRESETS:
         from gallery.errors import BadInput
 
         raise BadInput(f"unknown CLIP preset {preset!r}; known: {', '.join(CLIP_PRESETS)}")
-    p = dict(CLIP_PRESETS[preset])
+    p = CLIP_PRESETS[preset].to_dict()
     if seed is not None:
         p["seed"] = seed
     if steps is not None:

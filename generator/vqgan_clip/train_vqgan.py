@@ -133,7 +133,7 @@ def object_weights(x: torch.Tensor, weight: float) -> torch.Tensor:
     return 1.0 + weight * ((x - med).abs().sum(1, keepdim=True) > 0.3).float()
 
 
-def train(preset: str = "tiny-shapes", out: Path | None = None, steps: int | None = None,
+def train(preset: str = "tiny-shapes", out: Path | None = None, *, steps: int | None = None,
           adversarial_weight: float | None = None, log_every: int = 50, threads: int | None = 1,
           crop: int | None = None, restart_every: int = 100, resume: Path | None = None,
           lr: float | None = None, perceptual_weight: float | None = None,
@@ -142,13 +142,14 @@ def train(preset: str = "tiny-shapes", out: Path | None = None, steps: int | Non
     returns what was measured. ``crop``: side of the random training crops (default: the preset's, else 32).
     A preset's ``object_weight`` weighs the reconstruction loss on object pixels up (:func:`object_weights`).
     ``progress(stage, step, steps, **figures)`` after every step (gallery.progress's callback)."""
-    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, save_shipped, sha256_file
+    from gallery.hashing import sha256_file
+    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, save_shipped
 
     if preset not in VQGAN_PRESETS:
         raise BadInput(f"unknown VQGAN preset {preset!r}; known: {', '.join(VQGAN_PRESETS)}")
     overrides = {"steps": steps, "adversarial_weight": adversarial_weight, "lr": lr,
                  "perceptual_weight": perceptual_weight}
-    p = dict(VQGAN_PRESETS[preset]) | {k: v for k, v in overrides.items() if v is not None}
+    p = VQGAN_PRESETS[preset].to_dict() | {k: v for k, v in overrides.items() if v is not None}
     if threads:
         torch.set_num_threads(threads)
     out = Path(out) if out else SHIPPED_VQGAN

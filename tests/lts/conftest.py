@@ -34,5 +34,5 @@ def small_ckpt(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("lts-audio")
     paths = write_textures(d)
     out = d / "small.pt"
-    train(paths, PRESETS["tiny"], out, seed=0, steps=150)
+    train(PRESETS["tiny"], out, paths=paths, seed=0, steps=150)
     return out

@@ -14,8 +14,9 @@ import torch
 
 from gallery.errors import BadInput
 from generator.datasets import sounds
+from generator.lts.checkpoints import load
 from generator.lts.presets import PRESETS
-from generator.lts.train import evaluate, load_checkpoint, load_frames, split_files, train
+from generator.lts.train import evaluate, load_frames, split_files, train
 
 from .conftest import write_textures
 
@@ -92,7 +93,7 @@ def test_split_is_deterministic_and_spread():
 
 
 def test_trained_checkpoint_loads_and_reconstructs(small_ckpt):
-    loaded = load_checkpoint(small_ckpt)
+    loaded = load(small_ckpt)
     assert loaded.preset.name == "tiny" and loaded.model.n_bins == 192
     info = loaded.info
     assert info["held_out"] is not None and info["held_out"]["frames"] > 0
@@ -112,9 +113,9 @@ def test_trained_checkpoint_loads_and_reconstructs(small_ckpt):
 def test_training_is_reproducible(tmp_path):
     paths = write_textures(tmp_path, n=3, seconds=0.5)
     torch.set_num_threads(1)
-    r1 = train(paths, PRESETS["tiny"], tmp_path / "a.pt", seed=3, steps=5)
-    r2 = train(paths, PRESETS["tiny"], tmp_path / "b.pt", seed=3, steps=5)
-    a, b = load_checkpoint(tmp_path / "a.pt"), load_checkpoint(tmp_path / "b.pt")
+    r1 = train(PRESETS["tiny"], tmp_path / "a.pt", paths=paths, seed=3, steps=5)
+    r2 = train(PRESETS["tiny"], tmp_path / "b.pt", paths=paths, seed=3, steps=5)
+    a, b = load(tmp_path / "a.pt"), load(tmp_path / "b.pt")
     for k, v in a.model.state_dict().items():
         assert torch.equal(v, b.model.state_dict()[k])
     assert r1["held_out"] == r2["held_out"]
@@ -123,21 +124,21 @@ def test_training_is_reproducible(tmp_path):
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_bad_checkpoints_are_refused(tmp_path):
     with pytest.raises(BadInput, match="does not exist"):
-        load_checkpoint(tmp_path / "missing.pt")
+        load(tmp_path / "missing.pt")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"\x80\x04not a checkpoint")
     with pytest.raises(BadInput, match="cannot be read"):
-        load_checkpoint(junk)
+        load(junk)
     other = tmp_path / "other.pt"
     torch.save({"format": "something-else"}, other)
     with pytest.raises(BadInput, match="not a Latent Timbre Synthesis checkpoint"):
-        load_checkpoint(other)
+        load(other)
 
 
 def test_shipped_tiny_weights_load():
     p = Path(__file__).resolve().parents[2] / "generator" / "weights" / "lts" / "tiny.pt"
     assert p.stat().st_size <= 10 * 1024 * 1024
-    loaded = load_checkpoint(p)
+    loaded = load(p)
     assert loaded.preset.name == "tiny"
     assert any(n.startswith("texture") for n in loaded.anchors["names"])
     assert any(n.startswith("chorale") for n in loaded.anchors["names"])
@@ -148,8 +149,8 @@ def test_reference_preset_has_the_published_sizes(tmp_path):
     assert (p.cqt.sr, p.cqt.hop, p.cqt.bins_per_octave, p.cqt.n_bins) == (44100, 128, 48, 384)
     paths = write_textures(tmp_path, n=3, seconds=0.5)
     torch.set_num_threads(1)
-    train(paths, p, tmp_path / "ref.pt", seed=0, steps=2)
-    m = load_checkpoint(tmp_path / "ref.pt").model
+    train(p, tmp_path / "ref.pt", paths=paths, seed=0, steps=2)
+    m = load(tmp_path / "ref.pt").model
     assert [tuple(w.shape) for w in (m.enc[0].weight, m.mu.weight, m.dec[0].weight, m.dec[2].weight)] == [
         (2048, 384), (256, 2048), (2048, 256), (384, 2048)]
 

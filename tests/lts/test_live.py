@@ -10,8 +10,8 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 from pythonosc.udp_client import SimpleUDPClient
 
+from generator.lts.checkpoints import load
 from generator.lts.live import LiveServer, Player
-from generator.lts.train import load_checkpoint
 
 
 class NoDevice(Player):
@@ -46,7 +46,7 @@ def osc(settings, catalogue, small_ckpt):
 
 def test_live_session(osc, catalogue, small_ckpt, tmp_path):
     ask, replies, _server = osc
-    names = load_checkpoint(small_ckpt).anchors["names"]
+    names = load(small_ckpt).anchors["names"]
     assert ask("/lts/play")[0] == "error"  # nothing generated yet
     assert ask("/lts/anchors") == ["anchors", *names]
     assert ask("/lts/load_a", names[0]) == ["loaded", "a", names[0]]

@@ -14,7 +14,7 @@ from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
 from generator.jobs import JobContext, JobSpec, run_job
 from generator.lts import synth
-from generator.lts.train import load_checkpoint
+from generator.lts.checkpoints import load
 
 
 def test_parse_curve_and_values():
@@ -62,7 +62,7 @@ def test_timeline_trajectory_reaches_anchors_at_keyframes():
 
 
 def test_render_loop_joins_without_click(small_ckpt):
-    loaded = load_checkpoint(small_ckpt)
+    loaded = load(small_ckpt)
     names = loaded.anchors["names"]
     a = synth.source_latents(loaded, names[0])
     b = synth.source_latents(loaded, names[1])
@@ -82,7 +82,7 @@ def test_render_loop_joins_without_click(small_ckpt):
 
 
 def test_source_from_file_and_bad_sources(small_ckpt, tmp_path):
-    loaded = load_checkpoint(small_ckpt)
+    loaded = load(small_ckpt)
     wav = next(small_ckpt.parent.glob("*.wav"))
     src = synth.source_latents(loaded, str(wav))
     assert src.latents.shape[1] == 32 and src.sha256 and src.name == wav.stem
@@ -110,7 +110,7 @@ def _visual(catalogue, duration=4.0, kt=(0.0, 2.0, 4.0), loop=True, kind="walk")
 
 
 def test_job_between(settings, catalogue, tmp_path, small_ckpt):
-    names = load_checkpoint(small_ckpt).anchors["names"]
+    names = load(small_ckpt).anchors["names"]
     spec = JobSpec(kind="lts.soundscape", seed=2, params={
         "checkpoint": str(small_ckpt), "a": names[0], "b": names[-1], "duration": 2.0,
         "curve": [[0, -0.2], [0.5, 0.5], [1, 1.3]], "iterations": 2})
@@ -212,7 +212,7 @@ def test_cli_generate_and_train(config_file, tmp_path, small_ckpt, capsys):
     assert "broken.ogg" in cap.err
     res = json.loads(cap.out.strip().splitlines()[-1])
     assert len(res["files"]) == 3 and res["skipped"]
-    assert load_checkpoint(tmp_path / "mine.pt").preset.name == "tiny"
+    assert load(tmp_path / "mine.pt").preset.name == "tiny"
     assert run("lts", "anchors", "--checkpoint", str(tmp_path / "mine.pt"), "--json") == 0
     assert json.loads(capsys.readouterr().out)["anchors"]
 

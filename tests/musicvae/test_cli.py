@@ -42,9 +42,9 @@ def test_train_on_a_midi_folder_reports_unusable_files(config_file, tmp_path, ca
     assert "tiny.mid: too short" in res.output and "junk.mid: not a readable MIDI file" in res.output
     assert "2 pieces/files skipped, 3 used" in res.output
     assert out.is_file()
-    from generator.musicvae.checkpoints import load_checkpoint
+    from generator.musicvae.checkpoints import load
 
-    loaded = load_checkpoint(out)
+    loaded = load(out)
     assert loaded.preset == "tiny-2bar" and loaded.info["steps"] == 3 and set(loaded.attributes) <= {"density",
                                                                                                      "pitch"}
 

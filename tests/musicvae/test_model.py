@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from gallery.errors import BadInput
-from generator.musicvae.checkpoints import load_checkpoint, save_checkpoint
+from generator.musicvae.checkpoints import load, save_checkpoint
 from generator.musicvae.events import NUM_CLASSES
 from generator.musicvae.model import MusicVAE, inverse_sigmoid, kl_divergence, loss_terms
 from generator.musicvae.presets import PRESETS, ModelConfig, Preset, TrainConfig, get_preset
@@ -90,7 +90,7 @@ def test_presets_are_data_and_checkpoints_round_trip(tmp_path):
         get_preset("huge")
     m = MusicVAE(SMALL)
     sha = save_checkpoint(tmp_path / "m.pt", m, "t", {"density": torch.ones(4)}, {"steps": 1})
-    loaded = load_checkpoint(tmp_path / "m.pt")
+    loaded = load(tmp_path / "m.pt")
     assert loaded.sha256 == sha and loaded.model.cfg == SMALL and loaded.info == {"steps": 1}
     for k, v in m.state_dict().items():
         assert torch.equal(loaded.model.state_dict()[k], v)
@@ -99,20 +99,20 @@ def test_presets_are_data_and_checkpoints_round_trip(tmp_path):
 
 def test_bad_checkpoints_are_named(tmp_path):
     with pytest.raises(BadInput, match="does not exist"):
-        load_checkpoint(tmp_path / "none.pt")
+        load(tmp_path / "none.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(BadInput, match="cannot be read safely"):
-        load_checkpoint(tmp_path / "junk.pt")
+        load(tmp_path / "junk.pt")
     torch.save({"format": "something else"}, tmp_path / "other.pt")
     with pytest.raises(BadInput, match="not a Music-VAE checkpoint"):
-        load_checkpoint(tmp_path / "other.pt")
+        load(tmp_path / "other.pt")
     good = MusicVAE(SMALL)
     sd = good.state_dict()
     sd.pop("decoder.out.bias")
     torch.save({"format": "latent-gallery.musicvae/1", "config": SMALL.to_dict(), "state_dict": sd},
                tmp_path / "bad.pt")
     with pytest.raises(BadInput, match="does not match"):
-        load_checkpoint(tmp_path / "bad.pt")
+        load(tmp_path / "bad.pt")
 
 
 def test_baselines_on_known_windows():

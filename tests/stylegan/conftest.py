@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from generator.stylegan.checkpoints import save_weights
 from generator.stylegan.model import Discriminator, Generator
 from generator.stylegan.presets import StyleGANConfig
-from generator.stylegan.weights import save_weights
 
 SMALL = StyleGANConfig(resolution=32, z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32,
                        batch=4, r1_every=2)

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from gallery.errors import BadInput
-from generator.stylegan.checkpoints import read_checkpoint, safe_load_pickle
+from generator.stylegan.checkpoints import load
+from generator.stylegan.importers import read_checkpoint, safe_load_pickle
 from generator.stylegan.model import Generator
 from generator.stylegan.presets import preset
-from generator.stylegan.weights import load_weights
 
 from .conftest import SMALL, cli
 from .nvidia_pickle import write_malicious_pickle, write_nvidia_pickle
@@ -54,7 +54,7 @@ def test_import_cli_registers_model(ffhq256_pkl, config_file, catalogue):
         m = s.scalars(select(Model).where(Model.name == "ffhq256")).one()
         assert m.family == "stylegan" and m.preset == "ffhq256-paper256" and m.config["resolution"] == 256
         stored = Path(m.path)
-    loaded = load_weights(stored)
+    loaded = load(stored)
     assert loaded.cfg.resolution == 256 and loaded.D is not None
     assert not marker.exists()
 
@@ -146,7 +146,7 @@ def test_rosinality_pt_round_trip(tmp_path):
 
 
 def test_stylegan3_and_conditional_generators_are_refused_clearly():
-    from generator.stylegan.checkpoints import config_from_state
+    from generator.stylegan.importers import config_from_state
 
     base = {"mapping.fc0.weight": torch.zeros(8, 8), "mapping.w_avg": torch.zeros(8)}
     with pytest.raises(BadInput, match="StyleGAN3"):

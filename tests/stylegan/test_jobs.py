@@ -10,8 +10,8 @@ import pytest
 
 from gallery.errors import BadInput
 from generator.jobs import JobSpec, run_job
+from generator.stylegan.checkpoints import load
 from generator.stylegan.jobs import walk_plan
-from generator.stylegan.weights import load_weights
 
 from .conftest import cli
 
@@ -46,7 +46,7 @@ def test_endless_walk_video_and_recipe(job_ctx, catalogue, small_weights):
 
 
 def test_endless_segments_chain(small_weights):
-    m = load_weights(small_weights)
+    m = load(small_weights)
     base = {"mode": "endless", "seconds": 2.0, "seconds_per_keyframe": 1.0, "seed": 9}
     one = walk_plan(base, m, fps=10, psi=0.7)
     two = walk_plan(dict(base, seconds=1.0, start_segment=1), m, fps=10, psi=0.7)
@@ -64,7 +64,7 @@ def test_other_walks(job_ctx, catalogue, small_weights, mode, space):
     n = _probe(catalogue.media_path(_media(catalogue, art, "video")[0]))[1]
     assert n == (5 if mode == "chain" else 4)  # an open chain ends on its last keyframe
     if mode == "loop":
-        plan = walk_plan(dict(params, seed=1), load_weights(small_weights), 8, 0.7)
+        plan = walk_plan(dict(params, seed=1), load(small_weights), 8, 0.7)
         seg = plan["segments"][0]
         assert np.allclose(seg(np.array([0.0])), seg(np.array([1.0])))  # seamless
 
@@ -86,7 +86,7 @@ def test_bend_ops_change_the_picture_deterministically(job_ctx, small_weights):
     from generator.stylegan.bend import OPS, bent
     from generator.stylegan.render import render, z_to_ws
 
-    m = load_weights(small_weights)
+    m = load(small_weights)
     ws = z_to_ws(m.G, np.random.default_rng(0).standard_normal((1, m.G.z_dim)), 0.7)
     plain = render(m.G, ws)
     for op in OPS:
@@ -131,7 +131,7 @@ def test_project_recovers_a_generated_image(job_ctx, catalogue, small_weights, t
 
     from generator.stylegan.render import render, z_to_ws
 
-    m = load_weights(small_weights)
+    m = load(small_weights)
     target = render(m.G, z_to_ws(m.G, np.random.default_rng(42).standard_normal((1, m.G.z_dim)), 1.0))[0]
     p = tmp_path / "target.png"
     cv2.imwrite(str(p), cv2.cvtColor(target, cv2.COLOR_RGB2BGR))

@@ -7,22 +7,22 @@ import torch
 
 from generator.datasets.faces import make_faces
 from generator.jobs import JobSpec, run_job
+from generator.stylegan.checkpoints import SHIPPED, load
 from generator.stylegan.presets import preset
 from generator.stylegan.render import render, z_to_ws
-from generator.stylegan.weights import SHIPPED, load_weights
 
 
 def test_shipped_file_is_small_and_matches_the_preset():
     path = SHIPPED["tiny-faces64"]
     assert path.stat().st_size <= 15 * 2 ** 20
-    m = load_weights(path)
+    m = load(path)
     arch = ("resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max")
     assert all(getattr(m.cfg, k) == getattr(preset("tiny-faces64"), k) for k in arch)
     assert m.D is not None and m.meta["step"] > 1000
 
 
 def test_generated_faces_resemble_the_dataset():
-    m = load_weights(SHIPPED["tiny-faces64"])
+    m = load(SHIPPED["tiny-faces64"])
     fake = render(m.G, z_to_ws(m.G, torch.randn(64, m.G.z_dim, generator=torch.Generator().manual_seed(0)), 1.0),
                   batch=32).astype(np.float32)
     real = make_faces(64, seed=123).images.astype(np.float32)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from generator.stylegan.checkpoints import load
 from generator.stylegan.train import export_weights, train
-from generator.stylegan.weights import load_weights
 
 from .conftest import SMALL, cli
 
@@ -14,9 +14,9 @@ OVR = {k: getattr(SMALL, k) for k in ("resolution", "z_dim", "w_dim", "mapping_l
 
 
 def test_resume_continues_exactly(tmp_path):
-    straight = train("tiny-faces64", tmp_path / "a", max_steps=4, dataset_size=32, cfg_overrides=OVR)
-    train("tiny-faces64", tmp_path / "b", max_steps=2, dataset_size=32, cfg_overrides=OVR)
-    resumed = train("tiny-faces64", tmp_path / "b", max_steps=4, resume=True)
+    straight = train("tiny-faces64", tmp_path / "a", steps=4, dataset_size=32, cfg_overrides=OVR)
+    train("tiny-faces64", tmp_path / "b", steps=2, dataset_size=32, cfg_overrides=OVR)
+    resumed = train("tiny-faces64", tmp_path / "b", steps=4, resume=True)
     assert straight.step == resumed.step == 4 and resumed.images_seen == 4 * SMALL.batch
     a = torch.load(straight.checkpoint, weights_only=True)
     b = torch.load(resumed.checkpoint, weights_only=True)
@@ -25,10 +25,10 @@ def test_resume_continues_exactly(tmp_path):
     for k in a["D"]:
         assert torch.equal(a["D"][k], b["D"][k]), k
     assert resumed.last_grid.exists()
-    w = load_weights(export_weights(resumed.checkpoint, tmp_path / "w.pt"))
+    w = load(export_weights(resumed.checkpoint, tmp_path / "w.pt"))
     assert w.cfg.resolution == SMALL.resolution and w.D is not None and w.meta["step"] == 4
     # The weights moved away from their initialisation.
-    init = train("tiny-faces64", tmp_path / "c", max_steps=0, dataset_size=32, cfg_overrides=OVR)
+    init = train("tiny-faces64", tmp_path / "c", steps=0, dataset_size=32, cfg_overrides=OVR)
     c = torch.load(init.checkpoint, weights_only=True)
     assert not torch.equal(c["G"]["synthesis.b4.conv1.weight"], a["G"]["synthesis.b4.conv1.weight"])
 

@@ -10,8 +10,8 @@ import pytest
 
 from generator.jobs import JobSpec, run_job
 from generator.stylegan import uncanny
+from generator.stylegan.checkpoints import load
 from generator.stylegan.uncanny import along_path, amplify, even_steps, n_snapshots, path_schedule
-from generator.stylegan.weights import load_weights
 
 
 def _shares(path: np.ndarray, idx: list[int]) -> np.ndarray:
@@ -77,7 +77,7 @@ def test_video_frames_move_at_constant_speed() -> None:
 
 
 def test_amplify_places_snapshots_at_equal_shares_of_the_measured_path(small_weights) -> None:
-    m = load_weights(small_weights)
+    m = load(small_weights)
     run = amplify(m.G, m.D, [1, 2], 12, 4, lr=0.01, batch=2, seed=0)
     path = run.trace.path()
     assert run.trace.steps == list(range(13))  # every step recorded

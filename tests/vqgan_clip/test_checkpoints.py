@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from gallery.errors import BadInput
-from generator.vqgan_clip.checkpoints import load_vqgan, read_state_dict
+from generator.vqgan_clip.checkpoints import load, read_state_dict
 from generator.vqgan_clip.model import build
 from generator.vqgan_clip.presets import VQGAN_ARCHS
 
@@ -70,7 +70,7 @@ def test_full_size_f16_1024_lightning_checkpoint_loads_strictly(tmp_path: Path) 
     path = tmp_path / "last.ckpt"
     torch.save(ckpt, path)
     del ckpt
-    loaded, sha, arch = load_vqgan(path)
+    loaded, sha, arch = load(path)
     assert arch["n_embed"] == 1024 and len(sha) == 64
     for k in ("decoder.up.4.attn.0.q.weight", "quantize.embedding.weight", "encoder.conv_out.bias"):
         assert torch.equal(loaded.state_dict()[k], model.state_dict()[k])
@@ -83,7 +83,7 @@ def test_tiny_lightning_checkpoint_and_refusals(tmp_path: Path) -> None:
     ckpt, _model = _lightning_ckpt("tiny")
     good = tmp_path / "tiny.ckpt"
     torch.save(ckpt, good)
-    _loaded, _, arch = load_vqgan(good)
+    _loaded, _, arch = load(good)
     assert arch == VQGAN_ARCHS["tiny"]
     sd, _, meta = read_state_dict(good)
     assert not any(k.startswith("loss.") for k in sd) and meta["global_step"] == 1000
@@ -92,7 +92,7 @@ def test_tiny_lightning_checkpoint_and_refusals(tmp_path: Path) -> None:
     evil = tmp_path / "hparams.ckpt"
     torch.save(_lightning_ckpt("tiny", {"hyper_parameters": argparse.Namespace(lr=1)})[0], evil)
     with pytest.raises(BadInput, match="refusing to load"):
-        load_vqgan(evil)
+        load(evil)
 
     # a wrong shape is named
     bad = dict(ckpt)
@@ -100,21 +100,21 @@ def test_tiny_lightning_checkpoint_and_refusals(tmp_path: Path) -> None:
     bad["state_dict"]["decoder.conv_out.weight"] = torch.zeros(3, 8, 3, 3)
     torch.save(bad, tmp_path / "bad.ckpt")
     with pytest.raises(BadInput, match=re.escape("decoder.conv_out.weight")):
-        load_vqgan(tmp_path / "bad.ckpt")
+        load(tmp_path / "bad.ckpt")
 
     # unknown codebook, missing codebook, not a checkpoint, missing file
     odd = {"state_dict": {"quantize.embedding.weight": torch.zeros(77, 5)}}
     torch.save(odd, tmp_path / "odd.ckpt")
     with pytest.raises(BadInput, match="77 x 5"):
-        load_vqgan(tmp_path / "odd.ckpt")
+        load(tmp_path / "odd.ckpt")
     torch.save({"state_dict": {"x": torch.zeros(1)}}, tmp_path / "none.ckpt")
     with pytest.raises(BadInput, match=re.escape("no quantize.embedding.weight")):
-        load_vqgan(tmp_path / "none.ckpt")
+        load(tmp_path / "none.ckpt")
     (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint at all")
     with pytest.raises(BadInput, match=re.escape("junk.ckpt")):
-        load_vqgan(tmp_path / "junk.ckpt")
+        load(tmp_path / "junk.ckpt")
     with pytest.raises(BadInput, match="does not exist"):
-        load_vqgan(tmp_path / "missing.ckpt")
+        load(tmp_path / "missing.ckpt")
 
 
 def test_import_vqgan_registers_the_checkpoint(capsys, config_file: Path, settings, tmp_path: Path) -> None:

@@ -12,9 +12,10 @@ import pytest
 import torch
 
 from gallery.errors import BadInput
+from gallery.hashing import sha256_file
 from generator.datasets import shapes
 from generator.vqgan_clip import clip as C
-from generator.vqgan_clip.clip import SHIPPED_CLIP, load_clip, load_clip_file, load_weights, sha256_file
+from generator.vqgan_clip.clip import SHIPPED_CLIP, load_clip, load_clip_file, load_weights
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load_vqgan
+from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load
 from generator.vqgan_clip.clip import SHIPPED_CLIP, load_clip_file
 from generator.vqgan_clip.fastclip import fast_image_encoder, frozen_linear
 from generator.vqgan_clip.model import Conv2d, norm_swish, swish
@@ -90,7 +90,7 @@ def test_frozen_conv_and_norm_swish_match_plain_modules(channels_last: bool) -> 
 
 
 def test_decoder_checkpointing_levels_give_the_same_gradient() -> None:
-    vq, _, _ = load_vqgan(SHIPPED_VQGAN)
+    vq, _, _ = load(SHIPPED_VQGAN)
     for p in vq.parameters():
         p.requires_grad_(False)
     z0 = torch.randn(1, vq.embed_dim, 8, 8, generator=torch.Generator().manual_seed(3))

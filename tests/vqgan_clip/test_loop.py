@@ -12,7 +12,7 @@ import torch
 
 from gallery.errors import BadInput
 from generator.datasets import shapes
-from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load_vqgan
+from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load
 from generator.vqgan_clip.clip import SHIPPED_CLIP, load_clip_file
 from generator.vqgan_clip.loop import LoopParams, run_loop
 from generator.vqgan_clip.prompts import parse_story
@@ -21,7 +21,7 @@ from generator.vqgan_clip.prompts import parse_story
 @pytest.fixture(scope="module")
 def models():
     clip = load_clip_file(SHIPPED_CLIP, device="cpu")
-    vqgan, _, _ = load_vqgan(SHIPPED_VQGAN)
+    vqgan, _, _ = load(SHIPPED_VQGAN)
     return vqgan, clip
 
 
@@ -158,7 +158,7 @@ def test_robust_guide_paints_the_colour_named(colour: str) -> None:
     from generator.vqgan_clip.clip import SHIPPED_GUIDE_CLIP
     from generator.vqgan_clip.jobs import TINY_TV_WEIGHT
 
-    vqgan, _, _ = load_vqgan(SHIPPED_VQGAN)
+    vqgan, _, _ = load(SHIPPED_VQGAN)
     guide = load_clip_file(SHIPPED_GUIDE_CLIP, device="cpu")
     text = f"a large {colour} circle in the centre on a white background"
     lp = LoopParams(phases=parse_story(text), iterations=60, snapshots=[60], seed=0, cutouts=8,

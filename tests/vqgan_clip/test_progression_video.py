@@ -25,10 +25,10 @@ def _frames(path: Path) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def models():
-    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load_vqgan
+    from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN, load
     from generator.vqgan_clip.clip import SHIPPED_CLIP, load_clip_file
 
-    return load_vqgan(SHIPPED_VQGAN)[0], load_clip_file(SHIPPED_CLIP, device="cpu")
+    return load(SHIPPED_VQGAN)[0], load_clip_file(SHIPPED_CLIP, device="cpu")
 
 
 def test_frame_iterations() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator.vqgan_clip.checkpoints import load_vqgan
+from generator.vqgan_clip.checkpoints import load
 from generator.vqgan_clip.clip import load_clip_file
 from generator.vqgan_clip.presets import VQGAN_ARCHS
 
@@ -46,7 +46,7 @@ def test_train_vqgan_smoke_learns(capsys, config_file: Path, tmp_path: Path) -> 
     # (18% on one CPU, 2.4% on another of the same kind), so only the direction is asserted.
     assert meta["final"]["rec"] < meta["first"]["rec"]
     assert meta["final"]["per"] < meta["first"]["per"]
-    _model, sha, arch = load_vqgan(out)
+    _model, sha, arch = load(out)
     assert sha == meta["sha256"] and arch == VQGAN_ARCHS["tiny"]
 
 
@@ -93,7 +93,7 @@ def test_shipped_vqgan_keeps_object_colours() -> None:
     from generator.vqgan_clip.checkpoints import SHIPPED_VQGAN
     from generator.vqgan_clip.train_vqgan import object_colours
 
-    model, _, _ = load_vqgan(SHIPPED_VQGAN)
+    model, _, _ = load(SHIPPED_VQGAN)
     r = object_colours(model)
     assert r["object_colour_n"] == 144 and r["object_colour_ok"] >= 0.95, r
 
