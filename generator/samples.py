@@ -3,7 +3,8 @@
 Each is an ``ArtworkDraft`` ready for ``catalogue.add``: an image (``generator.procedural``), a walk-like
 video (a moving gradient, or black with one white flash frame), and a soundscape (a soft tone, or silence
 with one sharp click, optionally paired with a video). The flash and the click let a recording's A/V offset
-be measured (``installation.recording`` reads a recording back).
+be measured (``installation.recording`` reads a recording back). ``tiny_drafts``: many small works
+(16 px images with thumbnails, or stand-in walks) for minting and catalogue tests.
 """
 
 from __future__ import annotations
@@ -97,3 +98,31 @@ def sound_draft(seconds: float, click_at: float | None = None, freq: float = 330
                         media=[MediaDraft(role="audio", mime="audio/wav", data=wav_bytes(a, sr), duration=seconds),
                                MediaDraft(role="spectrogram", mime="image/png", data=solid_png((20, 40, 90)))],
                         pair_with=(pair_with, timeline) if pair_with is not None else None)
+
+
+def tiny_png(seed: int, size: int = 16) -> bytes:
+    """A size x size PNG of one colour (from the seed) with one white pixel: distinct bytes per seed."""
+    from PIL import Image
+
+    img = Image.new("RGB", (size, size), ((seed * 37) % 256, (seed * 91) % 256, (seed * 13) % 256))
+    img.putpixel((seed % size, (seed // size) % size), (255, 255, 255))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def tiny_drafts(n: int, kind: str = "image", start: int = 0) -> list[ArtworkDraft]:
+    """``n`` small works (seeds ``start``...): a 16 px image and an 8 px thumbnail; with ``kind="walk"``, a
+    stand-in video of a few bytes (not decodable) and a poster. What the minting tests and bench mint."""
+    drafts = []
+    for i in range(start, start + n):
+        thumb = MediaDraft("thumbnail", "image/png", data=tiny_png(i, 8))
+        media = [MediaDraft("image", "image/png", data=tiny_png(i)), thumb]
+        if kind == "walk":
+            media = [MediaDraft("video", "video/mp4", data=b"\x00\x00\x00\x18ftypmp42" + bytes([i]) * 64),
+                     MediaDraft("poster", "image/png", data=tiny_png(i)), thumb]
+        drafts.append(ArtworkDraft(kind=kind, recipe={"generator": "test.art", "version": 1, "seed": i,
+                                                      "prompt": f"a quiet field {i}"},
+                                   media=media, title=f"Field {i}", tags=["test"],
+                                   duration=4.0 if kind == "walk" else None))
+    return drafts
