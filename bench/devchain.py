@@ -41,14 +41,16 @@ def run(cfg: Path, *args: str) -> tuple[float, int, str]:
 
 def rehearsal(tmp: Path, tokens: int) -> None:
     from catalogue import open_catalogue
+    from curation import sets
     from gallery.config import load_settings
-    from tests.minting.helpers import add_artworks, make_set
+    from generator.samples import tiny_drafts
 
     data = tmp / "data"
     cfg = tmp / "config.yaml"
     cfg.write_text(f"data_dir: {data}\ncatalogue:\n  fsync: false\n")
     cat = open_catalogue(load_settings(cfg, environ={}))
-    sid = make_set(cat, add_artworks(cat, tokens), title="Rehearsal")
+    sid = sets.create(cat, "Rehearsal", "A set for the bench.", cat.add_many(tiny_drafts(tokens)))
+    sets.freeze(cat, sid)
     cat.close()
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import eth_tester, web3"], check=True)
@@ -94,7 +96,7 @@ def growth(tmp: Path, txs: int) -> None:
     for mark in marks:
         while done < mark:
             w3.eth.send_transaction({"from": me, "to": k.address,
-                                     "data": k.functions.mintBatch(me, done + 1, 1)._encode_transaction_data()})
+                                     "data": k.encode_abi("mintBatch", args=[me, done + 1, 1])})
             done += 1
         med = statistics.median(commit_s[-max(1, mark // 10):]) * 1000 if commit_s else 0.0
         dc.close()

@@ -162,7 +162,7 @@ def make_images(folder: Path) -> dict[str, Path]:
     import numpy as np
     from PIL import Image
 
-    from tests.foundation.hostile_images import bomb_png, write_black_png
+    from gallery.hostile_images import bomb_png, write_black_png
 
     out = {}
     y, x = np.mgrid[0:8000, 0:8000]

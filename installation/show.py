@@ -189,7 +189,7 @@ class Show:
     def _start(self, prep: Prepared, t: float) -> Playing:
         slot = 0 if self.current is None else 1 - self.current.slot
         self.r.upload(slot, prep.first_frame(), still=prep.video is None)
-        self._dirty = True
+        self.invalidate()
         mode = self.s.transitions[self._mode_i % len(self.s.transitions)]
         self._mode_i += 1
         p = Playing(prep=prep, start=t, slot=slot, duration=prep.entry.duration, transition=mode)
@@ -270,7 +270,7 @@ class Show:
                 frame, new = p.prep.video.frame_at(t - p.start, block=block)
                 if new:
                     self.r.upload(p.slot, frame)
-                    self._dirty = True
+                    self.invalidate()
         texts = self._texts(t, cur, inc)
         if inc is not None:
             prog = (t - inc.start) / T if T > 0 else 1.0
@@ -278,6 +278,10 @@ class Show:
                                  a=cur.slot, b=inc.slot, t=prog, mode=inc.transition, texts=texts)
         return self._present(fbo, ("play", id(cur), None, 0.0, _alphas(texts)), a=cur.slot, b=None, t=0.0,
                              texts=texts)
+
+    def invalidate(self) -> None:
+        """Draw the next frame even if nothing the show tracks has changed (new pixels in a texture)."""
+        self._dirty = True
 
     def _present(self, fbo: Any, key: tuple, **draw: Any) -> bool:
         full = (key, id(fbo), tuple(sorted((n, v[3]) for n, v in self.r.texts.items())))

@@ -179,6 +179,11 @@ def get_cqt(spec: CQTSpec, n_frames: int, device: torch.device | str = "cpu",
     return _CACHE[key]
 
 
+def clear_cache() -> None:
+    """Forget the cached transforms: the next ``get_cqt`` builds its transform again (a cold start)."""
+    _CACHE.clear()
+
+
 def cqt_magnitude(audio: np.ndarray, spec: CQTSpec, device: torch.device | str = "cpu") -> np.ndarray:
     """Magnitude frames (n_bins, n_frames) of a mono signal, zero-padded to a fast length."""
     audio = np.asarray(audio, dtype=np.float32)

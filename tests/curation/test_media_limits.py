@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from curation.embed import HistEncoder
 from curation.web.app import create_app
+from gallery.hostile_images import bomb_png, encode
 from tests.curation.helpers import draw, fill, png
-from tests.foundation.hostile_images import bomb_png, encode
 
 ORIGIN = {"origin": "http://testserver"}
 

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from gallery.errors import BadInput
+from gallery.hostile_images import FORMATS, MAGIC, bomb_png, claim, encode
 from gallery.media import (
     BadMedia,
     MediaSettings,
@@ -33,7 +34,6 @@ from gallery.media import (
     read_image,
     reduce_factor,
 )
-from tests.foundation.hostile_images import FORMATS, MAGIC, bomb_png, claim, encode
 
 BUDGET = 10_000  # pixels: the base images below are at most 40x40 = 1600
 pytestmark = [pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gallery.demo import STEPS, DemoContext
-from tests.installation.helpers import decode_video, image_draft
+from generator.samples import image_draft
+from installation.recording import decode_video
 
 pytestmark = pytest.mark.gl
 

@@ -14,9 +14,10 @@ import urllib.request
 
 import pytest
 
+from generator.samples import image_draft, sound_draft
 from installation.heartbeat import Heartbeat, sd_notify
 from installation.live import run_live
-from tests.installation.helpers import image_draft, show_settings, sound_draft
+from tests.installation.helpers import show_settings
 
 pytestmark = pytest.mark.gl
 

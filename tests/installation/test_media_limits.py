@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 from catalogue import ArtworkDraft, MediaDraft
+from gallery.hostile_images import bomb_png, encode
 from gallery.media import MediaSettings
+from generator.samples import image_draft, sound_draft, video_draft
 from installation.media import MediaError, VideoStream, load_image, prepare
 from installation.programme import Entry, MediaRef
 from installation.record import record_show
-from tests.foundation.hostile_images import bomb_png, encode
-from tests.installation.helpers import decode_video, image_draft, show_settings, sound_draft, video_draft
+from installation.recording import decode_video
+from tests.installation.helpers import show_settings
 
 LIMITS = MediaSettings(max_image_pixels=100 * 100, max_video_pixels=2000, max_video_frames=30,
                        max_audio_seconds=2.0)

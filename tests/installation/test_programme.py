@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from generator.samples import image_draft, sound_draft, video_draft
 from installation.programme import CatalogueSource, Entry, MediaRef, Programme, duration_for
 from installation.settings import ShowSettings
-from tests.installation.helpers import image_draft, show_settings, sound_draft, video_draft
+from tests.installation.helpers import show_settings
 
 # A Wednesday, 12:00 UTC
 NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

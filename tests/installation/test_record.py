@@ -7,15 +7,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from generator.samples import image_draft, sound_draft, video_draft
 from installation.record import record_show
-from tests.installation.helpers import (
-    decode_audio,
-    decode_video,
-    image_draft,
-    show_settings,
-    sound_draft,
-    video_draft,
-)
+from installation.recording import decode_audio, decode_video
+from tests.installation.helpers import show_settings
 
 pytestmark = pytest.mark.gl
 
@@ -26,7 +21,7 @@ def test_av_alignment_click_on_flash_and_sound_ends_with_its_visual(settings, ca
     t = np.arange(3 * 44100) / 44100
     tone = 0.1 * np.sin(2 * np.pi * 220 * t)
     tone[44100:44100 + 64] = 0.9  # the click, at 1.0 s like the flash
-    from tests.installation.helpers import wav_bytes
+    from generator.samples import wav_bytes
 
     d = sound_draft(3.0, pair_with=vid)
     d.media[0].data = wav_bytes(tone)

@@ -9,11 +9,12 @@ import numpy as np
 import psutil
 import pytest
 
+from generator.samples import image_draft, sound_draft, video_draft
 from installation.audio import RecordAudio
 from installation.programme import CatalogueSource
 from installation.render import Renderer, offscreen_target
 from installation.show import Show, run_frames
-from tests.installation.helpers import image_draft, show_settings, sound_draft, video_draft
+from tests.installation.helpers import show_settings
 
 pytestmark = pytest.mark.gl
 

@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 
-from catalogue import ArtworkDraft, MediaDraft
 from catalogue.models import Collection, CollectionItem
+from generator.samples import tiny_drafts
 
 CHAIN_ID = 131277322940537
 
 
-def png(seed: int, size: int = 16) -> bytes:
-    from PIL import Image
-
-    img = Image.new("RGB", (size, size), ((seed * 37) % 256, (seed * 91) % 256, (seed * 13) % 256))
-    img.putpixel((seed % size, (seed // size) % size), (255, 255, 255))
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def add_artworks(cat, n: int, kind: str = "image", start: int = 0) -> list[int]:
-    drafts = []
-    for i in range(start, start + n):
-        media = [MediaDraft("image", "image/png", data=png(i)), MediaDraft("thumbnail", "image/png", data=png(i, 8))]
-        if kind == "walk":
-            media = [MediaDraft("video", "video/mp4", data=b"\x00\x00\x00\x18ftypmp42" + bytes([i]) * 64),
-                     MediaDraft("poster", "image/png", data=png(i)), MediaDraft("thumbnail", "image/png", data=png(i, 8))]
-        drafts.append(ArtworkDraft(kind=kind, recipe={"generator": "test.art", "version": 1, "seed": i,
-                                                      "prompt": f"a quiet field {i}"},
-                                   media=media, title=f"Field {i}", tags=["test"],
-                                   duration=4.0 if kind == "walk" else None))
-    return cat.add_many(drafts)
+    return cat.add_many(tiny_drafts(n, kind, start))
 
 
 def make_set(cat, artwork_ids: list[int], title: str = "Test set", frozen: bool = True) -> int:

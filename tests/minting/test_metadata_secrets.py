@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
 from gallery.redact import bip39_words, find_secret
+from generator.samples import tiny_png
 from minting.flow import contract_metadata
 from minting.metadata import refuse_secrets, token_files
-from tests.minting.helpers import png
 
 WORDS = sorted(bip39_words())
 keys = st.builds(lambda b, p, up: p + (b.hex().upper() if up else b.hex()),
@@ -32,8 +32,8 @@ def _add(cat, title: str, tags: list[str], prompt: str, sha: str | None = None) 
         recipe["checkpoint_sha256"] = sha
         recipe["model"] = {"sha256": sha}
     d = ArtworkDraft(kind="image", recipe=recipe, title=title, tags=tags,
-                     media=[MediaDraft("image", "image/png", data=png(3)), MediaDraft("thumbnail", "image/png",
-                                                                                        data=png(3, 8))])
+                     media=[MediaDraft("image", "image/png", data=tiny_png(3)), MediaDraft("thumbnail", "image/png",
+                                                                                        data=tiny_png(3, 8))])
     return cat.add_many([d])[0]
 
 

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from tests.foundation.hostile_images import bomb_png, encode
+from gallery.hostile_images import bomb_png, encode
 
 from .conftest import cli
 

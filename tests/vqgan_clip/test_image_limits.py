@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gallery.hostile_images import bomb_png, encode
 from gallery.media import MediaTooLarge, MediaUnreadable
-from tests.foundation.hostile_images import bomb_png, encode
 
 
 def _settings(tmp_path: Path, **media):

@@ -1,4 +1,4 @@
-"""Hostile image files for the reader's tests: real small images whose headers are made to lie.
+"""Hostile image files for the reader's tests and `bench/media_limits.py`: real small images whose headers lie.
 
 ``claim(data, fmt, w, h)`` rewrites the size a header claims (with valid checksums where the format has
 them), so the rest of the file stays what Pillow wrote; ``FORMATS`` lists what each format's header can
