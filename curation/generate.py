@@ -111,7 +111,7 @@ def variation_plan(a: Artwork) -> tuple[str, dict[str, Any], int] | None:
     if not isinstance(gen, str):
         return None
     try:
-        prior = vary_steps({"vary": r.get("vary")})
+        prior = vary_steps(r.get("vary"))
     except BadInput as e:
         raise _refuse(a, f"its recipe's vary steps are unreadable ({e})") from None
     seed = r.get("seed") if isinstance(r.get("seed"), int) else 0
@@ -122,8 +122,9 @@ def variation_plan(a: Artwork) -> tuple[str, dict[str, Any], int] | None:
             raise _refuse(a, "its recipe names no StyleGAN model")
         common.update(_pick(r, "psi", "size", "noise_mode", "batch"), model=model)
         if gen == "stylegan.walk":
+            chain = ("loop",) if r.get("mode", "endless") == "chain" else ()  # a loop walk's recipe says loop too
             return gen, {**common, **_pick(r, "mode", "space", "seconds", "seconds_per_keyframe", "keyframes",
-                                           "loop", "start_segment", "constant_speed", "bends", "fps")}, seed
+                                           *chain, "start_segment", "constant_speed", "bends", "fps")}, seed
         if gen == "stylegan.mix":
             return gen, {**common, **_pick(r, "row_seeds", "col_seeds", "bends"),
                          "layers": r.get("layer_name", "coarse")}, seed
@@ -147,7 +148,8 @@ def variation_plan(a: Artwork) -> tuple[str, dict[str, Any], int] | None:
                              "final_codes) holds no final latent")
         params = {**common, **_pick(r, "prompt", "iterations", "width", "height", "cutouts", "cut_pow", "min_cut",
                                     "optimiser", "lr", "tv_weight", "story_every", "snapshots", "video", "zoom",
-                                    "zoom_every", "zoom_scale", "finetune_decoder", "decoder_lr")}
+                                    *(("zoom_every", "zoom_scale") if r.get("zoom") else ()), "finetune_decoder",
+                                    *(("decoder_lr",) if r.get("finetune_decoder") else ()))}
         if r.get("final_codes"):
             params["init_codes"] = r["final_codes"]  # around the image it ended on; else its seeded start
         if isinstance(r.get("timeline"), dict) and r["timeline"].get("fps"):
@@ -166,7 +168,8 @@ def variation_plan(a: Artwork) -> tuple[str, dict[str, Any], int] | None:
                                           **_pick(r, "attribute", "amounts")}, seed
         raise _refuse(a, f"its recipe (op {op!r}) holds no melody latent (z, or the events it encoded)")
     if gen == "lts.soundscape":
-        base = {**common, **_pick(r, "mode", "iterations", "loop", "duration")}
+        base = {**common, **_pick(r, "mode", "iterations", "loop",
+                                  *(("duration",) if r.get("mode", "between") == "between" else ()))}
         sources = [r.get("a"), r.get("b")] if r.get("mode", "between") == "between" else list(r.get("anchors") or [])
         if not sources or not all(isinstance(s, dict) and s.get("name") for s in sources):
             raise _refuse(a, "its recipe names no anchor sounds")

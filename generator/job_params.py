@@ -215,7 +215,7 @@ class StyleGANProject(_StyleGANCommon):
     wplus: StrictBool = True
     w: Floats | None = None
     ws: Annotated[list[Floats], Field(min_length=1, max_length=64)] | None = None
-    target: Text | None = None
+    target: Text | dict[Annotated[str, Field(max_length=64)], Text] | None = None  # a recipe's {name, sha256}
 
     @model_validator(mode="after")
     def _source(self) -> StyleGANProject:
@@ -293,7 +293,7 @@ class VQClipProgression(Params):
 # ---- LTS -------------------------------------------------------------------------------------------
 class Timeline(Params):
     duration: Annotated[float, Field(gt=0, le=24 * 3600)]
-    fps: Annotated[float, Field(gt=0, le=1000)] | None = None
+    fps: Annotated[int | float, Field(gt=0, le=1000)] | None = None  # an int stays an int in the recipe
     keyframe_times: Annotated[list[float], Field(max_length=100_000)] | None = None
     loop: StrictBool | None = None
 
@@ -359,7 +359,7 @@ class MusicVAEInterpolate(_MusicVAECommon):
 
 
 class MusicVAEAttribute(_MusicVAECommon):
-    melody: Melody
+    melody: Melody | Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1, max_length=4096)]
     attribute: Annotated[str, Field(min_length=1, max_length=64)] = "density"
     amounts: Annotated[list[float], Field(min_length=1, max_length=32)] | None = None
 
@@ -442,3 +442,15 @@ def param_errors(kind: str, params: dict[str, Any], injected: dict[str, Any] | N
                 out.append(f"{where}{msg}{via}{got}")
         return out
     return []
+
+
+def validate_params(kind: str, params: dict[str, Any]) -> Params:
+    """``params`` as the model of ``kind`` (which has one); BadInput naming every wrong key otherwise."""
+    from gallery.errors import BadInput
+
+    model = PARAMS[kind]
+    assert model is not None, kind
+    errors = param_errors(kind, params)
+    if errors:
+        raise BadInput(f"{kind}: " + "; ".join(errors))
+    return model.model_validate(params)

@@ -1,12 +1,15 @@
 """Generation jobs: a JSON-serialisable spec, a registry of job kinds, and the context they run in.
 
-A job kind maps to an importable function ``run(params: dict, ctx: JobContext) -> list[ArtworkDraft]``
+A job kind maps to an importable function ``run(params, ctx: JobContext) -> list[ArtworkDraft]``
 (``module:function``, never a lambda, so the scheduler can persist and a worker subprocess can import
-it). ``run_job`` turns the drafts into catalogue artworks.
+it). ``params`` is the validated model of its kind (generator.job_params.PARAMS); the job's seed, its
+variation steps and its parents are in ``ctx``. Kinds without a model (``noop``, custom functions) get
+the dict with ``seed``. ``run_job`` turns the drafts into catalogue artworks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 from collections.abc import Callable
@@ -62,6 +65,8 @@ class JobContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("gallery.job"))
     # progress(stage, done, total=None, **figures) from gallery.progress; None on a daemon
     progress: Callable[..., None] | None = None
+    vary: list[dict[str, Any]] = field(default_factory=list)  # variation steps [{sigma, seed}] (generator.variation)
+    parents: list[list[Any]] = field(default_factory=list)  # [[artwork_id, relation], ...] of a curation run
 
     @property
     def device(self):  # noqa: ANN201 - torch.device, imported lazily
@@ -78,12 +83,27 @@ def resolve(kind: str) -> Callable[[dict[str, Any], JobContext], list[ArtworkDra
     return getattr(importlib.import_module(mod_name), fn_name)
 
 
+def bind(kind: str, params: dict[str, Any], seed: int, ctx: JobContext) -> tuple[Any, JobContext]:
+    """The job's arguments: its params model (``vary``, ``parents`` and ``seed`` moved into a copy of
+    ``ctx``), or for a kind without a model the dict with ``seed``. BadInput names every wrong key."""
+    from generator.job_params import PARAMS, validate_params
+
+    if PARAMS.get(kind) is None:
+        return dict(params, seed=seed), dataclasses.replace(ctx, seed=seed)
+    rest = dict(params)
+    vary, parents = rest.pop("vary", None), rest.pop("parents", None)
+    rest.pop("seed", None)
+    vary = [] if vary is None else [vary] if isinstance(vary, dict) else vary  # anything else: vary_steps says why
+    return validate_params(kind, rest), dataclasses.replace(ctx, seed=seed, vary=vary, parents=list(parents or []))
+
+
 def run_job(spec: JobSpec, ctx: JobContext) -> list[int]:
     """Run a job in this process and add what it made to the catalogue; returns artwork ids."""
     from gallery.progress import report
 
     fn = resolve(spec.kind)
-    drafts = fn(dict(spec.params, seed=spec.seed if spec.seed is not None else ctx.seed), ctx)
+    params, job_ctx = bind(spec.kind, spec.params, spec.seed if spec.seed is not None else ctx.seed, ctx)
+    drafts = fn(params, job_ctx)
     ids = []
     for k, d in enumerate(drafts):
         report(ctx, "saving to the catalogue", k, len(drafts))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from catalogue import ArtworkDraft, MediaDraft
+
+if TYPE_CHECKING:
+    from generator.job_params import ProceduralImages
+    from generator.jobs import JobContext
 
 
 def draw(seed: int, size: int = 256) -> np.ndarray:
@@ -44,11 +48,11 @@ def thumbnail(rgb: np.ndarray, side: int = 128) -> np.ndarray:
     return cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA)
 
 
-def run(params: dict[str, Any], ctx: Any = None) -> list[ArtworkDraft]:
-    """Job ``procedural.images``: params ``count`` (default 4), ``size`` (256), ``seed``."""
-    count = int(params.get("count", 4))
-    size = int(params.get("size", 256))
-    seed = int(params.get("seed", 0))
+def run(params: ProceduralImages, ctx: JobContext) -> list[ArtworkDraft]:
+    """Job ``procedural.images``: params ``count`` (default 4), ``size`` (256); the seed is ``ctx.seed``."""
+    count = params.count
+    size = params.size
+    seed = ctx.seed
     drafts = []
     for i in range(count):
         s = seed + i

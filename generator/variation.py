@@ -1,6 +1,6 @@
 """Variations around a latent position, for every family's jobs ("variations around this" in curation).
 
-A job that accepts the parameter ``vary`` renders its usual latent(s) moved by seeded noise. ``vary`` is
+A job that accepts variation steps (``ctx.vary``, the run's ``vary`` parameter) renders its usual latent(s) moved by seeded noise. ``vary`` is
 a list of steps ``{"sigma": s, "seed": k}`` (a single step may be given as a dict): a variation of a
 variation carries its parent's steps followed by its own, so every recipe re-renders from its seeds.
 
@@ -24,9 +24,8 @@ MAX_STEPS = 32
 SIGMA_MAX = 2.0
 
 
-def vary_steps(params: dict[str, Any]) -> list[dict[str, Any]]:
-    """The validated ``vary`` steps of job params ([] when there are none)."""
-    raw = params.get("vary")
+def vary_steps(raw: Any) -> list[dict[str, Any]]:
+    """The validated ``vary`` steps of a job (``ctx.vary``, a recipe's ``vary``; [] when there are none)."""
     if raw is None or raw == []:
         return []
     if isinstance(raw, dict):

@@ -146,7 +146,10 @@ def run_one(run_id: int, settings_json: str, deadline_epoch: float) -> int:
         _limit_memory(settings.schedule.worker_memory_mb)
         _limit_threads(settings.schedule.worker_threads)
         fn = resolve_kind(spec.kind)
-        drafts = fn(dict(spec.params, seed=spec.seed if spec.seed is not None else 0), ctx)
+        from generator.jobs import bind
+
+        params, job_ctx = bind(spec.kind, spec.params, spec.seed if spec.seed is not None else 0, ctx)
+        drafts = fn(params, job_ctx)
         for d in drafts:
             if d.run_id is None:
                 d.run_id = run_id

@@ -15,15 +15,15 @@ params:
   anchors     optional list of sources, one per keyframe ("timeline"; default: picked with the seed)
   iterations  phase iterations (default lts.phase_iterations)
   checkpoint  path of a checkpoint (default: lts.checkpoint, the trained preset, the shipped weights)
-  vary        a variation: [{sigma, seed}, ...] moves each source's latents by seeded noise
-              (generator.variation; one offset per source, the same for a source named twice)
-  seed        always set
+The job's seed is ``ctx.seed``; a variation's steps ``ctx.vary`` ([{sigma, seed}, ...]) move each
+source's latents by seeded noise (generator.variation; one offset per source, the same for a source
+named twice).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,11 +31,16 @@ from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
 from generator.variation import perturb, vary_steps
 
+if TYPE_CHECKING:
+    from catalogue import Catalogue
+    from generator.job_params import LTSSoundscape
+    from generator.jobs import JobContext
+
 GENERATOR = "lts.soundscape"
 VERSION = 1
 
 
-def visual_timeline(catalogue: Any, visual_id: int, fallback: dict[str, Any] | None = None
+def visual_timeline(catalogue: Catalogue, visual_id: int, fallback: dict[str, Any] | None = None
                     ) -> tuple[dict[str, Any], bool, str]:
     """The visual's timeline (or ``fallback`` for a still), whether it loops, and its title."""
     art = catalogue.get(int(visual_id))
@@ -79,62 +84,63 @@ def vary_source(src: Any, steps: list[dict[str, Any]], key: int) -> Any:
     return type(src)(src.name, z + offset, src.sha256)
 
 
-def soundscape(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+def soundscape(params: LTSSoundscape, ctx: JobContext) -> list[ArtworkDraft]:
     from generator.lts import synth
 
     t0 = time.monotonic()
     settings = ctx.settings
-    seed = int(params.get("seed", 0))
-    mode = params.get("mode", "between")
-    iterations = int(params.get("iterations", settings.lts.phase_iterations))
+    seed = ctx.seed
+    mode = params.mode
+    iterations = params.iterations if params.iterations is not None else settings.lts.phase_iterations
     if not 0 <= iterations <= 500:
         raise BadInput(f"iterations {iterations}: choose 0..500")
     from generator.lts.checkpoints import load_configured  # torch: imported when the job runs
 
-    loaded = load_configured(settings, params.get("checkpoint"), device=ctx.device)
+    loaded = load_configured(settings, params.checkpoint, device=ctx.device)
     spec = loaded.preset.cqt
     if spec.sr != synth.OUT_SR:
         raise BadInput(f"checkpoint {loaded.path} works at {spec.sr} Hz; soundscapes are {synth.OUT_SR} Hz")
-    vary = vary_steps(params)
+    vary = vary_steps(ctx.vary)
     recipe: dict[str, Any] = {"generator": GENERATOR, "version": VERSION, "mode": mode, "seed": seed,
                               "checkpoint_sha256": loaded.sha256, "preset": loaded.preset.name,
                               "iterations": iterations, "phase_init": "locked", "cqt": loaded.preset.to_dict()["cqt"]}
     pair_with = None
     if mode == "between":
-        duration = float(params.get("duration", settings.lts.duration))
+        duration = params.duration if params.duration is not None else settings.lts.duration
         if not 0 < duration <= 3600:
             raise BadInput(f"duration {duration}: choose 0 < seconds <= 3600")
-        loop = bool(params.get("loop", False))
-        picks = synth.pick_anchors(loaded, 2, seed) if not (params.get("a") and params.get("b")) else []
-        a_name = params.get("a") or picks[0]
-        b_name = params.get("b") or picks[1]
+        loop = bool(params.loop)
+        picks = synth.pick_anchors(loaded, 2, seed) if not (params.a and params.b) else []
+        a_name = params.a or picks[0]
+        b_name = params.b or picks[1]
         a, b = (vary_source(synth.source_latents(loaded, str(nm)), vary, [a_name, b_name].index(nm))
                 for nm in (a_name, b_name))
-        curve = synth.parse_curve(params.get("curve", [[0.0, 0.0], [1.0, 1.0]]))
-        interp = params.get("interp", "lerp")
+        curve = synth.parse_curve(params.curve if params.curve is not None else [[0.0, 0.0], [1.0, 1.0]])
+        interp = params.interp
         n = max(1, round(duration * spec.frame_rate))
         z = synth.between_trajectory(a.latents, b.latents, synth.curve_values(curve, n), interp)
         title = f"Between {a.name} and {b.name}"
         recipe.update({"a": {"name": a.name, "sha256": a.sha256}, "b": {"name": b.name, "sha256": b.sha256},
                        "curve": curve.tolist(), "interp": interp, "duration": duration, "loop": loop})
     elif mode == "timeline":
-        if params.get("visual_id") is None:
+        if params.visual_id is None:
             raise BadInput("mode timeline needs visual_id (the visual artwork to pair with)")
-        timeline, loop, vtitle = visual_timeline(ctx.catalogue, params["visual_id"], params.get("timeline"))
-        loop = bool(params.get("loop", loop))
+        fallback = None if params.timeline is None else params.timeline.model_dump(exclude_unset=True)
+        timeline, loop, vtitle = visual_timeline(ctx.catalogue, params.visual_id, fallback)
+        loop = params.loop if params.loop is not None else loop
         duration = timeline["duration"]
         kt = timeline["keyframe_times"]
-        names = list(params.get("anchors") or synth.pick_anchors(loaded, len(kt), seed))
+        names = list(params.anchors or synth.pick_anchors(loaded, len(kt), seed))
         if len(names) != len(kt):
             raise BadInput(f"anchors: {len(names)} given for {len(kt)} keyframes")
-        if loop and len(kt) > 1 and kt[0] <= 1e-6 and kt[-1] >= duration - 1e-6 and not params.get("anchors"):
+        if loop and len(kt) > 1 and kt[0] <= 1e-6 and kt[-1] >= duration - 1e-6 and not params.anchors:
             names[-1] = names[0]  # the closing keyframe of a loop is its first one again
         sources = [vary_source(synth.source_latents(loaded, str(nm)), vary, names.index(nm)) for nm in names]
         n = max(1, round(duration * spec.frame_rate))
         z = synth.timeline_trajectory([s.latents for s in sources], kt, duration, n, loop)
         title = f"Soundscape for {vtitle}"
-        pair_with = (int(params["visual_id"]), timeline)
-        recipe.update({"visual_id": int(params["visual_id"]), "timeline": timeline, "loop": loop, "duration": duration,
+        pair_with = (params.visual_id, timeline)
+        recipe.update({"visual_id": params.visual_id, "timeline": timeline, "loop": loop, "duration": duration,
                        "anchors": [{"name": s.name, "sha256": s.sha256} for s in sources]})
     else:
         raise BadInput(f"soundscape mode {mode!r}: choose between or timeline")

@@ -187,13 +187,15 @@ class LiveServer:
         return ("generating", float(self.params["duration"]))
 
     def _generate(self, client) -> None:
+        from generator.job_params import validate_params
         from generator.jobs import JobContext
         from generator.lts.jobs import soundscape
 
         try:
             ctx = JobContext(settings=self.settings, catalogue=_NoWrite(self.catalogue),
                              workdir=self.settings.path("work"), seed=int(self.params["seed"]))
-            draft = soundscape(dict(self.params), ctx)[0]
+            params = validate_params("lts.soundscape", {k: v for k, v in self.params.items() if k != "seed"})
+            draft = soundscape(params, ctx)[0]
             import io
 
             import soundfile as sf

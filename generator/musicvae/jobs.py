@@ -12,7 +12,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -43,6 +43,10 @@ from generator.musicvae.render import (
 )
 from generator.variation import perturb, vary_steps
 
+if TYPE_CHECKING:
+    from gallery.config import Settings
+    from generator.job_params import MusicVAEAttribute, MusicVAEInterpolate, MusicVAESample, _MusicVAECommon
+
 GENERATOR = "musicvae"
 VERSION = 1
 TEMPO_RANGE = (40.0, 240.0)
@@ -55,7 +59,7 @@ def _load(path: str, mtime: float, device: str) -> LoadedModel:
     return load(path, device)
 
 
-def load_model(settings, bars: int) -> LoadedModel:  # noqa: ANN001
+def load_model(settings: Settings, bars: int) -> LoadedModel:
     """The configured (or shipped) checkpoint for 2- or 16-bar melodies, cached per process."""
     if bars not in (2, 16):
         raise BadInput(f"bars must be 2 or 16, not {bars}")
@@ -148,18 +152,17 @@ def decode_latents(loaded: LoadedModel, z: np.ndarray, temperature: float, seed:
 # ---------------------------------------------------------------------- artworks
 
 
-def _common(params: dict[str, Any], settings) -> dict[str, Any]:  # noqa: ANN001
+def _common(params: _MusicVAECommon, settings: Settings, seed: int) -> dict[str, Any]:
     mv = settings.musicvae
-    bars = int(params.get("bars", 2))
-    temperature = float(params.get("temperature", mv.temperature))
+    bars = params.bars
+    temperature = params.temperature if params.temperature is not None else mv.temperature
     if not 0.0 <= temperature <= 5.0:
         raise BadInput(f"temperature {temperature}: use 0 (greedy) .. 5")
-    program = instrument_program(params.get("instrument", mv.instrument))
-    tempo = float(params.get("tempo", mv.tempo))
+    program = instrument_program(params.instrument if params.instrument is not None else mv.instrument)
+    tempo = params.tempo if params.tempo is not None else mv.tempo
     if not TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]:
         raise BadInput(f"tempo {tempo}: use {TEMPO_RANGE[0]:.0f}..{TEMPO_RANGE[1]:.0f} beats per minute")
-    return {"bars": bars, "temperature": temperature, "instrument": program, "tempo": tempo,
-            "seed": int(params.get("seed", 0))}
+    return {"bars": bars, "temperature": temperature, "instrument": program, "tempo": tempo, "seed": seed}
 
 
 class NoFit(ValueError):
@@ -262,9 +265,9 @@ def fit_audio(wav_path: Path, duration: float, fade_s: float = PAIR_FADE_S) -> f
     return n / sr
 
 
-def _visual_duration(params: dict[str, Any], ctx: JobContext) -> tuple[int, float | None, dict] | None:
+def _visual_duration(params: _MusicVAECommon, ctx: JobContext) -> tuple[int, float | None, dict] | None:
     """The visual a melody pairs with: (id, duration or None for a still, its timeline), or None."""
-    vid = params.get("pair_with")
+    vid = params.pair_with
     if vid is None:
         return None
     art = ctx.catalogue.get(int(vid))
@@ -277,7 +280,7 @@ def _visual_duration(params: dict[str, Any], ctx: JobContext) -> tuple[int, floa
     return int(vid), (float(duration) if duration else None), timeline
 
 
-def _pairing(params: dict[str, Any], ctx: JobContext, phrase_bars: int, tempo: float, whole: bool,
+def _pairing(params: _MusicVAECommon, ctx: JobContext, phrase_bars: int, tempo: float, whole: bool,
              what: str) -> tuple[PhraseFit | None, tuple[int, dict] | None]:
     """Pair with a visual artwork: the melody fills the visual's duration (bars played, tempo);
     a still (no duration) takes the melody's own length. ``what`` names the phrase in errors."""
@@ -298,11 +301,11 @@ def _pairing(params: dict[str, Any], ctx: JobContext, phrase_bars: int, tempo: f
     return fit, (vid, timeline)
 
 
-def _advice(e: NoFit, what: str, params: dict[str, Any]) -> str:
+def _advice(e: NoFit, what: str, params: _MusicVAECommon) -> str:
     """Which way to change the request: fewer steps or bars fit a short visual, never more."""
     hi = TEMPO_RANGE[1]
     if what.startswith("interpolation"):
-        bars = int(params.get("bars", 2))
+        bars = params.bars
         if e.max_bars // bars >= 2:
             return f"choose fewer steps: at most {e.max_bars // bars} ({e.max_bars} bars fit at {hi:.0f} bpm)"
         if bars > 2 and e.max_bars // 2 >= 2:
@@ -362,10 +365,10 @@ def _attribute_shift(loaded: LoadedModel, attribute: dict[str, float] | None) ->
     return shift
 
 
-def given_latents(params: dict[str, Any], key: str, dim: int) -> np.ndarray:
-    """Latent vectors given in the params (a list of ``dim`` numbers, or a list of such lists): [N, dim]."""
+def given_latents(value: Any, key: str, dim: int) -> np.ndarray:
+    """Latent vectors given in the params as ``key`` (a list of ``dim`` numbers, or a list of such lists): [N, dim]."""
     try:
-        z = np.atleast_2d(np.asarray(params[key], dtype=np.float64))
+        z = np.atleast_2d(np.asarray(value, dtype=np.float64))
     except (TypeError, ValueError):
         raise BadInput(f"{key}: give a list of {dim} numbers (or a list of such lists)") from None
     if z.ndim != 2 or z.shape[1] != dim or not 1 <= len(z) <= 256 or not np.all(np.isfinite(z)):
@@ -374,19 +377,17 @@ def given_latents(params: dict[str, Any], key: str, dim: int) -> np.ndarray:
     return z
 
 
-def sample(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
+def sample(params: MusicVAESample, ctx: JobContext) -> list[ArtworkDraft]:
     """``count`` melodies from the prior, z ~ N(0, I) (plus attribute shifts), at a temperature; or the
-    given latents ``z`` (a variation: a melody's z moved by the ``vary`` steps)."""
-    c = _common(params, ctx.settings)
-    count = int(params.get("count", 1))
-    if not 1 <= count <= 256:
-        raise BadInput(f"count {count}: use 1..256")
-    attribute = {k: float(v) for k, v in (params.get("attribute") or {}).items()}
-    vary = vary_steps(params)
+    given latents ``z`` (a variation: a melody's z moved by the ``ctx.vary`` steps)."""
+    c = _common(params, ctx.settings, ctx.seed)
+    count = params.count
+    attribute = dict(params.attribute or {})
+    vary = vary_steps(ctx.vary)
     loaded = load_model(ctx.settings, c["bars"])
     register(ctx, loaded)
-    if params.get("z") is not None:  # the shifts of attribute are already in a recorded z
-        z = given_latents(params, "z", loaded.model.cfg.latent)
+    if params.z is not None:  # the shifts of attribute are already in a recorded z
+        z = given_latents(params.z, "z", loaded.model.cfg.latent)
         count = len(z)
     else:
         gen = torch.Generator().manual_seed(c["seed"])
@@ -424,30 +425,26 @@ def interpolation_latents(loaded: LoadedModel, a: np.ndarray, b: np.ndarray, ste
     return slerp(mu[0], mu[1], np.linspace(0.0, 1.0, steps))
 
 
-def interpolate(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
+def interpolate(params: MusicVAEInterpolate, ctx: JobContext) -> list[ArtworkDraft]:
     """Slerp between the encoder means of two melodies; one artwork plays every step in turn."""
-    c = _common(params, ctx.settings)
-    c["temperature"] = float(params.get("temperature", 0.0))
-    steps = int(params.get("steps", 5))
-    if not 2 <= steps <= 64:
-        raise BadInput(f"steps {steps}: use 2..64")
+    c = _common(params, ctx.settings, ctx.seed)
+    c["temperature"] = params.temperature if params.temperature is not None else 0.0
+    steps = params.steps
     loaded = load_model(ctx.settings, c["bars"])
     register(ctx, loaded)
     ends = []
     parents = []
-    for key in ("a", "b"):
-        if key not in params:
-            raise BadInput(f"interpolate needs melodies 'a' and 'b' (missing {key!r})")
-        if isinstance(params[key], list):
-            ev = np.asarray(params[key], dtype=np.int64)
+    for key, end in (("a", params.a), ("b", params.b)):
+        if isinstance(end, list):
+            ev = np.asarray(end, dtype=np.int64)
             if ev.shape != (c["bars"] * STEPS_PER_BAR,) or ev.min() < 0 or ev.max() >= NUM_CLASSES:
                 raise BadInput(f"melody {key}: {c['bars'] * STEPS_PER_BAR} events in 0..{NUM_CLASSES - 1} needed")
             ends.append((ev, {"ref": "events"}))
         else:
-            ends.append(melody_from(params[key], c["bars"], ctx))
-            if str(params[key]).startswith("artwork:"):
-                parents.append((int(str(params[key]).split(":", 1)[1]), "between"))
-    vary = vary_steps(params)  # a variation: both ends moved
+            ends.append(melody_from(end, c["bars"], ctx))
+            if end.startswith("artwork:"):
+                parents.append((int(end.split(":", 1)[1]), "between"))
+    vary = vary_steps(ctx.vary)  # a variation: both ends moved
     z = interpolation_latents(loaded, ends[0][0], ends[1][0], steps, vary)
     events = decode_latents(loaded, z, c["temperature"], c["seed"])
     fit, pair = _pairing(params, ctx, steps * c["bars"], c["tempo"], whole=True,
@@ -463,26 +460,22 @@ def interpolate(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
                          fit=fit)]
 
 
-def attribute(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
+def attribute(params: MusicVAEAttribute, ctx: JobContext) -> list[ArtworkDraft]:
     """Add an attribute vector (e.g. note density) to a melody's code in several amounts."""
-    c = _common(params, ctx.settings)
-    c["temperature"] = float(params.get("temperature", 0.0))
-    name = str(params.get("attribute", "density"))
-    amounts = [float(a) for a in params.get("amounts", [-1.0, 0.0, 1.0])]
-    if not 1 <= len(amounts) <= 32:
-        raise BadInput("amounts: give 1..32 values")
+    c = _common(params, ctx.settings, ctx.seed)
+    c["temperature"] = params.temperature if params.temperature is not None else 0.0
+    name = params.attribute
+    amounts = list(params.amounts) if params.amounts is not None else [-1.0, 0.0, 1.0]
     loaded = load_model(ctx.settings, c["bars"])
     register(ctx, loaded)
-    if "melody" not in params:
-        raise BadInput("attribute needs a 'melody' (MIDI file, corpus:NAME or artwork:ID)")
-    if isinstance(params["melody"], list):  # the events themselves (a recipe's melody)
-        ev = np.asarray(params["melody"], dtype=np.int64)
+    if isinstance(params.melody, list):  # the events themselves (a recipe's melody)
+        ev = np.asarray(params.melody, dtype=np.int64)
         if ev.shape != (c["bars"] * STEPS_PER_BAR,) or ev.min() < 0 or ev.max() >= NUM_CLASSES:
             raise BadInput(f"melody: {c['bars'] * STEPS_PER_BAR} events in 0..{NUM_CLASSES - 1} needed")
         desc = {"ref": "events"}
     else:
-        ev, desc = melody_from(params["melody"], c["bars"], ctx)
-    vary = vary_steps(params)  # a variation: the melody's code moved
+        ev, desc = melody_from(params.melody, c["bars"], ctx)
+    vary = vary_steps(ctx.vary)  # a variation: the melody's code moved
     mu = perturb(encode_events(loaded, ev[None])[0], vary)
     z = np.stack([mu + _attribute_shift(loaded, {name: a}) for a in amounts])
     events = decode_latents(loaded, z, c["temperature"], c["seed"])

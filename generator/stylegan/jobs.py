@@ -1,5 +1,6 @@
 """StyleGAN job kinds: ``stylegan.walk``, ``stylegan.mix``, ``stylegan.bend``, ``stylegan.project``,
-``stylegan.uncanny``. Each is ``run(params, ctx) -> list[ArtworkDraft]`` with the full recipe.
+``stylegan.uncanny``. Each is ``run(params, ctx) -> list[ArtworkDraft]`` with the full recipe; ``params``
+is the kind's model (generator.job_params), the seed and any variation steps are in ``ctx``.
 """
 
 from __future__ import annotations
@@ -7,126 +8,54 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from catalogue import ArtworkDraft, MediaDraft
+from catalogue import ArtworkDraft
 from gallery.errors import BadInput
-from gallery.imaging import png_bytes, thumbnail
 from gallery.progress import report
 from generator.latent import EndlessWalk, keyframe_times, lerp, random_orthonormal, reparametrise, slerp
 from generator.stylegan.bend import bent
-from generator.stylegan.checkpoints import LoadedModel, load, resolve
-from generator.stylegan.model import z_from_seed
+from generator.stylegan.checkpoints import LoadedModel
+from generator.stylegan.common import (
+    bend_specs,
+    common,
+    in_range,
+    load_model,
+    make_recipe,
+    seed_zs,
+    still_media,
+    video_media,
+    workdir,
+)
+from generator.stylegan.project import project_job
 from generator.stylegan.render import iter_frames, render, w_to_ws, write_mp4, z_to_ws
+from generator.stylegan.uncanny import uncanny_job
 from generator.variation import VariedEndlessWalk, perturb, vary_steps
 
-VERSION = 1
+if TYPE_CHECKING:
+    from generator.job_params import StyleGANBend, StyleGANMix, StyleGANProject, StyleGANUncanny, StyleGANWalk
+    from generator.jobs import JobContext
+
 WALK_MODES = ("endless", "chain", "loop")
 
 
-# ---- parameters ------------------------------------------------------------------------------------
-def _num(params: dict[str, Any], key: str, default: Any, cast: type = float, lo: float | None = None,
-         hi: float | None = None) -> Any:
-    v = params.get(key, default)
-    try:
-        v = cast(v)
-    except (TypeError, ValueError):
-        raise BadInput(f"parameter {key!r} must be a {cast.__name__}, got {v!r}") from None
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise BadInput(f"parameter {key!r} must be in [{lo}, {hi}], got {v}")
-    return v
-
-
-def _choice(params: dict[str, Any], key: str, default: str, options: tuple[str, ...]) -> str:
-    v = params.get(key, default)
-    if v not in options:
-        raise BadInput(f"parameter {key!r} must be one of {', '.join(options)}, got {v!r}")
-    return v
-
-
-def _seeds(params: dict[str, Any], key: str) -> list[int] | None:
-    v = params.get(key)
-    if v is None:
-        return None
-    if isinstance(v, str):
-        v = [s for s in v.replace(" ", "").split(",") if s]
-    try:
-        out = [int(s) for s in v]
-    except (TypeError, ValueError):
-        raise BadInput(f"parameter {key!r} must be a list of integer seeds, got {v!r}") from None
-    if any(s < 0 or s >= 2 ** 32 for s in out):
-        raise BadInput(f"parameter {key!r}: seeds must be in 0 .. 2^32-1")
-    return out
-
-
-def load_model(params: dict[str, Any], ctx: Any) -> LoadedModel:
-    spec = params.get("model") or ctx.settings.stylegan.model
-    name, path = resolve(str(spec), ctx.settings, ctx.catalogue)
-    m = load(path, ctx.device, name=name)
-    if getattr(ctx, "catalogue", None) is not None:  # idempotent: artworks link to their model row
-        from generator.stylegan.checkpoints import matching_preset
-
-        ctx.catalogue.register_model("stylegan", m.name, m.sha256, preset=matching_preset(m.cfg),
-                                     config=m.cfg.to_dict(), path=str(path),
-                                     provenance={k: v for k, v in m.meta.items() if isinstance(v, str | int | float)})
-    return m
-
-
-def common(params: dict[str, Any], ctx: Any, m: LoadedModel) -> dict[str, Any]:
-    sg = ctx.settings.stylegan
-    return {
-        "seed": int(params["seed"]),
-        "psi": _num(params, "psi", sg.truncation_psi, float, 0.0, 2.0),
-        "noise_mode": _choice(params, "noise_mode", sg.noise_mode, ("const", "random", "none")),
-        "size": _num(params, "size", sg.render_size or m.cfg.resolution, int, 16, 4096),
-        "batch": _num(params, "batch", sg.batch, int, 1, 256),
-    }
-
-
-def _recipe(kind: str, m: LoadedModel, c: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"generator": f"stylegan.{kind}", "version": VERSION,
-            "model": {"name": m.name, "sha256": m.sha256, "resolution": m.cfg.resolution}, **c, **extra}
-
-
-def seed_zs(seeds: list[int], z_dim: int, steps: list[dict[str, Any]], key: int = 0) -> torch.Tensor:
-    """z of each seed [N, z_dim], moved by the ``vary`` steps (on the sphere shell) when there are any."""
-    z = torch.cat([z_from_seed(s, z_dim) for s in seeds])
-    if not steps:
-        return z
-    return torch.from_numpy(perturb(z.double().numpy(), steps, key=(key,), keep_norm=True)).float()
-
-
-def _still_media(img: np.ndarray) -> list[MediaDraft]:
-    th = thumbnail(img)
-    return [MediaDraft(role="image", mime="image/png", data=png_bytes(img), width=img.shape[1], height=img.shape[0]),
-            MediaDraft(role="thumbnail", mime="image/png", data=png_bytes(th), width=th.shape[1], height=th.shape[0])]
-
-
-def video_media(path: Path, frames: int, w: int, h: int, fps: int, poster: np.ndarray,
-                extra: list[MediaDraft] | None = None) -> list[MediaDraft]:
-    th = thumbnail(poster)
-    return [MediaDraft(role="video", mime="video/mp4", data=Path(path).read_bytes(), width=w, height=h,
-                       duration=frames / fps, meta={"frames": frames, "fps": fps, "codec": "h264"}),
-            MediaDraft(role="poster", mime="image/png", data=png_bytes(poster), width=poster.shape[1],
-                       height=poster.shape[0]),
-            MediaDraft(role="thumbnail", mime="image/png", data=png_bytes(th), width=th.shape[1], height=th.shape[0]),
-            *(extra or [])]
-
-
 # ---- walks -----------------------------------------------------------------------------------------
-def walk_plan(params: dict[str, Any], m: LoadedModel, fps: int, psi: float) -> dict[str, Any]:
-    """Turn walk parameters into segments: callables ts [n] in [0, 1) -> latents, plus the recipe facts."""
+def walk_plan(params: StyleGANWalk, m: LoadedModel, fps: int, psi: float, seed: int,
+              vary: list[dict[str, Any]] | None = None, seconds: float = 8.0,
+              seconds_per_keyframe: float = 2.0) -> dict[str, Any]:
+    """Turn walk parameters into segments: callables ts [n] in [0, 1) -> latents, plus the recipe facts.
+    ``seconds`` and ``seconds_per_keyframe`` are the defaults when ``params`` leaves them unset."""
     G = m.G
-    mode = _choice(params, "mode", "endless", WALK_MODES)
-    space = _choice(params, "space", "z", ("z", "w"))
-    seconds = _num(params, "seconds", 8.0, float, 0.05, 3600)
-    spk = min(_num(params, "seconds_per_keyframe", 2.0, float, 0.05, 600), seconds)
-    seed = int(params["seed"])
+    mode = params.mode
+    space = params.space
+    seconds = params.seconds if params.seconds is not None else in_range("seconds", float(seconds), 0.05, 3600)
+    spk = min(params.seconds_per_keyframe if params.seconds_per_keyframe is not None
+              else in_range("seconds_per_keyframe", float(seconds_per_keyframe), 0.05, 600), seconds)
     per_seg = max(1, round(spk * fps))
-    steps = vary_steps(params)  # a variation: every keyframe (or the loop's plane) moved by seeded noise
+    steps = vary_steps(vary)  # a variation: every keyframe (or the loop's plane) moved by seeded noise
 
     def w_of_z(z: np.ndarray) -> np.ndarray:
         return z_to_ws(G, np.atleast_2d(z), psi)[:, 0].cpu().double().numpy()
@@ -137,7 +66,7 @@ def walk_plan(params: dict[str, Any], m: LoadedModel, fps: int, psi: float) -> d
     closing: np.ndarray | None = None
     if mode == "endless":
         n_seg = max(1, round(seconds / spk))
-        start = _num(params, "start_segment", 0, int, 0, 2 ** 40)
+        start = params.start_segment if params.start_segment is not None else 0
         walker = (VariedEndlessWalk if steps else EndlessWalk)(
             G.z_dim, seed, sphere=True, transform=(lambda z: w_of_z(z)[0]) if space == "w" else None,
             **({"steps": steps} if steps else {}))
@@ -145,10 +74,8 @@ def walk_plan(params: dict[str, Any], m: LoadedModel, fps: int, psi: float) -> d
         facts.update(start_segment=start, segments=n_seg, next_segment=start + n_seg)
         key_times = [i * per_seg / fps for i in range(n_seg)]
     elif mode == "chain":
-        seeds = _seeds(params, "keyframes") or [seed + i for i in range(max(2, round(seconds / spk) + 1))]
-        if len(seeds) < 2:
-            raise BadInput("a chain walk needs at least 2 keyframe seeds")
-        loop = bool(params.get("loop", False))
+        seeds = params.keyframes or [seed + i for i in range(max(2, round(seconds / spk) + 1))]
+        loop = params.loop
         keys = seed_zs(seeds, G.z_dim, steps).double().numpy()
         if space == "w":
             keys = w_of_z(keys)
@@ -201,19 +128,17 @@ def walk_ts(G: Any, seg: Callable[[np.ndarray], np.ndarray], n: int, space: str,
     return reparametrise(dense, d, n, closed_end=False)
 
 
-def walk(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+def walk(params: StyleGANWalk, ctx: JobContext) -> list[ArtworkDraft]:
     """Job ``stylegan.walk``: mode endless|chain|loop, space z|w, seconds, seconds_per_keyframe,
     keyframes (seeds, chain), loop (chain), start_segment (endless), constant_speed, bends, fps, psi, size."""
     m = load_model(params, ctx)
     c = common(params, ctx, m)
-    fps = _num(params, "fps", ctx.settings.stylegan.fps, int, 1, 120)
-    constant_speed = bool(params.get("constant_speed", False))
-    plan = walk_plan(dict(params, seconds=params.get("seconds", ctx.settings.stylegan.walk_seconds),
-                          seconds_per_keyframe=params.get("seconds_per_keyframe",
-                                                          ctx.settings.stylegan.seconds_per_keyframe)),
-                     m, fps, c["psi"])
+    fps = params.fps if params.fps is not None else ctx.settings.stylegan.fps
+    constant_speed = params.constant_speed
+    plan = walk_plan(params, m, fps, c["psi"], ctx.seed, ctx.vary, seconds=ctx.settings.stylegan.walk_seconds,
+                     seconds_per_keyframe=ctx.settings.stylegan.seconds_per_keyframe)
     G, space = m.G, plan["space"]
-    with bent(G, params.get("bends")) as bends, tempfile.TemporaryDirectory(dir=_workdir(ctx)) as tmp:
+    with bent(G, bend_specs(params.bends)) as bends, tempfile.TemporaryDirectory(dir=workdir(ctx)) as tmp:
         seg_ts = []
         for i, seg in enumerate(plan["segments"]):
             if constant_speed:
@@ -243,22 +168,15 @@ def walk(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
         path = Path(tmp) / "walk.mp4"
         n, w, h = write_mp4(path, frames(), fps)
         duration = n / fps
-        recipe = _recipe("walk", m, c, fps=fps, seconds=duration, constant_speed=constant_speed, bends=bends,
-                         timeline={"duration": duration, "fps": fps, "keyframe_times": plan["key_times"]},
-                         **plan["facts"])
+        recipe = make_recipe("walk", m, c, fps=fps, seconds=duration, constant_speed=constant_speed,
+                             bends=bends,
+                             timeline={"duration": duration, "fps": fps, "keyframe_times": plan["key_times"]},
+                             **plan["facts"])
         media = video_media(path, n, w, h, fps, poster[0] if poster else np.zeros((h, w, 3), np.uint8))
     title = f"{plan['facts']['mode'].capitalize()} walk {c['seed']}"
     tags = ["stylegan", "walk", plan["facts"]["mode"]] + (["bend"] if bends else [])
     return [ArtworkDraft(kind="walk", recipe=recipe, media=media, title=title, model_sha256=m.sha256, tags=tags,
                          duration=duration)]
-
-
-def _workdir(ctx: Any) -> str | None:
-    wd = getattr(ctx, "workdir", None)
-    if wd is None:
-        return None
-    Path(wd).mkdir(parents=True, exist_ok=True)
-    return str(wd)
 
 
 # ---- style mixing ----------------------------------------------------------------------------------
@@ -286,24 +204,22 @@ def mix_ws(G: Any, row_seeds: list[int], col_seeds: list[int], layers: list[int]
     return cells.reshape(-1, G.num_ws, G.w_dim), wr, wc
 
 
-def mix(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+def mix(params: StyleGANMix, ctx: JobContext) -> list[ArtworkDraft]:
     """Job ``stylegan.mix``: row_seeds, col_seeds, layers (coarse|middle|fine|[a,b)) -> one grid image."""
     m = load_model(params, ctx)
     c = common(params, ctx, m)
     G = m.G
-    rows = _seeds(params, "row_seeds") or [c["seed"] + i for i in range(3)]
-    cols = _seeds(params, "col_seeds") or [c["seed"] + 100 + i for i in range(3)]
-    if len(rows) * len(cols) > 256:
-        raise BadInput("style mixing grid too large (at most 256 cells)")
-    layers = layer_range(params.get("layers", "coarse"), G.num_ws)
-    steps = vary_steps(params)
+    rows = params.row_seeds or [c["seed"] + i for i in range(3)]
+    cols = params.col_seeds or [c["seed"] + 100 + i for i in range(3)]
+    layers = layer_range(params.layers, G.num_ws)
+    steps = vary_steps(ctx.vary)
     cells, wr, wc = mix_ws(G, rows, cols, layers, c["psi"], steps)
     s = c["size"]
-    with bent(G, params.get("bends")) as bends:
+    with bent(G, bend_specs(params.bends)) as bends:
         top = render(G, wc, c["batch"], c["noise_mode"], s)
         left = render(G, wr, c["batch"], c["noise_mode"], s)
         body = render(G, cells, c["batch"], c["noise_mode"], s)
-    labels = bool(params.get("labels", True))
+    labels = params.labels
     grid = np.full(((len(rows) + 1) * s, (len(cols) + 1) * s, 3), 255, np.uint8)
     for j in range(len(cols)):
         grid[:s, (j + 1) * s:(j + 2) * s] = top[j]
@@ -311,12 +227,12 @@ def mix(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
         grid[(i + 1) * s:(i + 2) * s, :s] = left[i]
         for j in range(len(cols)):
             grid[(i + 1) * s:(i + 2) * s, (j + 1) * s:(j + 2) * s] = body[i * len(cols) + j]
-    layer_name = params.get("layers", "coarse")
+    layer_name = params.layers
     if labels:
         label_mix_grid(grid, s, rows, cols, layer_name, layers)
-    recipe = _recipe("mix", m, c, row_seeds=rows, col_seeds=cols, layers=layers, layer_name=layer_name,
-                     bends=bends, labels=labels, **({"vary": steps} if steps else {}))
-    return [ArtworkDraft(kind="mix", recipe=recipe, media=_still_media(grid), title=f"Style mix {rows}x{cols}",
+    recipe = make_recipe("mix", m, c, row_seeds=rows, col_seeds=cols, layers=layers, layer_name=layer_name,
+                         bends=bends, labels=labels, **({"vary": steps} if steps else {}))
+    return [ArtworkDraft(kind="mix", recipe=recipe, media=still_media(grid), title=f"Style mix {rows}x{cols}",
                          model_sha256=m.sha256, tags=["stylegan", "mix"])]
 
 
@@ -353,35 +269,29 @@ def label_mix_grid(grid: np.ndarray, s: int, rows: list[int], cols: list[int], l
 
 
 # ---- network bending (stills) ----------------------------------------------------------------------
-def bend(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+def bend(params: StyleGANBend, ctx: JobContext) -> list[ArtworkDraft]:
     """Job ``stylegan.bend``: bends (list of specs, see generator.stylegan.bend), seeds -> one still per seed."""
     m = load_model(params, ctx)
     c = common(params, ctx, m)
     G = m.G
-    specs = params.get("bends")
-    if not specs:
-        raise BadInput("stylegan.bend needs at least one bend, e.g. {'layer': 'b8.conv1', 'op': 'rotate'}")
-    seeds = _seeds(params, "seeds") or [c["seed"]]
-    steps = vary_steps(params)
+    specs = bend_specs(params.bends)  # at least one (the model's min_length)
+    seeds = params.seeds or [c["seed"]]
+    steps = vary_steps(ctx.vary)
     ws = z_to_ws(G, seed_zs(seeds, G.z_dim, steps), c["psi"])
     with bent(G, specs) as norm:
         imgs = render(G, ws, c["batch"], c["noise_mode"], c["size"])
     drafts = []
     for s, img in zip(seeds, imgs, strict=True):
-        recipe = _recipe("bend", m, dict(c, seed=s), bends=norm, **({"vary": steps} if steps else {}))
+        recipe = make_recipe("bend", m, dict(c, seed=s), bends=norm, **({"vary": steps} if steps else {}))
         ops = "+".join(f"{b['op']}@{b['layer']}" for b in norm)
-        drafts.append(ArtworkDraft(kind="bend", recipe=recipe, media=_still_media(img), title=f"Bent face {s} ({ops})",
+        drafts.append(ArtworkDraft(kind="bend", recipe=recipe, media=still_media(img), title=f"Bent face {s} ({ops})",
                                    model_sha256=m.sha256, tags=["stylegan", "bend"]))
     return drafts
 
 
-def project(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
-    from generator.stylegan.project import project_job
-
+def project(params: StyleGANProject, ctx: JobContext) -> list[ArtworkDraft]:
     return project_job(params, ctx)
 
 
-def uncanny(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
-    from generator.stylegan.uncanny import uncanny_job
-
+def uncanny(params: StyleGANUncanny, ctx: JobContext) -> list[ArtworkDraft]:
     return uncanny_job(params, ctx)

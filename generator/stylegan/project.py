@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -20,7 +20,12 @@ from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
 from gallery.media import DEFAULTS as MEDIA_DEFAULTS
 from gallery.media import limits_of, probe_image, read_image
+from generator.stylegan.common import common, load_model, make_recipe, still_media
 from generator.stylegan.model import Generator, to_uint8
+
+if TYPE_CHECKING:
+    from generator.job_params import StyleGANProject
+    from generator.jobs import JobContext
 
 
 @dataclass
@@ -109,26 +114,25 @@ def project(G: Generator, target: np.ndarray, steps: int = 300, wplus: bool = Tr
     return Projection(w.detach(), wp, loss_w, loss_wp, to_uint8(img_w)[0], img_wp, history)
 
 
-def project_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+def project_job(params: StyleGANProject, ctx: JobContext) -> list[ArtworkDraft]:
     """Job ``stylegan.project``: image (path), steps, wplus, lr -> artwork kind ``projection``."""
     from gallery.imaging import png_bytes
-    from generator.stylegan.jobs import _num, _recipe, _still_media, common, load_model
     from generator.stylegan.render import resize
 
-    if not params.get("image") and params.get("w") is not None:
+    if not params.image and params.w is not None:
         return render_projection(params, ctx)
-    if not params.get("image"):
+    if not params.image:
         raise BadInput("stylegan.project needs an image path (or a projection's w / ws to render)")
-    path = Path(params["image"])
+    path = Path(params.image)
     if not path.is_file():
         raise BadInput(f"image to project not found: {path}")
     max_pixels = limits_of(ctx.settings).max_image_pixels
     probe_image(path, what=f"image to project {path}", max_pixels=max_pixels)  # before the model loads
     m = load_model(params, ctx)
     c = common(params, ctx, m)
-    steps = _num(params, "steps", 300, int, 1, 100_000)
-    lr = _num(params, "lr", 0.05, float, 1e-5, 10.0)
-    wplus = bool(params.get("wplus", True))
+    steps = params.steps
+    lr = params.lr
+    wplus = params.wplus
     target = load_target(path, m.cfg.resolution, max_pixels)
     torch.manual_seed(c["seed"])
     from gallery.progress import report
@@ -140,12 +144,12 @@ def project_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     s = c["size"]
     comparison = np.concatenate([resize(target, s), resize(p.image_w, s)] +
                                 ([resize(p.image_wplus, s)] if p.image_wplus is not None else []), axis=1)
-    recipe = _recipe("project", m, c, steps=steps, lr=lr, wplus=wplus,
-                     target={"name": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()},
-                     w=[float(v) for v in p.w.cpu()],
-                     ws=[[float(v) for v in row] for row in p.wplus.cpu()] if p.wplus is not None else None,
-                     loss_w=p.loss_w, loss_wplus=p.loss_wplus)
-    media = _still_media(resize(best, s)) + [
+    recipe = make_recipe("project", m, c, steps=steps, lr=lr, wplus=wplus,
+                         target={"name": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()},
+                         w=[float(v) for v in p.w.cpu()],
+                         ws=[[float(v) for v in row] for row in p.wplus.cpu()] if p.wplus is not None else None,
+                         loss_w=p.loss_w, loss_wplus=p.loss_wplus)
+    media = still_media(resize(best, s)) + [
         MediaDraft(role="comparison", mime="image/png", data=png_bytes(comparison), width=comparison.shape[1],
                    height=comparison.shape[0], meta={"panels": ["target", "w", "w+"][:comparison.shape[1] // s]})]
     feats = {"loss_w": p.loss_w} | ({"loss_wplus": p.loss_wplus} if p.loss_wplus is not None else {})
@@ -153,20 +157,19 @@ def project_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
                          model_sha256=m.sha256, tags=["stylegan", "projection"], features=feats)]
 
 
-def render_projection(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+def render_projection(params: StyleGANProject, ctx: JobContext) -> list[ArtworkDraft]:
     """``stylegan.project`` given a projection's ``w`` (and W+ ``ws``) instead of an image: no optimisation,
-    the (varied, with ``vary``) latent is rendered. A variation of a projection is made this way."""
-    from generator.stylegan.jobs import _recipe, _still_media, common, load_model
+    the (varied, with ``ctx.vary``) latent is rendered. A variation of a projection is made this way."""
     from generator.stylegan.render import render, w_to_ws
     from generator.variation import perturb, vary_steps
 
     m = load_model(params, ctx)
     c = common(params, ctx, m)
     G = m.G
-    steps = vary_steps(params)
+    steps = vary_steps(ctx.vary)
     try:
-        w = np.asarray(params["w"], dtype=np.float64)
-        ws = None if params.get("ws") is None else np.asarray(params["ws"], dtype=np.float64)
+        w = np.asarray(params.w, dtype=np.float64)
+        ws = None if params.ws is None else np.asarray(params.ws, dtype=np.float64)
     except (TypeError, ValueError):
         raise BadInput("stylegan.project: w must be a list of numbers and ws a list of lists of numbers") from None
     if w.shape != (G.w_dim,) or (ws is not None and ws.shape != (G.num_ws, G.w_dim)):
@@ -176,13 +179,14 @@ def render_projection(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
         raise BadInput("stylegan.project: w / ws hold non-finite numbers")
     w_avg = G.mapping.w_avg.cpu().double().numpy()
     w = perturb(w, steps, key=(0,), centre=w_avg)
-    wplus = bool(params.get("wplus", ws is not None)) and ws is not None
+    wplus = params.wplus and ws is not None  # (unset: true, and so with ws only)
     if ws is not None:
         ws = perturb(ws, steps, key=(1,), centre=w_avg)
     img = render(G, w_to_ws(G, ws[None] if wplus else w[None]), 1, c["noise_mode"], c["size"])[0]
-    recipe = _recipe("project", m, c, wplus=wplus, target=params.get("target"), rendered_from="latent",
-                     w=[float(v) for v in w], ws=None if ws is None else [[float(v) for v in row] for row in ws],
-                     **({"vary": steps} if steps else {}))
+    recipe = make_recipe("project", m, c, wplus=wplus, target=params.target, rendered_from="latent",
+                         w=[float(v) for v in w],
+                         ws=None if ws is None else [[float(v) for v in row] for row in ws],
+                         **({"vary": steps} if steps else {}))
     title = "Variation of a projection" if steps else "Projection (rendered)"
-    return [ArtworkDraft(kind="projection", recipe=recipe, media=_still_media(img), title=title,
+    return [ArtworkDraft(kind="projection", recipe=recipe, media=still_media(img), title=title,
                          model_sha256=m.sha256, tags=["stylegan", "projection"] + (["variation"] if steps else []))]

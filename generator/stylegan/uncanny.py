@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -32,8 +32,15 @@ import torch.nn.functional as F
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
 from gallery.imaging import png_bytes
+from generator.stylegan.common import common, load_model, make_recipe, seed_zs, video_media, workdir
 from generator.stylegan.model import Discriminator, Generator, to_uint8, z_from_seed
 from generator.stylegan.render import resize
+
+if TYPE_CHECKING:
+    from catalogue import Catalogue
+    from catalogue.models import Artwork
+    from generator.job_params import StyleGANUncanny
+    from generator.jobs import JobContext
 
 SCHEDULES = ("path", "even")
 # renders kept for the path schedule: at most this many bytes (beyond, every k-th step is kept)
@@ -220,7 +227,7 @@ def face_sheet(images: np.ndarray, size: int, cols: int) -> np.ndarray:
     return sheet
 
 
-def find_existing(catalogue: Any, request: dict[str, Any]) -> Any:
+def find_existing(catalogue: Catalogue, request: dict[str, Any]) -> Artwork | None:
     """The newest uncanny artwork whose recipe holds every key of ``request`` with the same value and
     whose media are all in the store; None when there is none."""
     from sqlalchemy import select
@@ -239,7 +246,7 @@ def find_existing(catalogue: Any, request: dict[str, Any]) -> Any:
     return None
 
 
-def existing_draft(catalogue: Any, art: Any, model_sha256: str) -> ArtworkDraft:
+def existing_draft(catalogue: Catalogue, art: Artwork, model_sha256: str) -> ArtworkDraft:
     """A draft identical to a stored artwork (same kind, recipe, model and media): adding it returns its id."""
     media = [MediaDraft(role=m.role, mime=m.mime, path=catalogue.media_path(m), width=m.width, height=m.height,
                         duration=m.duration, meta=dict(m.meta or {})) for m in sorted(art.media, key=lambda m: m.position)]
@@ -247,33 +254,32 @@ def existing_draft(catalogue: Any, art: Any, model_sha256: str) -> ArtworkDraft:
                         duration=art.duration, extra=dict(art.extra or {}))
 
 
-def uncanny_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+def uncanny_job(params: StyleGANUncanny, ctx: JobContext) -> list[ArtworkDraft]:
     """Job ``stylegan.uncanny``: steps, snapshot_every, schedule (path | even), lr, faces (count) or seeds,
     fps, seconds_per_snapshot.
 
     A request whose recipe is already in the catalogue (same model, parameters and version) returns
     that artwork without recomputing it."""
     from gallery.hashing import sha256_file
-    from generator.stylegan import jobs as sj
     from generator.stylegan.checkpoints import save_weights
     from generator.stylegan.render import write_mp4
     from generator.variation import vary_steps
 
-    m = sj.load_model(params, ctx)
+    m = load_model(params, ctx)
     if m.D is None:
         raise BadInput(f"model {m.name!r} has no discriminator; the uncanny needs one (import a .pkl with D)")
-    c = sj.common(params, ctx, m)
-    steps = sj._num(params, "steps", 200, int, 1, 100_000)
-    every = sj._num(params, "snapshot_every", max(1, steps // 8), int, 1, 100_000)
-    schedule = sj._choice(params, "schedule", "path", SCHEDULES)
-    lr = sj._num(params, "lr", 0.002, float, 1e-6, 1.0)
-    n_faces = sj._num(params, "faces", 8, int, 1, 64)
-    seeds = sj._seeds(params, "seeds") or [c["seed"] + i for i in range(n_faces)]
-    fps = sj._num(params, "fps", ctx.settings.stylegan.fps, int, 1, 120)
-    per_snap = sj._num(params, "seconds_per_snapshot", 0.75, float, 0.04, 60)
-    vary = vary_steps(params)  # a variation: the same run with the faces' latents moved
-    request = sj._recipe("uncanny", m, c, steps=steps, snapshot_every=every, schedule=schedule, lr=lr, seeds=seeds,
-                         fps=fps, seconds_per_snapshot=per_snap, **({"vary": vary} if vary else {}))
+    c = common(params, ctx, m)
+    steps = params.steps
+    every = params.snapshot_every if params.snapshot_every is not None else max(1, steps // 8)
+    schedule = params.schedule
+    lr = params.lr
+    n_faces = params.faces
+    seeds = params.seeds or [c["seed"] + i for i in range(n_faces)]
+    fps = params.fps if params.fps is not None else ctx.settings.stylegan.fps
+    per_snap = params.seconds_per_snapshot
+    vary = vary_steps(ctx.vary)  # a variation: the same run with the faces' latents moved
+    request = make_recipe("uncanny", m, c, steps=steps, snapshot_every=every, schedule=schedule, lr=lr,
+                          seeds=seeds, fps=fps, seconds_per_snapshot=per_snap, **({"vary": vary} if vary else {}))
     catalogue = getattr(ctx, "catalogue", None)
     found = find_existing(catalogue, request) if catalogue is not None else None
     if found is not None:
@@ -289,11 +295,11 @@ def uncanny_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     run = amplify(m.G, m.D, seeds, steps, every, lr, c["batch"], c["psi"], c["seed"], c["noise_mode"],
                   schedule=schedule, record_size=max(cell, min(size, 128)),
                   on_step=lambda step: report(ctx, "fine-tuning against D (inverted)", step, steps),
-                  fixed_z=sj.seed_zs(seeds, m.G.z_dim, vary) if vary else None)
+                  fixed_z=seed_zs(seeds, m.G.z_dim, vary) if vary else None)
     G, snaps = run.G, run.snapshots
     scores = [s.d_score for s in snaps]
     sheets = [face_sheet(s.images, cell, cols) for s in snaps]
-    with tempfile.TemporaryDirectory(dir=sj._workdir(ctx)) as tmp:
+    with tempfile.TemporaryDirectory(dir=workdir(ctx)) as tmp:
         hold = max(1, round(per_snap * fps))
         # the renders played at constant speed along the path they travel; the snapshots lie at
         # equal shares of that path (schedule "path"), so the video passes one every `hold` frames
@@ -335,7 +341,7 @@ def uncanny_job(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
                       recorded_steps=len(run.trace.steps), path_length=round(float(path_len[-1]), 4),
                       result_model={"name": model_name, "sha256": wsha},
                       timeline={"duration": duration, "fps": fps, "keyframe_times": key_times})
-        media = sj.video_media(path, n, w, h, fps, sheets[-1], extra)
+        media = video_media(path, n, w, h, fps, sheets[-1], extra)
     return [ArtworkDraft(kind="uncanny", recipe=recipe, media=media, title=f"Amplified uncanny {c['seed']}",
                          model_sha256=m.sha256, tags=["stylegan", "uncanny"], duration=duration,
                          features={"d_score_first": scores[0], "d_score_last": scores[-1]})]

@@ -56,8 +56,8 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                   "story_every": story_every, "image_prompts": list(image_prompt or []),
                   "init_image": str(init_image) if init_image else None, "snapshots": snaps,
                   "video_stride": 1 if video and video_stride is None else video_stride,
-                  "zoom": zoom, "zoom_every": zoom_every, "zoom_scale": zoom_scale,
-                  "finetune_decoder": finetune_decoder, "decoder_lr": decoder_lr}
+                  "zoom": zoom, "zoom_every": zoom_every if zoom else None, "zoom_scale": zoom_scale if zoom else None,
+                  "finetune_decoder": finetune_decoder, "decoder_lr": decoder_lr if finetune_decoder else None}
         params = {k: v for k, v in params.items() if v is not None}
         run_generate(state(ctx), JobSpec(kind="vqclip.progression", params=params, seed=seed), as_json)
 

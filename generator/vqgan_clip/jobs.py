@@ -13,7 +13,7 @@ import hashlib
 import platform
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -25,6 +25,11 @@ from gallery.media import limits_of
 from gallery.media import read_image as read_media_image
 from generator.vqgan_clip.prompts import parse_story
 
+if TYPE_CHECKING:
+    from gallery.config import Settings
+    from generator.job_params import VQClipProgression
+    from generator.jobs import JobContext
+
 GENERATOR = "vqclip.progression"
 VERSION = 1
 VIDEO_MIN_SIDE = 256  # videos of tiny images are upscaled (nearest) so a screen shows them crisply
@@ -32,7 +37,7 @@ VIDEO_MIN_SIDE = 256  # videos of tiny images are upscaled (nearest) so a screen
 TINY_TV_WEIGHT = 3.0
 
 
-def default_tv_weight(settings: Any) -> float:
+def default_tv_weight(settings: Settings) -> float:
     """vqclip.tv_weight, or when null: TINY_TV_WEIGHT with the shipped tiny VQGAN, else 0."""
     tv = settings.vqclip.tv_weight
     if tv is not None:
@@ -163,58 +168,53 @@ def progression_title(phases: list[list[Any]], iterations: int) -> str:
     return " → ".join(f"“{n}”" for n in names) + f" in {iterations} steps"
 
 
-def build_params(params: dict[str, Any], settings: Any) -> tuple[Any, dict[str, Any]]:
-    """Validate job params into LoopParams and the recipe (everything needed to re-render)."""
+def build_params(params: VQClipProgression, settings: Settings, seed: int = 0) -> tuple[Any, dict[str, Any]]:
+    """Job params (and the job's seed) into LoopParams and the recipe (everything needed to re-render)."""
     from generator.vqgan_clip.loop import LoopParams
 
     vq = settings.vqclip
-    prompt = params.get("prompt")
-    if prompt is None:
-        raise BadInput("vqclip.progression needs a prompt")
+    prompt = params.prompt
     phases = parse_story(prompt)
-    size = params.get("size") or vq.size
-    width = int(params.get("width") or size)
-    height = int(params.get("height") or size)
-    iterations = int(params.get("iterations") or vq.iterations)
-    snaps = sorted({int(s) for s in (params.get("snapshots") or vq.snapshots)})
+    size = params.size or vq.size
+    width = params.width or size
+    height = params.height or size
+    iterations = params.iterations or vq.iterations
+    snaps = sorted(set(params.snapshots or vq.snapshots))
     if any(s < 0 for s in snaps):
         raise BadInput(f"snapshots must be iteration numbers >= 0, got {snaps}")
     snaps = [s for s in snaps if s <= iterations]
     if iterations not in snaps:
         snaps.append(iterations)
     image_prompts, ip_recipe = [], []
-    for spec in params.get("image_prompts") or []:
+    for spec in params.image_prompts or []:
         path, w = parse_image_prompt(str(spec))
         im, sha = read_image(path, "image prompt", limits_of(settings).max_image_pixels)
         image_prompts.append((im, w))
         ip_recipe.append({"sha256": sha, "weight": w, "name": Path(path).name})
     init_image, init_recipe = None, None
-    if params.get("init_image"):
-        init_image, sha = read_image(params["init_image"], "init image", limits_of(settings).max_image_pixels)
-        init_recipe = {"sha256": sha, "name": Path(params["init_image"]).name}
-    zoom = bool(params.get("zoom", False))
-    stride = params.get("video_stride")
-    if stride is None and params.get("video"):  # the old flag: a video of every iteration
+    if params.init_image:
+        init_image, sha = read_image(params.init_image, "init image", limits_of(settings).max_image_pixels)
+        init_recipe = {"sha256": sha, "name": Path(params.init_image).name}
+    zoom = params.zoom
+    stride = params.video_stride
+    if stride is None and params.video:  # the old flag: a video of every iteration
         stride = 1
-    try:
-        stride = int(vq.video_stride if stride is None else stride)
-    except (TypeError, ValueError):
-        raise BadInput(f"video_stride must be a whole number of iterations, got {stride!r}") from None
+    stride = vq.video_stride if stride is None else stride
     if not 1 <= stride <= 100_000:
         raise BadInput(f"video_stride must be 1..100000 (the video shows every Nth iteration), got {stride}")
     lp = LoopParams(
-        phases=phases, iterations=iterations, width=width, height=height, seed=int(params.get("seed", 0)),
-        cutouts=int(params.get("cutouts") or vq.cutouts), cut_pow=float(params.get("cut_pow") or vq.cut_pow),
-        min_cut=float(params.get("min_cut") or LoopParams.min_cut),
-        optimiser=str(params.get("optimiser") or vq.optimiser), lr=float(params.get("lr") or vq.lr),
-        story_every=int(params.get("story_every") or 0), snapshots=snaps,
+        phases=phases, iterations=iterations, width=width, height=height, seed=seed,
+        cutouts=params.cutouts or vq.cutouts, cut_pow=params.cut_pow or vq.cut_pow,
+        min_cut=params.min_cut or LoopParams.min_cut,
+        optimiser=params.optimiser or vq.optimiser, lr=params.lr or vq.lr,
+        story_every=params.story_every or 0, snapshots=snaps,
         frame_every=stride,
-        finetune_decoder=bool(params.get("finetune_decoder", False)),
-        decoder_lr=float(params.get("decoder_lr") or 1e-4),
-        zoom_every=int(params.get("zoom_every") or 10) if zoom else 0,
-        zoom_scale=float(params.get("zoom_scale") or 1.04),
+        finetune_decoder=params.finetune_decoder,
+        decoder_lr=params.decoder_lr or 1e-4,
+        zoom_every=(params.zoom_every or 10) if zoom else 0,
+        zoom_scale=params.zoom_scale or 1.04,
         image_prompts=image_prompts, init_image=init_image,
-        tv_weight=float(default_tv_weight(settings) if params.get("tv_weight") is None else params["tv_weight"]))
+        tv_weight=default_tv_weight(settings) if params.tv_weight is None else params.tv_weight)
     if lp.optimiser not in ("adam", "adamw", "sgd"):
         raise BadInput(f"unknown optimiser {lp.optimiser!r}; known: adam, adamw, sgd")
     if not 0 < lp.min_cut <= 1:
@@ -236,16 +236,17 @@ def build_params(params: dict[str, Any], settings: Any) -> tuple[Any, dict[str, 
     return lp, recipe
 
 
-def start_latent(params: dict[str, Any], lp: Any, vqgan: Any) -> tuple[Any, dict[str, Any]]:
-    """The loop's start for a variation (params ``init_codes`` and/or ``vary``) and its recipe facts;
-    (None, {}) for an ordinary run. ``init_codes`` [zh][zw] (a progression's ``final_codes``) start from
+def start_latent(params: VQClipProgression, lp: Any, vqgan: Any,
+                 vary_raw: list[dict[str, Any]] | None = None) -> tuple[Any, dict[str, Any]]:
+    """The loop's start for a variation (params ``init_codes`` and/or ``vary_raw``: the job's ``ctx.vary``)
+    and its recipe facts; (None, {}) for an ordinary run. ``init_codes`` [zh][zw] (a progression's ``final_codes``) start from
     that image's latent, otherwise from the run's own seeded noise; ``vary`` steps then move it."""
     import torch
 
     from generator.variation import perturb, vary_steps
     from generator.vqgan_clip.loop import noise_latent
 
-    vary, codes = vary_steps(params), params.get("init_codes")
+    vary, codes = vary_steps(vary_raw), params.init_codes
     if not vary and codes is None:
         return None, {}
     f = vqgan.downsample_factor
@@ -274,7 +275,7 @@ def start_latent(params: dict[str, Any], lp: Any, vqgan: Any) -> tuple[Any, dict
     return z, facts
 
 
-def progression(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
+def progression(params: VQClipProgression, ctx: JobContext) -> list[ArtworkDraft]:
     import torch
 
     from gallery.progress import report
@@ -283,7 +284,7 @@ def progression(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     from generator.vqgan_clip.loop import frame_iterations, run_loop
 
     settings = ctx.settings
-    lp, recipe = build_params(params, settings)
+    lp, recipe = build_params(params, settings, ctx.seed)
     device = ctx.device
     report(ctx, "loading CLIP and VQGAN", 0, None)
     clip = load_clip(settings, device=device, guide=True)
@@ -291,9 +292,9 @@ def progression(params: dict[str, Any], ctx: Any) -> list[ArtworkDraft]:
     vqgan, vq_sha, arch = load(vq_path, device, arch_name=vq_arch)
     ctx.log.info("vqclip: %r, %d iterations at %dx%d (seed %d)", recipe["prompt"], lp.iterations, lp.width,
                  lp.height, lp.seed)
-    fps = int(params.get("fps") or settings.vqclip.fps)
+    fps = params.fps or settings.vqclip.fps
     shown = frame_iterations(lp.iterations, lp.frame_every)
-    lp.init_z, start = start_latent(params, lp, vqgan)
+    lp.init_z, start = start_latent(params, lp, vqgan, ctx.vary)
     with tempfile.TemporaryDirectory(prefix="vqclip-") as td:
         vpath = Path(td) / "progression.mp4"
         with VideoStream(vpath, fps) as video:

@@ -56,24 +56,43 @@ def test_registry_covers_every_job_kind_and_imports_without_torch():
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, timeout=120).returncode == 0
 
 
+FAMILIES = {
+    ("generator/stylegan/jobs.py", "generator/stylegan/common.py", "generator/stylegan/project.py",
+     "generator/stylegan/uncanny.py"):
+        ["stylegan.walk", "stylegan.mix", "stylegan.bend", "stylegan.project", "stylegan.uncanny"],
+    ("generator/vqgan_clip/jobs.py",): ["vqclip.progression"],
+    ("generator/lts/jobs.py",): ["lts.soundscape"],
+    ("generator/musicvae/jobs.py",): ["musicvae.sample", "musicvae.interpolate", "musicvae.attribute"],
+    ("generator/procedural.py",): ["procedural.images"],
+}
+MODEL_API = {"model_dump", "model_fields_set", "model_copy", "model_fields"}
+
+
 def test_the_models_read_what_the_jobs_read():
-    """Every key a job function reads from params is a field of its family's models, and vice versa."""
-    families = {
-        ("generator/stylegan/jobs.py", "generator/stylegan/project.py", "generator/stylegan/uncanny.py"):
-            ["stylegan.walk", "stylegan.mix", "stylegan.bend", "stylegan.project", "stylegan.uncanny"],
-        ("generator/vqgan_clip/jobs.py",): ["vqclip.progression"],
-        ("generator/lts/jobs.py",): ["lts.soundscape"],
-        ("generator/musicvae/jobs.py",): ["musicvae.sample", "musicvae.interpolate", "musicvae.attribute"],
-        ("generator/procedural.py",): ["procedural.images"],
-    }
-    reads = [r'params\.get\(\s*"(\w+)"', r'params\[\s*"(\w+)"\s*\]', r'\(params, "(\w+)"', r'"(\w+)" (?:not )?in params']
-    for files, kinds in families.items():
+    """The jobs take their kind's model: every ``params.<name>`` a family's job code reads is a field of
+    its models, every field is read, and no job reads params as a dict any more."""
+    for files, kinds in FAMILIES.items():
         src = "\n".join((REPO / f).read_text() for f in files)
-        read = {k for pat in reads for k in re.findall(pat, src)}
-        for group in re.findall(r"for key in \(((?:\"\w+\",?\s*)+)\)", src):  # for key in ("a", "b"): params[key]
-            read |= set(re.findall(r"\w+", group))
+        read = set(re.findall(r"(?<![\w.])params\.(\w+)", src)) - MODEL_API
         fields = set().union(*(PARAMS[k].model_fields for k in kinds))
-        assert read - {"seed"} == fields, (files, sorted(read - fields), sorted(fields - read))
+        assert read == fields, (files, sorted(read - fields), sorted(fields - read))
+        dict_reads = re.findall(r"(?<![\w.])params(?:\.get\(|\[|\.items\(|\.keys\()|\bin params\b(?!\.)", src)
+        assert not dict_reads, (files, dict_reads)
+
+
+def test_each_job_function_takes_the_model_of_its_kind():
+    import ast
+
+    from generator.jobs import JOB_KINDS
+
+    for kind, model in PARAMS.items():
+        if model is None:
+            continue
+        mod, _, name = JOB_KINDS[kind].partition(":")
+        tree = ast.parse((REPO / (mod.replace(".", "/") + ".py")).read_text())
+        (fn,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+        first, second = fn.args.args[:2]
+        assert (ast.unparse(first.annotation), ast.unparse(second.annotation)) == (model.__name__, "JobContext"), kind
 
 
 def test_bend_ops_match_the_bend_module():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from gallery.errors import BadInput
+from generator.job_params import StyleGANWalk
 from generator.jobs import JobSpec, run_job
 from generator.stylegan.checkpoints import load
 from generator.stylegan.jobs import walk_plan
@@ -47,9 +48,9 @@ def test_endless_walk_video_and_recipe(job_ctx, catalogue, small_weights):
 
 def test_endless_segments_chain(small_weights):
     m = load(small_weights)
-    base = {"mode": "endless", "seconds": 2.0, "seconds_per_keyframe": 1.0, "seed": 9}
-    one = walk_plan(base, m, fps=10, psi=0.7)
-    two = walk_plan(dict(base, seconds=1.0, start_segment=1), m, fps=10, psi=0.7)
+    base = {"mode": "endless", "seconds": 2.0, "seconds_per_keyframe": 1.0}
+    one = walk_plan(StyleGANWalk(**base), m, fps=10, psi=0.7, seed=9)
+    two = walk_plan(StyleGANWalk(**dict(base, seconds=1.0, start_segment=1)), m, fps=10, psi=0.7, seed=9)
     ts = np.arange(10) / 10
     assert np.allclose(one["segments"][1](ts), two["segments"][0](ts))
     assert np.allclose(one["segments"][0](np.array([1.0])), one["segments"][1](np.array([0.0])))
@@ -64,7 +65,7 @@ def test_other_walks(job_ctx, catalogue, small_weights, mode, space):
     n = _probe(catalogue.media_path(_media(catalogue, art, "video")[0]))[1]
     assert n == (5 if mode == "chain" else 4)  # an open chain ends on its last keyframe
     if mode == "loop":
-        plan = walk_plan(dict(params, seed=1), load(small_weights), 8, 0.7)
+        plan = walk_plan(StyleGANWalk(**params), load(small_weights), 8, 0.7, seed=1)
         seg = plan["segments"][0]
         assert np.allclose(seg(np.array([0.0])), seg(np.array([1.0])))  # seamless
 

@@ -127,7 +127,7 @@ def test_generate_vqclip_makes_one_progression(capsys, config_file: Path, settin
     (["red:abc"], "'abc' is not a number"),
     (["red", "--size", "30"], "multiple of 4"),
     (["red", "--image-prompt", "/nonexistent.png"], "does not exist"),
-    (["red", "--optimiser", "lbfgs"], "unknown optimiser"),
+    (["red", "--optimiser", "lbfgs"], "params.optimiser: Input should be 'adam', 'adamw' or 'sgd' (got 'lbfgs')"),
     (["red", "--snapshots", "0,x"], "--snapshots"),
 ])
 def test_bad_requests_exit_2(capsys, config_file: Path, args: list[str], needle: str) -> None:
@@ -171,15 +171,17 @@ def test_robust_guide_paints_the_colour_named(colour: str) -> None:
 
 def test_tv_weight_default_follows_the_vqgan(tmp_path: Path) -> None:
     from gallery.config import load_settings
+    from generator.job_params import VQClipProgression, validate_params
     from generator.vqgan_clip.jobs import TINY_TV_WEIGHT, build_params
 
     def settings(**vq):
         return load_settings(None, environ={}, overrides={"data_dir": str(tmp_path), "device": "cpu", "vqclip": vq})
 
-    lp, recipe = build_params({"prompt": "red"}, settings())
+    lp, recipe = build_params(VQClipProgression(prompt="red"), settings())
     assert lp.tv_weight == recipe["tv_weight"] == TINY_TV_WEIGHT  # the shipped tiny VQGAN
-    assert build_params({"prompt": "red"}, settings(vqgan_checkpoint="f16.ckpt"))[0].tv_weight == 0.0
-    assert build_params({"prompt": "red"}, settings(tv_weight=0.5))[0].tv_weight == 0.5
-    assert build_params({"prompt": "red", "tv_weight": 0.0}, settings())[0].tv_weight == 0.0
+    red = VQClipProgression(prompt="red")
+    assert build_params(red, settings(vqgan_checkpoint="f16.ckpt"))[0].tv_weight == 0.0
+    assert build_params(red, settings(tv_weight=0.5))[0].tv_weight == 0.5
+    assert build_params(VQClipProgression(prompt="red", tv_weight=0.0), settings())[0].tv_weight == 0.0
     with pytest.raises(BadInput, match="tv_weight"):
-        build_params({"prompt": "red", "tv_weight": -1}, settings())
+        build_params(validate_params("vqclip.progression", {"prompt": "red", "tv_weight": -1}), settings())

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from gallery.errors import BadInput
+from generator.job_params import validate_params
 from generator.jobs import JobContext, JobSpec, run_job
 from generator.vqgan_clip.jobs import VideoStream, build_params, frame_times, progression_title
 from generator.vqgan_clip.loop import LoopParams, frame_iterations, run_loop
@@ -90,7 +91,7 @@ def test_titles_name_every_phase() -> None:
 @pytest.mark.parametrize("bad", [0, -2, "x", 10 ** 6, 1.5j])
 def test_bad_video_stride(settings, bad) -> None:
     with pytest.raises(BadInput, match="video_stride"):
-        build_params({"prompt": "red", "video_stride": bad}, settings)
+        build_params(validate_params("vqclip.progression", {"prompt": "red", "video_stride": bad}), settings)
 
 
 def test_video_stream_writes_as_it_goes_and_closes_on_errors(tmp_path) -> None:
