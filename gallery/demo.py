@@ -37,10 +37,11 @@ class DemoContext:
 
 
 def procedural_step(dc: DemoContext) -> dict[str, Any]:
-    from generator.jobs import JobContext, JobSpec, run_job
+    from generator.jobs import JobContext, JobSpec
+    from generator.run import execute_run
 
     spec = JobSpec(kind="procedural.images", params={"count": 4 if dc.quick else 6, "size": 256}, seed=1)
-    ids = run_job(spec, JobContext(settings=dc.settings, catalogue=dc.catalogue, workdir=dc.out_dir, seed=1))
+    ids = execute_run(spec, JobContext(settings=dc.settings, catalogue=dc.catalogue, workdir=dc.out_dir, seed=1))
     return {"artworks": ids}
 
 

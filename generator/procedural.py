@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from catalogue import ArtworkDraft, MediaDraft
+from generator.registry import CannotVary
+
+if TYPE_CHECKING:
+    from generator.job_params import ProceduralImages
+    from generator.jobs import JobContext
 
 
 def draw(seed: int, size: int = 256) -> np.ndarray:
@@ -44,11 +49,11 @@ def thumbnail(rgb: np.ndarray, side: int = 128) -> np.ndarray:
     return cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA)
 
 
-def run(params: dict[str, Any], ctx: Any = None) -> list[ArtworkDraft]:
-    """Job ``procedural.images``: params ``count`` (default 4), ``size`` (256), ``seed``."""
-    count = int(params.get("count", 4))
-    size = int(params.get("size", 256))
-    seed = int(params.get("seed", 0))
+def run(params: ProceduralImages, ctx: JobContext) -> list[ArtworkDraft]:
+    """Job ``procedural.images``: params ``count`` (default 4) and ``size`` (256); images ``ctx.seed`` + i."""
+    count = params.count
+    size = params.size
+    seed = ctx.seed
     drafts = []
     for i in range(count):
         s = seed + i
@@ -62,3 +67,8 @@ def run(params: dict[str, Any], ctx: Any = None) -> list[ArtworkDraft]:
             tags=["procedural"],
         ))
     return drafts
+
+
+def variation_plan(recipe: dict[str, Any]) -> None:
+    """Procedural images have no latent position (generator.registry asks before "variations around this")."""
+    raise CannotVary("procedural images are drawn from a seed, not decoded from a latent position")

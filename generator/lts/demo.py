@@ -24,7 +24,8 @@ def _find_visual(dc: Any) -> int | None:
 
 
 def soundscape_step(dc: Any) -> dict[str, Any]:
-    from generator.jobs import JobContext, JobSpec, run_job
+    from generator.jobs import JobContext, JobSpec
+    from generator.run import execute_run
 
     visual = _find_visual(dc)
     ctx = JobContext(settings=dc.settings, catalogue=dc.catalogue, workdir=dc.out_dir, seed=5)
@@ -35,7 +36,7 @@ def soundscape_step(dc: Any) -> dict[str, Any]:
         dur = 6.0 if dc.quick else 10.0
         params = {"mode": "timeline", "visual_id": visual,
                   "timeline": {"duration": dur, "fps": None, "keyframe_times": [0.0, dur / 2]}}
-    ids = run_job(JobSpec(kind="lts.soundscape", params=params, seed=5), ctx)
+    ids = execute_run(JobSpec(kind="lts.soundscape", params=params, seed=5), ctx)
     art = dc.catalogue.get(ids[0])
     out = dc.out_dir / "soundscape.wav"
     out.write_bytes(dc.catalogue.media_path(art.first_media("audio")).read_bytes())

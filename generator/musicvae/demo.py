@@ -16,7 +16,8 @@ TIME_BASED = ("walk", "progression", "uncanny")
 
 def interpolation_step(dc: Any) -> dict[str, Any]:
     from gallery.errors import BadInput
-    from generator.jobs import JobContext, JobSpec, run_job
+    from generator.jobs import JobContext, JobSpec
+    from generator.run import execute_run
 
     # The 2-bar model reconstructs melodies most faithfully (see bench/musicvae.py), so the demo plays
     # the opening two bars of each reel and the steps between them.
@@ -27,12 +28,12 @@ def interpolation_step(dc: Any) -> dict[str, Any]:
     ids: list[int] = []
     if visual and visual[0].duration:
         try:  # paired with the newest time-based visual: the melody takes its duration
-            ids = run_job(JobSpec(kind="musicvae.interpolate", params=params | {"pair_with": visual[0].id},
+            ids = execute_run(JobSpec(kind="musicvae.interpolate", params=params | {"pair_with": visual[0].id},
                                   seed=3), ctx)
         except BadInput as e:
             log.info("melody not paired with artwork %s: %s", visual[0].id, e)
     if not ids:
-        ids = run_job(JobSpec(kind="musicvae.interpolate", params=params, seed=3), ctx)
+        ids = execute_run(JobSpec(kind="musicvae.interpolate", params=params, seed=3), ctx)
     art = dc.catalogue.get(ids[0])
     audio = next(m for m in art.media if m.role == "audio")
     return {"melody": ids[0], "steps": params["steps"], "seconds": round(art.duration, 1),
