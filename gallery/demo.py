@@ -7,9 +7,13 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gallery.state import AppState
+
+if TYPE_CHECKING:
+    from catalogue import Catalogue
+    from gallery.config import Settings
 
 log = logging.getLogger("gallery.demo")
 
@@ -29,8 +33,8 @@ STEPS: list[str] = [
 
 @dataclass
 class DemoContext:
-    settings: Any
-    catalogue: Any
+    settings: Settings
+    catalogue: Catalogue
     out_dir: Path
     quick: bool = False
     results: dict[str, Any] = field(default_factory=dict)  # what earlier steps made, by step name

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from catalogue.models import Artwork, Media
+    from gallery.config import Settings
     from gallery.state import AppState
     from generator.jobs import JobSpec
 
@@ -23,7 +25,7 @@ FILES_DIR = "files"  # the files view, under data_dir
 LIST_AT_MOST = 3  # a role with more media than this (frames) is printed as one line
 
 
-def files_root(settings: Any) -> Path:
+def files_root(settings: Settings) -> Path:
     return settings.path(FILES_DIR)
 
 
@@ -44,7 +46,7 @@ def files_json(found: list[tuple[Any, list[tuple[Any, Path]]]]) -> list[dict[str
             for m, p in files]
 
 
-def describe(art: Any, files: list[tuple[Any, Path]]) -> list[str]:
+def describe(art: Artwork, files: list[tuple[Media, Path]]) -> list[str]:
     """Lines for one artwork: a heading, then ``role  path`` (roles with many media on one line)."""
     dur = f" ({art.duration:.1f} s)" if getattr(art, "duration", None) else ""
     lines = [f"{art.kind} artwork {art.id}: {art.title}{dur}"]

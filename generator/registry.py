@@ -133,7 +133,11 @@ def resolve(kind: str) -> JobFn:
 def param_errors(kind: str, params: dict[str, Any], injected: dict[str, Any] | None = None,
                  why: dict[str, str] | None = None) -> list[str]:
     """What is wrong with ``params`` of a job of ``kind`` (empty: nothing); see job_params.param_errors."""
-    return jp.param_errors(kind, params, injected, why, model=model_of(kind))
+    try:
+        model = model_of(kind)
+    except BadInput as e:
+        return [str(e)]
+    return jp.param_errors(kind, params, injected, why, model=model)
 
 
 def validate(kind: str, params: dict[str, Any]) -> Any:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gallery.demo import DemoContext
 
 TIME_BASED = ("walk", "uncanny", "progression")
 STILLS = ("image", "mix", "projection", "bend")
 
 
-def _find_visual(dc: Any) -> int | None:
+def _find_visual(dc: DemoContext) -> int | None:
     for res in dc.results.values():  # a walk made by an earlier step
         for key in ("walk", "walks", "walk_id"):
             v = res.get(key) if isinstance(res, dict) else None
@@ -23,7 +26,7 @@ def _find_visual(dc: Any) -> int | None:
     return None
 
 
-def soundscape_step(dc: Any) -> dict[str, Any]:
+def soundscape_step(dc: DemoContext) -> dict[str, Any]:
     from generator.jobs import JobContext, JobSpec
     from generator.run import execute_run
 

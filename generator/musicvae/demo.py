@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gallery.demo import DemoContext
 
 log = logging.getLogger(__name__)
 
@@ -14,7 +17,7 @@ DEMO_B = "corpus:ryansMammoth/LordGordonsReel"
 TIME_BASED = ("walk", "progression", "uncanny")
 
 
-def interpolation_step(dc: Any) -> dict[str, Any]:
+def interpolation_step(dc: DemoContext) -> dict[str, Any]:
     from gallery.errors import BadInput
     from generator.jobs import JobContext, JobSpec
     from generator.run import execute_run

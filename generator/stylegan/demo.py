@@ -3,10 +3,13 @@ exactly where the first ended), and one small amplified-uncanny progression."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gallery.demo import DemoContext
 
 
-def demo_step(dc: Any) -> dict[str, Any]:
+def demo_step(dc: DemoContext) -> dict[str, Any]:
     import torch
 
     from generator.jobs import JobContext, JobSpec

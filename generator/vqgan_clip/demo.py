@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gallery.demo import DemoContext
 
 DEMO_PROMPT = "a large red circle in the centre on a yellow background ^ a large blue star on a white background"
 
 
-def progression_step(dc: Any) -> dict[str, Any]:
+def progression_step(dc: DemoContext) -> dict[str, Any]:
     from generator.jobs import JobContext, JobSpec
     from generator.run import execute_run
 

@@ -127,7 +127,7 @@ def test_generate_vqclip_makes_one_progression(capsys, config_file: Path, settin
     (["red:abc"], "'abc' is not a number"),
     (["red", "--size", "30"], "multiple of 4"),
     (["red", "--image-prompt", "/nonexistent.png"], "does not exist"),
-    (["red", "--optimiser", "lbfgs"], "unknown optimiser"),
+    (["red", "--optimiser", "lbfgs"], "params.optimiser: Input should be 'adam', 'adamw' or 'sgd' (got 'lbfgs')"),
     (["red", "--snapshots", "0,x"], "--snapshots"),
 ])
 def test_bad_requests_exit_2(capsys, config_file: Path, args: list[str], needle: str) -> None:
