@@ -116,7 +116,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
         """A latent walk video: endless C1 segments, slerp keyframe chains, or a great-circle loop."""
         _run(ctx, "stylegan.walk", {
             "mode": mode, "space": space, "seconds": seconds, "fps": fps,
-            "seconds_per_keyframe": seconds_per_keyframe, "keyframes": keyframes, "loop": loop,
+            "seconds_per_keyframe": seconds_per_keyframe, "keyframes": keyframes, "loop": loop or None,
             "start_segment": start_segment, "constant_speed": constant_speed,
             "bends": [parse_bend(b) for b in bend] if bend else None, "model": model, "psi": psi, "size": size,
         }, seed, as_json)
