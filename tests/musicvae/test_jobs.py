@@ -113,9 +113,9 @@ def test_bad_requests_are_named(mv_settings, catalogue, tmp_path):
         ({"a": str(tmp_path / "none.mid"), "b": str(short)}, "no such file"),
         ({"a": str(short), "b": str(short)}, "too short"),
         ({"a": "corpus:no-such-work-xyz", "b": str(short)}, "no work"),
-        ({"a": str(short), "b": str(short), "steps": 1}, "steps 1"),
-        ({"a": str(short), "b": str(short), "bars": 4}, "bars must be 2 or 16"),
-        ({"a": str(short), "b": str(short), "tempo": 1000}, "tempo 1000"),
+        ({"a": str(short), "b": str(short), "steps": 1}, "params.steps: Input should be greater than or equal to 2"),
+        ({"a": str(short), "b": str(short), "bars": 4}, "params.bars: Input should be 2 or 16"),
+        ({"a": str(short), "b": str(short), "tempo": 1000}, "params.tempo: Input should be less than or equal to 240"),
     ]
     for params, message in cases:
         with pytest.raises(BadInput, match=message):
