@@ -1,18 +1,18 @@
 """Scheduler benchmark: per-job overhead of the scheduler + worker, and jobs per hour of a mixed tiny programme.
 
 Side by side with the obvious alternative, running each job in the scheduler's own process
-(``run_job``: no isolation, so a crash, an out-of-memory or a GPU error would take the scheduler
+(``execute_run``: no isolation, so a crash, an out-of-memory or a GPU error would take the scheduler
 down). Rows:
 
 - APScheduler dispatch: a DateTrigger job stored in the catalogue's SQLAlchemyJobStore, fired by a
   BackgroundScheduler; time from its run date to the call.
-- noop in-process: run row + ``run_job`` + row update, in this process.
+- noop in-process: run row + ``execute_run`` + row update, in this process.
 - noop in a worker: the scheduler's real path (``run_window``: run row, worker process, wait, row
   update, work folder cleanup), per job, with ``worker_start: fork-server`` (a child forked from a
   process that imported the modules once) and ``fresh`` (``python -m generator.worker`` per job).
 - mixed programme: a window of weighted draws run for ``--seconds`` each way; jobs/hour and
   artworks/hour. Its kinds: procedural.images (2 images of 256 px), noop, and every generator kind
-  listed in BENCH_PARAMS that JOB_KINDS has when the bench runs (the table says which).
+  listed in BENCH_PARAMS that the job registry has when the bench runs (the table says which).
 
     .venv/bin/python bench/schedule.py [--jobs 10] [--seconds 60]
 """
@@ -34,7 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from catalogue import open_catalogue  # noqa: E402
 from catalogue.models import Run, utcnow  # noqa: E402
 from gallery.config import Settings, load_settings  # noqa: E402
-from generator.jobs import JOB_KINDS, JobContext, JobSpec, run_job  # noqa: E402
+from gallery.wiring import install as install_hooks  # noqa: E402
+from generator import registry  # noqa: E402
+from generator.jobs import JobContext, JobSpec  # noqa: E402
+from generator.run import execute_run  # noqa: E402
 from generator.schedule.calendar import SystemClock  # noqa: E402
 from generator.schedule.plan import plan_slot  # noqa: E402
 from generator.schedule.windows import run_window  # noqa: E402
@@ -99,8 +102,8 @@ def noop_in_process(tmp: Path, n: int) -> list[float]:
             sess.add(r)
             sess.flush()
             rid = r.id
-        ids = run_job(JobSpec(kind="noop", seed=i), JobContext(settings=s, catalogue=cat, workdir=tmp, seed=i,
-                                                               run_id=rid))
+        ids = execute_run(JobSpec(kind="noop", seed=i), JobContext(settings=s, catalogue=cat, workdir=tmp, seed=i,
+                                                                   run_id=rid))
         with cat.write() as sess:
             r = sess.get(Run, rid)
             r.state, r.ended, r.artwork_ids = "done", utcnow(), ids
@@ -141,8 +144,8 @@ def mixed(tmp: Path, seconds: float, kinds: dict[str, dict[str, Any]], worker_st
             slot = plan_slot(w, "inproc", n)
             assert slot is not None
             try:
-                arts += len(run_job(JobSpec(kind=slot.entry.kind, params=slot.entry.params, seed=slot.seed),
-                                    JobContext(settings=s, catalogue=cat, workdir=tmp, seed=slot.seed)))
+                arts += len(execute_run(JobSpec(kind=slot.entry.kind, params=slot.entry.params, seed=slot.seed),
+                                        JobContext(settings=s, catalogue=cat, workdir=tmp, seed=slot.seed)))
             except Exception:  # noqa: BLE001
                 failed += 1
             n += 1
@@ -157,7 +160,8 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=10, help="no-op jobs per overhead row")
     ap.add_argument("--seconds", type=float, default=60, help="length of each mixed-programme run")
     a = ap.parse_args()
-    kinds = {k: p for k, p in BENCH_PARAMS.items() if k in JOB_KINDS}
+    install_hooks()  # as the command line and the workers run jobs: curation's features on insert
+    kinds = {k: p for k, p in BENCH_PARAMS.items() if k in registry.kinds()}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         disp = apscheduler_dispatch(tmp / "a", a.jobs)
@@ -174,14 +178,14 @@ def main() -> None:
     print(f"scheduler overhead per job ({a.jobs} jobs each; fsync off; load avg {_load()})")
     print(f"{'path':<44} {'p50 ms':>8} {'max ms':>8}")
     print(f"{'APScheduler dispatch (SQLAlchemyJobStore)':<44} {ms(disp)}")
-    print(f"{'noop in-process (run_job, no isolation)':<44} {ms(inproc)}")
+    print(f"{'noop in-process (execute_run, no isolation)':<44} {ms(inproc)}")
     print(f"{'noop, worker forked by the fork server':<44} {ms(forked)}")
     print(f"{'noop, worker = fresh interpreter':<44} {ms(fresh)}")
     print()
     print(f"mixed tiny programme, {a.seconds:.0f} s each: kinds {', '.join(kinds)} (procedural weight 2)")
     print(f"{'path':<44} {'jobs':>6} {'jobs/h':>8} {'art/h':>8} {'failed':>6}")
     for name, m in (("scheduler, fork-server workers", m_fork), ("scheduler, fresh-interpreter workers", m_fresh),
-                    ("in-process run_job (no isolation)", m_in)):
+                    ("in-process execute_run (no isolation)", m_in)):
         print(f"{name:<44} {m['jobs']:>6} {m['jobs_h']:>8.0f} {m['art_h']:>8.0f} {m['failed']:>6}")
 
 

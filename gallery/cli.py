@@ -38,6 +38,9 @@ PLUGINS = [
 def _root(ctx: typer.Context,
           config: Path | None = typer.Option(None, "--config", "-c", help="config.yaml to use",
                                              envvar="GALLERY_CONFIG")) -> None:
+    from gallery.wiring import install
+
+    install()  # hooks between packages (curation's features of new artworks)
     ctx.obj = AppState(config_path=config)
 
 

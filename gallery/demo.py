@@ -7,9 +7,13 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gallery.state import AppState
+
+if TYPE_CHECKING:
+    from catalogue import Catalogue
+    from gallery.config import Settings
 
 log = logging.getLogger("gallery.demo")
 
@@ -29,18 +33,19 @@ STEPS: list[str] = [
 
 @dataclass
 class DemoContext:
-    settings: Any
-    catalogue: Any
+    settings: Settings
+    catalogue: Catalogue
     out_dir: Path
     quick: bool = False
     results: dict[str, Any] = field(default_factory=dict)  # what earlier steps made, by step name
 
 
 def procedural_step(dc: DemoContext) -> dict[str, Any]:
-    from generator.jobs import JobContext, JobSpec, run_job
+    from generator.jobs import JobContext, JobSpec
+    from generator.run import execute_run
 
     spec = JobSpec(kind="procedural.images", params={"count": 4 if dc.quick else 6, "size": 256}, seed=1)
-    ids = run_job(spec, JobContext(settings=dc.settings, catalogue=dc.catalogue, workdir=dc.out_dir, seed=1))
+    ids = execute_run(spec, JobContext(settings=dc.settings, catalogue=dc.catalogue, workdir=dc.out_dir, seed=1))
     return {"artworks": ids}
 
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from catalogue.models import Artwork, Media
+    from gallery.config import Settings
     from gallery.state import AppState
     from generator.jobs import JobSpec
 
@@ -23,7 +25,7 @@ FILES_DIR = "files"  # the files view, under data_dir
 LIST_AT_MOST = 3  # a role with more media than this (frames) is printed as one line
 
 
-def files_root(settings: Any) -> Path:
+def files_root(settings: Settings) -> Path:
     return settings.path(FILES_DIR)
 
 
@@ -44,7 +46,7 @@ def files_json(found: list[tuple[Any, list[tuple[Any, Path]]]]) -> list[dict[str
             for m, p in files]
 
 
-def describe(art: Any, files: list[tuple[Any, Path]]) -> list[str]:
+def describe(art: Artwork, files: list[tuple[Media, Path]]) -> list[str]:
     """Lines for one artwork: a heading, then ``role  path`` (roles with many media on one line)."""
     dur = f" ({art.duration:.1f} s)" if getattr(art, "duration", None) else ""
     lines = [f"{art.kind} artwork {art.id}: {art.title}{dur}"]
@@ -71,11 +73,22 @@ def print_artworks(st: AppState, ids: list[int], as_json: bool, extra: dict[str,
         typer.echo("\n".join(describe(art, files)))
 
 
+def generate(st: AppState, kind: str, params: dict[str, Any], seed: int, as_json: bool, *,
+             workdir: Path | None = None, extra: dict[str, Any] | None = None, print_result: bool = True) -> list[int]:
+    """What every ``gallery generate …`` command does: the job of ``kind`` with ``params`` (options left unset,
+    None, are dropped: the job's defaults apply) and ``seed``, run by :func:`run_generate`."""
+    from generator.jobs import JobSpec
+
+    spec = JobSpec(kind=kind, params={k: v for k, v in params.items() if v is not None}, seed=seed)
+    return run_generate(st, spec, as_json, workdir, extra, print_result)
+
+
 def run_generate(st: AppState, spec: JobSpec, as_json: bool, workdir: Path | None = None,
                  extra: dict[str, Any] | None = None, print_result: bool = True) -> list[int]:
     """Run a generation job in this process with a progress display, then print its artworks' files."""
     from gallery.progress import cli_progress
-    from generator.jobs import JobContext, run_job
+    from generator.jobs import JobContext
+    from generator.run import execute_run
 
     seed = spec.seed or 0
     jc = JobContext(settings=st.settings, catalogue=st.catalogue, workdir=workdir or st.settings.path("work"),
@@ -83,7 +96,7 @@ def run_generate(st: AppState, spec: JobSpec, as_json: bool, workdir: Path | Non
     with cli_progress(quiet=as_json) as progress:
         jc.progress = progress
         progress(f"starting {spec.kind}", 0, None)  # imports and model loading, until the job's own stages
-        ids = run_job(spec, jc)
+        ids = execute_run(spec, jc)
     if print_result:
         print_artworks(st, ids, as_json, extra)
     return ids

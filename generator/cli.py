@@ -19,11 +19,9 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                    size: int = typer.Option(256, min=16, max=4096), seed: int = typer.Option(0, min=0),
                    as_json: bool = typer.Option(False, "--json")) -> None:
         """Procedurally drawn images (no model): a quick way to fill a catalogue."""
-        from gallery.results import run_generate
-        from generator.jobs import JobSpec
+        from gallery.results import generate
 
-        spec = JobSpec(kind="procedural.images", params={"count": count, "size": size}, seed=seed)
-        run_generate(state(ctx), spec, as_json)
+        generate(state(ctx), "procedural.images", {"count": count, "size": size}, seed, as_json)
 
     for name in FAMILY_CLIS:
         importlib.import_module(name).register(app=app, generate_app=generate_app, train_app=train_app,

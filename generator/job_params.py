@@ -10,8 +10,8 @@ checks that need a model or the catalogue (layer names, anchor names, artwork id
 Kinds without a model (``noop`` and custom ``module:function`` jobs) take any parameters, as JSON
 data within :data:`PARAM_LIMITS` (size, nesting, string length).
 
-This registry is the seed of one job registry: :data:`PARAMS` has a model for every name of
-``generator.jobs.JOB_KINDS`` (a test holds them together). Importing it never imports torch.
+Which model belongs to which kind is said once, in the job registry (``generator.registry.KINDS``).
+Importing this module never imports torch.
 """
 
 from __future__ import annotations
@@ -372,23 +372,6 @@ class ProceduralImages(Params):
     size: Annotated[int, Field(ge=16, le=4096)] = 256
 
 
-# ---- the registry ----------------------------------------------------------------------------------
-# Job kind -> its params model; None: any JSON params within PARAM_LIMITS (noop measures overhead).
-PARAMS: dict[str, type[Params] | None] = {
-    "noop": None,
-    "procedural.images": ProceduralImages,
-    "vqclip.progression": VQClipProgression,
-    "stylegan.walk": StyleGANWalk,
-    "stylegan.mix": StyleGANMix,
-    "stylegan.bend": StyleGANBend,
-    "stylegan.project": StyleGANProject,
-    "stylegan.uncanny": StyleGANUncanny,
-    "musicvae.sample": MusicVAESample,
-    "musicvae.interpolate": MusicVAEInterpolate,
-    "musicvae.attribute": MusicVAEAttribute,
-    "lts.soundscape": LTSSoundscape,
-}
-
 # The least each kind needs (the others have defaults): for docs, `config check` messages and tests.
 REQUIRED_EXAMPLES: dict[str, dict[str, Any]] = {
     "vqclip.progression": {"prompt": "a red circle"},
@@ -407,16 +390,16 @@ def _show(v: Any) -> str:
 
 
 def param_errors(kind: str, params: dict[str, Any], injected: dict[str, Any] | None = None,
-                 why: dict[str, str] | None = None) -> list[str]:
+                 why: dict[str, str] | None = None, *, model: type[Params] | None) -> list[str]:
     """What is wrong with ``params`` of a job of ``kind`` (empty: nothing). ``injected`` are the values
     the scheduler adds per job (the drawn prompt, the paired visual's id): they must be parameters of
-    the kind too (``why``: key -> how the entry sets it, for the message). Each message names the key; a custom ``module:function`` kind is checked as JSON
-    data within PARAM_LIMITS only."""
+    the kind too (``why``: key -> how the entry sets it, for the message). Each message names the key.
+    ``model`` is the kind's model (``generator.registry.model_of``); None (noop, a custom
+    ``module:function``): checked as JSON data within PARAM_LIMITS only."""
     try:
         check_json_data(params)
     except ValueError as exc:
         return [str(exc)]
-    model = PARAMS.get(kind)
     if model is None:
         return []
     merged = {**params, **(injected or {})}
@@ -443,14 +426,3 @@ def param_errors(kind: str, params: dict[str, Any], injected: dict[str, Any] | N
         return out
     return []
 
-
-def validate_params(kind: str, params: dict[str, Any]) -> Params:
-    """``params`` as the model of ``kind`` (which has one); BadInput naming every wrong key otherwise."""
-    from gallery.errors import BadInput
-
-    model = PARAMS[kind]
-    assert model is not None, kind
-    errors = param_errors(kind, params)
-    if errors:
-        raise BadInput(f"{kind}: " + "; ".join(errors))
-    return model.model_validate(params)

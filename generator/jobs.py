@@ -1,57 +1,57 @@
-"""Generation jobs: a JSON-serialisable spec, a registry of job kinds, and the context they run in.
+"""What a generation job is: a JSON-serialisable spec, and the context it runs in.
 
-A job kind maps to an importable function ``run(params, ctx: JobContext) -> list[ArtworkDraft]``
-(``module:function``, never a lambda, so the scheduler can persist and a worker subprocess can import
-it). ``params`` is the validated model of its kind (generator.job_params.PARAMS); the job's seed, its
-variation steps and its parents are in ``ctx``. Kinds without a model (``noop``, custom functions) get
-the dict with ``seed``. ``run_job`` turns the drafts into catalogue artworks.
+The kinds of job and their functions are in :mod:`generator.registry`; :func:`generator.run.execute_run`
+runs a spec and adds what it made to the catalogue.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from gallery.errors import BadInput
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
     from catalogue import ArtworkDraft, Catalogue
     from gallery.config import Settings
 
-log = logging.getLogger(__name__)
-
-# Job kind -> "module:function". Each model family plugs its generators in here.
-JOB_KINDS: dict[str, str] = {
-    "noop": "generator.jobs:noop",
-    "procedural.images": "generator.procedural:run",
-    "vqclip.progression": "generator.vqgan_clip.jobs:progression",
-    "stylegan.walk": "generator.stylegan.jobs:walk",
-    "stylegan.mix": "generator.stylegan.jobs:mix",
-    "stylegan.bend": "generator.stylegan.jobs:bend",
-    "stylegan.project": "generator.stylegan.jobs:project",
-    "stylegan.uncanny": "generator.stylegan.jobs:uncanny",
-    "musicvae.sample": "generator.musicvae.jobs:sample",
-    "musicvae.interpolate": "generator.musicvae.jobs:interpolate",
-    "musicvae.attribute": "generator.musicvae.jobs:attribute",
-    "lts.soundscape": "generator.lts.jobs:soundscape",
-}
+# Keys that older run rows and recipes kept in params; they are fields of the spec now.
+MOVED_FROM_PARAMS = ("vary", "parents")
 
 
 class JobSpec(BaseModel):
-    """What to generate: a job kind, its parameters, and a seed (recorded in every recipe)."""
+    """What to generate: a job kind, its parameters, and a seed (recorded in every recipe). ``vary``: the
+    variation steps ``[{sigma, seed}, ...]`` to move the job's latents by; ``parents``: ``[[artwork id,
+    relation], ...]`` of what it is made from."""
 
     model_config = ConfigDict(extra="forbid")
     kind: str
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int | None = None
     title: str | None = None
+    vary: list[dict[str, Any]] = Field(default_factory=list)
+    parents: list[list[Any]] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_params(cls, data: Any) -> Any:
+        """``params.vary`` / ``params.parents`` (old queued runs and recipes) move to the spec's fields."""
+        if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
+            return data
+        params = data["params"]
+        moved = {k: params[k] for k in MOVED_FROM_PARAMS if k in params}
+        if not moved:
+            return data
+        data = {**data, "params": {k: v for k, v in params.items() if k not in moved}}
+        for k, v in moved.items():
+            if k == "vary" and isinstance(v, dict):
+                v = [v]  # a single step, as generator.variation.vary_steps reads it
+            if v is not None and not data.get(k):
+                data[k] = v
+        return data
 
 
 @dataclass
@@ -59,14 +59,14 @@ class JobContext:
     settings: Settings
     catalogue: Catalogue
     workdir: Path
-    seed: int = 0
+    seed: int = 0  # the job's seed (execute_run sets it: the spec's, else this default)
     run_id: int | None = None
     deadline: float | None = None  # time.monotonic() value by which the job should finish
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("gallery.job"))
     # progress(stage, done, total=None, **figures) from gallery.progress; None on a daemon
     progress: Callable[..., None] | None = None
-    vary: list[dict[str, Any]] = field(default_factory=list)  # variation steps [{sigma, seed}] (generator.variation)
-    parents: list[list[Any]] = field(default_factory=list)  # [[artwork_id, relation], ...] of a curation run
+    vary: list[dict[str, Any]] = field(default_factory=list)  # the spec's variation steps [{sigma, seed}]
+    parents: list[list[Any]] = field(default_factory=list)  # the spec's [[artwork id, relation], ...]
 
     @property
     def device(self):  # noqa: ANN201 - torch.device, imported lazily
@@ -75,67 +75,16 @@ class JobContext:
         return select_device(self.settings.device)
 
 
-def resolve(kind: str) -> Callable[[dict[str, Any], JobContext], list[ArtworkDraft]]:
-    target = JOB_KINDS.get(kind)
-    if target is None:
-        raise BadInput(f"unknown job kind {kind!r}; known kinds: {', '.join(sorted(JOB_KINDS))}")
-    mod_name, _, fn_name = target.partition(":")
-    return getattr(importlib.import_module(mod_name), fn_name)
-
-
-def bind(kind: str, params: dict[str, Any], seed: int, ctx: JobContext) -> tuple[Any, JobContext]:
-    """The job's arguments: its params model (``vary``, ``parents`` and ``seed`` moved into a copy of
-    ``ctx``), or for a kind without a model the dict with ``seed``. BadInput names every wrong key."""
-    from generator.job_params import PARAMS, validate_params
-
-    if PARAMS.get(kind) is None:
-        return dict(params, seed=seed), dataclasses.replace(ctx, seed=seed)
-    rest = dict(params)
-    vary, parents = rest.pop("vary", None), rest.pop("parents", None)
-    rest.pop("seed", None)
-    vary = [] if vary is None else [vary] if isinstance(vary, dict) else vary  # anything else: vary_steps says why
-    return validate_params(kind, rest), dataclasses.replace(ctx, seed=seed, vary=vary, parents=list(parents or []))
-
-
-def run_job(spec: JobSpec, ctx: JobContext) -> list[int]:
-    """Run a job in this process and add what it made to the catalogue; returns artwork ids."""
-    from gallery.progress import report
-
-    fn = resolve(spec.kind)
-    params, job_ctx = bind(spec.kind, spec.params, spec.seed if spec.seed is not None else ctx.seed, ctx)
-    drafts = fn(params, job_ctx)
-    ids = []
-    for k, d in enumerate(drafts):
-        report(ctx, "saving to the catalogue", k, len(drafts))
-        if ctx.run_id is not None and d.run_id is None:
-            d.run_id = ctx.run_id
-        ids.append(ctx.catalogue.add(d))
-    report(ctx, "saving to the catalogue", len(drafts), len(drafts))
-    if ids and ctx.settings.curation.index_on_insert:
-        report(ctx, "content features", 0, None)
-    index_on_insert(ctx.settings, ctx.catalogue, ids, ctx.log)
-    return ids
-
-
-def index_on_insert(settings: Settings, cat: Catalogue, ids: list[int], logger: logging.Logger | None = None) -> None:
-    """Curation's features of new artworks (``curation.index_on_insert``): OpenCV image features, sound
-    features and the colour-histogram embedding; CLIP embeddings are left to the lazy index. Never
-    raises: a failure is logged and the artworks stay (`gallery curate index` catches up later)."""
-    if not ids or not settings.curation.index_on_insert:
-        return
-    logger = logger or log
-    try:
-        from curation.indexer import index_new
-
-        rep = index_new(cat, ids)
-    except Exception:  # noqa: BLE001 - features are a bonus; the job's artworks are already whole
-        logger.warning("features on insert failed for artworks %s (`gallery curate index` will retry)", ids,
-                       exc_info=True)
-        return
-    for aid, why in rep.skipped:
-        logger.warning("features on insert: artwork %d skipped: %s", aid, why)
-
-
 def noop(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
     """A job that does nothing (measures scheduler and worker overhead)."""
     return []
+
+
+def __getattr__(name: str) -> Any:
+    # Compatibility for generator/schedule.py (being split in another branch) until its two look-ups use
+    # generator.registry: ``JOB_KINDS`` as it was, kind -> "module:function", read from the registry.
+    if name == "JOB_KINDS":
+        from generator import registry
+
+        return {k: v.target for k, v in registry.KINDS.items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from catalogue import ArtworkDraft, MediaDraft
+from generator.registry import CannotVary
+
+if TYPE_CHECKING:
+    from generator.job_params import ProceduralImages
+    from generator.jobs import JobContext
 
 if TYPE_CHECKING:
     from generator.job_params import ProceduralImages
@@ -49,7 +54,7 @@ def thumbnail(rgb: np.ndarray, side: int = 128) -> np.ndarray:
 
 
 def run(params: ProceduralImages, ctx: JobContext) -> list[ArtworkDraft]:
-    """Job ``procedural.images``: params ``count`` (default 4), ``size`` (256); the seed is ``ctx.seed``."""
+    """Job ``procedural.images``: params ``count`` (default 4) and ``size`` (256); images ``ctx.seed`` + i."""
     count = params.count
     size = params.size
     seed = ctx.seed
@@ -66,3 +71,8 @@ def run(params: ProceduralImages, ctx: JobContext) -> list[ArtworkDraft]:
             tags=["procedural"],
         ))
     return drafts
+
+
+def variation_plan(recipe: dict[str, Any]) -> None:
+    """Procedural images have no latent position (generator.registry asks before "variations around this")."""
+    raise CannotVary("procedural images are drawn from a seed, not decoded from a latent position")

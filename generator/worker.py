@@ -5,8 +5,10 @@ and the wall-clock deadline (epoch seconds) in ``$GALLERY_WORKER_DEADLINE``. The
 the row (state ``queued``); the worker marks it ``running``, runs the job, adds every artwork it
 returned in one transaction (all or nothing) and marks the row ``done``; an exception marks it
 ``failed`` with the reason. A crash, an out-of-memory or a kill ends this process only: the
-scheduler sees the exit status and records it. After that, with ``curation.index_on_insert``, it
-computes the new artworks' features (``generator.jobs.index_on_insert``; failures only logged).
+scheduler sees the exit status and records it. After that it runs the after-save hooks
+(``generator.run``): the front door ``python -m gallery.worker`` registers curation's features on
+insert (``curation.index_on_insert``; failures only logged); ``python -m generator.worker`` runs with
+the hooks it was given (none).
 
 On Linux the worker asks to be killed when its parent dies, so a killed scheduler leaves no
 orphan job behind.
@@ -76,26 +78,6 @@ def _limit_threads(n: int | None) -> None:
         torch.set_num_threads(n)
 
 
-def resolve_kind(kind: str) -> Any:
-    """A JOB_KINDS name or an explicit ``module:function``; BadInput if it cannot be imported."""
-    from gallery.errors import BadInput
-    from generator.jobs import JOB_KINDS, resolve
-
-    if kind in JOB_KINDS:
-        try:
-            return resolve(kind)
-        except (ImportError, AttributeError) as exc:
-            raise BadInput(f"job kind {kind!r} ({JOB_KINDS[kind]}) cannot be imported: {exc}") from exc
-    mod_name, _, fn_name = kind.partition(":")
-    try:
-        fn = getattr(importlib.import_module(mod_name), fn_name)
-    except (ImportError, AttributeError) as exc:
-        raise BadInput(f"job kind {kind!r} cannot be imported: {exc}") from exc
-    if not callable(fn):
-        raise BadInput(f"job kind {kind!r} is not a function")
-    return fn
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--server"]:
@@ -121,6 +103,7 @@ def run_one(run_id: int, settings_json: str, deadline_epoch: float) -> int:
     from gallery.config import Settings
     from gallery.errors import BadInput
     from generator.jobs import JobContext, JobSpec
+    from generator.run import execute_run, run_after_save
 
     settings = Settings.model_validate_json(settings_json)
     c = settings.catalogue
@@ -139,21 +122,13 @@ def run_one(run_id: int, settings_json: str, deadline_epoch: float) -> int:
     workdir = settings.path(Path("runs") / str(run_id))
     workdir.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + (deadline_epoch - time.time()) if deadline_epoch else None
-    ctx = JobContext(settings=settings, catalogue=cat, workdir=workdir, seed=spec.seed or 0, run_id=run_id,
+    ctx = JobContext(settings=settings, catalogue=cat, workdir=workdir, run_id=run_id,
                      deadline=deadline, log=logging.getLogger(f"gallery.job.{spec.kind}"))
     code = 0
     try:
         _limit_memory(settings.schedule.worker_memory_mb)
         _limit_threads(settings.schedule.worker_threads)
-        fn = resolve_kind(spec.kind)
-        from generator.jobs import bind
-
-        params, job_ctx = bind(spec.kind, spec.params, spec.seed if spec.seed is not None else 0, ctx)
-        drafts = fn(params, job_ctx)
-        for d in drafts:
-            if d.run_id is None:
-                d.run_id = run_id
-        ids = cat.add_many(list(drafts)) if drafts else []
+        ids = execute_run(spec, ctx, hooks=False)  # every artwork in one transaction; hooks once the row is done
         state, error = "done", None
     except BadInput as exc:  # a bad spec or missing checkpoint: the message says it all
         state, error, code = "failed", f"BadInput: {exc}", EXIT_FAILED
@@ -174,10 +149,8 @@ def run_one(run_id: int, settings_json: str, deadline_epoch: float) -> int:
         run.error = redact(error) if error else error
         run.artwork_ids = list(ids)
     if ids:
-        # After the row says done: a deadline kill here loses features only (the lazy index makes them).
-        from generator.jobs import index_on_insert
-
-        index_on_insert(settings, cat, list(ids), ctx.log)
+        # After the row says done: a deadline kill here loses a hook's work only (features: the lazy index).
+        run_after_save(ctx, list(ids))
     cat.close()
     return code
 
@@ -190,7 +163,8 @@ def run_one(run_id: int, settings_json: str, deadline_epoch: float) -> int:
 #
 # Protocol, one JSON object per line. stdin: {"run_id", "settings", "deadline", "log"}.
 # stdout: {"event": "started", "run_id", "pid"} and {"event": "exit", "pid", "code", "maxrss_kb"}.
-PRELOAD = ("numpy", "sqlalchemy", "catalogue", "catalogue.models", "gallery.config", "generator.jobs")
+PRELOAD = ("numpy", "sqlalchemy", "catalogue", "catalogue.models", "gallery.config", "generator.jobs",
+           "generator.run")
 
 
 def serve(modules: list[str]) -> int:

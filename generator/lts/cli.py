@@ -80,8 +80,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
             save_wav: Path | None = typer.Option(None, "--save-wav", help="also copy the WAV here"),
             as_json: bool = typer.Option(False, "--json")) -> None:
         """A soundscape between two sounds along a curve, or paired to a visual artwork's timeline."""
-        from gallery.results import print_artworks, run_generate
-        from generator.jobs import JobSpec
+        from gallery.results import generate, print_artworks
 
         st = state(ctx)
         params: dict = {"mode": "timeline" if visual is not None else "between"}
@@ -105,8 +104,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
             params["iterations"] = iterations
         if checkpoint is not None:
             params["checkpoint"] = str(checkpoint)
-        spec = JobSpec(kind="lts.soundscape", params=params, seed=seed)
-        ids = run_generate(st, spec, as_json, print_result=False)
+        ids = generate(st, "lts.soundscape", params, seed, as_json, print_result=False)
         extra = {}
         if save_wav is not None:
             art = st.catalogue.get(ids[0])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gallery.demo import DemoContext
 
 from catalogue.models import STILL_KINDS, VIDEO_KINDS
 
 
-def _find_visual(dc: Any) -> int | None:
+def _find_visual(dc: DemoContext) -> int | None:
     for res in dc.results.values():  # a walk made by an earlier step
         for key in ("walk", "walks", "walk_id"):
             v = res.get(key) if isinstance(res, dict) else None
@@ -22,8 +25,9 @@ def _find_visual(dc: Any) -> int | None:
     return None
 
 
-def soundscape_step(dc: Any) -> dict[str, Any]:
-    from generator.jobs import JobContext, JobSpec, run_job
+def soundscape_step(dc: DemoContext) -> dict[str, Any]:
+    from generator.jobs import JobContext, JobSpec
+    from generator.run import execute_run
 
     visual = _find_visual(dc)
     ctx = JobContext(settings=dc.settings, catalogue=dc.catalogue, workdir=dc.out_dir, seed=5)
@@ -34,7 +38,7 @@ def soundscape_step(dc: Any) -> dict[str, Any]:
         dur = 6.0 if dc.quick else 10.0
         params = {"mode": "timeline", "visual_id": visual,
                   "timeline": {"duration": dur, "fps": None, "keyframe_times": [0.0, dur / 2]}}
-    ids = run_job(JobSpec(kind="lts.soundscape", params=params, seed=5), ctx)
+    ids = execute_run(JobSpec(kind="lts.soundscape", params=params, seed=5), ctx)
     art = dc.catalogue.get(ids[0])
     out = dc.out_dir / "soundscape.wav"
     out.write_bytes(dc.catalogue.media_path(art.first_media("audio")).read_bytes())

@@ -187,7 +187,7 @@ class LiveServer:
         return ("generating", float(self.params["duration"]))
 
     def _generate(self, client) -> None:
-        from generator.job_params import validate_params
+        from generator.registry import validate as validate_params
         from generator.jobs import JobContext
         from generator.lts.jobs import soundscape
 

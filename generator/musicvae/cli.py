@@ -27,11 +27,10 @@ def _parse_attributes(values: list[str]) -> dict[str, float]:
 
 
 def _run(ctx: typer.Context, kind: str, params: dict, seed: int, as_json: bool) -> None:
-    from gallery.results import run_generate
-    from generator.jobs import JobSpec
+    from gallery.results import generate
 
     st = state(ctx)
-    run_generate(st, JobSpec(kind=kind, params=params, seed=seed), as_json, workdir=st.settings.path("work/musicvae"))
+    generate(st, kind, params, seed, as_json, workdir=st.settings.path("work/musicvae"))
 
 
 def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer, import_app: typer.Typer) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gallery.demo import DemoContext
 
 from catalogue.models import VIDEO_KINDS
 
@@ -15,9 +18,10 @@ DEMO_A = "corpus:ryansMammoth/BunchOfRosesReel"
 DEMO_B = "corpus:ryansMammoth/LordGordonsReel"
 
 
-def interpolation_step(dc: Any) -> dict[str, Any]:
+def interpolation_step(dc: DemoContext) -> dict[str, Any]:
     from gallery.errors import BadInput
-    from generator.jobs import JobContext, JobSpec, run_job
+    from generator.jobs import JobContext, JobSpec
+    from generator.run import execute_run
 
     # The 2-bar model reconstructs melodies most faithfully (see bench/musicvae.py), so the demo plays
     # the opening two bars of each reel and the steps between them.
@@ -28,12 +32,12 @@ def interpolation_step(dc: Any) -> dict[str, Any]:
     ids: list[int] = []
     if visual and visual[0].duration:
         try:  # paired with the newest time-based visual: the melody takes its duration
-            ids = run_job(JobSpec(kind="musicvae.interpolate", params=params | {"pair_with": visual[0].id},
+            ids = execute_run(JobSpec(kind="musicvae.interpolate", params=params | {"pair_with": visual[0].id},
                                   seed=3), ctx)
         except BadInput as e:
             log.info("melody not paired with artwork %s: %s", visual[0].id, e)
     if not ids:
-        ids = run_job(JobSpec(kind="musicvae.interpolate", params=params, seed=3), ctx)
+        ids = execute_run(JobSpec(kind="musicvae.interpolate", params=params, seed=3), ctx)
     art = dc.catalogue.get(ids[0])
     audio = next(m for m in art.media if m.role == "audio")
     return {"melody": ids[0], "steps": params["steps"], "seconds": round(art.duration, 1),

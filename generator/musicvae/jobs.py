@@ -1,4 +1,4 @@
-"""Music-VAE generation jobs: sample, interpolate, attribute (JOB_KINDS ``musicvae.*``).
+"""Music-VAE generation jobs: sample, interpolate, attribute (registry kinds ``musicvae.*``).
 
 Every melody becomes a ``melody`` artwork with media ``midi``, ``audio`` (WAV), ``pianoroll`` and
 ``thumbnail``, and a recipe that re-renders it bit for bit on the CPU: checkpoint sha256, seed,

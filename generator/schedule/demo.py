@@ -6,7 +6,7 @@ from typing import Any
 
 from generator.schedule.windows import run_once
 
-# Cheap generator entries the demo's window adds when their kinds are registered in JOB_KINDS: a short
+# Cheap generator entries the demo's window adds when their kinds are registered in generator.registry: a short
 # walk, then a melody and a soundscape paired to it (the overnight programme in miniature).
 DEMO_GENERATOR_JOBS: list[dict[str, Any]] = [
     {"kind": "stylegan.walk", "count": 1, "params": {"seconds": 2, "fps": 8}},
@@ -19,14 +19,14 @@ DEMO_GENERATOR_JOBS: list[dict[str, Any]] = [
 def schedule_step(dc: Any) -> dict[str, Any]:
     """`gallery demo`: schedule one short window (procedural images, a no-op, a walk with a melody and a
     soundscape paired to it) and run it, each job in a worker process as the nightly daemon does."""
-    from generator.jobs import JOB_KINDS
+    from generator import registry
 
     jobs: list[dict[str, Any]] = [
         {"kind": "procedural.images", "name": "demo-images", "count": 2,
          "params": {"count": 2 if dc.quick else 3, "size": 128}},
         {"kind": "noop", "name": "demo-noop", "count": 1},
     ]
-    jobs += [dict(e) for e in DEMO_GENERATOR_JOBS if e["kind"] in JOB_KINDS]
+    jobs += [dict(e) for e in DEMO_GENERATOR_JOBS if e["kind"] in registry.KINDS]
     data = dc.settings.model_dump(mode="json")
     data["schedule"] = dict(data["schedule"], windows=[{"name": "demo", "cron": "* * * * *",
                                                         "duration_minutes": 2, "seed": 1, "jobs": jobs}])

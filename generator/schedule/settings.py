@@ -21,7 +21,6 @@ from catalogue.models import VISUAL_KINDS
 from gallery.settings_base import Strict
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -42,7 +41,7 @@ def template_fields(template: str) -> set[str]:
 class JobEntry(Strict):
     """One line of a window's programme."""
 
-    # Job kind: a name from generator/jobs.py JOB_KINDS (noop, procedural.images, stylegan.walk, …),
+    # Job kind: a name from the job registry, generator/registry.py (noop, procedural.images, stylegan.walk, …),
     # or an explicit "module:function" for a studio's own job.
     kind: str
     # A label for logs and `gallery runs` (default: the kind).
@@ -76,11 +75,11 @@ class JobEntry(Strict):
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, v: str) -> str:
-        from generator.jobs import JOB_KINDS
+        from generator import registry
 
-        if v in JOB_KINDS or _TARGET.match(v):
+        if registry.is_kind(v):
             return v
-        raise ValueError(f"unknown job kind {v!r}; known kinds: {', '.join(sorted(JOB_KINDS))} "
+        raise ValueError(f"unknown job kind {v!r}; known kinds: {', '.join(registry.kinds())} "
                          "(or give an importable 'module:function')")
 
     @field_validator("name")
@@ -210,7 +209,7 @@ class Window(Strict):
         except ValueError as exc:
             what = f"cron {self.cron!r}" if self.cron is not None else f"days {self.days!r}"
             raise ValueError(f"window {self.name!r}: {what}: {exc}") from None
-        from generator.job_params import param_errors
+        from generator.registry import param_errors
 
         problems = [f"window {self.name!r}, job {i} ({job.label}): {msg}"
                     for i, job in enumerate(self.jobs, 1)

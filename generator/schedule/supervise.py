@@ -31,7 +31,7 @@ log = logging.getLogger("gallery.schedule")
 
 # The worker's module, run as ``python -m WORKER_MODULE``: both spawn sites below (the fork server
 # and a fresh interpreter per job) and the check that a pid is still one of our workers.
-WORKER_MODULE = "generator.worker"
+WORKER_MODULE = "gallery.worker"  # the front door's worker: it wires the after-save hooks, then runs generator.worker
 
 
 @dataclass
@@ -159,10 +159,10 @@ class ForkServer:
 
 
 def kind_module(kind: str) -> str:
-    """The module of a job kind: a JOB_KINDS name or an explicit ``module:function``."""
-    from generator.jobs import JOB_KINDS
+    """The module of a job kind: a registered kind or an explicit ``module:function``."""
+    from generator import registry
 
-    return JOB_KINDS.get(kind, kind).partition(":")[0]
+    return registry.module_of(kind)
 
 
 def execute(settings: Settings, cat: Catalogue, run_id: int, hard_deadline: float,
@@ -273,7 +273,7 @@ def is_our_worker(pid: int) -> bool:
 
     try:
         p = psutil.Process(pid)
-        return p.status() != psutil.STATUS_ZOMBIE and WORKER_MODULE in " ".join(p.cmdline())
+        return p.status() != psutil.STATUS_ZOMBIE and any(m in " ".join(p.cmdline()) for m in (WORKER_MODULE, "generator.worker"))
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
 

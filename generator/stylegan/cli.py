@@ -37,11 +37,9 @@ def parse_bend(text: str) -> dict[str, Any]:
 
 
 def _run(ctx: typer.Context, kind: str, params: dict[str, Any], seed: int, as_json: bool) -> list[int]:
-    from gallery.results import run_generate
-    from generator.jobs import JobSpec
+    from gallery.results import generate
 
-    params = {k: v for k, v in params.items() if v is not None}
-    return run_generate(state(ctx), JobSpec(kind=kind, params=params, seed=seed), as_json)
+    return generate(state(ctx), kind, params, seed, as_json)
 
 
 def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer, import_app: typer.Typer) -> None:

@@ -3,13 +3,17 @@ exactly where the first ended), and one small amplified-uncanny progression."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gallery.demo import DemoContext
 
 
-def demo_step(dc: Any) -> dict[str, Any]:
+def demo_step(dc: DemoContext) -> dict[str, Any]:
     import torch
 
-    from generator.jobs import JobContext, JobSpec, run_job
+    from generator.jobs import JobContext, JobSpec
+    from generator.run import execute_run
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # fastest on a small shared CPU
@@ -17,10 +21,10 @@ def demo_step(dc: Any) -> dict[str, Any]:
         ctx = JobContext(settings=dc.settings, catalogue=dc.catalogue, workdir=dc.out_dir, seed=7)
         seconds = 4.0 if dc.quick else 8.0
         walk = {"model": "tiny-faces64", "mode": "endless", "seconds": seconds, "seconds_per_keyframe": 2.0}
-        first = run_job(JobSpec(kind="stylegan.walk", params=walk, seed=7, title="Endless walk"), ctx)
+        first = execute_run(JobSpec(kind="stylegan.walk", params=walk, seed=7, title="Endless walk"), ctx)
         nxt = dc.catalogue.get(first[0]).recipe["next_segment"]
-        second = run_job(JobSpec(kind="stylegan.walk", params=dict(walk, start_segment=nxt), seed=7), ctx)
-        unc = run_job(JobSpec(kind="stylegan.uncanny",
+        second = execute_run(JobSpec(kind="stylegan.walk", params=dict(walk, start_segment=nxt), seed=7), ctx)
+        unc = execute_run(JobSpec(kind="stylegan.uncanny",
                               params={"model": "tiny-faces64", "steps": 24 if dc.quick else 60, "faces": 8,
                                       "snapshot_every": 6 if dc.quick else 10}, seed=7), ctx)
         scores = dc.catalogue.get(unc[0]).recipe["d_scores"]

@@ -41,8 +41,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                as_json: bool = typer.Option(False, "--json")) -> None:
         """Text-steered progression: VQGAN latent optimised against CLIP (frames, video, final image)."""
         from gallery.errors import BadInput
-        from gallery.results import run_generate
-        from generator.jobs import JobSpec
+        from gallery.results import generate
 
         snaps = None
         if snapshots:
@@ -59,7 +58,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                   "zoom": zoom, "zoom_every": zoom_every if zoom else None, "zoom_scale": zoom_scale if zoom else None,
                   "finetune_decoder": finetune_decoder, "decoder_lr": decoder_lr if finetune_decoder else None}
         params = {k: v for k, v in params.items() if v is not None}
-        run_generate(state(ctx), JobSpec(kind="vqclip.progression", params=params, seed=seed), as_json)
+        generate(state(ctx), "vqclip.progression", params, seed, as_json)
 
     @train_app.command("clip")
     def train_clip(ctx: typer.Context,

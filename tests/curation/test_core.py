@@ -265,9 +265,10 @@ def test_export_folder_and_zip(tmp_path, catalogue, as_zip):
 def test_variations_and_between_queue_runs_and_link_lineage(settings, catalogue, monkeypatch):
     from catalogue.models import Lineage, Run
     from curation.generate import link_lineage, queue_between, queue_variations, run_now
-    from generator import jobs
+    from generator import registry
 
-    monkeypatch.setitem(jobs.JOB_KINDS, "test.latent", "tests.curation.test_core:render_latent")
+    monkeypatch.setitem(registry.KINDS, "test.latent",
+                        registry.JobKind("test.latent", "tests.curation.test_core:render_latent"))
     z1 = [0.5, -1.0, 0.25, 2.0]
     z2 = [1.0, 1.0, -0.5, 0.0]
     a = catalogue.add(image_draft(draw("circle", "red", "white"), "A", recipe={"job_kind": "test.latent", "latent": z1}))
@@ -283,7 +284,7 @@ def test_variations_and_between_queue_runs_and_link_lineage(settings, catalogue,
     lat = [np.asarray(r.spec["job"]["params"]["latent"]) for r in rows]
     assert all(0 < np.linalg.norm(v - np.asarray(z1)) < 1.5 for v in lat) and not np.allclose(lat[0], lat[1])
     assert np.isclose(np.linalg.norm(lat[0]), np.linalg.norm(z1), rtol=1e-5)
-    assert rows[0].spec["job"]["params"]["parents"] == [[a, "variation"]]
+    assert rows[0].spec["job"]["parents"] == [[a, "variation"]]
     rb = queue_between(catalogue, a, b, steps=5)
     from curation.generate import queued
 
@@ -351,6 +352,6 @@ def test_between_uses_the_families_own_jobs(catalogue):
     assert j1["params"]["mode"] == "chain" and j1["params"]["model"] == "ffhq-tiny" and j1["params"]["psi"] == 0.7
     assert j2["kind"] == "musicvae.interpolate"
     assert (j2["params"]["a"], j2["params"]["b"], j2["params"]["bars"]) == (f"artwork:{m1}", f"artwork:{m2}", 2)
-    assert j2["params"]["parents"] == [[m1, "between"], [m2, "between"]]
+    assert j2["parents"] == [[m1, "between"], [m2, "between"]]
     with pytest.raises(BadInput, match="no walk between artworks"):
         queue_between(catalogue, a, other_model)  # two checkpoints: no walk between them

@@ -10,6 +10,16 @@ from sqlalchemy import select
 from catalogue.models import Feature
 
 
+@pytest.fixture(autouse=True)
+def _front_door(monkeypatch):  # noqa: ANN001, ANN202
+    """As the command line and the worker run jobs: with the front door's hooks (gallery.wiring), here only."""
+    from gallery.wiring import install
+    from generator import run
+
+    monkeypatch.setattr(run, "_AFTER_SAVE", [])
+    install()
+
+
 def _ctx(settings, catalogue, tmp_path):  # noqa: ANN001, ANN202
     from generator.jobs import JobContext
 
@@ -24,11 +34,12 @@ def _features(catalogue, aid: int) -> dict[str, Feature]:  # noqa: ANN001
 def test_run_job_of_procedural_images_computes_their_features(settings, catalogue, tmp_path):
     from curation.embed import HistEncoder
     from curation.indexer import index_catalogue
-    from generator.jobs import JobSpec, run_job
+    from generator.jobs import JobSpec
+    from generator.run import execute_run
 
     assert settings.curation.index_on_insert is True  # the default
-    ids = run_job(JobSpec(kind="procedural.images", params={"count": 2, "size": 48}, seed=7),
-                  _ctx(settings, catalogue, tmp_path))
+    ids = execute_run(JobSpec(kind="procedural.images", params={"count": 2, "size": 48}, seed=7),
+                      _ctx(settings, catalogue, tmp_path))
     assert len(ids) == 2
     for aid in ids:
         f = _features(catalogue, aid)
@@ -43,38 +54,41 @@ def test_run_job_of_procedural_images_computes_their_features(settings, catalogu
 
 def test_features_on_insert_can_be_turned_off(settings, catalogue, tmp_path):
     from gallery.config import Settings
-    from generator.jobs import JobSpec, run_job
+    from generator.jobs import JobSpec
+    from generator.run import execute_run
 
     data = settings.model_dump(mode="json")
     data["curation"]["index_on_insert"] = False
     off = Settings.model_validate(data)
-    (aid,) = run_job(JobSpec(kind="procedural.images", params={"count": 1, "size": 32}, seed=1),
-                     _ctx(off, catalogue, tmp_path))
+    (aid,) = execute_run(JobSpec(kind="procedural.images", params={"count": 1, "size": 32}, seed=1),
+                         _ctx(off, catalogue, tmp_path))
     assert _features(catalogue, aid) == {}
 
 
 def test_a_failure_of_the_features_never_fails_the_job(settings, catalogue, tmp_path, monkeypatch, caplog):
     import curation.indexer
-    from generator.jobs import JobSpec, run_job
+    from generator.jobs import JobSpec
+    from generator.run import execute_run
 
     def broken(cat, ids):  # noqa: ANN001, ANN202
         raise RuntimeError("the feature extractor broke")
 
     monkeypatch.setattr(curation.indexer, "index_new", broken)
     with caplog.at_level(logging.WARNING):
-        (aid,) = run_job(JobSpec(kind="procedural.images", params={"count": 1, "size": 32}, seed=2),
-                         _ctx(settings, catalogue, tmp_path))
+        (aid,) = execute_run(JobSpec(kind="procedural.images", params={"count": 1, "size": 32}, seed=2),
+                             _ctx(settings, catalogue, tmp_path))
     assert catalogue.get(aid) is not None and _features(catalogue, aid) == {}
     assert "features on insert failed" in caplog.text and "the feature extractor broke" in caplog.text
 
 
 def test_media_that_cannot_be_described_is_skipped_and_logged(settings, catalogue, tmp_path, monkeypatch, caplog):
-    from generator import jobs
-    from generator.jobs import JobSpec, run_job
+    from generator import registry
+    from generator.jobs import JobSpec
+    from generator.run import execute_run
 
-    monkeypatch.setitem(jobs.JOB_KINDS, "test.text", "tests.curation.test_on_insert:text_job")
+    monkeypatch.setitem(registry.KINDS, "test.text", registry.JobKind("test.text", "tests.curation.test_on_insert:text_job"))
     with caplog.at_level(logging.WARNING):
-        (aid,) = run_job(JobSpec(kind="test.text", seed=3), _ctx(settings, catalogue, tmp_path))
+        (aid,) = execute_run(JobSpec(kind="test.text", seed=3), _ctx(settings, catalogue, tmp_path))
     assert catalogue.get(aid) is not None and _features(catalogue, aid) == {}
     assert f"artwork {aid} skipped" in caplog.text
 

@@ -32,7 +32,8 @@ MAIN_MEDIA = ("video", "image", "audio")
 
 
 def _make(settings, catalogue, tmp_path, name: str, seed: int = 3) -> int:
-    from generator.jobs import JobContext, JobSpec, run_job
+    from generator.jobs import JobContext, JobSpec
+    from generator.run import execute_run
 
     kind, params = PARENTS[name]
     params = dict(params)
@@ -41,7 +42,7 @@ def _make(settings, catalogue, tmp_path, name: str, seed: int = 3) -> int:
         cv2.imwrite(str(img), np.full((32, 32, 3), (60, 90, 140), np.uint8))
         params["image"] = str(img)
     ctx = JobContext(settings=settings, catalogue=catalogue, workdir=tmp_path / "work", seed=seed)
-    return run_job(JobSpec(kind=kind, params=params, seed=seed), ctx)[0]
+    return execute_run(JobSpec(kind=kind, params=params, seed=seed), ctx)[0]
 
 
 def _main_sha(art) -> str:  # noqa: ANN001
@@ -90,8 +91,8 @@ def test_a_variation_of_each_kind_runs_and_is_linked(settings, catalogue, tmp_pa
     assert len(rows) == before + 4
     jobs = [rows[r].spec["job"] for r in runs]
     assert [rows[r].spec["job"] for r in again] == jobs  # seeded: the same jobs again
-    assert all(j["kind"] == PARENTS[name][0] and j["params"]["parents"] == [[parent, "variation"]] for j in jobs)
-    steps = [j["params"]["vary"] for j in jobs]
+    assert all(j["kind"] == PARENTS[name][0] and j["parents"] == [[parent, "variation"]] for j in jobs)
+    steps = [j["vary"] for j in jobs]
     assert all(len(s) == 1 and s[0]["sigma"] == 0.3 for s in steps) and steps[0] != steps[1]
     made = run_now(settings, catalogue, runs[0])
     assert len(made) == 1
@@ -152,7 +153,7 @@ def test_older_progression_recipes_vary_from_their_seeded_start(settings, catalo
     assert "init_codes" not in job["params"] and job["params"]["prompt"] == "a red circle"
     (child,) = run_now(settings, catalogue, r)
     cr = catalogue.get(child).recipe
-    assert "init_codes" not in cr and cr["vary"] == job["params"]["vary"] and cr["final_codes"]
+    assert "init_codes" not in cr and cr["vary"] == job["vary"] and cr["final_codes"]
     assert _main_sha(catalogue.get(child)) != _main_sha(catalogue.get(prog))  # the same run, started elsewhere
     assert _rows_for(catalogue, [child]) == [(child, prog, "variation")]
 
@@ -173,11 +174,12 @@ def test_a_variation_of_a_variation_carries_both_steps(settings, catalogue, tmp_
 
 def test_soundscape_paired_to_a_timeline_varies_its_anchors(settings, catalogue, tmp_path):
     from curation.generate import queue_variations, run_now
-    from generator.jobs import JobContext, JobSpec, run_job
+    from generator.jobs import JobContext, JobSpec
+    from generator.run import execute_run
 
     walk = _make(settings, catalogue, tmp_path, "walk-chain")
     ctx = JobContext(settings=settings, catalogue=catalogue, workdir=tmp_path / "work", seed=1)
-    (snd,) = run_job(JobSpec(kind="lts.soundscape", seed=1, params={"mode": "timeline", "visual_id": walk,
+    (snd,) = execute_run(JobSpec(kind="lts.soundscape", seed=1, params={"mode": "timeline", "visual_id": walk,
                                                                      "iterations": 0}), ctx)
     (r,) = queue_variations(catalogue, snd, count=1, sigma=0.5, seed=4, window=None)
     params = next(x for x in _runs(catalogue) if x.id == r).spec["job"]["params"]
@@ -252,7 +254,8 @@ def test_works_without_a_latent_are_refused_and_nothing_is_queued(catalogue, kin
 
 
 def test_the_jobs_refuse_bad_vary_steps_and_latents(settings, catalogue, tmp_path):
-    from generator.jobs import JobContext, JobSpec, run_job
+    from generator.jobs import JobContext, JobSpec
+    from generator.run import execute_run
     from generator.variation import vary_steps
 
     for bad, why in [({"sigma": 0, "seed": 1}, "sigma must be"), ({"sigma": 3, "seed": 1}, "sigma must be"),
@@ -263,14 +266,14 @@ def test_the_jobs_refuse_bad_vary_steps_and_latents(settings, catalogue, tmp_pat
             vary_steps(bad)
     ctx = JobContext(settings=settings, catalogue=catalogue, workdir=tmp_path / "w", seed=0)
     for params, why in [({"w": [0.0] * 3}, "do not fit model"),
-                        ({"w": ["a"]}, r"params\.w\.0: Input should be a valid number"),
-                        ({"w": [float("inf")] * 64, "ws": None}, r"params\.w\[\d+\]: must be a finite number")]:
+                        ({"w": ["a"]}, r"params\.w\.0: Input should be a valid number"),  # the model, before the job
+                        ({"w": [float("inf")] * 64, "ws": None}, r"params\.w\[63\]: must be a finite number")]:
         with pytest.raises(BadInput, match=why):
-            run_job(JobSpec(kind="stylegan.project", params=dict(SG, **params), seed=0), ctx)
+            execute_run(JobSpec(kind="stylegan.project", params=dict(SG, **params), seed=0), ctx)
     with pytest.raises(BadInput, match="latent vectors of"):
-        run_job(JobSpec(kind="musicvae.sample", params={"bars": 2, "z": [[0.0, 1.0]]}, seed=0), ctx)
+        execute_run(JobSpec(kind="musicvae.sample", params={"bars": 2, "z": [[0.0, 1.0]]}, seed=0), ctx)
     with pytest.raises(BadInput, match="init_codes"):
-        run_job(JobSpec(kind="vqclip.progression", params={"prompt": "x", "iterations": 1, "size": 32,
+        execute_run(JobSpec(kind="vqclip.progression", params={"prompt": "x", "iterations": 1, "size": 32,
                                                            "init_codes": [[0]]}, seed=0), ctx)
     from catalogue.models import Artwork
 

@@ -161,9 +161,10 @@ def test_search_by_uploaded_image(client):
 
 def test_variations_from_the_detail_page(client, catalogue, monkeypatch):
     from catalogue.models import Run
-    from generator import jobs
+    from generator import registry
 
-    monkeypatch.setitem(jobs.JOB_KINDS, "test.latent", "tests.curation.test_core:render_latent")
+    monkeypatch.setitem(registry.KINDS, "test.latent",
+                        registry.JobKind("test.latent", "tests.curation.test_core:render_latent"))
     a = catalogue.add(image_draft(draw("circle", "red", "grey"), "A", recipe={"job_kind": "test.latent",
                                                                              "latent": [0.1, 0.2, 0.3]}))
     b = catalogue.add(image_draft(draw("circle", "blue", "grey"), "B", recipe={"job_kind": "test.latent",
@@ -180,7 +181,7 @@ def test_variations_from_the_detail_page(client, catalogue, monkeypatch):
     with catalogue.read() as s:
         runs = [s.get(Run, i) for i in (1, 2, 3)]
     assert [r.window for r in runs] == ["tonight", "tonight", None]
-    assert runs[2].spec["job"]["params"]["parents"] == [[a, "between"], [b, "between"]]
+    assert runs[2].spec["job"]["parents"] == [[a, "between"], [b, "between"]]
     r = client.post(f"/a/{a}/vary", data={"other": str(a), "csrf": tok}, headers=ORIGIN)
     assert r.status_code == 400 and "two different artworks" in r.text
 

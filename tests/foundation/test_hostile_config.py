@@ -429,8 +429,8 @@ def test_usable_data_dir_that_does_not_exist_yet_is_fine(tmp_path):
 
 # ---- the shipped config ----------------------------------------------------------------------------------
 def test_shipped_config_passes_with_every_job_typed():
-    from generator.job_params import PARAMS
+    from generator.registry import model_of
 
     s = load_settings(REPO / "config.yaml", environ={}, check_paths=False)
     kinds = [j.kind for w in s.schedule.windows for j in w.jobs]
-    assert kinds and all(PARAMS.get(k) is not None for k in kinds)
+    assert kinds and all(model_of(k) is not None for k in kinds)

@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 
 from gallery.config import load_settings
 from gallery.errors import ConfigError
-from generator.job_params import PARAMS, REQUIRED_EXAMPLES, param_errors
+from generator.job_params import REQUIRED_EXAMPLES
+from generator.registry import KINDS, PLANS, TARGET, model_of, param_errors
 
 REPO = Path(__file__).resolve().parents[2]
-TYPED = sorted(k for k, m in PARAMS.items() if m is not None)
+TYPED = sorted(k for k, v in KINDS.items() if v.params is not None)
 MANY = settings(max_examples=200, deadline=None)
 # Inputs that no parameter of any kind accepts (every field is a scalar, a list of scalars, or a small model).
 WRONG_VALUES = [[{"x": [1]}], {"nested": {"deeper": [None]}}]
@@ -47,10 +48,12 @@ def _base(kind: str) -> dict[str, Any]:
 
 
 def test_registry_covers_every_job_kind_and_imports_without_torch():
-    from generator.jobs import JOB_KINDS
-
-    assert set(PARAMS) == set(JOB_KINDS)
-    code = ("import sys, generator.job_params, generator.schedule.settings, gallery.config; "
+    # One table: every kind is named by its key, has a module:function, and a params model (noop alone takes any).
+    assert all(k == v.name and TARGET.match(v.target) for k, v in KINDS.items())
+    assert {k for k, v in KINDS.items() if v.params is None} == {"noop"}
+    plans = ", ".join(sorted(set(PLANS.values())))  # the families' variation plans (curation reads them)
+    code = ("import sys, generator.registry, generator.job_params, generator.schedule.settings, gallery.config, "
+            f"generator.jobs, generator.run, curation.generate, {plans}; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     env = dict(os.environ, PYTHONPATH=str(REPO))
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, timeout=120).returncode == 0
@@ -74,7 +77,7 @@ def test_the_models_read_what_the_jobs_read():
     for files, kinds in FAMILIES.items():
         src = "\n".join((REPO / f).read_text() for f in files)
         read = set(re.findall(r"(?<![\w.])params\.(\w+)", src)) - MODEL_API
-        fields = set().union(*(PARAMS[k].model_fields for k in kinds))
+        fields = set().union(*(model_of(k).model_fields for k in kinds))
         assert read == fields, (files, sorted(read - fields), sorted(fields - read))
         dict_reads = re.findall(r"(?<![\w.])params(?:\.get\(|\[|\.items\(|\.keys\()|\bin params\b(?!\.)", src)
         assert not dict_reads, (files, dict_reads)
@@ -83,12 +86,11 @@ def test_the_models_read_what_the_jobs_read():
 def test_each_job_function_takes_the_model_of_its_kind():
     import ast
 
-    from generator.jobs import JOB_KINDS
-
-    for kind, model in PARAMS.items():
+    for kind, entry in KINDS.items():
+        model = entry.params
         if model is None:
             continue
-        mod, _, name = JOB_KINDS[kind].partition(":")
+        mod, _, name = entry.target.partition(":")
         tree = ast.parse((REPO / (mod.replace(".", "/") + ".py")).read_text())
         (fn,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
         first, second = fn.args.args[:2]
@@ -115,14 +117,14 @@ def test_the_least_each_kind_needs_passes_and_less_is_refused(tmp_path, kind):
 @given(kind=st.sampled_from(TYPED), key=st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True),
        position=st.integers(1, 3))
 def test_unknown_param_is_refused_naming_window_entry_and_key(tmp_path_factory, kind, key, position):
-    assume(key not in PARAMS[kind].model_fields and key != "seed")
+    assume(key not in model_of(kind).model_fields and key != "seed")
     entries = [_entry("noop", {}) for _ in range(3)]
     entries[position - 1] = _entry(kind, {**_base(kind), key: 1})
     msg = _check(tmp_path_factory.mktemp("p"), *entries, window="w-7")
     assert f"window 'w-7', job {position} ({kind}): params.{key}: unknown parameter of {kind}" in msg
 
 
-FIELDS = [(k, f) for k in TYPED for f in PARAMS[k].model_fields]
+FIELDS = [(k, f) for k in TYPED for f in model_of(k).model_fields]
 
 
 @MANY

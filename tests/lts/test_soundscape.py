@@ -12,9 +12,10 @@ import soundfile as sf
 
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
-from generator.jobs import JobContext, JobSpec, run_job
+from generator.jobs import JobContext, JobSpec
 from generator.lts import synth
 from generator.lts.checkpoints import load
+from generator.run import execute_run
 
 
 def test_parse_curve_and_values():
@@ -114,7 +115,7 @@ def test_job_between(settings, catalogue, tmp_path, small_ckpt):
     spec = JobSpec(kind="lts.soundscape", seed=2, params={
         "checkpoint": str(small_ckpt), "a": names[0], "b": names[-1], "duration": 2.0,
         "curve": [[0, -0.2], [0.5, 0.5], [1, 1.3]], "iterations": 2})
-    (aid,) = run_job(spec, _ctx(settings, catalogue, tmp_path))
+    (aid,) = execute_run(spec, _ctx(settings, catalogue, tmp_path))
     art = catalogue.get(aid)
     assert art.kind == "soundscape" and art.duration == 2.0
     assert {m.role for m in art.media} == {"audio", "spectrogram", "thumbnail"}
@@ -125,7 +126,7 @@ def test_job_between(settings, catalogue, tmp_path, small_ckpt):
     r = art.recipe
     assert r["curve"][2] == [1, 1.3] and r["a"]["name"] == names[0] and len(r["checkpoint_sha256"]) == 64
     # re-running the recipe gives the same artwork (idempotent add of identical media)
-    assert run_job(spec, _ctx(settings, catalogue, tmp_path)) == [aid]
+    assert execute_run(spec, _ctx(settings, catalogue, tmp_path)) == [aid]
 
 
 def test_job_paired_to_visual_timeline(settings, catalogue, tmp_path, small_ckpt):
@@ -134,7 +135,7 @@ def test_job_paired_to_visual_timeline(settings, catalogue, tmp_path, small_ckpt
     from catalogue.models import Pairing
 
     vid = _visual(catalogue, duration=3.0, kt=(0.0, 1.0, 2.0), loop=True)
-    (sid,) = run_job(JobSpec(kind="lts.soundscape", seed=1, params={
+    (sid,) = execute_run(JobSpec(kind="lts.soundscape", seed=1, params={
         "mode": "timeline", "visual_id": vid, "checkpoint": str(small_ckpt), "iterations": 2}),
         _ctx(settings, catalogue, tmp_path))
     art = catalogue.get(sid)
@@ -148,22 +149,22 @@ def test_job_paired_to_visual_timeline(settings, catalogue, tmp_path, small_ckpt
     assert synth.loop_seam(audio) < 3.0
     # a loop whose keyframes include the closing one at the very end comes back to its first anchor
     vid2 = _visual(catalogue, duration=2.0, kt=(0.0, 1.0, 2.0), loop=True)
-    (sid2,) = run_job(JobSpec(kind="lts.soundscape", seed=1, params={
+    (sid2,) = execute_run(JobSpec(kind="lts.soundscape", seed=1, params={
         "mode": "timeline", "visual_id": vid2, "checkpoint": str(small_ckpt), "iterations": 1}),
         _ctx(settings, catalogue, tmp_path))
     anchors = catalogue.get(sid2).recipe["anchors"]
     assert anchors[0] == anchors[-1] and anchors[0] != anchors[1]
     # a keyframe a hair past the end (frame-time rounding) is clamped; one well past it is refused
     vid3 = _visual(catalogue, duration=2.0, kt=(0.0, 2.0 + 1e-9), loop=False)
-    (sid3,) = run_job(JobSpec(kind="lts.soundscape", params={
+    (sid3,) = execute_run(JobSpec(kind="lts.soundscape", params={
         "mode": "timeline", "visual_id": vid3, "checkpoint": str(small_ckpt), "iterations": 0}),
         _ctx(settings, catalogue, tmp_path))
     assert catalogue.get(sid3).recipe["timeline"]["keyframe_times"] == [0.0, 2.0]
     vid4 = _visual(catalogue, duration=2.0, kt=(0.0, 3.0), loop=False)
     with pytest.raises(BadInput, match="outside"):
-        run_job(JobSpec(kind="lts.soundscape", params={"mode": "timeline", "visual_id": vid4,
+        execute_run(JobSpec(kind="lts.soundscape", params={"mode": "timeline", "visual_id": vid4,
                                                        "checkpoint": str(small_ckpt)}),
-                _ctx(settings, catalogue, tmp_path))
+                    _ctx(settings, catalogue, tmp_path))
 
 
 def test_job_bad_requests(settings, catalogue, tmp_path, small_ckpt):
@@ -176,9 +177,9 @@ def test_job_bad_requests(settings, catalogue, tmp_path, small_ckpt):
              ({"checkpoint": "/nope/x.pt"}, "does not exist")]
     for params, msg in cases:
         with pytest.raises(BadInput, match=msg):
-            run_job(JobSpec(kind="lts.soundscape", params={**base, **params}), ctx)
+            execute_run(JobSpec(kind="lts.soundscape", params={**base, **params}), ctx)
     # a still gets a soundscape when the caller gives the timeline
-    (sid,) = run_job(JobSpec(kind="lts.soundscape", params={
+    (sid,) = execute_run(JobSpec(kind="lts.soundscape", params={
         **base, "mode": "timeline", "visual_id": still, "iterations": 1,
         "timeline": {"duration": 1.5, "keyframe_times": [0.0, 0.75]}}), ctx)
     assert catalogue.get(sid).duration == 1.5

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from catalogue import ArtworkDraft, MediaDraft
 from catalogue.models import Pairing
 from gallery.errors import BadInput
-from generator.jobs import JobContext, JobSpec, run_job
+from generator.jobs import JobContext, JobSpec
+from generator.run import execute_run
 
 
 def _visual(catalogue, duration, keyframes=None, kind="walk") -> int:
@@ -21,7 +22,7 @@ def _visual(catalogue, duration, keyframes=None, kind="walk") -> int:
 
 
 def _soundscape(catalogue, ctx, vid):
-    [sid] = run_job(JobSpec(kind="lts.soundscape", seed=1,
+    [sid] = execute_run(JobSpec(kind="lts.soundscape", seed=1,
                             params={"mode": "timeline", "visual_id": vid, "iterations": 1}), ctx)
     art = catalogue.get(sid)
     info = sf.info(str(catalogue.media_path(art.first_media("audio"))))

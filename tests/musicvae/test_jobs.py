@@ -7,9 +7,10 @@ import soundfile as sf
 
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
-from generator.jobs import JobContext, JobSpec, run_job
+from generator.jobs import JobContext, JobSpec
 from generator.musicvae.events import events_to_notes
 from generator.musicvae.render import instrument_program
+from generator.run import execute_run
 
 from .helpers import scale_melody, write_midi
 
@@ -25,7 +26,7 @@ def _media(catalogue, art):
 def test_sample_makes_complete_reproducible_melody_artworks(mv_settings, catalogue, tmp_path):
     ctx = _ctx(mv_settings, catalogue, tmp_path)
     spec = JobSpec(kind="musicvae.sample", params={"count": 2, "temperature": 0.8, "instrument": "flute"}, seed=7)
-    ids = run_job(spec, ctx)
+    ids = execute_run(spec, ctx)
     assert len(ids) == 2
     art = catalogue.get(ids[0])
     assert art.kind == "melody"
@@ -49,14 +50,14 @@ def test_sample_makes_complete_reproducible_melody_artworks(mv_settings, catalog
     assert pm.instruments[0].program == 73
     assert [n.pitch for n in pm.instruments[0].notes] == [n.pitch for n in notes]
     # the same spec again: bit-for-bit the same artwork (idempotent add returns the same id)
-    assert run_job(spec, ctx) == ids
+    assert execute_run(spec, ctx) == ids
 
 
 def test_interpolation_between_midi_files(mv_settings, catalogue, tmp_path):
     a = write_midi(tmp_path / "a.mid", scale_melody(2, base=60, seed=1))
     b = write_midi(tmp_path / "b.mid", scale_melody(2, base=72, seed=2))
     ctx = _ctx(mv_settings, catalogue, tmp_path)
-    [aid] = run_job(JobSpec(kind="musicvae.interpolate", params={"a": str(a), "b": str(b), "steps": 5}, seed=0), ctx)
+    [aid] = execute_run(JobSpec(kind="musicvae.interpolate", params={"a": str(a), "b": str(b), "steps": 5}, seed=0), ctx)
     art = catalogue.get(aid)
     r = art.recipe
     assert r["op"] == "interpolate" and r["steps"] == 5 and len(r["events"]) == 5
@@ -83,7 +84,7 @@ def test_16bar_interpolation_of_a_corpus_melody_paired_with_a_visual(mv_settings
     ctx = _ctx(mv_settings, catalogue, tmp_path)
     b = write_midi(tmp_path / "b.mid", scale_melody(16, base=64, seed=3))
     params = {"a": "corpus:ryansMammoth/BrideOfKildareReel", "b": str(b), "steps": 2, "bars": 16, "pair_with": visual}
-    [aid] = run_job(JobSpec(kind="musicvae.interpolate", params=params, seed=0), ctx)
+    [aid] = execute_run(JobSpec(kind="musicvae.interpolate", params=params, seed=0), ctx)
     art = catalogue.get(aid)
     assert art.duration == pytest.approx(40.0)
     assert art.recipe["tempo"] == pytest.approx(60 * 512 / 4 / 40)
@@ -100,11 +101,11 @@ def test_attribute_vectors_change_the_melody_code(mv_settings, catalogue, tmp_pa
     a = write_midi(tmp_path / "a.mid", scale_melody(2, base=60, seed=1))
     ctx = _ctx(mv_settings, catalogue, tmp_path)
     params = {"melody": str(a), "attribute": "density", "amounts": [-3, 0, 3]}
-    [aid] = run_job(JobSpec(kind="musicvae.attribute", params=params, seed=0), ctx)
+    [aid] = execute_run(JobSpec(kind="musicvae.attribute", params=params, seed=0), ctx)
     r = catalogue.get(aid).recipe
     assert len(r["events"]) == 3 and r["attribute"] == "density"
     with pytest.raises(BadInput, match="attribute 'loudness' is not in this checkpoint"):
-        run_job(JobSpec(kind="musicvae.attribute", params={**params, "attribute": "loudness"}, seed=0), ctx)
+        execute_run(JobSpec(kind="musicvae.attribute", params={**params, "attribute": "loudness"}, seed=0), ctx)
 
 
 def test_bad_requests_are_named(mv_settings, catalogue, tmp_path):
@@ -120,20 +121,20 @@ def test_bad_requests_are_named(mv_settings, catalogue, tmp_path):
     ]
     for params, message in cases:
         with pytest.raises(BadInput, match=message):
-            run_job(JobSpec(kind="musicvae.interpolate", params=params, seed=0), ctx)
+            execute_run(JobSpec(kind="musicvae.interpolate", params=params, seed=0), ctx)
     with pytest.raises(BadInput, match="General MIDI"):
         instrument_program("kazoo")
     assert instrument_program("Violin") == 40 and instrument_program(5) == 5
     mv_settings.musicvae.checkpoint_2bar = str(tmp_path / "missing.pt")
     with pytest.raises(BadInput, match=re.escape("musicvae.checkpoint_2bar")):
-        run_job(JobSpec(kind="musicvae.sample", params={}, seed=0), ctx)
+        execute_run(JobSpec(kind="musicvae.sample", params={}, seed=0), ctx)
 
 
 def test_interpolation_between_catalogue_melodies_records_lineage(mv_settings, catalogue, tmp_path):
     ctx = _ctx(mv_settings, catalogue, tmp_path)
-    a, b = run_job(JobSpec(kind="musicvae.sample", params={"count": 2, "temperature": 1.0}, seed=11), ctx)
+    a, b = execute_run(JobSpec(kind="musicvae.sample", params={"count": 2, "temperature": 1.0}, seed=11), ctx)
     params = {"a": f"artwork:{a}", "b": f"artwork:{b}", "steps": 3}
-    [mid] = run_job(JobSpec(kind="musicvae.interpolate", params=params, seed=0), ctx)
+    [mid] = execute_run(JobSpec(kind="musicvae.interpolate", params=params, seed=0), ctx)
     from sqlalchemy import select
 
     from catalogue.models import Lineage
@@ -148,4 +149,4 @@ def test_interpolation_between_catalogue_melodies_records_lineage(mv_settings, c
         events, _ = melody_from(f"artwork:{art_id}", 2, ctx)
         assert events.tolist() == catalogue.get(art_id).recipe["events"]
     with pytest.raises(BadInput, match="no such melody artwork"):
-        run_job(JobSpec(kind="musicvae.interpolate", params={**params, "a": "artwork:99999"}, seed=0), ctx)
+        execute_run(JobSpec(kind="musicvae.interpolate", params={**params, "a": "artwork:99999"}, seed=0), ctx)

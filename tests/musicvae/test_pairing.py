@@ -12,9 +12,10 @@ from sqlalchemy import select
 from catalogue import ArtworkDraft, MediaDraft
 from catalogue.models import Pairing
 from gallery.errors import BadInput
-from generator.jobs import JobContext, JobSpec, run_job
+from generator.jobs import JobContext, JobSpec
 from generator.musicvae.events import NO_EVENT, NOTE_OFF, STEPS_PER_BAR, events_to_notes, sounding
 from generator.musicvae.jobs import TEMPO_RANGE, NoFit, fit_audio, fit_phrase, played_events
+from generator.run import execute_run
 
 from .helpers import melody_events
 
@@ -112,7 +113,7 @@ def test_fit_audio_cuts_with_a_fade_or_pads_with_silence(tmp_path):
 def test_a_sampled_melody_takes_its_visuals_duration(mv_settings, catalogue, tmp_path, duration):
     vid = _visual(catalogue, duration)
     ctx = _ctx(mv_settings, catalogue, tmp_path)
-    [mid] = run_job(JobSpec(kind="musicvae.sample", params={"pair_with": vid, "temperature": 1.0}, seed=3), ctx)
+    [mid] = execute_run(JobSpec(kind="musicvae.sample", params={"pair_with": vid, "temperature": 1.0}, seed=3), ctx)
     art = catalogue.get(mid)
     fit = art.recipe["fit"]
     assert art.duration == pytest.approx(duration, abs=1e-9)
@@ -140,15 +141,15 @@ def test_an_interpolation_too_long_for_its_visual_says_how_many_steps_fit(mv_set
     a, b = melody_events(2, 60, seed=1).tolist(), melody_events(2, 67, seed=2).tolist()
     params = {"a": a, "b": b, "steps": 5, "pair_with": vid}
     with pytest.raises(BadInput, match=r"10 bars need 300 bpm.*fewer steps: at most 4 \(8 bars fit") as e:
-        run_job(JobSpec(kind="musicvae.interpolate", params=params, seed=0), ctx)
+        execute_run(JobSpec(kind="musicvae.interpolate", params=params, seed=0), ctx)
     assert "more" not in str(e.value)
     # the advice holds: 4 steps fit, played once, ending on the visual's last bar line
-    [mid] = run_job(JobSpec(kind="musicvae.interpolate", params={**params, "steps": 4}, seed=0), ctx)
+    [mid] = execute_run(JobSpec(kind="musicvae.interpolate", params={**params, "steps": 4}, seed=0), ctx)
     art = catalogue.get(mid)
     assert art.duration == pytest.approx(8.0) and art.recipe["fit"]["bars_played"] == 8
     # a long visual: the interpolation repeats whole, never cut
     long_vid = _visual(catalogue, 30.0)
-    [mid] = run_job(JobSpec(kind="musicvae.interpolate", params={**params, "pair_with": long_vid}, seed=0), ctx)
+    [mid] = execute_run(JobSpec(kind="musicvae.interpolate", params={**params, "pair_with": long_vid}, seed=0), ctx)
     fit = catalogue.get(mid).recipe["fit"]
     assert fit["bars_played"] % 10 == 0 and catalogue.get(mid).duration == pytest.approx(30.0)
 
@@ -158,21 +159,21 @@ def test_16_bar_and_too_short_requests_point_the_right_way(mv_settings, catalogu
     vid = _visual(catalogue, 8.0)
     a16, b16 = melody_events(16, 60, seed=1).tolist(), melody_events(16, 64, seed=2).tolist()
     with pytest.raises(BadInput, match=r"choose 2 bars a step \(then at most 4 steps fit"):
-        run_job(JobSpec(kind="musicvae.interpolate", params={"a": a16, "b": b16, "steps": 2, "bars": 16,
+        execute_run(JobSpec(kind="musicvae.interpolate", params={"a": a16, "b": b16, "steps": 2, "bars": 16,
                                                               "pair_with": vid}, seed=0), ctx)
     a, b = melody_events(2, 60, seed=1).tolist(), melody_events(2, 67, seed=2).tolist()
-    [mid] = run_job(JobSpec(kind="musicvae.interpolate", params={"a": a, "b": b, "steps": 4, "pair_with": vid},
+    [mid] = execute_run(JobSpec(kind="musicvae.interpolate", params={"a": a, "b": b, "steps": 4, "pair_with": vid},
                             seed=0), ctx)
     assert catalogue.get(mid).duration == pytest.approx(8.0)
     short = _visual(catalogue, 3.0)
     with pytest.raises(BadInput, match=r"at least 4\.0 s \(2 steps of 2 bars at 240 bpm\)"):
-        run_job(JobSpec(kind="musicvae.interpolate", params={"a": a, "b": b, "steps": 2, "pair_with": short},
+        execute_run(JobSpec(kind="musicvae.interpolate", params={"a": a, "b": b, "steps": 2, "pair_with": short},
                         seed=0), ctx)
     blink = _visual(catalogue, 0.5)
     with pytest.raises(BadInput, match=r"1 bar needs 480 bpm.*at least 1\.0 s \(1 bar at 240 bpm\)"):
-        run_job(JobSpec(kind="musicvae.sample", params={"pair_with": blink}, seed=0), ctx)
+        execute_run(JobSpec(kind="musicvae.sample", params={"pair_with": blink}, seed=0), ctx)
     # a 16-bar melody on a short visual plays its first bars, ending on a bar line
-    [mid] = run_job(JobSpec(kind="musicvae.sample", params={"pair_with": vid, "bars": 16}, seed=0), ctx)
+    [mid] = execute_run(JobSpec(kind="musicvae.sample", params={"pair_with": vid, "bars": 16}, seed=0), ctx)
     fit = catalogue.get(mid).recipe["fit"]
     assert fit["bars_played"] < 16 and catalogue.get(mid).duration == pytest.approx(8.0)
 
@@ -180,7 +181,7 @@ def test_16_bar_and_too_short_requests_point_the_right_way(mv_settings, catalogu
 def test_a_still_leaves_the_melody_its_own_length(mv_settings, catalogue, tmp_path):
     ctx = _ctx(mv_settings, catalogue, tmp_path)
     still = _visual(catalogue, None, kind="image")
-    [mid] = run_job(JobSpec(kind="musicvae.sample", params={"pair_with": still}, seed=0), ctx)
+    [mid] = execute_run(JobSpec(kind="musicvae.sample", params={"pair_with": still}, seed=0), ctx)
     art = catalogue.get(mid)
     assert "fit" not in art.recipe and art.recipe["tempo"] == 110.0
     assert art.duration == pytest.approx(32 * 60 / 110 / 4)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from catalogue import ArtworkDraft, MediaDraft
 from catalogue.models import Feature, Lineage, Run
 from gallery.errors import BadInput
-from generator import jobs
+from generator import registry
 from generator.schedule.windows import _claim, queued_runs, run_once, run_window
 
 NIGHT = {"name": "night", "start": "22:00", "end": "07:00"}
@@ -25,8 +25,8 @@ BOOM = "schedtestjobs:boom"
 @pytest.fixture
 def kinds(monkeypatch: pytest.MonkeyPatch) -> None:
     # Curation queues only kinds it knows; the workers resolve these as module:function.
-    monkeypatch.setitem(jobs.JOB_KINDS, GREY, GREY)
-    monkeypatch.setitem(jobs.JOB_KINDS, BOOM, BOOM)
+    monkeypatch.setitem(registry.KINDS, GREY, registry.JobKind(GREY, GREY))
+    monkeypatch.setitem(registry.KINDS, BOOM, registry.JobKind(BOOM, BOOM))
 
 
 def _parent(cat, job_kind: str, latent: list[float], title: str) -> int:  # noqa: ANN001

@@ -10,7 +10,8 @@ import pytest
 
 from gallery.errors import BadInput
 from generator.job_params import StyleGANWalk
-from generator.jobs import JobSpec, run_job
+from generator.jobs import JobSpec
+from generator.run import execute_run
 from generator.stylegan.checkpoints import load
 from generator.stylegan.jobs import walk_plan
 
@@ -31,7 +32,7 @@ def _probe(path):
 def test_endless_walk_video_and_recipe(job_ctx, catalogue, small_weights):
     params = {"model": str(small_weights), "mode": "endless", "seconds": 1.0, "seconds_per_keyframe": 0.5,
               "fps": 12, "size": 64}
-    (aid,) = run_job(JobSpec(kind="stylegan.walk", params=params, seed=5), job_ctx)
+    (aid,) = execute_run(JobSpec(kind="stylegan.walk", params=params, seed=5), job_ctx)
     art = catalogue.get(aid)
     assert art.kind == "walk" and art.duration == pytest.approx(1.0)
     tl = art.recipe["timeline"]
@@ -42,7 +43,7 @@ def test_endless_walk_video_and_recipe(job_ctx, catalogue, small_weights):
     assert n == 12 and "h264" in meta["codec"] and meta["size"] == (64, 64)
     assert {m.role for m in art.media} == {"video", "poster", "thumbnail"}
     # Re-running the recipe gives the same pixels (bit-for-bit on CPU).
-    (again,) = run_job(JobSpec(kind="stylegan.walk", params=params, seed=5), job_ctx)
+    (again,) = execute_run(JobSpec(kind="stylegan.walk", params=params, seed=5), job_ctx)
     assert _media(catalogue, catalogue.get(again), "poster")[0].sha256 == _media(catalogue, art, "poster")[0].sha256
 
 
@@ -60,7 +61,7 @@ def test_endless_segments_chain(small_weights):
 def test_other_walks(job_ctx, catalogue, small_weights, mode, space):
     params = {"model": str(small_weights), "mode": mode, "space": space, "seconds": 0.5, "fps": 8,
               "seconds_per_keyframe": 0.25, "size": 32, "constant_speed": mode == "chain"}
-    (aid,) = run_job(JobSpec(kind="stylegan.walk", params=params, seed=1), job_ctx)
+    (aid,) = execute_run(JobSpec(kind="stylegan.walk", params=params, seed=1), job_ctx)
     art = catalogue.get(aid)
     n = _probe(catalogue.media_path(_media(catalogue, art, "video")[0]))[1]
     assert n == (5 if mode == "chain" else 4)  # an open chain ends on its last keyframe
@@ -71,7 +72,7 @@ def test_other_walks(job_ctx, catalogue, small_weights, mode, space):
 
 
 def test_mix_grid(job_ctx, catalogue, small_weights):
-    (aid,) = run_job(JobSpec(kind="stylegan.mix", params={"model": str(small_weights), "row_seeds": [1, 2],
+    (aid,) = execute_run(JobSpec(kind="stylegan.mix", params={"model": str(small_weights), "row_seeds": [1, 2],
                                                           "col_seeds": [3, 4, 5], "layers": "middle",
                                                           "size": 32}, seed=0), job_ctx)
     art = catalogue.get(aid)
@@ -79,8 +80,8 @@ def test_mix_grid(job_ctx, catalogue, small_weights):
     assert (img.width, img.height) == (4 * 32, 3 * 32)
     assert art.recipe["layers"] == [4, 5, 6, 7]
     with pytest.raises(BadInput, match="layers"):
-        run_job(JobSpec(kind="stylegan.mix", params={"model": str(small_weights), "layers": "ears"}, seed=0),
-                job_ctx)
+        execute_run(JobSpec(kind="stylegan.mix", params={"model": str(small_weights), "layers": "ears"}, seed=0),
+                    job_ctx)
 
 
 def test_bend_ops_change_the_picture_deterministically(job_ctx, small_weights):
@@ -106,17 +107,17 @@ def test_bend_ops_change_the_picture_deterministically(job_ctx, small_weights):
 
 def test_bend_job_and_bent_walk(job_ctx, catalogue, small_weights):
     bends = [{"layer": "b16.conv0", "op": "rotate", "amount": 90, "fraction": 0.5, "seed": 2}]
-    ids = run_job(JobSpec(kind="stylegan.bend", params={"model": str(small_weights), "bends": bends,
+    ids = execute_run(JobSpec(kind="stylegan.bend", params={"model": str(small_weights), "bends": bends,
                                                         "seeds": [1, 2], "size": 32}, seed=0), job_ctx)
     arts = [catalogue.get(i) for i in ids]
     assert [a.kind for a in arts] == ["bend", "bend"] and len(arts[0].recipe["bends"][0]["channels"]) == 8  # half of 16
-    (wid,) = run_job(JobSpec(kind="stylegan.walk", params={"model": str(small_weights), "bends": bends,
+    (wid,) = execute_run(JobSpec(kind="stylegan.walk", params={"model": str(small_weights), "bends": bends,
                                                            "seconds": 0.25, "fps": 8, "size": 32}, seed=0), job_ctx)
     assert catalogue.get(wid).recipe["bends"] == arts[0].recipe["bends"]
 
 
 def test_uncanny_scores_fall(job_ctx, catalogue, small_weights):
-    (aid,) = run_job(JobSpec(kind="stylegan.uncanny", params={"model": str(small_weights), "steps": 6,
+    (aid,) = execute_run(JobSpec(kind="stylegan.uncanny", params={"model": str(small_weights), "steps": 6,
                                                               "snapshot_every": 3, "faces": 2, "size": 32,
                                                               "batch": 2, "lr": 0.01, "schedule": "even"},
                                      seed=0), job_ctx)
@@ -136,7 +137,7 @@ def test_project_recovers_a_generated_image(job_ctx, catalogue, small_weights, t
     target = render(m.G, z_to_ws(m.G, np.random.default_rng(42).standard_normal((1, m.G.z_dim)), 1.0))[0]
     p = tmp_path / "target.png"
     cv2.imwrite(str(p), cv2.cvtColor(target, cv2.COLOR_RGB2BGR))
-    (aid,) = run_job(JobSpec(kind="stylegan.project", params={"model": str(small_weights), "image": str(p),
+    (aid,) = execute_run(JobSpec(kind="stylegan.project", params={"model": str(small_weights), "image": str(p),
                                                               "steps": 60, "size": 32}, seed=0), job_ctx)
     art = catalogue.get(aid)
     r = art.recipe
@@ -151,8 +152,8 @@ def test_project_recovers_a_generated_image(job_ctx, catalogue, small_weights, t
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
     with pytest.raises(BadInput, match="not a readable image"):
-        run_job(JobSpec(kind="stylegan.project", params={"model": str(small_weights), "image": str(bad)}, seed=0),
-                job_ctx)
+        execute_run(JobSpec(kind="stylegan.project", params={"model": str(small_weights), "image": str(bad)}, seed=0),
+                    job_ctx)
 
 
 def test_cli_generate_and_bad_input(config_file, small_weights, capsys):

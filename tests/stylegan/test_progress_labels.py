@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from generator.jobs import JobSpec, run_job
+from generator.jobs import JobSpec
+from generator.run import execute_run
 
 
 class Recorder:
@@ -31,7 +32,7 @@ class Recorder:
 def test_walk_project_uncanny_report_every_stage_to_its_end(job_ctx, small_weights, tmp_path):
     rec = Recorder()
     job_ctx.progress = rec
-    run_job(JobSpec(kind="stylegan.walk", params={"model": str(small_weights), "seconds": 0.5, "fps": 6,
+    execute_run(JobSpec(kind="stylegan.walk", params={"model": str(small_weights), "seconds": 0.5, "fps": 6,
                                                   "seconds_per_keyframe": 0.25, "size": 32}, seed=1), job_ctx)
     assert rec.stages()[:2] == ["rendering frames", "saving to the catalogue"]
     assert rec.last("rendering frames") == (4, 4)  # 2 segments of round(0.25 s * 6 fps) = 2 frames
@@ -41,12 +42,12 @@ def test_walk_project_uncanny_report_every_stage_to_its_end(job_ctx, small_weigh
     face = tmp_path / "face.png"
     cv2.imwrite(str(face), np.full((40, 40, 3), 128, np.uint8))
     rec.calls.clear()
-    run_job(JobSpec(kind="stylegan.project", params={"model": str(small_weights), "image": str(face), "steps": 6},
+    execute_run(JobSpec(kind="stylegan.project", params={"model": str(small_weights), "image": str(face), "steps": 6},
                     seed=0), job_ctx)
     assert rec.stages()[0] == "projecting (W, then W+)" and rec.last("projecting (W, then W+)") == (6, 6)
 
     rec.calls.clear()
-    run_job(JobSpec(kind="stylegan.uncanny", params={"model": str(small_weights), "steps": 4, "snapshot_every": 2,
+    execute_run(JobSpec(kind="stylegan.uncanny", params={"model": str(small_weights), "steps": 4, "snapshot_every": 2,
                                                      "faces": 1, "size": 32, "fps": 4,
                                                      "seconds_per_snapshot": 0.5}, seed=0), job_ctx)
     tune = "fine-tuning against D (inverted)"
@@ -57,7 +58,7 @@ def test_walk_project_uncanny_report_every_stage_to_its_end(job_ctx, small_weigh
 
 def test_a_job_without_progress_runs_as_before(job_ctx, small_weights):
     assert job_ctx.progress is None
-    (aid,) = run_job(JobSpec(kind="stylegan.walk", params={"model": str(small_weights), "seconds": 0.25, "fps": 4,
+    (aid,) = execute_run(JobSpec(kind="stylegan.walk", params={"model": str(small_weights), "seconds": 0.25, "fps": 4,
                                                            "size": 32}, seed=2), job_ctx)
     assert aid > 0
 
@@ -65,7 +66,7 @@ def test_a_job_without_progress_runs_as_before(job_ctx, small_weights):
 @pytest.mark.parametrize("layers", ["coarse", "fine", [1, 3]])
 def test_mix_grid_labels_headers_and_fills_the_corner(job_ctx, catalogue, small_weights, layers):
     def grid(labels: bool) -> tuple[np.ndarray, dict]:
-        (aid,) = run_job(JobSpec(kind="stylegan.mix", params={
+        (aid,) = execute_run(JobSpec(kind="stylegan.mix", params={
             "model": str(small_weights), "row_seeds": [1, 2], "col_seeds": [3, 4, 5], "layers": layers,
             "size": 48, "labels": labels}, seed=0), job_ctx)
         art = catalogue.get(aid)

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from generator.datasets.faces import make_faces
-from generator.jobs import JobSpec, run_job
+from generator.jobs import JobSpec
+from generator.run import execute_run
 from generator.stylegan.checkpoints import SHIPPED, load
 from generator.stylegan.presets import preset
 from generator.stylegan.render import render, z_to_ws
@@ -39,6 +40,6 @@ def test_generated_faces_resemble_the_dataset():
 
 
 def test_walk_with_shipped_model(job_ctx, catalogue):
-    (aid,) = run_job(JobSpec(kind="stylegan.walk", params={"seconds": 0.5, "fps": 8, "size": 64}, seed=1), job_ctx)
+    (aid,) = execute_run(JobSpec(kind="stylegan.walk", params={"seconds": 0.5, "fps": 8, "size": 64}, seed=1), job_ctx)
     art = catalogue.get(aid)
     assert art.recipe["model"]["name"] == "tiny-faces64" and art.duration == 0.5

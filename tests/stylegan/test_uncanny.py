@@ -8,7 +8,8 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from generator.jobs import JobSpec, run_job
+from generator.jobs import JobSpec
+from generator.run import execute_run
 from generator.stylegan import uncanny
 from generator.stylegan.checkpoints import load
 from generator.stylegan.uncanny import along_path, amplify, even_steps, n_snapshots, path_schedule
@@ -106,7 +107,7 @@ def test_uncanny_job_video_and_a_repeated_request_is_not_recomputed(job_ctx, cat
                                                                       monkeypatch, caplog) -> None:
     params = {"model": str(small_weights), "steps": 8, "snapshot_every": 4, "faces": 2, "size": 32, "batch": 2,
               "lr": 0.01, "fps": 8, "seconds_per_snapshot": 0.5}
-    (aid,) = run_job(JobSpec(kind="stylegan.uncanny", params=params, seed=0), job_ctx)
+    (aid,) = execute_run(JobSpec(kind="stylegan.uncanny", params=params, seed=0), job_ctx)
     art = catalogue.get(aid)
     r = art.recipe
     assert r["schedule"] == "path" and len(r["snapshot_steps"]) == 3 and r["recorded_steps"] == 9
@@ -120,13 +121,13 @@ def test_uncanny_job_video_and_a_repeated_request_is_not_recomputed(job_ctx, cat
 
     monkeypatch.setattr(uncanny, "amplify", boom)
     with caplog.at_level("INFO", logger="gallery.job"):
-        again = run_job(JobSpec(kind="stylegan.uncanny", params=params, seed=0), job_ctx)
+        again = execute_run(JobSpec(kind="stylegan.uncanny", params=params, seed=0), job_ctx)
     assert again == [aid] and f"artwork {aid} already has this recipe" in caplog.text
     for changed in ({"steps": 9}, {"lr": 0.02}, {"schedule": "even"}, {"faces": 3}):
         with pytest.raises(AssertionError, match="recomputed"):
-            run_job(JobSpec(kind="stylegan.uncanny", params=dict(params, **changed), seed=0), job_ctx)
+            execute_run(JobSpec(kind="stylegan.uncanny", params=dict(params, **changed), seed=0), job_ctx)
     with pytest.raises(AssertionError, match="recomputed"):
-        run_job(JobSpec(kind="stylegan.uncanny", params=params, seed=1), job_ctx)
+        execute_run(JobSpec(kind="stylegan.uncanny", params=params, seed=1), job_ctx)
 
 
 def test_decaying_drifts_collapse_with_even_steps_but_not_with_the_path_schedule() -> None:

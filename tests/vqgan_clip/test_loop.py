@@ -171,7 +171,8 @@ def test_robust_guide_paints_the_colour_named(colour: str) -> None:
 
 def test_tv_weight_default_follows_the_vqgan(tmp_path: Path) -> None:
     from gallery.config import load_settings
-    from generator.job_params import VQClipProgression, validate_params
+    from generator.job_params import VQClipProgression
+    from generator.registry import validate as validate_params
     from generator.vqgan_clip.jobs import TINY_TV_WEIGHT, build_params
 
     def settings(**vq):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from generator.jobs import JobContext, JobSpec, run_job
+from generator.jobs import JobContext, JobSpec
+from generator.run import execute_run
 
 
 def test_progression_reports_loading_every_step_and_the_video(settings, catalogue, tmp_path):
     calls: list[tuple[str, float, float | None]] = []
     ctx = JobContext(settings=settings, catalogue=catalogue, workdir=tmp_path / "work",
                      progress=lambda stage, done, total=None, **f: calls.append((stage, done, total)))
-    run_job(JobSpec(kind="vqclip.progression", params={"prompt": "a red circle^a blue square", "iterations": 4,
+    execute_run(JobSpec(kind="vqclip.progression", params={"prompt": "a red circle^a blue square", "iterations": 4,
                                                        "story_every": 2, "cutouts": 2, "size": 32}, seed=1), ctx)
     stages = []
     for s, _, _ in calls:

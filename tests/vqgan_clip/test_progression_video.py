@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from gallery.errors import BadInput
-from generator.job_params import validate_params
-from generator.jobs import JobContext, JobSpec, run_job
+from generator.jobs import JobContext, JobSpec
+from generator.registry import validate as validate_params
+from generator.run import execute_run
 from generator.vqgan_clip.jobs import VideoStream, build_params, frame_times, progression_title
 from generator.vqgan_clip.loop import LoopParams, frame_iterations, run_loop
 from generator.vqgan_clip.prompts import parse_story
@@ -63,7 +64,7 @@ def test_progression_video_has_iterations_over_stride_frames(settings, catalogue
                                                                stride) -> None:
     ctx = JobContext(settings=settings, catalogue=catalogue, workdir=tmp_path / "work", seed=0)
     story = "a large red circle ^ a blue square|red:-0.5 ^ green:-1|a yellow star"
-    (aid,) = run_job(JobSpec(kind="vqclip.progression", params={
+    (aid,) = execute_run(JobSpec(kind="vqclip.progression", params={
         "prompt": story, "iterations": iterations, "cutouts": 2, "video_stride": stride,
         "snapshots": [0, iterations // 2, iterations]}, seed=1), ctx)
     art = catalogue.get(aid)

@@ -1,0 +1,75 @@
+"""One way to run a job: :func:`execute_run` (the worker, the command line, curation's "run now" and the demos).
+
+It resolves the kind (``generator.registry``), validates the params against the kind's model, calls the
+job as ``fn(p, ctx)`` with ``ctx.seed`` (the spec's seed, else the context's), ``ctx.vary`` and
+``ctx.parents`` set from the spec, saves every draft it returned in one transaction (all or nothing),
+then runs the after-save hooks. Hooks are how work outside the generator reacts to new artworks
+(curation's features on insert): the front door registers them (``gallery.wiring``), so generator code
+never imports those packages. A hook's failure is logged, never raised: the artworks are already saved.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from gallery.progress import report
+from generator import registry
+
+if TYPE_CHECKING:
+    from generator.jobs import JobContext, JobSpec
+
+AfterSave = Callable[["JobContext", list[int]], None]
+log = logging.getLogger(__name__)
+_AFTER_SAVE: list[AfterSave] = []
+
+
+def after_save(hook: AfterSave) -> AfterSave:
+    """Register ``hook(ctx, artwork_ids)`` to run after each job's artworks are saved (once per hook)."""
+    if hook not in _AFTER_SAVE:
+        _AFTER_SAVE.append(hook)
+    return hook
+
+
+def after_save_hooks() -> list[AfterSave]:
+    return list(_AFTER_SAVE)
+
+
+def run_after_save(ctx: JobContext, ids: list[int]) -> None:
+    """Run the registered hooks on the artworks ``ids``; a failing hook is logged and the next one runs."""
+    for hook in list(_AFTER_SAVE):
+        try:
+            hook(ctx, list(ids))
+        except Exception:  # noqa: BLE001 - the artworks are saved; a hook's work is a bonus
+            (ctx.log or log).warning("after-save hook %s failed for artworks %s", getattr(hook, "__name__", hook),
+                                     ids, exc_info=True)
+
+
+def job_params(spec: JobSpec, seed: int) -> object:
+    """What the job function gets as ``p``: the kind's params model instance, or for a kind without a model
+    (noop, a custom ``module:function``) the dict with ``seed`` (and ``vary``/``parents`` when set) as before."""
+    p = registry.validate(spec.kind, spec.params)
+    if isinstance(p, dict):
+        extra = {k: v for k, v in (("vary", spec.vary), ("parents", spec.parents)) if v}
+        return {**p, **extra, "seed": seed}
+    return p
+
+
+def execute_run(spec: JobSpec, ctx: JobContext, *, hooks: bool = True) -> list[int]:
+    """Run ``spec`` in this process and add what it made to the catalogue in one transaction; returns the
+    artwork ids. ``hooks=False`` leaves the after-save hooks to the caller (:func:`run_after_save`: the
+    worker runs them once its run row says done)."""
+    fn = registry.resolve(spec.kind)
+    ctx.seed = spec.seed if spec.seed is not None else ctx.seed
+    ctx.vary, ctx.parents = list(spec.vary), [list(p) for p in spec.parents]
+    drafts = list(fn(job_params(spec, ctx.seed), ctx))
+    for d in drafts:
+        if ctx.run_id is not None and d.run_id is None:
+            d.run_id = ctx.run_id
+    report(ctx, "saving to the catalogue", 0, len(drafts))
+    ids = list(ctx.catalogue.add_many(drafts)) if drafts else []
+    report(ctx, "saving to the catalogue", len(drafts), len(drafts))
+    if hooks and ids:
+        run_after_save(ctx, ids)
+    return ids
