@@ -19,7 +19,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                    size: int = typer.Option(256, min=16, max=4096), seed: int = typer.Option(0, min=0),
                    as_json: bool = typer.Option(False, "--json")) -> None:
         """Procedurally drawn images (no model): a quick way to fill a catalogue."""
-        from gallery.results import generate
+        from generator.cli_run import generate
 
         generate(state(ctx), "procedural.images", {"count": count, "size": size}, seed, as_json)
 

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from catalogue import ArtworkDraft, MediaDraft
+from gallery.imaging import png_bytes, thumbnail
 from generator.registry import CannotVary
 
 if TYPE_CHECKING:
@@ -42,15 +43,6 @@ def draw(seed: int, size: int = 256) -> np.ndarray:
     return img
 
 
-def png_bytes(rgb: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return buf.tobytes()
-
-
-def thumbnail(rgb: np.ndarray, side: int = 128) -> np.ndarray:
-    return cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA)
 
 
 def run(params: ProceduralImages, ctx: JobContext) -> list[ArtworkDraft]:
@@ -66,7 +58,7 @@ def run(params: ProceduralImages, ctx: JobContext) -> list[ArtworkDraft]:
             kind="image", title=f"Composition {s}",
             recipe={"generator": "procedural.images", "version": 1, "seed": s, "size": size},
             media=[MediaDraft(role="image", mime="image/png", data=png_bytes(img), width=size, height=size),
-                   MediaDraft(role="thumbnail", mime="image/png", data=png_bytes(thumbnail(img)), width=128,
+                   MediaDraft(role="thumbnail", mime="image/png", data=png_bytes(thumbnail(img, upscale="area")), width=128,
                               height=128)],
             tags=["procedural"],
         ))

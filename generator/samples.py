@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from catalogue import ArtworkDraft, MediaDraft
+from gallery.imaging import png_bytes
 from generator import procedural
 
 
@@ -52,12 +53,12 @@ def image_draft(seed: int, size: int = 64, title: str | None = None) -> ArtworkD
     img = procedural.draw(seed, size)
     return ArtworkDraft(kind="image", title=title or f"Composition {seed}",
                         recipe={"generator": "test.images", "seed": seed},
-                        media=[MediaDraft(role="image", mime="image/png", data=procedural.png_bytes(img),
+                        media=[MediaDraft(role="image", mime="image/png", data=png_bytes(img),
                                           width=size, height=size)])
 
 
 def solid_png(rgb: tuple[int, int, int], w: int = 32, h: int = 32) -> bytes:
-    return procedural.png_bytes(np.full((h, w, 3), rgb, np.uint8))
+    return png_bytes(np.full((h, w, 3), rgb, np.uint8))
 
 
 def video_draft(tmp: Path, seconds: float = 2.0, fps: float = 10, size: int = 32, seed: int = 0,
@@ -73,7 +74,7 @@ def video_draft(tmp: Path, seconds: float = 2.0, fps: float = 10, size: int = 32
             f = np.broadcast_to((x + i * 20 + seed * 40) % 256, (size, size, 3)).astype(np.uint8)
         frames.append(f)
     data = mp4_bytes(frames, fps, tmp)
-    poster = procedural.png_bytes(frames[0])
+    poster = png_bytes(frames[0])
     return ArtworkDraft(kind=kind, title=f"Walk {seed}", duration=seconds,
                         recipe={"generator": "test.walk", "seed": seed,
                                 "timeline": {"duration": seconds, "fps": fps, "keyframe_times": [0, seconds]}},

@@ -188,7 +188,9 @@ def catalogue_refresh(tmp: Path, n: int) -> list[tuple[str, float]]:
 
     s = load_settings(None, environ={}, overrides={"data_dir": str(tmp / "big"), "catalogue": {"fsync": False}})
     cat = open_catalogue(s)
-    png = procedural.png_bytes(procedural.draw(0, 16))
+    from gallery.imaging import png_bytes
+
+    png = png_bytes(procedural.draw(0, 16))
     for k in range(0, n, 500):
         cat.add_many([ArtworkDraft(kind="image", title=f"w{i}", recipe={"i": i},
                                    media=[MediaDraft(role="image", mime="image/png", data=png)])

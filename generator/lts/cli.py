@@ -80,7 +80,8 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
             save_wav: Path | None = typer.Option(None, "--save-wav", help="also copy the WAV here"),
             as_json: bool = typer.Option(False, "--json")) -> None:
         """A soundscape between two sounds along a curve, or paired to a visual artwork's timeline."""
-        from gallery.results import generate, print_artworks
+        from gallery.results import print_artworks
+        from generator.cli_run import generate
 
         st = state(ctx)
         params: dict = {"mode": "timeline" if visual is not None else "between"}

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from catalogue import ArtworkDraft, MediaDraft
+from catalogue.models import SOUND_KINDS
 from gallery.errors import BadInput
 from generator.variation import perturb, vary_steps
 
@@ -46,7 +47,7 @@ def visual_timeline(catalogue: Catalogue, visual_id: int, fallback: dict[str, An
     art = catalogue.get(int(visual_id))
     if art is None:
         raise BadInput(f"visual artwork {visual_id} is not in the catalogue")
-    if art.kind in ("soundscape", "melody"):
+    if art.kind in SOUND_KINDS:
         raise BadInput(f"artwork {visual_id} is a {art.kind}, not a visual artwork")
     tl = (art.recipe or {}).get("timeline") or fallback
     if tl is None and art.duration:

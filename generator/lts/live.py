@@ -187,9 +187,9 @@ class LiveServer:
         return ("generating", float(self.params["duration"]))
 
     def _generate(self, client) -> None:
-        from generator.registry import validate as validate_params
         from generator.jobs import JobContext
         from generator.lts.jobs import soundscape
+        from generator.registry import validate as validate_params
 
         try:
             ctx = JobContext(settings=self.settings, catalogue=_NoWrite(self.catalogue),

@@ -27,7 +27,7 @@ def _parse_attributes(values: list[str]) -> dict[str, float]:
 
 
 def _run(ctx: typer.Context, kind: str, params: dict, seed: int, as_json: bool) -> None:
-    from gallery.results import generate
+    from generator.cli_run import generate
 
     st = state(ctx)
     generate(st, kind, params, seed, as_json, workdir=st.settings.path("work/musicvae"))

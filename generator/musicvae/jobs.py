@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from catalogue import ArtworkDraft, MediaDraft
+from catalogue.models import SOUND_KINDS
 from gallery.errors import BadInput
 from gallery.imaging import png_size, thumbnail_png
 from gallery.progress import report
@@ -273,7 +274,7 @@ def _visual_duration(params: _MusicVAECommon, ctx: JobContext) -> tuple[int, flo
     art = ctx.catalogue.get(int(vid))
     if art is None:
         raise BadInput(f"pair_with: no artwork {vid} in the catalogue")
-    if art.kind in ("soundscape", "melody"):
+    if art.kind in SOUND_KINDS:
         raise BadInput(f"pair_with: artwork {vid} is a {art.kind}; pair a melody with a visual artwork")
     timeline = dict((art.recipe or {}).get("timeline") or {})
     duration = art.duration or timeline.get("duration")

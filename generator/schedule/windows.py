@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from catalogue.models import Artwork, Run, utcnow
+from catalogue.models import VISUAL_KINDS, Artwork, Run, utcnow
 from gallery.errors import BadInput
 from generator.schedule.calendar import Clock, SystemClock, as_utc, zone
 from generator.schedule.guards import guard_reason
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gallery.schedule")
 
-VISUAL_KINDS = ("image", "walk", "mix", "projection", "uncanny", "bend", "progression")
 FINAL_STATES = ("done", "failed", "failed-interrupted", "timed-out", "skipped")
 NOT_DONE_STATES = ("failed", "failed-interrupted", "timed-out", "skipped")
 MIN_JOB_S = 2.0  # a job starts only with at least this long (plus kill_grace_s) left in its window

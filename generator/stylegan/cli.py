@@ -37,7 +37,7 @@ def parse_bend(text: str) -> dict[str, Any]:
 
 
 def _run(ctx: typer.Context, kind: str, params: dict[str, Any], seed: int, as_json: bool) -> list[int]:
-    from gallery.results import generate
+    from generator.cli_run import generate
 
     return generate(state(ctx), kind, params, seed, as_json)
 

@@ -5,7 +5,6 @@ plus a small pull towards w_avg so that w stays in the region the mapping networ
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
+from gallery.hashing import sha256_file
 from gallery.media import DEFAULTS as MEDIA_DEFAULTS
 from gallery.media import limits_of, probe_image, read_image
 from generator.stylegan.common import common, load_model, make_recipe, still_media
@@ -145,7 +145,7 @@ def project_job(params: StyleGANProject, ctx: JobContext) -> list[ArtworkDraft]:
     comparison = np.concatenate([resize(target, s), resize(p.image_w, s)] +
                                 ([resize(p.image_wplus, s)] if p.image_wplus is not None else []), axis=1)
     recipe = make_recipe("project", m, c, steps=steps, lr=lr, wplus=wplus,
-                         target={"name": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()},
+                         target={"name": path.name, "sha256": sha256_file(path)},
                          w=[float(v) for v in p.w.cpu()],
                          ws=[[float(v) for v in row] for row in p.wplus.cpu()] if p.wplus is not None else None,
                          loss_w=p.loss_w, loss_wplus=p.loss_wplus)

@@ -41,7 +41,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                as_json: bool = typer.Option(False, "--json")) -> None:
         """Text-steered progression: VQGAN latent optimised against CLIP (frames, video, final image)."""
         from gallery.errors import BadInput
-        from gallery.results import generate
+        from generator.cli_run import generate
 
         snaps = None
         if snapshots:

@@ -9,7 +9,6 @@ video's frames go to the encoder as the loop decodes them; none are kept in memo
 from __future__ import annotations
 
 import bisect
-import hashlib
 import platform
 import tempfile
 from pathlib import Path
@@ -20,6 +19,8 @@ import numpy as np
 
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
+from gallery.hashing import sha256_file
+from gallery.imaging import png_bytes, thumbnail
 from gallery.media import DEFAULTS as MEDIA_DEFAULTS
 from gallery.media import limits_of
 from gallery.media import read_image as read_media_image
@@ -47,12 +48,6 @@ def default_tv_weight(settings: Settings) -> float:
     return TINY_TV_WEIGHT if resolve(settings)[0] == SHIPPED_VQGAN else 0.0
 
 
-def png_bytes(rgb: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return buf.tobytes()
-
 
 # Image prompts and init images are decoded reduced to no less than this on the short side (CLIP looks at
 # 224, the loop's canvas is at most a few hundred pixels a side).
@@ -68,11 +63,7 @@ def read_image(path: str | Path, what: str, max_pixels: int = MEDIA_DEFAULTS.max
     if not p.is_file():
         raise BadInput(f"{what} {p} does not exist")
     arr = read_media_image(p, what=f"{what} {p}", max_pixels=max_pixels, fit=(side, side), cover=True)
-    h = hashlib.sha256()
-    with p.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return arr, h.hexdigest()
+    return arr, sha256_file(p)
 
 
 def parse_image_prompt(s: str) -> tuple[str, float]:
@@ -85,12 +76,6 @@ def parse_image_prompt(s: str) -> tuple[str, float]:
             pass
     return s, 1.0
 
-
-def thumbnail(rgb: np.ndarray, side: int = 128) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    s = side / max(h, w)
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_NEAREST
-    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
 
 
 def grid(images: list[np.ndarray]) -> np.ndarray:
@@ -319,7 +304,7 @@ def progression(params: VQClipProgression, ctx: JobContext) -> list[ArtworkDraft
                             width=lp.width * len(iters), height=lp.height, meta={"iterations": iters}))
     media.append(MediaDraft(role="poster", mime="image/png", data=png_bytes(final), width=lp.width,
                             height=lp.height, meta={"iteration": lp.iterations}))
-    th = thumbnail(final)
+    th = thumbnail(final, upscale="nearest")
     media.append(MediaDraft(role="thumbnail", mime="image/png", data=png_bytes(th), width=th.shape[1],
                             height=th.shape[0]))
     media.append(video_media)

@@ -22,13 +22,7 @@ PACKAGES = ("catalogue", "curation", "gallery", "generator", "installation", "mi
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 # Imports that close a cycle today and that another branch of issue 22 removes. Each one must still be
 # there (delete it here when it is gone), as import-linter's ignore_imports must match.
-KNOWN_CYCLE_EDGES = {
-    # removed by h/core (schedule_settings checks kinds against the torch-free registry)
-    ("generator.schedule_settings", "generator.jobs"),
-    # removed by h/typed (the stylegan jobs' shared helpers get their own module)
-    ("generator.stylegan.project", "generator.stylegan.jobs"),
-    ("generator.stylegan.uncanny", "generator.stylegan.jobs"),
-}
+KNOWN_CYCLE_EDGES: set[tuple[str, str]] = set()
 
 
 def import_graph() -> grimp.ImportGraph:

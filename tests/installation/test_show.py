@@ -9,6 +9,7 @@ import numpy as np
 import psutil
 import pytest
 
+from gallery.imaging import png_bytes
 from generator.samples import image_draft, sound_draft, video_draft
 from installation.audio import RecordAudio
 from installation.programme import CatalogueSource
@@ -128,10 +129,9 @@ def test_label_fades_in_and_out(gl_ctx, settings, catalogue):
     catalogue.add(image_draft(1, size=8))
     # a black picture so only the label lights pixels
     from catalogue import ArtworkDraft, MediaDraft
-    from generator import procedural
 
     catalogue.add(ArtworkDraft(kind="image", title="Black", recipe={"k": 1}, media=[MediaDraft(
-        role="image", mime="image/png", data=procedural.png_bytes(np.zeros((8, 8, 3), np.uint8)))]))
+        role="image", mime="image/png", data=png_bytes(np.zeros((8, 8, 3), np.uint8)))]))
     show, r, fbo, _, _ = make_show(gl_ctx, settings, catalogue, w=320, h=180, fresh_hours=48,
                                    durations={"image": 6.0}, transition_seconds=0.5, label_seconds=1.0,
                                    label_fade=0.5, fit="contain")

@@ -100,7 +100,8 @@ def _ctx(settings, catalogue, tmp_path, seed=0):
 
 
 def _visual(catalogue, duration=4.0, kt=(0.0, 2.0, 4.0), loop=True, kind="walk") -> int:
-    from generator.procedural import draw, png_bytes
+    from gallery.imaging import png_bytes
+    from generator.procedural import draw
 
     png = png_bytes(draw(1, 64))
     recipe = {"generator": "test", "loop": loop}
