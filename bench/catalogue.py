@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from catalogue import ArtworkDraft, Catalogue, MediaDraft  # noqa: E402
-from catalogue.models import Artwork  # noqa: E402
+from catalogue import ArtworkDraft, Catalogue, MediaDraft
+from catalogue.models import Artwork
 
 KINDS = ["image", "walk", "progression", "soundscape", "melody"]
-T0 = datetime(2026, 1, 1)
+T0 = datetime(2026, 1, 1)  # noqa: DTZ001 - the catalogue stores naive UTC
 
 
 def draft(i: int) -> ArtworkDraft:

@@ -26,8 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from gallery.config import load_settings  # noqa: E402
-from gallery.errors import ConfigError  # noqa: E402
+from gallery.config import load_settings
+from gallery.errors import ConfigError
 
 
 def laughs(depth: int, fanout: int, at: str) -> str:

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from curation.index import VectorIndex  # noqa: E402
+from curation.index import VectorIndex
 
 
 def clustered(n: int, dim: int, seed: int, clusters: int = 2000, spread: float = 0.6) -> np.ndarray:
@@ -48,7 +48,7 @@ def brute(vecs: np.ndarray, ids: np.ndarray, q: np.ndarray, k: int) -> list[int]
     return ids[top[np.argsort(-s[top])]].tolist()
 
 
-def timed(fn, queries):  # noqa: ANN001, ANN201
+def timed(fn, queries):
     lat, res = [], []
     fn(queries[0])  # warm-up
     for q in queries:

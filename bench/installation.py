@@ -27,9 +27,9 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from bench.installation_bench.crossfades import (  # noqa: E402
+from bench.installation_bench.crossfades import (
     PYGAME,
     PYGAME_X11,
     H,
@@ -38,7 +38,7 @@ from bench.installation_bench.crossfades import (  # noqa: E402
     pct,
     square_crossfades,
 )
-from bench.installation_bench.show import (  # noqa: E402
+from bench.installation_bench.show import (
     av_offset,
     catalogue_refresh,
     gl_videos,
@@ -46,7 +46,7 @@ from bench.installation_bench.show import (  # noqa: E402
     memory,
     show_still,
 )
-from bench.installation_bench.window import crossfades_window, window_child  # noqa: E402
+from bench.installation_bench.window import crossfades_window, window_child
 
 
 def print_crossfades(title: str, res: dict[str, tuple[list[float], list[float]]],

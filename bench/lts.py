@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("NUMBA_CACHE_DIR", "/tmp/numba-cache")
 
-from generator.datasets.sounds import harmonic_test_audio as harmonic  # noqa: E402
+from generator.datasets.sounds import harmonic_test_audio as harmonic
 
 
 def compare(spec, S_lib: np.ndarray, S_ours: np.ndarray, n: int, repeats: int, lib_iters=(1, 8, 32),
@@ -39,7 +39,7 @@ def compare(spec, S_lib: np.ndarray, S_ours: np.ndarray, n: int, repeats: int, l
     from generator.lts.phase import recover, spectral_convergence
 
     dur = n / spec.sr
-    kw = dict(sr=spec.sr, hop_length=spec.hop, fmin=spec.fmin, n_bins=spec.n_bins, bins_per_octave=spec.bins_per_octave)
+    kw = {"sr": spec.sr, "hop_length": spec.hop, "fmin": spec.fmin, "n_bins": spec.n_bins, "bins_per_octave": spec.bins_per_octave}
     gkw = {k: v for k, v in kw.items() if k != "n_bins"}
 
     def lib_sc(y: np.ndarray) -> float:
@@ -186,8 +186,8 @@ def main() -> None:
         cases.append((f"{args.audio.name} ({len(x) / spec.sr:.1f} s), reference CQT", spec, *signal_case(x, spec), FEW))
     if args.checkpoint.is_file():
         dspec, S, label, n = decoded_case(args.checkpoint, args.seconds)
-        cases.append((f"VAE-decoded frames {label} ({args.checkpoint.name}, {dspec.n_bins} bins), "
-                      f"{n / dspec.sr:.1f} s; both methods get the same frames", dspec, librosa_frames(S), S, n, FEW))
+        cases.append(((f"VAE-decoded frames {label} ({args.checkpoint.name}, {dspec.n_bins} bins), "
+                      f"{n / dspec.sr:.1f} s; both methods get the same frames"), dspec, librosa_frames(S), S, n, FEW))
     for title, sp, S_lib, S_ours, n, which in cases:
         print(f"\n## Phase recovery: {title}\n")
         print(f"| {'method':44s} | {'x real time':>11s} | {'SC (own CQT)':>12s} | {'SC (librosa CQT)':>16s} |")

@@ -149,7 +149,7 @@ def child(path_name: str, impl: str, image: Path, data_dir: Path) -> dict:
         result = f"ok {tuple(getattr(out, 'shape', ()))}" if hasattr(out, "shape") else "ok"
     except MemoryError:
         result = "MemoryError"
-    except Exception as e:  # the figure is what counts; say how it ended
+    except Exception as e:  # noqa: BLE001 - the figure is what counts; say how it ended
         code = getattr(e, "exit_code", None)
         result = f"refused ({type(e).__name__}{', exit ' + str(code) if code else ''})"
         if isinstance(e, RuntimeError) and str(e).startswith("HTTP"):

@@ -29,8 +29,8 @@ from eth_tester import EthereumTester, PyEVMBackend
 from web3 import EthereumTesterProvider, Web3
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-from minting.chain import contract_interface  # noqa: E402
-from minting.settings import MintingSettings  # noqa: E402
+from minting.chain import contract_interface
+from minting.settings import MintingSettings
 
 QUICK = "--quick" in sys.argv
 IPFS_CAR = Path(__file__).resolve().parents[1] / "minting" / "contracts" / "node_modules" / "ipfs-car" / "bin.js"

@@ -80,7 +80,7 @@ def main() -> None:
     for bars in (2, 16):
         loaded = load_model(settings, bars)
         info = loaded.info
-        data, report = training_data(settings, bars, sources=info.get("sources") or None,
+        data, _report = training_data(settings, bars, sources=info.get("sources") or None,
                                      play_repeats=bool(info.get("play_repeats", False)))
         h = data["heldout"]
         if len(h) > args.max_heldout:

@@ -18,19 +18,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import soundfile as sf  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+import soundfile as sf
+from sqlalchemy import select
 
-from catalogue import open_catalogue  # noqa: E402
-from catalogue.models import Pairing, Run  # noqa: E402
-from gallery.config import load_settings  # noqa: E402
-from generator.schedule.plan import Compression  # noqa: E402
-from generator.schedule.windows import run_once  # noqa: E402
+from catalogue import open_catalogue
+from catalogue.models import Pairing, Run
+from gallery.config import load_settings
+from generator.schedule.plan import Compression
+from generator.schedule.windows import run_once
 
 NOT_DONE = ("failed", "failed-interrupted", "timed-out")
 
 
-def paired(cat, run_ids: list[int]) -> list[tuple]:  # noqa: ANN001
+def paired(cat, run_ids: list[int]) -> list[tuple]:
     with cat.read() as s:
         made = [a for r in s.scalars(select(Run).where(Run.id.in_(run_ids))) for a in (r.artwork_ids or [])]
         pairs = [(p.visual_id, p.sound_id, p.timeline) for p in

@@ -31,16 +31,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from catalogue import open_catalogue  # noqa: E402
-from catalogue.models import Run, utcnow  # noqa: E402
-from gallery.config import Settings, load_settings  # noqa: E402
-from gallery.wiring import install as install_hooks  # noqa: E402
-from generator import registry  # noqa: E402
-from generator.jobs import JobContext, JobSpec  # noqa: E402
-from generator.run import execute_run  # noqa: E402
-from generator.schedule.calendar import SystemClock  # noqa: E402
-from generator.schedule.plan import plan_slot  # noqa: E402
-from generator.schedule.windows import run_window  # noqa: E402
+from catalogue import open_catalogue
+from catalogue.models import Run, utcnow
+from gallery.config import Settings, load_settings
+from gallery.wiring import install as install_hooks
+from generator import registry
+from generator.jobs import JobContext, JobSpec
+from generator.run import execute_run
+from generator.schedule.calendar import SystemClock
+from generator.schedule.plan import plan_slot
+from generator.schedule.windows import run_window
 
 # Tiny parameters of generator kinds for the mixed programme (used when the kind is registered).
 BENCH_PARAMS: dict[str, dict[str, Any]] = {

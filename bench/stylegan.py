@@ -29,14 +29,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import numpy as np
+import torch
+import torch.nn.functional as F
 
-from generator.datasets.faces import ATTRIBUTES, make_faces  # noqa: E402
-from generator.stylegan import model as sgm  # noqa: E402
-from generator.stylegan.checkpoints import SHIPPED, load  # noqa: E402
-from generator.stylegan.presets import preset  # noqa: E402
+from generator.datasets.faces import ATTRIBUTES, make_faces
+from generator.stylegan import model as sgm
+from generator.stylegan.checkpoints import SHIPPED, load
+from generator.stylegan.presets import preset
 
 
 def table(title: str, header: list[str], rows: list[list]) -> None:
@@ -48,7 +48,7 @@ def table(title: str, header: list[str], rows: list[list]) -> None:
 
 
 # ---- the alternative: rosinality-style fused grouped modulated convolution -------------------------------
-def grouped_forward(self, x, w, noise_mode="const", gain=1.0):  # noqa: ANN001, ANN201
+def grouped_forward(self, x, w, noise_mode="const", gain=1.0):
     n, c, h, wd = x.shape
     styles = self.affine(w)
     weight = self.weight.unsqueeze(0) * styles[:, None, :, None, None]
@@ -130,7 +130,7 @@ def bench_train(quick: bool) -> None:
 
 
 # ---- quality ---------------------------------------------------------------------------------------------
-CAT = [a for a in ATTRIBUTES]
+CAT = list(ATTRIBUTES)
 
 
 class AttrNet(torch.nn.Module):

@@ -46,9 +46,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.vqclip_bench.follow import FOLLOW_CONFIGS, follow  # noqa: E402
-from bench.vqclip_bench.guides import align, rewards  # noqa: E402
-from bench.vqclip_bench.speed import speed, speed_one  # noqa: E402
+from bench.vqclip_bench.follow import FOLLOW_CONFIGS, follow
+from bench.vqclip_bench.guides import align, rewards
+from bench.vqclip_bench.speed import speed, speed_one
 
 
 def main() -> None:

@@ -207,7 +207,7 @@ def queue_between(cat: Catalogue, a_id: int, b_id: int, steps: int = 8, seed: in
                            "there is one between two melodies and between two StyleGAN works (not projections) "
                            "of one checkpoint")
     a, za, kind = _source(cat, a_id)
-    b, zb, kind_b = _source(cat, b_id)
+    _b, zb, kind_b = _source(cat, b_id)
     if kind != kind_b or za.shape != zb.shape:
         raise BadInput(f"between: artworks {a_id} ({kind}, latent {za.shape}) and {b_id} ({kind_b}, "
                        f"latent {zb.shape}) are not from the same latent space")

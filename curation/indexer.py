@@ -70,7 +70,7 @@ def index_new(cat: Any, ids: list[int]) -> IndexReport:
     artworks): the OpenCV image features, the sound features and the colour-histogram embedding of
     ``ids``. No CLIP: loading the model and encoding cost seconds per job, so the CLIP embeddings are
     computed by the lazy index (`gallery curate index`, or the first search), which skips the rest."""
-    return index_catalogue(cat, HistEncoder(), ids=sorted(set(int(i) for i in ids)))
+    return index_catalogue(cat, HistEncoder(), ids=sorted({int(i) for i in ids}))
 
 
 def index_catalogue(cat: Any, enc: Encoder, *, ids: list[int] | None = None, force: bool = False,

@@ -30,7 +30,7 @@ def index_on_insert(settings: Settings, cat: Catalogue, ids: list[int], logger: 
         from curation.indexer import index_new
 
         rep = index_new(cat, ids)
-    except Exception:  # noqa: BLE001 - features are a bonus; the job's artworks are already whole
+    except Exception:
         logger.warning("features on insert failed for artworks %s (`gallery curate index` will retry)", ids,
                        exc_info=True)
         return

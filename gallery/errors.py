@@ -7,7 +7,7 @@ class GalleryError(Exception):
     exit_code = 1
 
 
-class BadInput(GalleryError):  # noqa: N818 - the name every package raises (the CLI's exit 2)
+class BadInput(GalleryError):
     """Bad input from the user: config, media file, checkpoint, prompt, request (exit code 2)."""
 
     exit_code = 2

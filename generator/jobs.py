@@ -69,7 +69,7 @@ class JobContext:
     parents: list[list[Any]] = field(default_factory=list)  # the spec's [[artwork id, relation], ...]
 
     @property
-    def device(self):  # noqa: ANN201 - torch.device, imported lazily
+    def device(self):
         from gallery.device import select_device
 
         return select_device(self.settings.device)

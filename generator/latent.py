@@ -108,7 +108,7 @@ class EndlessWalk:
     network), to walk in another space; it must be deterministic.
     """
 
-    def __init__(self, dim: int, seed: int = 0, sphere: bool = True, transform=None) -> None:  # noqa: ANN001
+    def __init__(self, dim: int, seed: int = 0, sphere: bool = True, transform=None) -> None:
         if dim < 1:
             raise ValueError(f"dim must be >= 1, got {dim}")
         self.dim, self.seed, self.sphere, self.transform = dim, seed, sphere, transform

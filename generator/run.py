@@ -38,7 +38,7 @@ def after_save_hooks() -> list[AfterSave]:
 
 def run_after_save(ctx: JobContext, ids: list[int]) -> None:
     """Run the registered hooks on the artworks ``ids``; a failing hook is logged and the next one runs."""
-    for hook in list(_AFTER_SAVE):
+    for hook in _AFTER_SAVE:
         try:
             hook(ctx, list(ids))
         except Exception:  # noqa: BLE001 - the artworks are saved; a hook's work is a bonus

@@ -16,6 +16,7 @@ orphan job behind.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib
 import logging
@@ -49,10 +50,8 @@ def _die_with_parent() -> None:
 
 def _first_to_go_when_memory_runs_out() -> None:
     # A job that eats all memory should meet the kernel's OOM killer before the scheduler does.
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/oom_score_adj").write_text("500")
-    except OSError:
-        pass
 
 
 def _limit_memory(mb: int | None) -> None:

@@ -49,7 +49,7 @@ void main() { colour = texture(tex, uv); }
 """
 
 
-def raw_gl():  # noqa: ANN201
+def raw_gl():
     """The two GL calls moderngl does not wrap (glBlendColor, glBlitFramebuffer), through libglvnd; None if absent."""
     import ctypes
 
@@ -78,7 +78,7 @@ class GLCrossfades:
     "two textures (before)" draws the same pictures as it did before (and still does for video frames).
     """
 
-    def __init__(self, ctx, target, pics) -> None:  # noqa: ANN001
+    def __init__(self, ctx, target, pics) -> None:
         import moderngl
 
         from installation.render import Renderer
@@ -117,7 +117,7 @@ class GLCrossfades:
             v["GL, blit A + B at constant alpha"] = self.blit_blend
         return v
 
-    def _copy(self, tex, flip: bool) -> None:  # noqa: ANN001
+    def _copy(self, tex, flip: bool) -> None:
         self.prog["flip"] = 1.0 if flip else 0.0
         tex.use(location=0)
         self.vao.render(self.mgl.TRIANGLE_FAN)
@@ -155,7 +155,7 @@ class PygameCrossfade:
     """The pygame-only software crossfade of the same fitted pictures: A blitted, B blitted over it with a
     surface alpha, into ``surface`` (the window's surface, or an offscreen one of the same pixel format)."""
 
-    def __init__(self, surface, pics) -> None:  # noqa: ANN001
+    def __init__(self, surface, pics) -> None:
         import pygame
 
         _, _, f1, f2 = pics
@@ -192,7 +192,7 @@ def crossfades_offscreen(frames: int) -> tuple[dict[str, tuple[list[float], list
     gl = GLCrossfades(ctx, fbo, pics)
     pg = PygameCrossfade(surface, pics)
 
-    def finished(f):  # noqa: ANN001, ANN202
+    def finished(f):
         def g(t: float) -> None:
             f(t)
             ctx.finish()
@@ -249,7 +249,7 @@ def square_crossfades(frames: int) -> dict[str, tuple[list[float], list[float]]]
         sq[1].set_alpha(int(round(255 * t)))
         surface.blit(sq[1], ((W - H) // 2, 0))
 
-    def gl(r):  # noqa: ANN001, ANN202
+    def gl(r):
         def f(t: float) -> None:
             r.draw(fbo, a=0, b=1, t=t)
             ctx.finish()

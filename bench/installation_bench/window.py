@@ -28,7 +28,7 @@ from bench.installation_bench.crossfades import (
 ENTRY = Path(__file__).resolve().parents[1] / "installation.py"  # the script a window's child process runs
 
 
-def _xsync():  # noqa: ANN202
+def _xsync():
     """A function that waits until the X server has done everything asked of it so far (the window's
     connection), so that a frame counts as shown only when its pixels are on the (virtual) screen."""
     import ctypes

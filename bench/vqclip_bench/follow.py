@@ -21,7 +21,7 @@ FOLLOW_CONFIGS = {
 }
 
 
-def follow_one(name: str, args: argparse.Namespace, vq, judge, prompts, snaps) -> dict:  # noqa: ANN001
+def follow_one(name: str, args: argparse.Namespace, vq, judge, prompts, snaps) -> dict:
     from generator.vqgan_clip.clip import SHIPPED_CLIP, SHIPPED_GUIDE_CLIP, load_clip_file
     from generator.vqgan_clip.jobs import TINY_TV_WEIGHT
     from generator.vqgan_clip.loop import LoopParams, run_loop
@@ -69,13 +69,13 @@ def follow_one(name: str, args: argparse.Namespace, vq, judge, prompts, snaps) -
             "guide_shape": guide_s, "guide_start": float(guide_scores[:, 0].mean()),
             "guide_end": float(guide_scores[:, 1].mean())}
 
-def pixel_ceiling(vq, prompts, args: argparse.Namespace) -> int:  # noqa: ANN001
+def pixel_ceiling(vq, prompts, args: argparse.Namespace) -> int:
     """The loop's ceiling without CLIP: the same noise start (seed i), optimiser, learning rate, iterations,
     straight-through quantisation and decoder, aimed by a pixel loss at the drawn image of the prompt itself.
     How many final images the readers call the prompted colour and shape: what the VQGAN and the optimiser
     can reach when the gradient points at the right picture."""
     import torch
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
 
     from generator.vqgan_clip.loop import (
         clamp_to_codebook,

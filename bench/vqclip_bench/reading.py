@@ -33,7 +33,7 @@ def classify_shape(mask: np.ndarray) -> str:
     peri = cv2.arcLength(c, True)
     circularity = 4 * np.pi * area / max(peri * peri, 1e-6)
     if solidity < 0.78:
-        (_, _), (w, h), _ = cv2.minAreaRect(c)
+        (_, _), (_w, _h), _ = cv2.minAreaRect(c)
         return "star" if solidity < 0.62 or circularity < 0.35 else "cross"
     verts = len(cv2.approxPolyDP(hull, 0.06 * cv2.arcLength(hull, True), True))
     if verts == 3:
@@ -67,7 +67,7 @@ def drawn_prompt(colour: str, shape: str, size: str = "large", count: int = 1, p
     return shapes.render(scene, 64)
 
 
-def image01(im: np.ndarray):  # noqa: ANN201
+def image01(im: np.ndarray):
     """RGB uint8 HxWx3 -> a (1, 3, H, W) float tensor in [0, 1], the loop's image space."""
     import torch
 

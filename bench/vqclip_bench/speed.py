@@ -17,11 +17,11 @@ ENTRY = Path(__file__).resolve().parents[1] / "vqclip.py"  # the script each mea
 REFERENCE_S_PER_IT = 4.86  # nerdyrodent/VQGAN-CLIP at 256x256, f16-16384 + ViT-B-32, 32 cutouts, this machine
 REFERENCE_PEAK_GIB = 4.6
 
-def _reference_cutouts(img, n: int, size: int, cut_pow: float, g):  # noqa: ANN001, ANN202
+def _reference_cutouts(img, n: int, size: int, cut_pow: float, g):
     """The notebook way: per-cutout slice + adaptive pooling, then kornia augmentations."""
-    import kornia.augmentation as K  # noqa: N812
+    import kornia.augmentation as K
     import torch
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
 
     _, _, h, w = img.shape
     max_size, min_size = min(h, w), min(h, w, size)
@@ -37,7 +37,7 @@ def _reference_cutouts(img, n: int, size: int, cut_pow: float, g):  # noqa: ANN0
     return aug(torch.cat(cuts))
 
 
-def _bmm_attention(self, x):  # noqa: ANN001, ANN202 - taming's original AttnBlock.forward
+def _bmm_attention(self, x):
     import torch
 
     h_ = self.norm(x)
@@ -56,7 +56,7 @@ def _reference_style_modules() -> None:
     import torch
     from torch import nn
 
-    from generator.vqgan_clip import model as M  # noqa: N812
+    from generator.vqgan_clip import model as M
 
     M.AttnBlock.forward = _bmm_attention
     M.Conv2d.forward = nn.Conv2d.forward
@@ -67,7 +67,7 @@ def _reference_style_modules() -> None:
     M.norm_swish = norm_swish
 
 
-def _models(size: int):  # noqa: ANN202
+def _models(size: int):
     import torch
 
     torch.manual_seed(0)
@@ -93,7 +93,7 @@ def speed_one(size: int, style: str, iters: int, cutouts: int, threads: int) -> 
 
     if threads:
         torch.set_num_threads(threads)
-    from generator.vqgan_clip import loop as L  # noqa: N812
+    from generator.vqgan_clip import loop as L
 
     if style == "reference":
         _reference_style_modules()

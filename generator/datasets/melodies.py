@@ -79,7 +79,7 @@ def is_heldout(name: str, percent: int) -> bool:
 # ---------------------------------------------------------------- music21 parts
 
 
-def _bar_quarters(part) -> float:  # noqa: ANN001 - music21 stream
+def _bar_quarters(part) -> float:
     ts = part.recurse().getElementsByClass("TimeSignature")
     if not ts:
         return 4.0
@@ -89,7 +89,7 @@ def _bar_quarters(part) -> float:  # noqa: ANN001 - music21 stream
     return bq
 
 
-def _origin_quarters(part, bar_q: float, number_zero_is_pickup: bool = True) -> float:  # noqa: ANN001
+def _origin_quarters(part, bar_q: float, number_zero_is_pickup: bool = True) -> float:
     """Where the first full bar starts. music21's ABC reader numbers the first bar 0 even when it is
     full, so reading bar 0 as a pickup drops a full bar of those tunes; ``number_zero_is_pickup``
     False trusts the bar's length alone (kept True for the data the shipped tiny-2bar was trained on)."""
@@ -103,7 +103,7 @@ def _origin_quarters(part, bar_q: float, number_zero_is_pickup: bool = True) -> 
     return float(m0.offset)
 
 
-def _expand_repeats(part):  # noqa: ANN001, ANN202 - music21 Part
+def _expand_repeats(part):
     """The part with its repeats played out; unchanged when it has none or music21 cannot expand them."""
     try:
         return part.expandRepeats()
@@ -111,7 +111,7 @@ def _expand_repeats(part):  # noqa: ANN001, ANN202 - music21 Part
         return part
 
 
-def _grid_end(part, origin: float, bar_q: float) -> float | None:  # noqa: ANN001
+def _grid_end(part, origin: float, bar_q: float) -> float | None:
     """Offset (quarters) of the first full bar that does not start on the bar grid, else None."""
     for m in part.getElementsByClass("Measure"):
         off = float(m.offset)
@@ -123,7 +123,7 @@ def _grid_end(part, origin: float, bar_q: float) -> float | None:  # noqa: ANN00
     return None
 
 
-def piece_from_part(part, name: str, source: str, play_repeats: bool = False) -> Piece:  # noqa: ANN001
+def piece_from_part(part, name: str, source: str, play_repeats: bool = False) -> Piece:
     """A music21 part -> :class:`Piece` (repeats played out if asked), or :class:`Unusable` with the reason."""
     bar_q = _bar_quarters(part)
     if play_repeats:

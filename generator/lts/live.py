@@ -42,7 +42,7 @@ class Player:
             self.device_name = str(dev.get("name", "default output"))
         except OSError as e:  # PortAudio missing
             self.reason = f"no audio output: {e} (Debian package libportaudio2)"
-        except Exception as e:  # sounddevice.PortAudioError and ValueError when no device exists
+        except Exception as e:  # noqa: BLE001 - sounddevice.PortAudioError and ValueError when no device exists
             self.reason = f"no audio output device ({e})"
 
     @property
@@ -243,8 +243,8 @@ class LiveServer:
 
     def _on_status(self, client, *rest):
         p = self.params
-        return (self.state, f"a={p.get('a')} b={p.get('b')} duration={p['duration']} loop={int(p['loop'])} "
-                            f"curve={p['curve']}; {self.player.describe()}")
+        return (self.state, (f"a={p.get('a')} b={p.get('b')} duration={p['duration']} loop={int(p['loop'])} "
+                            f"curve={p['curve']}; {self.player.describe()}"))
 
     def _on_quit(self, client, *rest):
         self.player.stop()

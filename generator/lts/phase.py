@@ -25,7 +25,7 @@ def peak_locked_phase(S: np.ndarray, spec: CQTSpec, floor_db: float = -60.0) -> 
     """Initial phases (n_bins, n_frames) for magnitudes S (n_bins, n_frames)."""
     S = np.asarray(S, dtype=np.float64)
     K, M = S.shape
-    if K != spec.n_bins:
+    if spec.n_bins != K:
         raise ValueError(f"frames have {K} bins; the CQT settings give {spec.n_bins}")
     logS = np.log(S + 1e-12)
     thresh = S.max() * 10 ** (floor_db / 20) if S.size else 0.0
@@ -36,7 +36,7 @@ def peak_locked_phase(S: np.ndarray, spec: CQTSpec, floor_db: float = -60.0) -> 
     up[1:] = S[1:] > S[:-1]
     dn[-1] = True
     dn[:-1] = S[:-1] >= S[1:]
-    peaks = up & dn & (S > thresh)
+    peaks = up & dn & (thresh < S)
     # fractional peak position from the ratio of the two neighbours, inverting the known responses
     kk = np.arange(K)[:, None].astype(np.float64)
     pk, pm = np.nonzero(peaks)

@@ -34,7 +34,7 @@ class CQTSpec:
         return self.bins_per_octave * self.n_octaves
 
     @property
-    def Q(self) -> float:  # noqa: N802 - the usual name
+    def Q(self) -> float:
         return 1.0 / (2.0 ** (1.0 / self.bins_per_octave) - 1.0)
 
     @property

@@ -180,7 +180,7 @@ def attribute_vectors(model: MusicVAE, windows: np.ndarray, limit: int = 4000, s
     return out
 
 
-def training_data(settings, bars: int, midi: str | None = None, stride_bars: int = 1,  # noqa: ANN001
+def training_data(settings, bars: int, midi: str | None = None, stride_bars: int = 1,
                   corpus: bool = True, sources: list[str] | None = None, play_repeats: bool = False
                   ) -> tuple[dict[str, np.ndarray], dict]:
     """Train / held-out windows (split by piece) from the cached corpus and, optionally, a MIDI folder.
@@ -213,7 +213,7 @@ def training_data(settings, bars: int, midi: str | None = None, stride_bars: int
     return data, report
 
 
-def train(preset_name: str, out, *, settings, midi: str | None = None,  # noqa: ANN001
+def train(preset_name: str, out, *, settings, midi: str | None = None,
           steps: int | None = None, seed: int = 0, corpus: bool = True, sources: list[str] | None = None,
           progress: Callable[[int, dict], None] | None = None, deadline: float | None = None) -> dict:
     """The whole of `gallery train musicvae`: data, training, held-out figures, attributes, checkpoint."""

@@ -32,7 +32,7 @@ def zone(sched: ScheduleSettings) -> tzinfo:
     return get_localzone()
 
 
-def trigger_for(window: Window, tz: tzinfo):  # noqa: ANN201 - apscheduler CronTrigger
+def trigger_for(window: Window, tz: tzinfo):
     from apscheduler.triggers.cron import CronTrigger
 
     if window.cron is not None:

@@ -3,6 +3,7 @@ its `run` row updated with how it ended; which modules the job kinds need."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -261,10 +262,8 @@ def execute(settings: Settings, cat: Catalogue, run_id: int, hard_deadline: floa
 
 
 def kill_pid(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def is_our_worker(pid: int) -> bool:

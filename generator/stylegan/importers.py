@@ -243,7 +243,7 @@ def config_from_state(G: dict[str, torch.Tensor], g_obj: StoredModule | None = N
         layers += 1
     res = [int(k.split(".")[1][1:]) for k in G if k.startswith("synthesis.b") and k.endswith(".torgb.weight")]
     if not res:
-        if any(k.startswith("synthesis.L0_") or k.startswith("synthesis.input.") for k in G):
+        if any(k.startswith(("synthesis.L0_", "synthesis.input.")) for k in G):
             raise BadInput("this is a StyleGAN3 (alias-free, -t/-r) generator; only StyleGAN2-architecture "
                            "networks are supported (the stylegan3 repository's stylegan2 pickles load)")
         raise BadInput("not a StyleGAN2 synthesis network (no synthesis.b*.torgb)")

@@ -117,7 +117,7 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
         from generator.vqgan_clip.checkpoints import load
 
         st = state(ctx)
-        model, sha, a = load(path, arch_name=arch)
+        _model, sha, a = load(path, arch_name=arch)
         mid = st.catalogue.register_model("vqgan", path.stem, sha, preset=arch,
                                           config={"n_embed": a["n_embed"], "embed_dim": a["embed_dim"],
                                                   "ddconfig": a["ddconfig"]},

@@ -128,7 +128,7 @@ def _torch_load(path: Path) -> Any:
 
         try:
             return load_file(str(path))
-        except Exception as e:  # noqa: BLE001 - any parse failure is a bad file
+        except Exception as e:
             raise BadInput(f"{path}: not a readable safetensors file ({e})") from e
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -213,7 +213,7 @@ class ClipEncoder:
     def preprocess(self, image: np.ndarray) -> torch.Tensor:
         """RGB uint8 HxWx3 -> 3 x S x S float in [0, 1]: shorter side resized to S, centre crop."""
         import torch
-        import torch.nn.functional as F  # noqa: N812
+        import torch.nn.functional as F
 
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255.0)[None]
         h, w = x.shape[-2:]
@@ -226,7 +226,7 @@ class ClipEncoder:
 
     def image_features(self, x: torch.Tensor, resize: bool = True) -> torch.Tensor:
         """Unnormalised image embeddings of B x 3 x H x W images in [0, 1] (gradients flow)."""
-        import torch.nn.functional as F  # noqa: N812
+        import torch.nn.functional as F
 
         if resize and tuple(x.shape[-2:]) != (self.image_size, self.image_size):
             x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)

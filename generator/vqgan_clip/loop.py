@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 
 from gallery.errors import BadInput
 from generator.vqgan_clip.fastclip import fast_image_encoder

@@ -88,7 +88,7 @@ def clip_loss_distinct(img_f: Any, txt_f: Any, scale: Any, tokens: Any) -> Any:
     (hard groups with bare captions can repeat "a red circle") are left out of the softmax rather than
     counted as negatives."""
     import torch
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
 
     logits = scale * img_f @ txt_f.T
     same = (tokens[:, None, :] == tokens[None, :, :]).all(-1)

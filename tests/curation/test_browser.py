@@ -39,7 +39,7 @@ def server(settings, catalogue):
     yield from _serve(create_app(settings, catalogue, encoder=HistEncoder(), token=None), ids)
 
 
-def _serve(app, ids):  # noqa: ANN001, ANN202
+def _serve(app, ids):
     import uvicorn
 
     port = _free_port()

@@ -58,7 +58,7 @@ def test_search_select_sets_and_export(capsys, cli_config, tmp_path):
     assert not any(ids[("circle", "blue", "white")] in g and ids[("circle", "red", "white")] in g for g in groups)
 
 
-@pytest.mark.parametrize("args, message", [
+@pytest.mark.parametrize(("args", "message"), [
     (["curate", "search", "--range", "shine=0:1"], "unknown feature 'shine'"),
     (["curate", "search", "red circle"], "text search needs the CLIP model"),
     (["curate", "similar", "999"], "no artwork 999"),

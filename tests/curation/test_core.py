@@ -55,9 +55,9 @@ def test_sound_features():
 
 
 def test_bad_media_is_named():
-    with pytest.raises(BadInput, match="upload.png: not a readable image"):
+    with pytest.raises(BadInput, match=r"upload\.png: not a readable image"):
         F.decode_image(b"not a png", what="upload.png")
-    with pytest.raises(BadInput, match="clip.wav: not a readable PCM WAV"):
+    with pytest.raises(BadInput, match=r"clip\.wav: not a readable PCM WAV"):
         F.read_wav(b"RIFF....junk", what="clip.wav")
 
 
@@ -71,7 +71,7 @@ def filled(settings, catalogue):
 
 
 def test_index_is_incremental_and_skips_corrupt_media(settings, catalogue, filled):
-    ids, sr = filled
+    ids, _sr = filled
     assert index_catalogue(catalogue, HistEncoder()).up_to_date == len(ids)
     bad = catalogue.add(image_draft(draw("circle", "green", "black"), "to be corrupted"))
     art = catalogue.get(bad)
@@ -154,7 +154,7 @@ def test_faiss_flat_matches_brute_force_and_ivf_recall():
 
 
 def test_index_persists_and_rebuilds_when_stale(settings, catalogue, filled):
-    ids, sr = filled
+    ids, _sr = filled
     enc = HistEncoder()
     idx = get_index(settings, catalogue, "emb_hist", enc.model_sha256)
     assert len(idx) == len(ids)

@@ -11,7 +11,7 @@ from catalogue.models import Feature
 
 
 @pytest.fixture(autouse=True)
-def _front_door(monkeypatch):  # noqa: ANN001, ANN202
+def _front_door(monkeypatch):
     """As the command line and the worker run jobs: with the front door's hooks (gallery.wiring), here only."""
     from gallery.wiring import install
     from generator import run
@@ -20,13 +20,13 @@ def _front_door(monkeypatch):  # noqa: ANN001, ANN202
     install()
 
 
-def _ctx(settings, catalogue, tmp_path):  # noqa: ANN001, ANN202
+def _ctx(settings, catalogue, tmp_path):
     from generator.jobs import JobContext
 
     return JobContext(settings=settings, catalogue=catalogue, workdir=tmp_path, seed=0)
 
 
-def _features(catalogue, aid: int) -> dict[str, Feature]:  # noqa: ANN001
+def _features(catalogue, aid: int) -> dict[str, Feature]:
     with catalogue.read() as s:
         return {f.name: f for f in s.scalars(select(Feature).where(Feature.artwork_id == aid))}
 
@@ -70,7 +70,7 @@ def test_a_failure_of_the_features_never_fails_the_job(settings, catalogue, tmp_
     from generator.jobs import JobSpec
     from generator.run import execute_run
 
-    def broken(cat, ids):  # noqa: ANN001, ANN202
+    def broken(cat, ids):
         raise RuntimeError("the feature extractor broke")
 
     monkeypatch.setattr(curation.indexer, "index_new", broken)
@@ -93,7 +93,7 @@ def test_media_that_cannot_be_described_is_skipped_and_logged(settings, catalogu
     assert f"artwork {aid} skipped" in caplog.text
 
 
-def text_job(params, ctx):  # noqa: ANN001, ANN201
+def text_job(params, ctx):
     """A test job kind whose 'image' is not an image."""
     from catalogue import ArtworkDraft, MediaDraft
 

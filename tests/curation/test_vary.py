@@ -45,7 +45,7 @@ def _make(settings, catalogue, tmp_path, name: str, seed: int = 3) -> int:
     return execute_run(JobSpec(kind=kind, params=params, seed=seed), ctx)[0]
 
 
-def _main_sha(art) -> str:  # noqa: ANN001
+def _main_sha(art) -> str:
     for role in MAIN_MEDIA:
         for m in art.media:
             if m.role == role:
@@ -53,14 +53,14 @@ def _main_sha(art) -> str:  # noqa: ANN001
     raise AssertionError(f"artwork {art.id} has none of {MAIN_MEDIA}")
 
 
-def _lineage(catalogue) -> list[tuple[int, int, str]]:  # noqa: ANN001
+def _lineage(catalogue) -> list[tuple[int, int, str]]:
     from catalogue.models import Lineage
 
     with catalogue.read() as s:
         return sorted((x.child_id, x.parent_id, x.relation) for x in s.query(Lineage))
 
 
-def _runs(catalogue) -> list:  # noqa: ANN001
+def _runs(catalogue) -> list:
     from catalogue.models import Run
 
     with catalogue.read() as s:
@@ -104,7 +104,7 @@ def test_a_variation_of_each_kind_runs_and_is_linked(settings, catalogue, tmp_pa
     assert [r.state for r in _runs(catalogue) if r.id == runs[0]] == ["done"]
 
 
-def _rows_for(catalogue, children: list[int]) -> list[tuple[int, int, str]]:  # noqa: ANN001
+def _rows_for(catalogue, children: list[int]) -> list[tuple[int, int, str]]:
     return [row for row in _lineage(catalogue) if row[0] in children]
 
 

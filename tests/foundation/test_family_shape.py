@@ -36,7 +36,7 @@ def test_checkpoints_resolve_and_load(family):
     assert inspect.signature(ck.load).return_annotation in ("LoadedModel", ck.LoadedModel)
 
 
-@pytest.mark.parametrize("family,module", [(f, m) for f, ms in TRAINERS.items() for m in ms])
+@pytest.mark.parametrize(("family", "module"), [(f, m) for f, ms in TRAINERS.items() for m in ms])
 def test_train_takes_preset_and_out_then_keywords(family, module):
     train = importlib.import_module(f"generator.{family}.{module}").train
     params = list(inspect.signature(train).parameters.values())

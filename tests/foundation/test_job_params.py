@@ -135,7 +135,7 @@ def test_ill_typed_param_is_refused_naming_the_key(tmp_path_factory, kind_field,
     assert f"window 'night', job 1 ({kind}): params.{field}" in msg, msg
 
 
-@pytest.mark.parametrize("kind, params, expect", [
+@pytest.mark.parametrize(("kind", "params", "expect"), [
     ("stylegan.walk", {"loop": "yes"}, "params.loop: Input should be a valid boolean"),
     ("stylegan.walk", {"seconds": 0}, "params.seconds: Input should be greater than or equal to 0.05"),
     ("stylegan.walk", {"keyframes": [1, 2]}, "keyframes: not used by a walk of mode endless"),
@@ -183,7 +183,7 @@ def test_custom_kinds_take_json_params_within_limits(tmp_path):
     p = tmp_path / "config.yaml"
     p.write_text("schedule:\n  windows: [{name: n, start: '22:00', end: '07:00', jobs: "
                  "[{kind: 'mystudio.jobs:run', params: {when: 2024-01-01}}]}]\n")
-    with pytest.raises(ConfigError, match="params.when: must be JSON data .* got a date"):
+    with pytest.raises(ConfigError, match=r"params\.when: must be JSON data .* got a date"):
         load_settings(p, environ={}, check_paths=False)
     assert "text longer than 10000 characters" in _check(tmp_path, _entry("noop", {"t": "x" * 10_001}))
 

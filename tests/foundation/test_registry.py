@@ -39,7 +39,7 @@ def custom(monkeypatch: pytest.MonkeyPatch) -> str:
     return "test.record"
 
 
-def _ctx(settings, catalogue, tmp_path, **kw: Any) -> JobContext:  # noqa: ANN001
+def _ctx(settings, catalogue, tmp_path, **kw: Any) -> JobContext:
     return JobContext(settings=settings, catalogue=catalogue, workdir=tmp_path, **kw)
 
 
@@ -79,10 +79,10 @@ def test_validate_gives_the_model_or_a_dict_and_names_every_bad_key():
     for kind in ("noop", "my.studio:job"):
         out = registry.validate(kind, given)
         assert out == given and out is not given
+    deep: Any = 1
+    for _ in range(20):
+        deep = {"d": deep}
     with pytest.raises(BadInput, match="nested more than 12 levels"):
-        deep: Any = 1
-        for _ in range(20):
-            deep = {"d": deep}
         registry.validate("my.studio:job", {"x": deep})
     with pytest.raises(BadInput, match="unknown job kind"):
         registry.validate("nope", {})
@@ -131,7 +131,7 @@ def test_all_drafts_are_saved_in_one_transaction_with_the_run_id(settings, catal
     calls: list[int] = []
     real = catalogue.add_many
 
-    def add_many(drafts):  # noqa: ANN001, ANN202
+    def add_many(drafts):
         calls.append(len(drafts))
         return real(drafts)
 
@@ -155,7 +155,7 @@ def test_all_drafts_are_saved_in_one_transaction_with_the_run_id(settings, catal
 def test_after_save_hooks_run_in_order_and_a_failing_one_is_only_logged(settings, catalogue, tmp_path, custom, caplog):
     got: list[tuple[str, list[int]]] = []
 
-    def broken(ctx, ids):  # noqa: ANN001, ANN202
+    def broken(ctx, ids):
         raise RuntimeError("the hook broke")
 
     run.after_save(broken)

@@ -37,7 +37,7 @@ def test_png_bytes_round_trips_rgb_and_views():
         assert png_size(png_bytes(img)) == (img.shape[1], img.shape[0])
 
 
-@pytest.mark.parametrize("shape,want", [((256, 256), (128, 128)), ((64, 256), (32, 128)), ((300, 100), (128, 43)),
+@pytest.mark.parametrize(("shape", "want"), [((256, 256), (128, 128)), ((64, 256), (32, 128)), ((300, 100), (128, 43)),
                                         ((1, 1000), (1, 128)), ((64, 32), (128, 64)), ((128, 128), (128, 128))])
 def test_thumbnail_fits_the_long_side_and_keeps_aspect(shape, want):
     img = np.random.default_rng(2).integers(0, 256, (*shape, 3), dtype=np.uint8)

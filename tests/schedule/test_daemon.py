@@ -54,7 +54,7 @@ def _rows(data_dir: Path, sql: str) -> list[tuple]:
         eng.dispose()
 
 
-def _wait(pred, timeout: float, what: str):  # noqa: ANN001, ANN202
+def _wait(pred, timeout: float, what: str):
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         v = pred()

@@ -24,7 +24,7 @@ from generator.schedule.daemon import (
 )
 
 
-def _daemon_with_missed_start(settings, catalogue, caplog, missed: list[int], **sched):  # noqa: ANN001, ANN003
+def _daemon_with_missed_start(settings, catalogue, caplog, missed: list[int], **sched):
     """The window starts at these minutes (ago) of every hour, lasts 30 min; the daemon missed them all."""
     minute = datetime.now(UTC).replace(second=0, microsecond=0)
     starts = [minute - timedelta(minutes=m) for m in missed]
@@ -62,7 +62,7 @@ def _daemon_with_missed_start(settings, catalogue, caplog, missed: list[int], **
     return running, missed_logs, states
 
 
-def _set_stored_next_run(s, catalogue, job_id: str, when: datetime) -> None:  # noqa: ANN001
+def _set_stored_next_run(s, catalogue, job_id: str, when: datetime) -> None:
     """Edit the stored job as a daemon that was down since ``when`` would have left it."""
     from sqlalchemy import MetaData, Table, update
 

@@ -10,7 +10,7 @@ from generator.schedule.plan import counted_order, job_spec, plan_slot
 from generator.schedule.settings import Window
 
 
-def _w(**kw) -> Window:  # noqa: ANN003
+def _w(**kw) -> Window:
     base = {"name": "night", "start": "22:00", "end": "07:00", "jobs": [{"kind": "noop"}]}
     return Window.model_validate({**base, **kw})
 

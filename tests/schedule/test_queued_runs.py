@@ -29,17 +29,17 @@ def kinds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(registry.KINDS, BOOM, registry.JobKind(BOOM, BOOM))
 
 
-def _parent(cat, job_kind: str, latent: list[float], title: str) -> int:  # noqa: ANN001
+def _parent(cat, job_kind: str, latent: list[float], title: str) -> int:
     return cat.add(ArtworkDraft(kind="image", title=title, recipe={"job_kind": job_kind, "latent": latent},
                                 media=[MediaDraft(role="image", mime="text/plain", data=title.encode())]))
 
 
-def _run(cat, rid: int) -> Run:  # noqa: ANN001
+def _run(cat, rid: int) -> Run:
     with cat.read() as s:
         return s.get(Run, rid)
 
 
-def _lineage(cat) -> list[tuple[int, int, str]]:  # noqa: ANN001
+def _lineage(cat) -> list[tuple[int, int, str]]:
     with cat.read() as s:
         return sorted((x.child_id, x.parent_id, x.relation) for x in s.scalars(select(Lineage)))
 

@@ -11,7 +11,7 @@ from catalogue.models import Artwork, Collection, CollectionItem, utcnow
 from generator.schedule.retention import apply_retention, retention_candidates
 
 
-def _add(cat, n: int, age_days: float) -> list[int]:  # noqa: ANN001
+def _add(cat, n: int, age_days: float) -> list[int]:
     ids = cat.add_many([ArtworkDraft(kind="image", recipe={"i": i, "age": age_days},
                                      media=[MediaDraft(role="image", mime="image/png", data=f"{age_days}-{i}".encode())])
                         for i in range(n)])

@@ -8,7 +8,7 @@ from gallery.config import load_settings
 from gallery.errors import ConfigError
 
 
-def _load(tmp_path, text: str):  # noqa: ANN001, ANN202
+def _load(tmp_path, text: str):
     p = tmp_path / "config.yaml"
     p.write_text(f"data_dir: {tmp_path / 'd'}\nschedule:\n{text}")
     return load_settings(p, environ={})
@@ -45,7 +45,7 @@ def test_good_programme_loads(tmp_path):
     assert s.window("hourly") is hourly
 
 
-@pytest.mark.parametrize("text, words", [
+@pytest.mark.parametrize(("text", "words"), [
     ("  windows: [{name: a, start: '22:00', end: '07:00', jobs: [{kind: stylegan.nonsense}]}]",
      ["stylegan.nonsense", "unknown job kind", "procedural.images"]),
     ("  windows: [{name: a, start: '25:00', end: '07:00', jobs: [{kind: noop}]}]", ["'25:00'", "HH:MM"]),
@@ -56,13 +56,13 @@ def test_good_programme_loads(tmp_path):
     ("  windows: [{name: a, start: '22:00', end: '07:00', jobs: []}]", ["windows.0.jobs"]),
     ("  windows: [{name: a, start: '22:00', end: '07:00', jobs: [{kind: noop, count: 2, weight: 1}]}]",
      ["either count or weight"]),
-    ("  windows: [{name: a, start: '22:00', end: '07:00', jobs: [{kind: noop, prompt_templates: ['{x} {y}'],"
-     " vocabulary: {x: [a]}}]}]", ["uses y"]),
+    (("  windows: [{name: a, start: '22:00', end: '07:00', jobs: [{kind: noop, prompt_templates: ['{x} {y}'],"
+     " vocabulary: {x: [a]}}]}]"), ["uses y"]),
     ("  windows: [{name: a, start: '22:00', end: '07:00', jobs: [{kind: noop, params: {seed: 3}}]}]",
      ["put the seed in `seed`"]),
     ("  timezone: Mars/Olympus\n", ["unknown time zone 'Mars/Olympus'"]),
-    ("  windows: [{name: a, start: '1:00', end: '2:00', jobs: [{kind: noop}]},"
-     " {name: a, start: '3:00', end: '4:00', jobs: [{kind: noop}]}]", ["unique: a"]),
+    (("  windows: [{name: a, start: '1:00', end: '2:00', jobs: [{kind: noop}]},"
+     " {name: a, start: '3:00', end: '4:00', jobs: [{kind: noop}]}]"), ["unique: a"]),
     ("  retention: {keep_one_in: 0}\n", ["schedule.retention.keep_one_in"]),
     ("  bogus: 1\n", ["schedule.bogus", "unknown key"]),
 ])

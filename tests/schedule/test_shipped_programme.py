@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 COMPRESSION = Compression(rounds=2, seconds=4.0, size=32)
 
 
-def shipped_settings(data_dir: Path):  # noqa: ANN201
+def shipped_settings(data_dir: Path):
     """config.yaml as shipped; only where it writes and the disk guard (a test disk may be small) differ."""
     from gallery.config import load_settings
 
@@ -27,7 +27,7 @@ def shipped_settings(data_dir: Path):  # noqa: ANN201
         "schedule": {"min_free_disk_mb": 0, "worker_threads": 1}})
 
 
-def paired_durations(cat, run_ids: list[int]) -> list[dict]:  # noqa: ANN001
+def paired_durations(cat, run_ids: list[int]) -> list[dict]:
     """Each sound made by these runs that is paired with a visual: its durations and the visual's."""
     out = []
     with cat.read() as s:

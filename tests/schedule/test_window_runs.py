@@ -23,12 +23,12 @@ T22 = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
 END = datetime(2026, 3, 3, 7, 0, tzinfo=UTC)
 
 
-def _window(settings, jobs, **kw):  # noqa: ANN001, ANN003, ANN202
+def _window(settings, jobs, **kw):
     s = sched_settings(settings, windows=[{**NIGHT, "jobs": jobs}], **kw)
     return s, s.schedule.windows[0]
 
 
-def _runs(cat) -> list[Run]:  # noqa: ANN001
+def _runs(cat) -> list[Run]:
     with cat.read() as s:
         return list(s.scalars(select(Run).order_by(Run.id)))
 
