@@ -79,12 +79,3 @@ def noop(params: dict[str, Any], ctx: JobContext) -> list[ArtworkDraft]:
     """A job that does nothing (measures scheduler and worker overhead)."""
     return []
 
-
-def __getattr__(name: str) -> Any:
-    # Compatibility for generator/schedule.py (being split in another branch) until its two look-ups use
-    # generator.registry: ``JOB_KINDS`` as it was, kind -> "module:function", read from the registry.
-    if name == "JOB_KINDS":
-        from generator import registry
-
-        return {k: v.target for k, v in registry.KINDS.items()}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -87,7 +87,7 @@ def resolve(spec: str, settings: Any = None, catalogue: Any = None) -> tuple[str
     if spec in SHIPPED:
         if not SHIPPED[spec].is_file():
             raise BadInput(f"the shipped StyleGAN weights {SHIPPED[spec]} are missing; reproduce them with "
-                           "`gallery train stylegan --preset tiny-faces64` (see README)")
+                           "`gallery train stylegan --preset tiny-faces64` (see docs/stylegan.md)")
         return spec, SHIPPED[spec]
     if catalogue is not None:
         from sqlalchemy import select
