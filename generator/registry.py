@@ -211,7 +211,7 @@ def variation_plan(recipe: dict[str, Any]) -> Plan | None:
     if not isinstance(gen, str):
         return None
     try:
-        prior = vary_steps({"vary": recipe.get("vary")})
+        prior = vary_steps(recipe.get("vary"))
     except BadInput as e:
         raise CannotVary(f"its recipe's vary steps are unreadable ({e})") from None
     seed = recipe.get("seed") if isinstance(recipe.get("seed"), int) else 0
