@@ -41,8 +41,6 @@ queued with no window ("now") is left to :func:`run_now` (``gallery curate vary|
 from __future__ import annotations
 
 import math
-import os
-import socket
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -113,7 +111,7 @@ def variation_plan(a: Artwork) -> registry.Plan | None:
     try:
         return registry.variation_plan(a.recipe or {})
     except registry.CannotVary as e:
-        raise _refuse(a, e.why) from None
+        raise _refuse(a, str(e)) from None
 
 
 def can_vary(a: Artwork) -> bool:
@@ -242,31 +240,20 @@ def run_now(settings: Settings, cat: Catalogue, run_id: int) -> list[int]:
     """Run a queued run in this process (what the scheduler's worker does), then link its lineage."""
     import traceback
 
-    from generator.run import execute_run
+    from generator.run import claim_run, execute_run, record_run
 
-    with cat.write() as s:
-        r = s.get(Run, run_id)
-        if r is None:
-            raise BadInput(f"no run {run_id}")
-        if r.state != "queued":
-            raise BadInput(f"run {run_id} is {r.state}, not queued")
-        r.state, r.started = "running", utcnow()
-        r.host, r.pid = socket.gethostname(), os.getpid()  # so a scheduler restart can recover it
-        spec = JobSpec.model_validate(r.spec["job"])
+    spec = claim_run(cat, run_id, only_queued=True)
+    if spec is None:
+        raise BadInput(f"no run {run_id}")
     workdir = settings.path(f"runs/{run_id}")
     workdir.mkdir(parents=True, exist_ok=True)
     ctx = JobContext(settings=settings, catalogue=cat, workdir=workdir, run_id=run_id)
     try:
         ids = execute_run(spec, ctx)
     except Exception as e:
-        with cat.write() as s:
-            r = s.get(Run, run_id)
-            r.state, r.ended = "failed", utcnow()
-            r.error = f"{type(e).__name__}: {e}\n{''.join(traceback.format_exception(e)[-4:])}"
+        record_run(cat, run_id, [], f"{type(e).__name__}: {e}\n{''.join(traceback.format_exception(e)[-4:])}")
         raise
-    with cat.write() as s:
-        r = s.get(Run, run_id)
-        r.state, r.ended, r.artwork_ids = "done", utcnow(), list(ids)
+    record_run(cat, run_id, ids)
     link_lineage(cat)
     return ids
 

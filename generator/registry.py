@@ -152,11 +152,7 @@ def validate(kind: str, params: dict[str, Any]) -> Any:
 
 # ---- what each family's works can be varied and walked between from -------------------------------
 class CannotVary(BadInput):
-    """A family's work whose recipe holds nothing to vary (``why`` completes "artwork N (kind): ...")."""
-
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.why = why
+    """A family's work whose recipe holds nothing to vary (its message completes "artwork N (kind): ...")."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from gallery.progress import report
 from generator import registry
 
 if TYPE_CHECKING:
+    from catalogue import Catalogue
     from generator.jobs import JobContext, JobSpec
 
 AfterSave = Callable[["JobContext", list[int]], None]
@@ -33,6 +34,7 @@ def after_save(hook: AfterSave) -> AfterSave:
 
 
 def after_save_hooks() -> list[AfterSave]:
+    """The registered hooks, in the order they run."""
     return list(_AFTER_SAVE)
 
 
@@ -73,3 +75,38 @@ def execute_run(spec: JobSpec, ctx: JobContext, *, hooks: bool = True) -> list[i
     if hooks and ids:
         run_after_save(ctx, ids)
     return ids
+
+
+# ---- a run row's bookkeeping (the worker and curation's "run now" both run rows) --------------------
+def claim_run(cat: Catalogue, run_id: int, *, only_queued: bool = False) -> JobSpec | None:
+    """Mark run row ``run_id`` running (started, host, pid: a scheduler restart can recover it) and return
+    its spec; None when there is no such row. ``only_queued``: BadInput when the row is not queued."""
+    import os
+    import socket
+
+    from catalogue.models import Run, utcnow
+    from gallery.errors import BadInput
+    from generator.jobs import JobSpec
+
+    with cat.write() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            return None
+        if only_queued and run.state != "queued":
+            raise BadInput(f"run {run_id} is {run.state}, not queued")
+        run.state, run.started = "running", utcnow()
+        run.host, run.pid = socket.gethostname(), os.getpid()
+        return JobSpec.model_validate(run.spec["job"])
+
+
+def record_run(cat: Catalogue, run_id: int, ids: list[int], error: str | None = None) -> None:
+    """Run row ``run_id`` done with artworks ``ids``, or failed with ``error`` (secrets redacted)."""
+    from catalogue.models import Run, utcnow
+    from gallery.redact import redact
+
+    with cat.write() as s:
+        run = s.get(Run, run_id)
+        assert run is not None, run_id
+        run.state, run.ended = ("failed" if error else "done"), utcnow()
+        run.error = redact(error) if error else None
+        run.artwork_ids = list(ids)

@@ -22,7 +22,6 @@ import importlib
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 import traceback
@@ -94,30 +93,23 @@ def main(argv: list[str] | None = None) -> int:
 def run_one(run_id: int, settings_json: str, deadline_epoch: float) -> int:
     """Run the job of run row ``run_id`` in this process and record its outcome; returns the exit status."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s worker[{run_id}] %(name)s: %(message)s")
-    from gallery.redact import install_on_root, redact
+    from gallery.redact import install_on_root
 
     install_on_root()  # a job's log lines go through the secret filter like the daemon's
     from catalogue import Catalogue
-    from catalogue.models import Run, utcnow
     from gallery.config import Settings
     from gallery.errors import BadInput
-    from generator.jobs import JobContext, JobSpec
-    from generator.run import execute_run, run_after_save
+    from generator.jobs import JobContext
+    from generator.run import claim_run, execute_run, record_run, run_after_save
 
     settings = Settings.model_validate_json(settings_json)
     c = settings.catalogue
     cat = Catalogue(settings.catalogue_url, settings.media_root, busy_timeout_ms=c.busy_timeout_ms, fsync=c.fsync,
                     auto_upgrade=False, gc_grace_seconds=c.gc_grace_seconds)
-    with cat.write() as s:
-        run = s.get(Run, run_id)
-        if run is None:
-            print(f"worker: no run {run_id} in the catalogue", file=sys.stderr)
-            return 2
-        run.state = "running"
-        run.started = utcnow()
-        run.pid = os.getpid()
-        run.host = socket.gethostname()
-        spec = JobSpec.model_validate(run.spec["job"])
+    spec = claim_run(cat, run_id)
+    if spec is None:
+        print(f"worker: no run {run_id} in the catalogue", file=sys.stderr)
+        return 2
     workdir = settings.path(Path("runs") / str(run_id))
     workdir.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + (deadline_epoch - time.time()) if deadline_epoch else None
@@ -128,25 +120,19 @@ def run_one(run_id: int, settings_json: str, deadline_epoch: float) -> int:
         _limit_memory(settings.schedule.worker_memory_mb)
         _limit_threads(settings.schedule.worker_threads)
         ids = execute_run(spec, ctx, hooks=False)  # every artwork in one transaction; hooks once the row is done
-        state, error = "done", None
+        error = None
     except BadInput as exc:  # a bad spec or missing checkpoint: the message says it all
-        state, error, code = "failed", f"BadInput: {exc}", EXIT_FAILED
+        error, code = f"BadInput: {exc}", EXIT_FAILED
         ids = []
     except MemoryError:
         _limit_memory_off()
-        state, error, code = "failed", "out of memory (MemoryError in the job)", EXIT_OOM
+        error, code = "out of memory (MemoryError in the job)", EXIT_OOM
         ids = []
     except BaseException as exc:  # noqa: BLE001 - everything a job raises is recorded
         tb = traceback.format_exception(exc)
-        state, error, code = "failed", f"{type(exc).__name__}: {exc}\n{''.join(tb[-6:])}", EXIT_FAILED
+        error, code = f"{type(exc).__name__}: {exc}\n{''.join(tb[-6:])}", EXIT_FAILED
         ids = []
-    with cat.write() as s:
-        run = s.get(Run, run_id)
-        assert run is not None
-        run.state = state
-        run.ended = utcnow()
-        run.error = redact(error) if error else error
-        run.artwork_ids = list(ids)
+    record_run(cat, run_id, ids, error)
     if ids:
         # After the row says done: a deadline kill here loses a hook's work only (features: the lazy index).
         run_after_save(ctx, list(ids))

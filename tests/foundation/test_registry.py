@@ -238,3 +238,31 @@ def test_variation_plans_are_found_by_generator_name():
     assert registry.between_plan(mel, walk, 4) is None
     assert registry.between_plan(mel, registry.Work(3, "melody", {"generator": "musicvae"}), 99) == (
         "musicvae.interpolate", {"a": "artwork:1", "b": "artwork:3", "steps": 64, "bars": 2})
+
+
+# ---- a run row's bookkeeping, shared by the worker and curation's "run now" ------------------------------
+def leaky_job(params: Any, ctx: JobContext) -> list[ArtworkDraft]:
+    raise RuntimeError("rpc refused key " + "ab" * 32)  # a job whose error names a private key
+
+
+def test_a_failed_run_now_is_recorded_redacted_and_a_claim_needs_a_queued_row(settings, catalogue, tmp_path,
+                                                                            monkeypatch):
+    from catalogue.models import Run, utcnow
+    from curation.generate import run_now
+
+    monkeypatch.setattr(run, "_AFTER_SAVE", [])
+    monkeypatch.setitem(registry.KINDS, "test.leaky", registry.JobKind("test.leaky", f"{__name__}:leaky_job"))
+    with catalogue.write() as s:
+        row = Run(job_kind="test.leaky", spec={"job": {"kind": "test.leaky"}}, state="queued", created=utcnow())
+        s.add(row)
+        s.flush()
+        rid = row.id
+    with pytest.raises(RuntimeError):
+        run_now(settings, catalogue, rid)
+    with catalogue.read() as s:
+        row = s.get(Run, rid)
+        assert row.state == "failed" and row.ended is not None and row.host and row.pid == os.getpid()
+        assert "RuntimeError: rpc refused key" in row.error and "ab" * 32 not in row.error
+    with pytest.raises(BadInput, match=f"run {rid} is failed, not queued"):
+        run.claim_run(catalogue, rid, only_queued=True)
+    assert run.claim_run(catalogue, 987654) is None
