@@ -79,6 +79,11 @@ class Artwork(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     duration: Mapped[float | None] = mapped_column(Float)  # seconds, for time-based works
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Wall text a curator writes (labels, exports and token metadata use it); empty = not written.
+    artist: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    year: Mapped[int | None] = mapped_column(Integer)
+    medium: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    wall_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     media: Mapped[list[Media]] = relationship(back_populates="artwork", cascade="all, delete-orphan",
                                               order_by="Media.position", lazy="selectin")
@@ -201,6 +206,22 @@ class CollectionItem(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     collection: Mapped[Collection] = relationship(back_populates="items")
     __table_args__ = (UniqueConstraint("collection_id", "artwork_id"),)
+
+
+class SavedQuery(Base):
+    """A search a curator saved by name (text and filters as the curation search takes them).
+
+    Programmes of the show play a saved query; it is resolved afresh at every catalogue read.
+    """
+
+    __tablename__ = "saved_query"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    text: Mapped[str | None] = mapped_column(Text)  # a text search (CLIP), or None for filters only
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # kinds, tags, model, since, ...
+    limit: Mapped[int | None] = mapped_column(Integer)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
 class Mint(Base):
