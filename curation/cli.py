@@ -9,12 +9,14 @@ from typing import Any
 
 import typer
 
+from curation.cli_queries import query_app
 from gallery.errors import BadInput, GalleryError
 from gallery.state import state
 
 curate_app = typer.Typer(no_args_is_help=True, help="Curation: content search, the map, sets and exports.")
 set_app = typer.Typer(no_args_is_help=True, help="Sets (collections) of artworks.")
 curate_app.add_typer(set_app, name="set")
+curate_app.add_typer(query_app, name="query")
 
 
 def register(app: typer.Typer, **_: Any) -> None:
@@ -23,17 +25,10 @@ def register(app: typer.Typer, **_: Any) -> None:
 
 def searcher(ctx: typer.Context, embedding: str | None = None, update: bool = True) -> Any:
     """The encoder, the catalogue and its index; new artworks get their features first."""
-    from curation.embed import load_encoder
-    from curation.generate import link_lineage
-    from curation.indexer import index_catalogue
-    from curation.search import Searcher
+    from curation.search import open_searcher
 
     st = state(ctx)
-    enc = load_encoder(st.settings, embedding)
-    if update:
-        link_lineage(st.catalogue)  # results of queued runs the scheduler has finished since
-        index_catalogue(st.catalogue, enc)
-    return Searcher(st.settings, st.catalogue, enc)
+    return open_searcher(st.settings, st.catalogue, embedding, update)
 
 
 def _date(v: str | None, what: str) -> datetime | None:
@@ -114,20 +109,34 @@ def index_cmd(ctx: typer.Context, force: bool = typer.Option(False, help="recomp
 @curate_app.command("search")
 def search_cmd(ctx: typer.Context, text: str | None = typer.Argument(None, help="what to look for, in words"),
                image: Path | None = typer.Option(None, "--image", help="search by an example image file"),
-               k: int = typer.Option(20, "-k", "--limit", min=1, max=10_000),
+               k: int | None = typer.Option(None, "-k", "--limit", min=1, max=10_000,
+                                            help="results to show (default 20); kept by --save only when given"),
                kind: list[str] | None = KindOpt, model: str | None = ModelOpt, since: str | None = SinceOpt,
                until: str | None = UntilOpt, min_rating: int | None = RatingOpt, tag: list[str] | None = TagOpt,
-               rng: list[str] | None = RangeOpt, as_json: bool = typer.Option(False, "--json")) -> None:
+               rng: list[str] | None = RangeOpt, as_json: bool = typer.Option(False, "--json"),
+               save: str | None = typer.Option(None, "--save", help="save this search (text, filters, limit) by "
+                                               "this name, for `gallery curate query` and the show's programmes"),
+               replace: bool = typer.Option(False, "--replace", help="with --save: replace a saved search of that "
+                                            "name")) -> None:
     """Search by text, by an example image, or by feature ranges and filters alone."""
+    from curation import queries
+
     f = _filters(kind, model, since, until, min_rating, tag, rng)
+    if save is not None:  # refused before searching: an image search, a bad or taken name, a bad filter
+        if image is not None:
+            raise BadInput("--save keeps a text or filter search; a search by --image cannot be saved")
+        queries.check(state(ctx).catalogue, save, text, f, k, replace)
     data = None
     if image is not None:
         if not image.is_file():
             raise BadInput(f"--image {image}: no such file")
         data = image.read_bytes()
     sr = searcher(ctx)
-    hits = sr.search(text=text, image=data, filters=f, k=k)
+    hits = sr.search(text=text, image=data, filters=f, k=k or 20)
     _print(_rows(sr, hits), as_json, f"search {text!r}" if text else "search")
+    if save is not None:
+        q = queries.save(sr.cat, save, text, f, k, replace=replace)
+        typer.echo(f"saved query {q.name!r} ({q.describe()})", err=as_json)
 
 
 @curate_app.command("similar")

@@ -172,6 +172,20 @@ class Searcher:
             return set(s.scalars(select(Artwork.id).where(Artwork.id.in_(ids), Artwork.status == status)))
 
 
+def open_searcher(settings: Any, cat: Any, embedding: str | None = None, update: bool = True) -> Searcher:
+    """The searcher `gallery curate search` uses: the configured encoder, the catalogue and its index;
+    with ``update``, new artworks get their features and embeddings first."""
+    from curation.embed import load_encoder
+    from curation.generate import link_lineage
+    from curation.indexer import index_catalogue
+
+    enc = load_encoder(settings, embedding)
+    if update:
+        link_lineage(cat)  # results of queued runs the scheduler has finished since
+        index_catalogue(cat, enc)
+    return Searcher(settings, cat, enc)
+
+
 def feature_table(cat: Any, ids: list[int], names: list[str] | None = None) -> dict[int, dict[str, float]]:
     """Scalar features of these artworks: {id: {name: value}}."""
     names = names or list(F.SCALARS)

@@ -40,8 +40,8 @@ def _root(ctx: typer.Context,
                                              envvar="GALLERY_CONFIG")) -> None:
     from gallery.wiring import install
 
-    install()  # hooks between packages (curation's features of new artworks)
     ctx.obj = AppState(config_path=config)
+    install(settings=lambda st=ctx.obj: st.settings)  # hooks between packages (features, saved queries)
 
 
 @config_app.command("check")
