@@ -283,6 +283,15 @@ def get_id(cat: Any, qid: int) -> Query:
         return _load(row)
 
 
+def name_of(cat: Any, qid: int) -> str:
+    """The name of saved query ``qid`` (valid or not); BadInput when there is none."""
+    with cat.read() as s:
+        row = s.get(SavedQuery, qid)
+        if row is None:
+            raise BadInput(f"no saved query {qid}")
+        return row.name
+
+
 def delete(cat: Any, name: str) -> str:
     """Delete a saved query (a row not valid any more can be deleted too); returns its name."""
     with cat.write() as s:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -22,12 +23,17 @@ router = APIRouter()
 @router.get("/", response_class=HTMLResponse)
 def grid(request: Request, st: State) -> HTMLResponse:
     st.refresh()
-    p = request.query_params
+    return grid_page(request, st, request.query_params)
+
+
+def grid_page(request: Request, st: State, p: Any, status: int = 200, **extra: Any) -> HTMLResponse:
+    """The grid for the query string ``p``, with its "Save this search" form (``extra``: the form's
+    error and name when a save was refused)."""
     items, nxt = run_search(st, p)
-    qs = [(k, v) for k, v in p.multi_items() if k != "offset"]
-    return page(request, "grid.html", items=items, next_offset=nxt, qs=urlencode(qs), params=p,
+    qs = urlencode([(k, v) for k, v in p.multi_items() if k != "offset"])
+    return page(request, "grid.html", status=status, items=items, next_offset=nxt, qs=qs, params=p,
                 ranges=feature_ranges(st.cat), kinds=works.kinds(st.cat),
-                text_ok=st.searcher.enc.name != "hist")
+                text_ok=st.searcher.enc.name != "hist", save_qs=qs, **extra)
 
 
 @router.get("/grid", response_class=HTMLResponse)
