@@ -68,7 +68,7 @@ class Query:
                 parts += [f"{n} {_end(lo)}..{_end(hi)}" for n, (lo, hi) in v.items()]
             else:
                 parts.append(f"{k} {', '.join(v) if isinstance(v, list) else v}")
-        parts.append(f"limit {self.limit}" if self.limit else "no limit")
+        parts.append(f"limit {self.limit}" if self.limit else f"its best {TEXT_LIMIT}" if self.text else "no limit")
         return "; ".join(parts)
 
 
