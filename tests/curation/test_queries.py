@@ -120,6 +120,14 @@ def test_text_query_ranks_like_search(settings, catalogue):
     assert got == [h.id for h in sr.search(text="a red circle", k=8)]
     assert len(got) == 8 and hidden not in got
     assert [truth[a][1] for a in got[:4]] == ["red"] * 4
+    from gallery.wiring import install
+    from installation import hooks
+
+    install(settings=lambda: settings)  # as `gallery show`: the show's resolver finds the command's settings
+    try:
+        assert hooks.resolve_query(catalogue, "Red circles") == got
+    finally:
+        install()
 
 
 def test_text_query_needs_settings_and_clip(settings, catalogue):

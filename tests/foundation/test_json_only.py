@@ -55,6 +55,10 @@ PLAN: list[tuple[list[str], str | None]] = [
     (["curate", "select", "--size", "2", "--json"], None),
     (["curate", "dups", "--json"], None),
     (["curate", "queue", "--json"], None),
+    (["curate", "search", "red", "--json", "--save", "Reds"], None),  # "saved query ..." goes to stderr
+    (["curate", "query", "ls", "--json"], None),
+    (["curate", "query", "show", "Reds", "--json"], None),
+    (["curate", "query", "run", "Reds", "--json"], None),
     (["curate", "set", "create", "a set", "{image_id}"], None),  # no --json: makes the set below
     (["curate", "set", "ls", "--json"], "set_id"),
     (["curate", "set", "show", "{set_id}", "--json"], None),
