@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from catalogue.models import ARTWORK_KINDS, SavedQuery, utcnow
 from curation import features as F
@@ -227,17 +228,21 @@ def save(cat: Any, name: str, text: str | None, filters: Filters | None = None, 
          replace: bool = False) -> Query:
     """Save a query (a new name, or with ``replace`` a new version of an existing one)."""
     n, t, fj, lim = check(cat, name, text, filters, limit, replace)
-    with cat.write() as s:
-        row = s.scalar(select(SavedQuery).where(func.lower(SavedQuery.name) == n.lower()))
-        if row is None:
-            row = SavedQuery(name=n, text=t, filters=fj, limit=lim, created=utcnow(), updated=utcnow())
-            s.add(row)
-        elif not replace:
-            raise BadInput(f"a saved query named {row.name!r} exists already (replace it, or choose another name)")
-        else:
-            row.name, row.text, row.filters, row.limit, row.updated = n, t, fj, lim, utcnow()
-        s.flush()
-        return _load(row)
+    try:
+        with cat.write() as s:
+            row = s.scalar(select(SavedQuery).where(func.lower(SavedQuery.name) == n.lower()))
+            if row is None:
+                row = SavedQuery(name=n, text=t, filters=fj, limit=lim, created=utcnow(), updated=utcnow())
+                s.add(row)
+            elif not replace:
+                raise BadInput(f"a saved query named {row.name!r} exists already (replace it, or choose another "
+                               "name)")
+            else:
+                row.name, row.text, row.filters, row.limit, row.updated = n, t, fj, lim, utcnow()
+            s.flush()
+            return _load(row)
+    except IntegrityError as e:  # saved by someone else between the check and the insert
+        raise BadInput(f"a saved query named {n!r} exists already (replace it, or choose another name)") from e
 
 
 def _row(s: Any, name: str) -> SavedQuery:

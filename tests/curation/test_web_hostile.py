@@ -246,7 +246,7 @@ def test_every_post_route_refuses_a_missing_or_wrong_csrf_token_and_a_foreign_or
                     if isinstance(r, APIRoute) and "POST" in r.methods)
     assert "/sets/{cid}/freeze" in routes and "/search/image" in routes and len(routes) >= 10
     for path in routes:
-        url = path.format(artwork_id=c.ids[0], cid=c.cid)
+        url = path.format(artwork_id=c.ids[0], cid=c.cid, qid=1)
         for data in ({}, {"csrf": "wrong"}, {"csrf": ""}):
             r = c.post(url, data=data, headers=ORIGIN, follow_redirects=False)
             assert r.status_code == 403 and "CSRF token" in r.text, (url, data, r.status_code)
