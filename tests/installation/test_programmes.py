@@ -405,3 +405,17 @@ def test_config_check_and_show_programme_on_the_command_line(tmp_path, data_dir,
               "--seconds", "1"])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "unknown programme (known: all, eve, sundays)" in err
+
+
+def test_the_manuals_example_is_a_valid_show_section():
+    import re
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "show.md").read_text()
+    block = re.search(r"## Programmes and timetable.*?```yaml\n(.*?)```", text, re.S).group(1)
+    s = ShowSettings(**yaml.safe_load(block)["show"])
+    p = Programmes(s, lambda pool, now: pool[0])
+    sunday_11 = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)  # Europe/London is UTC in November
+    assert [p.active(sunday_11), p.active(sunday_11 - timedelta(days=2)), p.active(sunday_11 - timedelta(days=2, hours=-4))] \
+        == ["sundays", "morning", "evening"]
