@@ -58,6 +58,7 @@ class ProgrammeControls:
             self.pending = None
             if self.programme.history and self.programme.history[-1] == self.pending_id:
                 self.programme.history.pop()
+            self.pending_id = None
 
     def _choose(self, pool: list[Entry], now: datetime) -> Entry | None:
         self._chosen_from, e = self.programmes.choose(pool, now)

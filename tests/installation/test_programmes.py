@@ -419,3 +419,18 @@ def test_the_manuals_example_is_a_valid_show_section():
     sunday_11 = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)  # Europe/London is UTC in November
     assert [p.active(sunday_11), p.active(sunday_11 - timedelta(days=2)), p.active(sunday_11 - timedelta(days=2, hours=-4))] \
         == ["sundays", "morning", "evening"]
+
+
+@pytest.mark.gl
+def test_demo_preview_plays_the_curated_set_as_a_programme(settings, catalogue, tmp_path, monkeypatch):
+    import installation.demo as demo
+    from gallery.demo import DemoContext
+
+    monkeypatch.setattr(demo, "PREVIEW_SECONDS", 6.0)
+    ids = [catalogue.add(image_draft(i, size=32)) for i in range(5)]
+    cid = add_set(catalogue, "Demo: the whole catalogue", [ids[3], ids[1]])
+    dc = DemoContext(settings=settings, catalogue=catalogue, out_dir=tmp_path, quick=True)
+    dc.results["curation"] = {"set": cid}
+    res = demo.preview_step(dc)
+    assert res["programme"] == "demo set" and res["items"] >= 2 and res["skipped"] == 0
+    assert (tmp_path / "show-preview.mp4").is_file()
