@@ -6,6 +6,7 @@ import importlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -53,7 +54,35 @@ def config_check(ctx: typer.Context, config: Path | None = typer.Option(None, "-
     from gallery.config import load_settings
 
     s = load_settings(st.config_path)
+    _check_programmes(s)
     typer.echo(f"{s.source}: ok (data_dir={s.data_dir}, catalogue={s.catalogue_url.split('://')[0]})")
+
+
+def _check_programmes(s: Any) -> None:
+    """The show's programmes against the catalogue, when it exists: a set or saved query that is not there
+    is bad input (exit 2). No catalogue yet: said, not created."""
+    if not any(p.source[0] in ("set", "query") for p in s.show.programmes.values()):
+        return
+    from sqlalchemy.engine import make_url
+
+    url = make_url(s.catalogue_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        typer.echo(f"note: no catalogue at {url.database}: the programmes' sets and queries are not checked", err=True)
+        return
+    from catalogue import open_catalogue
+    from installation.programmes import check_catalogue
+
+    try:
+        cat = open_catalogue(s)
+    except Exception as e:  # noqa: BLE001 - unreachable server: the rest of the config is still checked
+        typer.echo(f"note: catalogue not readable ({type(e).__name__}): programmes not checked against it", err=True)
+        return
+    try:
+        problems = check_catalogue(s.show, cat)
+    finally:
+        cat.close()
+    if problems:
+        raise BadInput(f"{s.source}: " + "; ".join(problems))
 
 
 @config_app.command("show")

@@ -27,6 +27,8 @@ def show(ctx: typer.Context,
          height: int | None = typer.Option(None, help="height in pixels (default: show.height)"),
          fps: float | None = typer.Option(None, help="frames per second (default: show.fps)"),
          as_json: bool = typer.Option(False, "--json", help="print the final status as JSON"),
+         programme: str | None = typer.Option(None, "--programme",
+                                              help="play this programme (show.programmes) for this run, timetable aside"),
          status: bool = typer.Option(False, "--status",
                                      help="do not play: report the running show's heartbeat (exit 1 if stalled)")) -> None:
     """Play the catalogue: fullscreen/windowed with sound, or --headless --record OUT.mp4 --seconds N."""
@@ -36,6 +38,10 @@ def show(ctx: typer.Context,
     if status:
         report_status(s.path(ss.status_file), ss.http_port, max(10.0, 5 * ss.heartbeat_seconds), as_json)
         return
+    if programme is not None:
+        from installation.programmes import only_programme
+
+        ss = only_programme(ss, programme)
     if headless and record is None:
         raise BadInput("--headless needs --record OUT.mp4 (a headless show is only useful recorded)")
     if record is not None and seconds is None:

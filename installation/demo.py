@@ -18,7 +18,19 @@ def preview_step(dc: Any) -> dict[str, Any]:
     ss = ShowSettings(**{**base, "durations": short, "default_duration": min(base["default_duration"], 5.0),
                          "transition_seconds": min(base["transition_seconds"], 1.0), "opening_hours": {},
                          "label_seconds": min(base["label_seconds"], 2.0), "http_port": 0})
+    ss = _from_curated_set(ss, dc)
     out = dc.out_dir / "show-preview.mp4"
     res = record_show(ss, dc.catalogue, out, PREVIEW_SECONDS, width=640, height=360, fps=15 if dc.quick else 24)
     return {"preview": str(out), "frames": res.frames, "items": res.status["items_started"],
-            "skipped": res.status["skipped"]}
+            "skipped": res.status["skipped"], "programme": res.status.get("programme")}
+
+
+def _from_curated_set(ss: Any, dc: Any) -> Any:
+    """With the curation step's set, the preview plays a programme of that set, in its curated order."""
+    cid = ((getattr(dc, "results", None) or {}).get("curation") or {}).get("set")
+    if not cid:
+        return ss
+    from installation.programme_settings import ProgrammeSpec
+
+    return ss.model_copy(update={"programmes": {**ss.programmes, "demo set": ProgrammeSpec(set=cid)},
+                                 "programme": "demo set", "timetable": []})

@@ -96,8 +96,12 @@ class Programme:
         return None
 
     # ---- choosing --------------------------------------------------------------------------
-    def next(self, now: datetime) -> Entry | None:
-        """The next item to show, or None when nothing is playable."""
+    def next(self, now: datetime,
+             choose: Callable[[list[Entry], datetime], Entry | None] | None = None) -> Entry | None:
+        """The next item to show, or None when nothing is playable.
+
+        ``choose(pool, now)`` picks from the playable pool (a programme's policy); default: ``weighted``.
+        """
         while self._back:
             e = self._pick_id(self._back.pop())
             if e is not None:
@@ -105,14 +109,19 @@ class Programme:
         pool = self.playable()
         if not pool:
             return None
-        fresh = self._fresh(pool, now)
-        if fresh:
-            choice = fresh[0]
-            self._fresh_done.add(choice.artwork_id)
-        else:
-            choice = self._weighted(pool)
+        choice = (choose or self.weighted)(pool, now)
+        if choice is None:
+            return None
         self._shown(choice)
         return choice
+
+    def weighted(self, pool: list[Entry], now: datetime) -> Entry:
+        """Last night's works first (newest first, once each), then kinds drawn by weight."""
+        fresh = self._fresh(pool, now)
+        if fresh:
+            self._fresh_done.add(fresh[0].artwork_id)
+            return fresh[0]
+        return self._weighted(pool)
 
     def previous(self, prefetched: int | None = None) -> Entry | None:
         """Step back: the item before the current one (the current one is queued to come back next).

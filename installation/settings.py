@@ -5,31 +5,20 @@ Torch-free on purpose: gallery.config imports every section at start.
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from catalogue.models import ARTWORK_KINDS
 from gallery.settings_base import Strict
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-TRANSITIONS = ("crossfade", "wipe", "dissolve")
-_SPAN = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
-
-
-def parse_span(text: str) -> tuple[int, int]:
-    """'10:00-18:30' -> (600, 1110) minutes since midnight; '24:00' allowed as an end."""
-    m = _SPAN.match(text.strip())
-    if not m:
-        raise ValueError(f"opening span {text!r} is not HH:MM-HH:MM (e.g. 10:00-18:00)")
-    h1, m1, h2, m2 = (int(g) for g in m.groups())
-    a, b = h1 * 60 + m1, h2 * 60 + m2
-    if m1 > 59 or m2 > 59 or a > 24 * 60 or b > 24 * 60:
-        raise ValueError(f"opening span {text!r}: hours go 00:00 to 24:00")
-    if b <= a:
-        raise ValueError(f"opening span {text!r} ends before it starts (overnight: split it over two days)")
-    return a, b
+from installation.programme_settings import (
+    TRANSITIONS,
+    WEEKDAYS,
+    ProgrammeSpec,
+    TimetableEntry,
+    check_programmes,
+    parse_span,
+)
 
 
 class ShowSettings(Strict):
@@ -81,6 +70,13 @@ class ShowSettings(Strict):
     # Quarantine the media of works whose files are broken (else: skip them for this run only).
     quarantine_broken: bool = True
     seed: int | None = None
+    # ---- programmes (issue 23): what plays when; see docs/show.md "Programmes and timetable" ----
+    # name -> {set | query | since, order, seed, still_seconds, sound_seconds, transitions}
+    programmes: dict[str, ProgrammeSpec] = Field(default_factory=dict)
+    # Weekly entries {days, from, to, programme} inside the opening hours; they must not overlap.
+    timetable: list[TimetableEntry] = Field(default_factory=list)
+    # The programme when no timetable entry applies ("all": every work, weighted by kind).
+    programme: str = "all"
 
     @field_validator("weights")
     @classmethod
@@ -139,4 +135,10 @@ class ShowSettings(Strict):
         if self.transition_seconds * 2 > shortest:
             raise ValueError(f"show.transition_seconds = {self.transition_seconds}: must be at most half the "
                              f"shortest duration ({shortest} s)")
+        return self
+
+    @model_validator(mode="after")
+    def _programmes(self) -> ShowSettings:
+        check_programmes(self.programmes, self.timetable, self.programme, self.opening_hours,
+                         self.transition_seconds)
         return self

@@ -18,8 +18,10 @@ from typing import Any
 from gallery.media import MediaSettings
 from installation.media import MediaError, Prepared, prepare
 from installation.programme import Entry, Programme
+from installation.programmes import Programmes
 from installation.render import Renderer
 from installation.settings import ShowSettings
+from installation.show_programmes import ProgrammeControls
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ class Playing:
         return self.start + self.duration
 
 
-class Show:
+class Show(ProgrammeControls):
     def __init__(self, settings: ShowSettings, renderer: Renderer, audio: Any, *, source: Any = None,
                  catalogue: Any = None, wall_start: datetime | None = None, live: bool = False,
                  seed: int | None = None, media: MediaSettings | None = None) -> None:
@@ -50,6 +52,9 @@ class Show:
         self.live = live
         self.wall_start = wall_start or datetime.now(UTC)
         self.programme = Programme(settings, seed=settings.seed if seed is None else seed)
+        self.programmes = Programmes(settings, self.programme.weighted, seed=settings.seed if seed is None else seed)
+        self._pending_from: tuple[str, str] = (settings.programme, settings.programme)  # (active, played from)
+        self._chosen_from = settings.programme
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
         self.refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalogue")
         self._refresh: Future | None = None
@@ -88,9 +93,13 @@ class Show:
         if self.source is None:
             return
         if self._refresh is not None and (block or self._refresh.done()):
-            entries = self._refresh.result()
+            entries, (members, prog_errors) = self._refresh.result()
             self._refresh = None
             self.programme.update(entries)
+            for msg in self.programmes.update(members, prog_errors):
+                self._error(msg)
+            if self.pending is not None and self.pending_id not in self.programme.entries:
+                self._drop_pending()  # hidden (or gone) since it was chosen: never shown
             for aid in list(self._retry):
                 self.programme.excluded.discard(aid)
                 self._retry.discard(aid)
@@ -102,7 +111,7 @@ class Show:
             if self.source.last_error:
                 self._error(self.source.last_error)
         if self._refresh is None and self.source.due(t):
-            self._refresh = self.refresher.submit(self.source.refresh, t)
+            self._refresh = self.refresher.submit(self._read, t)
             if block:
                 self.poll_catalogue(t, block=True)
 
@@ -110,8 +119,13 @@ class Show:
     def _queue_next(self, t: float, entry: Entry | None = None) -> None:
         if self.pending is not None:
             self._discard(self.pending)
+        now = self.wall(t)
+        self._chosen_from = active = self.programmes.active(now)
         if entry is None:
-            entry = self.programme.next(self.wall(t))
+            entry = self.programme.next(now, self._choose)
+        self._pending_from = (active, self._chosen_from)
+        if entry is not None:
+            entry = self.programmes.fit(self._chosen_from, entry)
         self.pending = None if entry is None else self.pool.submit(prepare, entry, self.audio_rate,
                                                                     (self.r.width, self.r.height), self.s.fit,
                                                                     self.media)
@@ -190,8 +204,11 @@ class Show:
         slot = 0 if self.current is None else 1 - self.current.slot
         self.r.upload(slot, prep.first_frame(), still=prep.video is None)
         self.invalidate()
-        mode = self.s.transitions[self._mode_i % len(self.s.transitions)]
+        came_from = self._pending_from[1]
+        modes = self.programmes.transitions(came_from)
+        mode = modes[self._mode_i % len(modes)]
         self._mode_i += 1
+        self.programmes.started(came_from, prep.entry, self.programme.playable(), self.wall(t))
         p = Playing(prep=prep, start=t, slot=slot, duration=prep.entry.duration, transition=mode)
         if prep.audio is not None:
             self.audio.start(id(p), prep.audio, t)
@@ -250,6 +267,8 @@ class Show:
                                           0.35, key="waiting")
             self.current = self._start(prep, t)
         cur = self.current
+        if self.pending is not None and self._pending_from[0] != self.programmes.active(now):
+            self._drop_pending()  # a new programme (timetable, switch): it plays from the next item
         if self.incoming is None and (self._skip or t >= cur.end - T):
             prep = self._take_ready(t, block=block or self._skip)
             if prep is not None:
@@ -345,6 +364,7 @@ class Show:
             item = {"artwork_id": e.artwork_id, "kind": e.kind, "title": e.title, "started_s": round(cur.start, 2),
                     "duration_s": e.duration, "sound_id": e.sound_id}
         return {"state": self.state, "show_time_s": round(self._t, 2), "item": item,
+                "programme": self.programmes.active(self.wall(self._t)),
                 "known_works": len(self.programme.entries), "playable": len(self.programme.playable()),
                 "items_started": self.items_started, "recent_items": self.shown[-10:], "transitions": self.transitions, "skipped": self.skipped,
                 "late_frames": self.late, "frames_drawn": self.frames_drawn, "idle_frames": self.idle_frames, "last_error": self.last_error, "recent_errors": self.errors[-5:],
