@@ -16,10 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gallery.media import MediaSettings
-from installation.media import MediaError, Prepared, prepare
+from installation.media import MediaError, Prepared
 from installation.programme import Entry, Programme
 from installation.render import Renderer
 from installation.settings import ShowSettings
+from installation.soundview import SoundPrepared, SoundViews, prepare_item
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,15 @@ class Playing:
     def end(self) -> float:
         return self.start + self.duration
 
+    @property
+    def view(self) -> bool:
+        """A sound-only work drawn over its playback position (installation.soundview)."""
+        return isinstance(self.prep, SoundPrepared) and self.prep.view is not None
+
+    def position(self, t: float) -> float:
+        """Seconds into its sound at show time t (the sound started at start + audio_offset)."""
+        return t - self.start - self.prep.entry.audio_offset
+
 
 class Show:
     def __init__(self, settings: ShowSettings, renderer: Renderer, audio: Any, *, source: Any = None,
@@ -44,6 +54,7 @@ class Show:
         self.s = settings
         self.media = media or MediaSettings()  # limits of what the decode thread reads (media section)
         self.r = renderer
+        self.views = SoundViews(renderer)  # sound-only works: piano roll / spectrogram with a playhead
         self.audio = audio
         self.source = source  # CatalogueSource (or anything with due/refresh/last_error)
         self.catalogue = catalogue
@@ -112,7 +123,7 @@ class Show:
             self._discard(self.pending)
         if entry is None:
             entry = self.programme.next(self.wall(t))
-        self.pending = None if entry is None else self.pool.submit(prepare, entry, self.audio_rate,
+        self.pending = None if entry is None else self.pool.submit(prepare_item, entry, self.audio_rate,
                                                                     (self.r.width, self.r.height), self.s.fit,
                                                                     self.media)
         self.pending_id = None if entry is None else entry.artwork_id
@@ -188,11 +199,15 @@ class Show:
     # ---- starting and ending items ------------------------------------------------------------------
     def _start(self, prep: Prepared, t: float) -> Playing:
         slot = 0 if self.current is None else 1 - self.current.slot
-        self.r.upload(slot, prep.first_frame(), still=prep.video is None)
-        self.invalidate()
         mode = self.s.transitions[self._mode_i % len(self.s.transitions)]
         self._mode_i += 1
         p = Playing(prep=prep, start=t, slot=slot, duration=prep.entry.duration, transition=mode)
+        if p.view:
+            self.views.load(slot, prep.view)  # type: ignore[attr-defined,arg-type]
+            self.views.draw(slot, p.position(t))
+        else:
+            self.r.upload(slot, prep.first_frame(), still=prep.video is None)
+        self.invalidate()
         if prep.audio is not None:
             self.audio.start(id(p), prep.audio, t)
         self.items_started += 1
@@ -271,6 +286,8 @@ class Show:
                 if new:
                     self.r.upload(p.slot, frame)
                     self.invalidate()
+            elif p is not None and p.view and self.views.draw(p.slot, p.position(t)):
+                self.invalidate()  # the playhead moved: this frame is drawn, never skipped
         texts = self._texts(t, cur, inc)
         if inc is not None:
             prog = (t - inc.start) / T if T > 0 else 1.0
@@ -353,6 +370,7 @@ class Show:
 
     def close(self) -> None:
         self._stop_all(self._t)
+        self.views.release()
         if self.pending is not None:
             self._discard(self.pending)
             self.pending = None
