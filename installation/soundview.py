@@ -147,6 +147,9 @@ in vec4 rect;
 in vec4 col;
 in float kind;
 out vec4 c;
+out vec2 lp;       // position in the rectangle, 0..1
+flat out float k;
+flat out vec3 glow;  // a glow's size and its soft edge, pixels
 uniform float now;    // playback position, seconds
 uniform float pps;    // pixels per second
 uniform float head;   // playhead x, pixels
@@ -155,6 +158,9 @@ float at(float s) { return floor(head + (s - now) * pps + 0.5); }
 void main() {
     float xa = rect.x, xb = rect.y;
     c = col;
+    lp = pos;
+    k = kind;
+    glow = vec3(1.0);
     if (kind > 3.5) { xa = head + rect.x; xb = head + rect.y; }
     else if (kind > 0.5) {
         bool sounding = now >= rect.x && now < rect.y;
@@ -165,6 +171,7 @@ void main() {
         } else {
             float pad = 0.25 * (rect.w - rect.z);
             xa = at(rect.x) - pad; xb = at(rect.y) + pad;
+            glow = vec3(xb - xa, rect.w - rect.z, pad);
             c.a = sounding ? col.a : 0.0;
         }
     }
@@ -177,8 +184,17 @@ void main() {
 RECT_FRAG = """
 #version 330
 in vec4 c;
+in vec2 lp;
+flat in float k;
+flat in vec3 glow;
 out vec4 colour;
-void main() { colour = c; }
+void main() {
+    colour = c;
+    if (k > 2.5 && k < 3.5) {  // a glow fades out beyond its note's edges
+        vec2 q = max(abs(lp - 0.5) * glow.xy - (0.5 * glow.xy - glow.z), 0.0);
+        colour = c * (1.0 - smoothstep(0.0, 1.0, length(q) / glow.z));
+    }
+}
 """
 
 PAGE_VERT = """
@@ -258,7 +274,7 @@ def roll_marks(roll: Roll, width: int, height: int) -> np.ndarray:
     glow = max(2, L.lane // 2)
     for s, e, p in roll.notes:
         a, b = L.lane_y(int(p))
-        rows.append(((float(s), float(e), a - glow, b + glow), _c(NOTE, 0.35), 3))
+        rows.append(((float(s), float(e), a - glow, b + glow), _c(NOTE, 0.6), 3))
     for s, e, p in roll.notes:
         a, b = L.lane_y(int(p))
         rows.append(((float(s), float(e), a + 1, b - 1), _c(NOTE), 2))
