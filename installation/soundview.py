@@ -120,11 +120,17 @@ def sound_only(entry: Entry) -> bool:
 
 def prepare_item(entry: Entry, sample_rate: int, screen: tuple[int, int] | None = None, fit: str = "contain",
                  limits: MediaSettings = DEFAULTS) -> Prepared:
-    """``media.prepare``, and for a sound-only work what its view draws (a SoundPrepared)."""
-    p = prepare(entry, sample_rate, screen, fit, limits)
+    """``media.prepare``, and for a sound-only work what its view draws (see with_view)."""
+    return with_view(prepare(entry, sample_rate, screen, fit, limits), sample_rate)
+
+
+def with_view(p: Prepared, sample_rate: int) -> Prepared:
+    """A decoded sound-only work as a SoundPrepared with its view (its notes read here, on the decode
+    thread); any other work as it is. ``sample_rate``: the rate ``p.audio`` was decoded at."""
+    entry = p.entry
     if not sound_only(entry) or p.image is None:
         return p
-    seconds = (len(p.audio) / sample_rate - max(0.0, entry.audio_offset)) if p.audio is not None else entry.duration
+    seconds = (len(p.audio) / sample_rate - entry.audio_offset) if p.audio is not None else entry.duration
     view: Roll | Page = Page(p.image, max(seconds, 1e-3))
     score = entry.score
     if entry.kind == "melody" and score is not None:
