@@ -309,8 +309,7 @@ class SoundViews:
     slot for a playback position. Programs are compiled on first use (a show of pictures pays nothing)."""
 
     def __init__(self, renderer: Any) -> None:
-        self.r = renderer
-        self.ctx = renderer.ctx
+        self.r = renderer  # its GL context is touched only once a sound view is shown
         self._gl: dict[str, Any] | None = None
         self.views: list[Roll | Page | None] = [None, None]
         self.marks: list[Any] = [None, None]  # (buffer, vertex array, count) per slot
@@ -319,7 +318,7 @@ class SoundViews:
 
     def _programs(self) -> dict[str, Any]:
         if self._gl is None:
-            ctx = self.ctx
+            ctx = self.r.ctx
             quad = ctx.buffer(np.array([0, 0, 1, 0, 0, 1, 1, 1], "f4").tobytes())
             rect = ctx.program(vertex_shader=RECT_VERT, fragment_shader=RECT_FRAG)
             page = ctx.program(vertex_shader=PAGE_VERT, fragment_shader=PAGE_FRAG)
@@ -344,7 +343,7 @@ class SoundViews:
             if tex is not None:
                 tex.release()
                 self.r.textures_released += 1
-            tex = self.ctx.texture((iw, ih), comps, img, alignment=1)
+            tex = self.r.ctx.texture((iw, ih), comps, img, alignment=1)
             self.r.textures_created += 1
             tex.repeat_x = tex.repeat_y = False
             self.pages[slot] = tex
@@ -355,8 +354,8 @@ class SoundViews:
     def _set_marks(self, slot: int, data: np.ndarray) -> None:
         gl = self._programs()
         self._free_marks(slot)
-        buf = self.ctx.buffer(data.tobytes())
-        vao = self.ctx.vertex_array(gl["rect"], [(gl["quad"], "2f", "pos"), (buf, "4f 4f 1f/i", "rect", "col", "kind")])
+        buf = self.r.ctx.buffer(data.tobytes())
+        vao = self.r.ctx.vertex_array(gl["rect"], [(gl["quad"], "2f", "pos"), (buf, "4f 4f 1f/i", "rect", "col", "kind")])
         self.marks[slot] = (buf, vao, len(data))
 
     def head_x(self, slot: int, position: float) -> float:
@@ -400,11 +399,11 @@ class SoundViews:
             self.pages[slot].use(location=4)
             gl["page_vao"].render(moderngl.TRIANGLE_STRIP)
             rect["pps"], rect["head"] = 0.0, float(head)
-        self.ctx.enable(moderngl.BLEND)
-        self.ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
+        self.r.ctx.enable(moderngl.BLEND)
+        self.r.ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
         _, vao, n = self.marks[slot]
         vao.render(moderngl.TRIANGLE_STRIP, instances=n)
-        self.ctx.disable(moderngl.BLEND)
+        self.r.ctx.disable(moderngl.BLEND)
         self.drawn[slot] = position
         return True
 
