@@ -298,13 +298,14 @@ class Renderer:
 
     # ---- drawing --------------------------------------------------------------------------------
     def draw(self, fbo, *, a: int | None, b: int | None, t: float = 0.0, mode: str = "crossfade",
-             dim: float = 1.0, texts: dict[str, tuple[float, str]] | None = None) -> None:
-        """Draw slot ``a`` going to slot ``b`` at progress ``t``; texts: name -> (alpha, placement)."""
+             dim: float = 1.0, texts: dict[str, tuple[float, str]] | None = None, keep: bool = False) -> None:
+        """Draw slot ``a`` going to slot ``b`` at progress ``t``; texts: name -> (alpha, placement).
+        ``keep`` (with no slots): the picture is in fbo already (a sound view drew it there); texts only."""
         fbo.use()
         self.ctx.disable(self._moderngl.BLEND)
         has_a = a is not None and self.slots[a] is not None
         has_b = b is not None and self.slots[b] is not None
-        if not (has_a or has_b):
+        if not (has_a or has_b or keep):
             fbo.clear(0.0, 0.0, 0.0, 1.0)  # a picture pass writes every pixel (bars included) itself
         if has_a or has_b:
             if not has_a:  # fading in from black: b alone, brightened by the progress

@@ -286,13 +286,17 @@ class Show:
                 if new:
                     self.r.upload(p.slot, frame)
                     self.invalidate()
-            elif p is not None and p.view and self.views.draw(p.slot, p.position(t)):
-                self.invalidate()  # the playhead moved: this frame is drawn, never skipped
+            elif p is not None and p.view and inc is not None and self.views.draw(p.slot, p.position(t)):
+                self.invalidate()  # in a transition a sound view is drawn into its slot; its playhead moved
         texts = self._texts(t, cur, inc)
         if inc is not None:
             prog = (t - inc.start) / T if T > 0 else 1.0
             return self._present(fbo, ("play", id(cur), id(inc), round(prog, 4), _alphas(texts)),
                                  a=cur.slot, b=inc.slot, t=prog, mode=inc.transition, texts=texts)
+        if cur.view:  # alone on screen: drawn straight into the frame (no copy through its slot)
+            pos = self.views.at(cur.slot, cur.position(t))
+            return self._present(fbo, ("view", id(cur), pos, _alphas(texts)), view=(cur.slot, pos), a=None,
+                                 b=None, texts=texts, keep=True)
         return self._present(fbo, ("play", id(cur), None, 0.0, _alphas(texts)), a=cur.slot, b=None, t=0.0,
                              texts=texts)
 
@@ -300,12 +304,14 @@ class Show:
         """Draw the next frame even if nothing the show tracks has changed (new pixels in a texture)."""
         self._dirty = True
 
-    def _present(self, fbo: Any, key: tuple, **draw: Any) -> bool:
+    def _present(self, fbo: Any, key: tuple, view: tuple[int, float] | None = None, **draw: Any) -> bool:
         full = (key, id(fbo), tuple(sorted((n, v[3]) for n, v in self.r.texts.items())))
         if full == self._last_key and not self._dirty:
             self.idle_frames += 1
             return False
         self._last_key, self._dirty = full, False
+        if view is not None:  # (slot, playback position): a sound view drawn into fbo itself
+            self.views.draw(*view, fbo=fbo)
         self.r.draw(fbo, **draw)
         self.frames_drawn += 1
         return True

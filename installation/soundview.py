@@ -160,6 +160,7 @@ uniform float now;    // playback position, seconds
 uniform float pps;    // pixels per second
 uniform float head;   // playhead x, pixels
 uniform vec2 screen;
+uniform float flip;   // -1 drawing into a slot (its row 0 is the picture's top), 1 into the frame
 float at(float s) { return floor(head + (s - now) * pps + 0.5); }
 void main() {
     float xa = rect.x, xb = rect.y;
@@ -183,7 +184,7 @@ void main() {
     }
     c.rgb *= c.a;  // premultiplied: blend ONE, ONE_MINUS_SRC_ALPHA
     vec2 q = vec2(mix(xa, xb, pos.x), mix(rect.z, rect.w, pos.y)) / screen;
-    gl_Position = vec4(q.x * 2.0 - 1.0, 1.0 - q.y * 2.0, 0.0, 1.0);  // row 0 of a slot is the picture's top
+    gl_Position = vec4(q.x * 2.0 - 1.0, (q.y * 2.0 - 1.0) * flip, 0.0, 1.0);
 }
 """
 
@@ -209,10 +210,11 @@ in vec2 pos;
 out vec2 uv;
 uniform vec4 box;  // x0, y0, x1, y1 in pixels
 uniform vec2 screen;
+uniform float flip;
 void main() {
     uv = vec2(pos.x, 1.0 - pos.y);  // row 0 of an image is its top
     vec2 q = mix(box.xy, box.zw, pos) / screen;
-    gl_Position = vec4(q.x * 2.0 - 1.0, 1.0 - q.y * 2.0, 0.0, 1.0);  // row 0 of a slot is the picture's top
+    gl_Position = vec4(q.x * 2.0 - 1.0, (q.y * 2.0 - 1.0) * flip, 0.0, 1.0);
 }
 """
 
@@ -367,19 +369,28 @@ class SoundViews:
         assert view is not None
         return x0 + (x1 - x0) * min(max(position / view.duration, 0.0), 1.0)
 
-    def draw(self, slot: int, position: float) -> bool:
-        """Draw slot's view at ``position`` seconds into its sound into the slot's texture; False when
-        the picture would not change (the sound has ended: the view holds its last frame)."""
+    def at(self, slot: int, position: float) -> float:
+        """The position drawn for a playback position: after the sound has ended, its last frame."""
+        view = self.views[slot]
+        assert view is not None, "load a view into the slot first"
+        return min(position, view.duration)
+
+    def draw(self, slot: int, position: float, fbo: Any = None) -> bool:
+        """Draw slot's view at ``position`` seconds into its sound: into ``fbo``, or else into the slot's
+        texture (for a transition), where False means it is there already (the same position)."""
         import moderngl
 
         view = self.views[slot]
-        assert view is not None, "load a view into the slot first"
-        position = min(position, view.duration)
-        if self.drawn[slot] == position:
-            return False
+        position = self.at(slot, position)
+        flip = 1.0
+        if fbo is None:
+            if self.drawn[slot] == position:
+                return False
+            fbo, flip = self.r.target(slot), -1.0
+            self.drawn[slot] = position
         gl = self._programs()
+        gl["rect"]["flip"] = gl["page"]["flip"] = flip
         w, h = self.r.width, self.r.height
-        fbo = self.r.target(slot)
         fbo.use()
         fbo.clear(*_c(BACKGROUND))
         rect = gl["rect"]
@@ -404,7 +415,6 @@ class SoundViews:
         _, vao, n = self.marks[slot]
         vao.render(moderngl.TRIANGLE_STRIP, instances=n)
         self.r.ctx.disable(moderngl.BLEND)
-        self.drawn[slot] = position
         return True
 
     def _free_marks(self, slot: int) -> None:

@@ -185,3 +185,37 @@ def test_sound_views_alternating_keep_gl_objects_flat(settings, catalogue, gl_ct
     assert kinds == {"melody", "soundscape", "image"}
     assert max(counts) <= 5 and counts[-1] == counts[2], counts
     assert r.live_textures == 0
+
+
+def test_a_view_drawn_through_its_slot_matches_one_drawn_into_the_frame(gl_ctx, tmp_path):
+    """In a transition a sound view goes through its picture slot; alone, straight into the frame: the same
+    pixels either way, up to rounding (so nothing jumps when a transition ends)."""
+    from tests.installation.sound_samples import midi_bytes, spectrogram_png
+
+    p = tmp_path / "m.mid"
+    p.write_bytes(midi_bytes())
+    import cv2
+
+    spect = cv2.imdecode(np.frombuffer(spectrogram_png(), np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
+    W, H = 320, 180
+    fbo = offscreen_target(gl_ctx, W, H)
+    r = Renderer(gl_ctx, W, H, "contain")
+    views = soundview.SoundViews(r)
+    try:
+        for view in (soundview.read_roll(p, 8.0), soundview.Page(np.ascontiguousarray(spect), 6.0)):
+            views.load(0, view)
+            for pos in (0.3, 2.71, 5.0):
+                assert views.draw(0, pos)
+                r.draw(fbo, a=0, b=None)
+                through_slot = r.read(fbo).copy()
+                assert not views.draw(0, pos)  # already in the slot
+                views.draw(0, pos, fbo=fbo)
+                r.draw(fbo, a=None, b=None, keep=True)
+                direct = r.read(fbo).copy()
+                diff = np.abs(through_slot.astype(int) - direct)  # a glow's soft edge may round apart by 1
+                assert diff.max() <= 2 and (diff > 0).sum() < 20, (type(view).__name__, pos, diff.max())
+                assert centre_x(amber(direct) | cyan(direct)) is not None
+    finally:
+        views.release()
+        r.release()
+        fbo.release()
