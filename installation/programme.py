@@ -47,6 +47,7 @@ class Entry:
     audio_offset: float = 0.0  # seconds after the picture appears that the sound starts (pairing timeline)
     label: tuple[str, ...] = ()
     status: str = "ok"
+    score: MediaRef | None = None  # a melody's notes (its MIDI), drawn as a scrolling piano roll
 
 
 @dataclass
@@ -291,6 +292,7 @@ class CatalogueSource:
         first: Callable[..., Any] = lambda *roles: next((m for r in roles for m in live if m.role == r), None)  # noqa: E731
         audio = None
         sound_id = None
+        score = None
         if a.kind in SOUND_KINDS:
             v = first("spectrogram", "pianoroll", "thumbnail")
             am = first("audio")
@@ -300,6 +302,7 @@ class CatalogueSource:
             audio = self._ref(am, "audio")
             sound_id = a.id
             own = a.duration or am.duration
+            score = first("midi") if a.kind == "melody" else None
         else:
             vm = first("video")
             if vm is not None:
@@ -317,4 +320,5 @@ class CatalogueSource:
                     sound_id = sound.id
         return Entry(artwork_id=a.id, kind=a.kind, title=a.title or f"Untitled #{a.id}", created=a.created,
                      duration=duration_for(self.settings, a.kind, own), visual=visual, audio=audio,
-                     sound_id=sound_id, label=label_lines(a), status=a.status)
+                     sound_id=sound_id, label=label_lines(a), status=a.status,
+                     score=None if score is None else self._ref(score, "midi"))

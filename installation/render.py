@@ -160,6 +160,7 @@ class Renderer:
         self.text_vao = ctx.vertex_array(self.text_prog, [(self.vbo, "2f", "pos")])
         self.text_prog["tex"] = 2
         self.slots: list = [None, None]
+        self._targets: list = [None, None]  # (texture, framebuffer) drawing into a slot (see target)
         self.sizes: list[tuple[int, int] | None] = [None, None]
         self.texts: dict[str, tuple] = {}  # name -> (texture, w, h, key)
         self.textures_created = 0
@@ -200,6 +201,27 @@ class Renderer:
         self.exact[slot] = exact
         self.stills[slot] = data if still and exact and comps == 4 and self.pack_stills else None
         self.generation[slot] += 1
+
+    def target(self, slot: int):
+        """A framebuffer that draws into slot's texture, made a screen-size RGBA picture drawn texel for
+        texel: a view drawn on the GPU each frame (installation.soundview) without uploading pixels."""
+        tex = self.slots[slot]
+        if tex is None or self.sizes[slot] != (self.width, self.height) or tex.components != 4:
+            if tex is not None:
+                tex.release()
+                self.textures_released += 1
+            tex = self.ctx.texture((self.width, self.height), 4)
+            self.textures_created += 1
+            tex.repeat_x = tex.repeat_y = False
+            self.slots[slot], self.sizes[slot] = tex, (self.width, self.height)
+        if self._targets[slot] is None or self._targets[slot][0] is not tex:
+            if self._targets[slot] is not None:
+                self._targets[slot][1].release()
+            self._targets[slot] = (tex, self.ctx.framebuffer(color_attachments=[tex]))
+        tex.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
+        self.exact[slot], self.stills[slot] = True, None
+        self.generation[slot] += 1
+        return self._targets[slot][1]
 
     def _pack(self, a: int, b: int) -> None:
         """Interleave the stills of slots a and b into the pair texture (once per pair: ~5 ms at 1080p)."""
@@ -276,13 +298,14 @@ class Renderer:
 
     # ---- drawing --------------------------------------------------------------------------------
     def draw(self, fbo, *, a: int | None, b: int | None, t: float = 0.0, mode: str = "crossfade",
-             dim: float = 1.0, texts: dict[str, tuple[float, str]] | None = None) -> None:
-        """Draw slot ``a`` going to slot ``b`` at progress ``t``; texts: name -> (alpha, placement)."""
+             dim: float = 1.0, texts: dict[str, tuple[float, str]] | None = None, keep: bool = False) -> None:
+        """Draw slot ``a`` going to slot ``b`` at progress ``t``; texts: name -> (alpha, placement).
+        ``keep`` (with no slots): the picture is in fbo already (a sound view drew it there); texts only."""
         fbo.use()
         self.ctx.disable(self._moderngl.BLEND)
         has_a = a is not None and self.slots[a] is not None
         has_b = b is not None and self.slots[b] is not None
-        if not (has_a or has_b):
+        if not (has_a or has_b or keep):
             fbo.clear(0.0, 0.0, 0.0, 1.0)  # a picture pass writes every pixel (bars included) itself
         if has_a or has_b:
             if not has_a:  # fading in from black: b alone, brightened by the progress
@@ -372,6 +395,10 @@ class Renderer:
                 tex.release()
                 self.textures_released += 1
         self.slots = [None, None]
+        for target in self._targets:
+            if target is not None:
+                target[1].release()
+        self._targets = [None, None]
         for tex, *_ in self.texts.values():
             tex.release()
             self.textures_released += 1

@@ -16,12 +16,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gallery.media import MediaSettings
-from installation.media import MediaError, Prepared, prepare
+from installation.media import MediaError, Prepared
 from installation.programme import Entry, Programme
 from installation.programmes import Programmes
 from installation.render import Renderer
 from installation.settings import ShowSettings
 from installation.show_programmes import ProgrammeControls
+from installation.soundview import SoundPrepared, SoundViews, prepare_item
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,15 @@ class Playing:
     def end(self) -> float:
         return self.start + self.duration
 
+    @property
+    def view(self) -> bool:
+        """A sound-only work drawn over its playback position (installation.soundview)."""
+        return isinstance(self.prep, SoundPrepared) and self.prep.view is not None
+
+    def position(self, t: float) -> float:
+        """Seconds into its sound at show time t (the sound started at start + audio_offset)."""
+        return t - self.start - self.prep.entry.audio_offset
+
 
 class Show(ProgrammeControls):
     def __init__(self, settings: ShowSettings, renderer: Renderer, audio: Any, *, source: Any = None,
@@ -46,6 +56,7 @@ class Show(ProgrammeControls):
         self.s = settings
         self.media = media or MediaSettings()  # limits of what the decode thread reads (media section)
         self.r = renderer
+        self.views = SoundViews(renderer)  # sound-only works: piano roll / spectrogram with a playhead
         self.audio = audio
         self.source = source  # CatalogueSource (or anything with due/refresh/last_error)
         self.catalogue = catalogue
@@ -126,7 +137,7 @@ class Show(ProgrammeControls):
         self._pending_from = (active, self._chosen_from)
         if entry is not None:
             entry = self.programmes.fit(self._chosen_from, entry)
-        self.pending = None if entry is None else self.pool.submit(prepare, entry, self.audio_rate,
+        self.pending = None if entry is None else self.pool.submit(prepare_item, entry, self.audio_rate,
                                                                     (self.r.width, self.r.height), self.s.fit,
                                                                     self.media)
         self.pending_id = None if entry is None else entry.artwork_id
@@ -202,14 +213,18 @@ class Show(ProgrammeControls):
     # ---- starting and ending items ------------------------------------------------------------------
     def _start(self, prep: Prepared, t: float) -> Playing:
         slot = 0 if self.current is None else 1 - self.current.slot
-        self.r.upload(slot, prep.first_frame(), still=prep.video is None)
-        self.invalidate()
         came_from = self._pending_from[1]
         modes = self.programmes.transitions(came_from)
         mode = modes[self._mode_i % len(modes)]
         self._mode_i += 1
         self.programmes.started(came_from, prep.entry, self.programme.playable(), self.wall(t))
         p = Playing(prep=prep, start=t, slot=slot, duration=prep.entry.duration, transition=mode)
+        if p.view:
+            self.views.load(slot, prep.view)  # type: ignore[attr-defined,arg-type]
+            self.views.draw(slot, p.position(t))
+        else:
+            self.r.upload(slot, prep.first_frame(), still=prep.video is None)
+        self.invalidate()
         if prep.audio is not None:
             self.audio.start(id(p), prep.audio, t)
         self.items_started += 1
@@ -290,11 +305,17 @@ class Show(ProgrammeControls):
                 if new:
                     self.r.upload(p.slot, frame)
                     self.invalidate()
+            elif p is not None and p.view and inc is not None and self.views.draw(p.slot, p.position(t)):
+                self.invalidate()  # in a transition a sound view is drawn into its slot; its playhead moved
         texts = self._texts(t, cur, inc)
         if inc is not None:
             prog = (t - inc.start) / T if T > 0 else 1.0
             return self._present(fbo, ("play", id(cur), id(inc), round(prog, 4), _alphas(texts)),
                                  a=cur.slot, b=inc.slot, t=prog, mode=inc.transition, texts=texts)
+        if cur.view:  # alone on screen: drawn straight into the frame (no copy through its slot)
+            pos = self.views.at(cur.slot, cur.position(t))
+            return self._present(fbo, ("view", id(cur), pos, _alphas(texts)), view=(cur.slot, pos), a=None,
+                                 b=None, texts=texts, keep=True)
         return self._present(fbo, ("play", id(cur), None, 0.0, _alphas(texts)), a=cur.slot, b=None, t=0.0,
                              texts=texts)
 
@@ -302,12 +323,14 @@ class Show(ProgrammeControls):
         """Draw the next frame even if nothing the show tracks has changed (new pixels in a texture)."""
         self._dirty = True
 
-    def _present(self, fbo: Any, key: tuple, **draw: Any) -> bool:
+    def _present(self, fbo: Any, key: tuple, view: tuple[int, float] | None = None, **draw: Any) -> bool:
         full = (key, id(fbo), tuple(sorted((n, v[3]) for n, v in self.r.texts.items())))
         if full == self._last_key and not self._dirty:
             self.idle_frames += 1
             return False
         self._last_key, self._dirty = full, False
+        if view is not None:  # (slot, playback position): a sound view drawn into fbo itself
+            self.views.draw(*view, fbo=fbo)
         self.r.draw(fbo, **draw)
         self.frames_drawn += 1
         return True
@@ -373,6 +396,7 @@ class Show(ProgrammeControls):
 
     def close(self) -> None:
         self._stop_all(self._t)
+        self.views.release()
         if self.pending is not None:
             self._discard(self.pending)
             self.pending = None
