@@ -237,7 +237,9 @@ def for_recipe(kind: str, recipe: dict[str, Any] | None, names: Names = no_names
         rows, cols = r.get("row_seeds") or [], r.get("col_seeds") or []
         layer = r.get("layer_name")
         where = f"{layer} styles" if isinstance(layer, str) else "styles of chosen layers"
-        return finish(f"Style mix from {the_model(model)}, {len(rows)} faces \u00d7 {len(cols)} {where}")
+        faces = f"{len(rows)} face" + ("s" if len(rows) != 1 else "")
+        where = where if len(cols) != 1 else where[:-1] if where.endswith("styles") else where.replace("styles", "style")
+        return finish(f"Style mix from {the_model(model)}, {faces} \u00d7 {len(cols)} {where}")
     if gen == "stylegan.bend":
         ops = []
         for b in r.get("bends") or []:
@@ -276,10 +278,13 @@ class CatalogueNames:
     """Names of works as titles show them, read from the catalogue: the quoted title, the re-derived default
     of a work whose title is an internal reference, or "a melody"."""
 
-    def __init__(self, catalogue: Catalogue, depth: int = 0) -> None:
+    def __init__(self, catalogue: Catalogue, depth: int = 0, overrides: dict[int, str] | None = None) -> None:
         self.catalogue, self.depth = catalogue, depth
+        self.overrides = overrides if overrides is not None else {}  # titles about to be written (retitle)
 
     def __call__(self, artwork_id: int) -> str:
+        if int(artwork_id) in self.overrides:
+            return quote(self.overrides[int(artwork_id)])
         art = self.catalogue.get(int(artwork_id))
         if art is None:
             return "an earlier work"
@@ -287,7 +292,7 @@ class CatalogueNames:
         if title and not looks_internal(title):
             return quote(title)
         if self.depth < 2:
-            return quote(default_title(self.catalogue, art, self.depth + 1))
+            return quote(default_title(self.catalogue, art, self.depth + 1, self.overrides))
         return a_kind(art.kind)
 
 
@@ -303,10 +308,10 @@ def parents_of(catalogue: Catalogue, artwork_id: int) -> list[tuple[int, str]]:
     return [(int(p), str(r)) for p, r in rows]
 
 
-def default_title(catalogue: Catalogue, art: Any, depth: int = 0) -> str:
+def default_title(catalogue: Catalogue, art: Any, depth: int = 0, overrides: dict[int, str] | None = None) -> str:
     """The default title of a stored work: from its lineage ("between" two works, a "variation" of one),
-    else from its recipe."""
-    names = CatalogueNames(catalogue, depth)
+    else from its recipe. ``overrides``: new titles of other works not written yet."""
+    names = CatalogueNames(catalogue, depth, overrides)
     parents = parents_of(catalogue, art.id)
     between_ids = [p for p, rel in parents if rel == "between"]
     varied = [p for p, rel in parents if rel == "variation"]
