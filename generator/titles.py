@@ -130,9 +130,10 @@ def prompt_title(prompts: Iterable[str], iterations: int | None = None, model: s
     if len(texts) == 1:
         return finish(f"{quote(texts[0], 2 * NAME_CHARS)} ({how})")
     budget = MAX_TITLE - len(how) - 3 - len(" → …")
+    each = max(12, min(2 * NAME_CHARS, (budget - 3 * (len(texts) - 1)) // len(texts) - 2))
     shown: list[str] = []
-    for t in texts:  # a story: as many phases as fit, then an ellipsis
-        q = quote(t, NAME_CHARS // 2)
+    for t in texts:  # a story: as many phases as fit (each its share of the room), then an ellipsis
+        q = quote(t, each)
         if len(" → ".join([*shown, q])) > budget:
             break
         shown.append(q)
