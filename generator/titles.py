@@ -58,8 +58,9 @@ def clip(text: str, limit: int = NAME_CHARS) -> str:
 
 
 def quote(text: str, limit: int = NAME_CHARS) -> str:
-    """“text”, shortened to ``limit`` characters."""
-    return f"“{clip(text, limit)}”"
+    """“text”, shortened to ``limit`` characters; double quotes inside it become single ones."""
+    inner = str(text).replace("\u201c", "\u2018").replace("\u201d", "\u2019")
+    return f"\u201c{clip(inner, limit)}\u201d"
 
 
 def finish(title: str) -> str:
