@@ -11,6 +11,7 @@ never imports those packages. A hook's failure is logged, never raised: the artw
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from catalogue import Catalogue
     from generator.jobs import JobContext, JobSpec
 
+OLD_QUEUED_TITLE = re.compile(r"#\d")  # "Variation 1 of #6", "Between #6 and #7": queued before issue 23
 AfterSave = Callable[["JobContext", list[int]], None]
 log = logging.getLogger(__name__)
 _AFTER_SAVE: list[AfterSave] = []
@@ -70,7 +72,9 @@ def execute_run(spec: JobSpec, ctx: JobContext, *, hooks: bool = True) -> list[i
     for i, d in enumerate(drafts):
         if ctx.run_id is not None and d.run_id is None:
             d.run_id = ctx.run_id
-        if spec.title:  # the title it was queued with ("Variation 2 of “Dawn walk”"), numbered when several
+        # the title it was queued with ("Variation 2 of “Dawn walk”"), numbered when several; not the
+        # "Variation 1 of #6" of a run queued before issue 23 (the job's own title is better)
+        if spec.title and not OLD_QUEUED_TITLE.search(spec.title):
             d.title = finish(spec.title if len(drafts) == 1 else f"{spec.title}, no. {i + 1}")
     report(ctx, "saving to the catalogue", 0, len(drafts))
     ids = list(ctx.catalogue.add_many(drafts)) if drafts else []

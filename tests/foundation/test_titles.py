@@ -161,3 +161,15 @@ def test_retitle_defaults_renames_internal_references_only(settings, catalogue, 
 
     again = retitle_defaults(catalogue)  # idempotent
     assert again.changed == [] and again.curator == 1 and not again.written
+
+
+def test_a_queued_title_names_what_the_run_makes(settings, catalogue, tmp_path):
+    ctx = _ctx(settings, catalogue, tmp_path)
+    ids = execute_run(JobSpec(kind="procedural.images", params={"count": 2, "size": 16}, seed=1,
+                              title="Variation 2 of “Dawn walk”"), ctx)
+    assert [catalogue.get(i).title for i in ids] == ["Variation 2 of “Dawn walk”, no. 1",
+                                                     "Variation 2 of “Dawn walk”, no. 2"]
+    # a run queued before issue 23 ("Variation 1 of #6") keeps the job's own title
+    (one,) = execute_run(JobSpec(kind="procedural.images", params={"count": 1, "size": 16}, seed=5,
+                                 title="Variation 1 of #6"), ctx)
+    assert catalogue.get(one).title == "Composition 5"
