@@ -94,3 +94,20 @@ def test_size_flag_on_a_small_screen(tmp_path, config_file):
     assert show("--size", "640x360")["size"] == [640, 360]  # fits: as asked
     w, h = show("--size", "2560x1440")["size"]  # larger than the screen: shrunk to fit, same aspect
     assert w <= 1203 and h <= 648 and abs(w / h - 16 / 9) < 0.01
+
+
+def test_a_long_title_is_wrapped_inside_the_picture(gl_ctx):
+    from installation.render import Renderer, offscreen_target, wrap_text
+
+    assert wrap_text("one two three four", 9, len) == ["one two", "three", "four"]
+    assert wrap_text("one two three four five six seven", 9, len, max_lines=2) == ["one two", "three fo…"]
+    fbo = offscreen_target(gl_ctx, 320, 180)
+    r = Renderer(gl_ctx, 320, 180, "contain")
+    r.set_text("label", ("Between “Endless walk through the tiny-faces64 model, seed 7” and “Chain walk through "
+                         "the tiny-faces64 model, seeds 3, 9”" * 2, "walk · 5 December 2026", "seed 7"))
+    r.draw(fbo, a=None, b=None, texts={"label": (1.0, "label")})
+    out = r.read(fbo)
+    margin = 180 // 20
+    assert out[:, margin:320 - margin].max() > 200  # drawn ...
+    assert out[:, 320 - margin:].max() == 0 and out[:, :margin].max() == 0  # ... and inside, margins clear
+    r.release()

@@ -57,7 +57,9 @@ def main(data: Path, out: Path, size: str | None) -> None:
 
     settings = load_settings(None, environ={}, overrides={"data_dir": str(data), "catalogue": {"fsync": False}})
     cat = open_catalogue(settings)
-    cat.add(ArtworkDraft(kind="image", title="Night field", recipe={"generator": "test", "seed": 1},
+    title = ("Between “Endless walk through the tiny-faces64 model, seed 7” and “Chain walk through the "
+             "tiny-faces64 model, seeds 3, 9”")  # wider than the window at the label's size: wrapped
+    cat.add(ArtworkDraft(kind="image", title=title, recipe={"generator": "test", "seed": 1},
                          media=[MediaDraft("image", "image/png", data=solid_png((0, 0, 0), 64, 36))]))
     show = ShowSettings(width=1920, height=1080, label_seconds=30, label_fade=0.1, http_port=0, fresh_hours=0,
                         durations={"image": 30.0}, transition_seconds=0.2)
