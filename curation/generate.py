@@ -48,7 +48,7 @@ from sqlalchemy import select
 
 from catalogue.models import Artwork, Run, utcnow
 from gallery.errors import BadInput
-from generator import registry
+from generator import registry, titles
 from generator.jobs import JobContext, JobSpec
 
 if TYPE_CHECKING:
@@ -147,12 +147,13 @@ def queue_variations(cat: Catalogue, artwork_id: int, count: int = 4, sigma: flo
     art = cat.get(artwork_id)
     if art is None:
         raise BadInput(f"no artwork {artwork_id}")
+    name = titles.CatalogueNames(cat)(artwork_id)  # "“Dawn walk”": a visitor reads the queued title
     plan = variation_plan(art)
     if plan is not None:
         assert plan.kind in registry.kinds(), plan.kind
         step_seeds = np.random.default_rng([seed, artwork_id]).integers(0, 2 ** 31, count)
         return [_queue(cat, plan.kind, dict(plan.params), seed=plan.seed, window=window,
-                       title=f"Variation {i + 1} of #{artwork_id}", parents=[[artwork_id, "variation"]],
+                       title=titles.variation_of(name, i + 1), parents=[[artwork_id, "variation"]],
                        vary=[*plan.vary, {"sigma": sigma, "seed": int(k)}])
                 for i, k in enumerate(step_seeds)]
     a, z, kind = _source(cat, artwork_id)
@@ -165,8 +166,13 @@ def queue_variations(cat: Catalogue, artwork_id: int, count: int = 4, sigma: flo
             v *= norm / max(float(np.linalg.norm(v)), 1e-12)
         params = {"latent": v.astype(np.float32).tolist(), "recipe": a.recipe, "sigma": sigma, "variation": i}
         runs.append(_queue(cat, kind, params, seed=seed + i, window=window,
-                           title=f"Variation {i + 1} of #{artwork_id}", parents=[[artwork_id, "variation"]]))
+                           title=titles.variation_of(name, i + 1), parents=[[artwork_id, "variation"]]))
     return runs
+
+
+def _between_title(cat: Catalogue, a_id: int, b_id: int) -> str:
+    names = titles.CatalogueNames(cat)
+    return titles.between(names(a_id), names(b_id))
 
 
 def family_between(a: Artwork, b: Artwork, steps: int) -> tuple[str, dict[str, Any]] | None:
@@ -193,7 +199,7 @@ def queue_between(cat: Catalogue, a_id: int, b_id: int, steps: int = 8, seed: in
     if fam is not None:
         kind, params = fam
         if kind in registry.kinds():
-            return _queue(cat, kind, params, seed=seed, window=window, title=f"Between #{a_id} and #{b_id}",
+            return _queue(cat, kind, params, seed=seed, window=window, title=_between_title(cat, a_id, b_id),
                           parents=[[a_id, "between"], [b_id, "between"]])
     for art in (art_a, art_b):
         try:
@@ -212,7 +218,7 @@ def queue_between(cat: Catalogue, a_id: int, b_id: int, steps: int = 8, seed: in
     path = [slerp(za, zb, t).astype(np.float32).tolist() for t in np.linspace(0.0, 1.0, steps)]
     params = {"from": za.astype(np.float32).tolist(), "to": zb.astype(np.float32).tolist(), "steps": steps,
               "keyframes": path, "recipe": a.recipe}
-    return _queue(cat, kind, params, seed=seed, window=window, title=f"Between #{a_id} and #{b_id}",
+    return _queue(cat, kind, params, seed=seed, window=window, title=_between_title(cat, a_id, b_id),
                   parents=[[a_id, "between"], [b_id, "between"]])
 
 

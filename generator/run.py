@@ -2,7 +2,7 @@
 
 It resolves the kind (``generator.registry``), validates the params against the kind's model, calls the
 job as ``fn(p, ctx)`` with ``ctx.seed`` (the spec's seed, else the context's), ``ctx.vary`` and
-``ctx.parents`` set from the spec, saves every draft it returned in one transaction (all or nothing),
+``ctx.parents`` set from the spec, gives the drafts the spec's ``title`` when it has one, saves every draft it returned in one transaction (all or nothing),
 then runs the after-save hooks. Hooks are how work outside the generator reacts to new artworks
 (curation's features on insert): the front door registers them (``gallery.wiring``), so generator code
 never imports those packages. A hook's failure is logged, never raised: the artworks are already saved.
@@ -11,16 +11,19 @@ never imports those packages. A hook's failure is logged, never raised: the artw
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gallery.progress import report
 from generator import registry
+from generator.titles import finish
 
 if TYPE_CHECKING:
     from catalogue import Catalogue
     from generator.jobs import JobContext, JobSpec
 
+OLD_QUEUED_TITLE = re.compile(r"#\d")  # "Variation 1 of #6", "Between #6 and #7": queued before issue 23
 AfterSave = Callable[["JobContext", list[int]], None]
 log = logging.getLogger(__name__)
 _AFTER_SAVE: list[AfterSave] = []
@@ -66,9 +69,13 @@ def execute_run(spec: JobSpec, ctx: JobContext, *, hooks: bool = True) -> list[i
     ctx.seed = spec.seed if spec.seed is not None else ctx.seed
     ctx.vary, ctx.parents = list(spec.vary), [list(p) for p in spec.parents]
     drafts = list(fn(job_params(spec, ctx.seed), ctx))
-    for d in drafts:
+    for i, d in enumerate(drafts):
         if ctx.run_id is not None and d.run_id is None:
             d.run_id = ctx.run_id
+        # the title it was queued with ("Variation 2 of “Dawn walk”"), numbered when several; not the
+        # "Variation 1 of #6" of a run queued before issue 23 (the job's own title is better)
+        if spec.title and not OLD_QUEUED_TITLE.search(spec.title):
+            d.title = finish(spec.title if len(drafts) == 1 else f"{spec.title}, no. {i + 1}")
     report(ctx, "saving to the catalogue", 0, len(drafts))
     ids = list(ctx.catalogue.add_many(drafts)) if drafts else []
     report(ctx, "saving to the catalogue", len(drafts), len(drafts))

@@ -19,13 +19,17 @@ def register(app: typer.Typer, **_: Any) -> None:
 def show(ctx: typer.Context,
          fullscreen: bool = typer.Option(None, "--fullscreen/--windowed",
                                          help="fullscreen on --display, or a window for staff (default: show.fullscreen)"),
-         display: int = typer.Option(None, "--display", help="display number for fullscreen (default: show.display)"),
+         display: int = typer.Option(None, "--display", help="the display (output) to show on, 0 first: "
+                                     "fullscreen on it, or the window opens on it (default: show.display)"),
          headless: bool = typer.Option(False, "--headless", help="no window: draw through EGL (needs --record)"),
          record: Path | None = typer.Option(None, "--record", help="write what visitors see and hear to this .mp4"),
          seconds: float | None = typer.Option(None, "--seconds", help="stop after this many seconds"),
          width: int | None = typer.Option(None, help="width in pixels (default: show.width)"),
          height: int | None = typer.Option(None, help="height in pixels (default: show.height)"),
          fps: float | None = typer.Option(None, help="frames per second (default: show.fps)"),
+         size: str | None = typer.Option(None, "--size", metavar="WxH",
+                                         help="window (or recording) size, e.g. 1280x720; a window is shrunk to "
+                                              "fit its screen (default: --windowed fits the screen)"),
          as_json: bool = typer.Option(False, "--json", help="print the final status as JSON"),
          programme: str | None = typer.Option(None, "--programme",
                                               help="play this programme (show.programmes) for this run, timetable aside"),
@@ -48,6 +52,14 @@ def show(ctx: typer.Context,
         raise BadInput("--record needs --seconds N (how long the recording is)")
     if seconds is not None and seconds <= 0:
         raise BadInput(f"--seconds must be positive, not {seconds}")
+    if size is not None:
+        from installation.windows import parse_size
+
+        if width is not None or height is not None:
+            raise BadInput("--size WxH replaces --width and --height: give one or the other")
+        width, height = parse_size(size)
+    if display is not None and display < 0:
+        raise BadInput(f"--display {display}: displays are numbered from 0")
     for name, v in (("width", width), ("height", height)):
         if v is not None and not 16 <= v <= 7680:
             raise BadInput(f"--{name} {v}: use 16..7680 pixels")

@@ -24,14 +24,23 @@ QUIT_CONFIRM_SECONDS = 4.0
 MAX_FAILED_FRAMES = 60
 
 
-def open_window(width: int, height: int, fullscreen: bool, display: int) -> tuple[Any, tuple[int, int]]:
+def open_window(width: int, height: int, fullscreen: bool, display: int, *,
+                fit: bool = False) -> tuple[Any, tuple[int, int]]:
+    """A GL 3.3 window on ``display``: fullscreen at the display's desktop size, or a window that fits that
+    screen (:func:`installation.windows.window_size`; ``fit``: as large as the screen allows at the aspect of
+    ``width`` x ``height``, else that size, shrunk if it does not fit). Returns the context and its size."""
+    import os
+
     import moderngl
     import pygame
 
+    from installation.windows import window_size
+
     pygame.display.init()
     n = pygame.display.get_num_displays()
-    if display >= n:
+    if not 0 <= display < n:
         raise BadInput(f"--display {display}: this machine has {n} display(s) (0..{n - 1})")
+    desktop = pygame.display.get_desktop_sizes()[display]
     pygame.display.gl_set_attribute(pygame.GL_CONTEXT_MAJOR_VERSION, 3)
     pygame.display.gl_set_attribute(pygame.GL_CONTEXT_MINOR_VERSION, 3)
     pygame.display.gl_set_attribute(pygame.GL_CONTEXT_PROFILE_MASK, pygame.GL_CONTEXT_PROFILE_CORE)
@@ -42,9 +51,11 @@ def open_window(width: int, height: int, fullscreen: bool, display: int) -> tupl
     load_llvm_users_first()  # before SDL loads Mesa (see there)
     if fullscreen:
         flags |= pygame.FULLSCREEN
-        size = pygame.display.get_desktop_sizes()[display]
+        size = desktop
     else:
-        size = (width, height)
+        size = window_size((width, height), desktop, fill=fit)
+        os.environ.setdefault("SDL_VIDEO_CENTERED", "1")  # in the middle of its display
+        log.info("window %dx%d on display %d (desktop %dx%d)", size[0], size[1], display, *desktop)
     try:
         pygame.display.set_mode(size, flags, display=display, vsync=1)
     except pygame.error:
@@ -75,7 +86,8 @@ def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None
     """Run the show until quit (or for ``seconds``). ``script``: (show time, key name) pairs for tests."""
     import pygame
 
-    ctx, (w, h) = open_window(width or settings.width, height or settings.height, fullscreen, display)
+    ctx, (w, h) = open_window(width or settings.width, height or settings.height, fullscreen, display,
+                              fit=width is None and height is None)
     r = Renderer(ctx, w, h, settings.fit)
     try:
         audio: Any = LiveAudio(settings.sample_rate, settings.volume)

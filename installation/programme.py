@@ -209,7 +209,7 @@ def label_lines(art: Any) -> tuple[str, ...]:
             if isinstance(v, list):
                 v = ", ".join(str(x) for x in v[:3]) + (" …" if len(v) > 3 else "")
             bits.append(f"{key} {v}")
-    title = art.title or f"Untitled #{art.id}"
+    title = art.title or f"Untitled {art.kind}"  # never "#6" on a wall
     return (title, f"{art.kind} · {art.created:%d %B %Y}", " · ".join(bits)[:120])
 
 
@@ -318,7 +318,7 @@ class CatalogueSource:
                 if sm is not None:
                     audio = self._ref(sm, "audio")
                     sound_id = sound.id
-        return Entry(artwork_id=a.id, kind=a.kind, title=a.title or f"Untitled #{a.id}", created=a.created,
+        return Entry(artwork_id=a.id, kind=a.kind, title=a.title or f"Untitled {a.kind}", created=a.created,
                      duration=duration_for(self.settings, a.kind, own), visual=visual, audio=audio,
                      sound_id=sound_id, label=label_lines(a), status=a.status,
                      score=None if score is None else self._ref(score, "midi"))

@@ -123,6 +123,31 @@ def fit_scale(img_w: int, img_h: int, out_w: int, out_h: int, fit: str) -> tuple
     raise ValueError(f"fit must be cover or contain, not {fit!r}")
 
 
+def wrap_text(line: str, room: int, width_of, max_lines: int = 3) -> list[str]:
+    """``line`` in lines at most ``room`` wide (``width_of(text)`` in pixels), broken between words, at most
+    ``max_lines`` of them (the last ends with an ellipsis when words are left over)."""
+    out: list[str] = []
+    cur = ""
+    words = line.split()
+    for k, word in enumerate(words):
+        trial = f"{cur} {word}" if cur else word
+        if cur and width_of(trial) > room:
+            if len(out) == max_lines - 1:
+                cur = f"{cur} {' '.join(words[k:])}"
+                break
+            out.append(cur)
+            cur = word
+        else:
+            cur = trial
+    if cur:
+        out.append(cur)
+    for i, text in enumerate(out):  # the last line's leftover words (or one very long word) cut to fit
+        while width_of(text) > room and len(text) > 1:
+            text = text.removesuffix("\u2026")[:-1].rstrip() + "\u2026"
+        out[i] = text
+    return out
+
+
 class Renderer:
     def __init__(self, ctx, width: int, height: int, fit: str = "contain") -> None:
         import moderngl
@@ -274,15 +299,16 @@ class Renderer:
         import pygame
 
         base = px or max(12, self.height // 36)
+        pad = base // 2
+        room = max(base * 4, self.width - 2 * (self.height // 20) - 2 * pad)  # a label stays on the screen
         surfs = []
         for i, line in enumerate(lines):
             if not line:
                 continue
             f = self._font(int(base * (1.3 if i == 0 else 1.0)))
-            surfs.append(f.render(line, True, colour))
+            surfs += [f.render(part, True, colour) for part in wrap_text(line, room, lambda t, f=f: f.size(t)[0])]
         if not surfs:
             return
-        pad = base // 2
         w = max(s.get_width() for s in surfs) + 2 * pad
         h = sum(s.get_height() for s in surfs) + 2 * pad
         card = pygame.Surface((w, h), pygame.SRCALPHA)

@@ -30,6 +30,7 @@ import numpy as np
 from catalogue import ArtworkDraft, MediaDraft
 from catalogue.models import SOUND_KINDS
 from gallery.errors import BadInput
+from generator import titles
 from generator.variation import perturb, vary_steps
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ VERSION = 1
 
 def visual_timeline(catalogue: Catalogue, visual_id: int, fallback: dict[str, Any] | None = None
                     ) -> tuple[dict[str, Any], bool, str]:
-    """The visual's timeline (or ``fallback`` for a still), whether it loops, and its title."""
+    """The visual's timeline (or ``fallback`` for a still), whether it loops, and its name as a title shows it."""
     art = catalogue.get(int(visual_id))
     if art is None:
         raise BadInput(f"visual artwork {visual_id} is not in the catalogue")
@@ -72,7 +73,7 @@ def visual_timeline(catalogue: Catalogue, visual_id: int, fallback: dict[str, An
     loop = tl.get("loop", (art.recipe or {}).get("loop"))
     if loop is None:
         loop = len(kt) > 1 and (abs(kt[-1] - duration) < 1e-6 and kt[0] == 0.0)
-    return timeline, bool(loop), art.title or f"{art.kind} {art.id}"
+    return timeline, bool(loop), titles.CatalogueNames(catalogue)(art.id)
 
 
 def vary_source(src: Any, steps: list[dict[str, Any]], key: int) -> Any:
@@ -120,14 +121,13 @@ def soundscape(params: LTSSoundscape, ctx: JobContext) -> list[ArtworkDraft]:
         interp = params.interp
         n = max(1, round(duration * spec.frame_rate))
         z = synth.between_trajectory(a.latents, b.latents, synth.curve_values(curve, n), interp)
-        title = f"Between {a.name} and {b.name}"
         recipe.update({"a": {"name": a.name, "sha256": a.sha256}, "b": {"name": b.name, "sha256": b.sha256},
                        "curve": curve.tolist(), "interp": interp, "duration": duration, "loop": loop})
     elif mode == "timeline":
         if params.visual_id is None:
             raise BadInput("mode timeline needs visual_id (the visual artwork to pair with)")
         fallback = None if params.timeline is None else params.timeline.model_dump(exclude_unset=True)
-        timeline, loop, vtitle = visual_timeline(ctx.catalogue, params.visual_id, fallback)
+        timeline, loop, _name = visual_timeline(ctx.catalogue, params.visual_id, fallback)
         loop = params.loop if params.loop is not None else loop
         duration = timeline["duration"]
         kt = timeline["keyframe_times"]
@@ -139,7 +139,6 @@ def soundscape(params: LTSSoundscape, ctx: JobContext) -> list[ArtworkDraft]:
         sources = [vary_source(synth.source_latents(loaded, str(nm)), vary, names.index(nm)) for nm in names]
         n = max(1, round(duration * spec.frame_rate))
         z = synth.timeline_trajectory([s.latents for s in sources], kt, duration, n, loop)
-        title = f"Soundscape for {vtitle}"
         pair_with = (params.visual_id, timeline)
         recipe.update({"visual_id": params.visual_id, "timeline": timeline, "loop": loop, "duration": duration,
                        "anchors": [{"name": s.name, "sha256": s.sha256} for s in sources]})
@@ -169,6 +168,7 @@ def soundscape(params: LTSSoundscape, ctx: JobContext) -> list[ArtworkDraft]:
                                  config=loaded.preset.to_dict(), path=str(loaded.path),
                                  provenance={"info": {k: v for k, v in loaded.info.items() if k != "files"}})
     ctx.log.info("soundscape %s: %.1f s of audio in %.1f s", mode, duration, time.monotonic() - t0)
+    title = titles.for_recipe("soundscape", recipe, titles.CatalogueNames(ctx.catalogue))
     return [ArtworkDraft(kind="soundscape", recipe=recipe, media=media, title=title, model_sha256=loaded.sha256,
                          tags=["lts", "soundscape", mode] + (["loop"] if loop else []), features=features,
                          duration=duration, pair_with=pair_with)]

@@ -22,6 +22,7 @@ from catalogue.models import SOUND_KINDS
 from gallery.errors import BadInput
 from gallery.imaging import png_size, thumbnail_png
 from gallery.progress import report
+from generator import titles
 from generator.jobs import JobContext
 from generator.latent import slerp
 from generator.musicvae.checkpoints import LoadedModel, load, resolve
@@ -404,7 +405,7 @@ def sample(params: MusicVAESample, ctx: JobContext) -> list[ArtworkDraft]:
         recipe = _recipe("sample", c, loaded, index=i, count=count, attribute=attribute,
                          z=[round(float(v), 8) for v in z[i]], events=events[i].tolist(), **extra,
                          **({"vary": vary} if vary else {}))
-        drafts.append(melody_draft(ctx, loaded, [events[i]], recipe, f"Melody sample {c['seed']}.{i}",
+        drafts.append(melody_draft(ctx, loaded, [events[i]], recipe, titles.for_recipe("melody", recipe),
                                    pair=pair if i == 0 else None, fit=fit))
     return drafts
 
@@ -456,7 +457,7 @@ def interpolate(params: MusicVAEInterpolate, ctx: JobContext) -> list[ArtworkDra
                      keyframes=[[round(float(v), 8) for v in z[0]], [round(float(v), 8) for v in z[-1]]],
                      events=events.tolist(), **extra, **({"vary": vary} if vary else {}))
     labels = [f"t={t:.2f}" for t in np.linspace(0, 1, steps)]
-    title = f"Between {ends[0][1]['ref']} and {ends[1][1]['ref']}"
+    title = titles.for_recipe("melody", recipe, titles.CatalogueNames(ctx.catalogue))
     return [melody_draft(ctx, loaded, list(events), recipe, title, labels=labels, parents=parents, pair=pair,
                          fit=fit)]
 
@@ -483,4 +484,5 @@ def attribute(params: MusicVAEAttribute, ctx: JobContext) -> list[ArtworkDraft]:
     recipe = _recipe("attribute", c, loaded, attribute=name, amounts=amounts, melody={**desc, "events": ev.tolist()},
                      z0=[round(float(v), 8) for v in mu], events=events.tolist(), **({"vary": vary} if vary else {}))
     labels = [f"{name} {a:+g}" for a in amounts]
-    return [melody_draft(ctx, loaded, list(events), recipe, f"{desc['ref']}: {name} {amounts}", labels=labels)]
+    title = titles.for_recipe("melody", recipe, titles.CatalogueNames(ctx.catalogue))
+    return [melody_draft(ctx, loaded, list(events), recipe, title, labels=labels)]

@@ -21,7 +21,7 @@ def demo_step(dc: DemoContext) -> dict[str, Any]:
         ctx = JobContext(settings=dc.settings, catalogue=dc.catalogue, workdir=dc.out_dir, seed=7)
         seconds = 4.0 if dc.quick else 8.0
         walk = {"model": "tiny-faces64", "mode": "endless", "seconds": seconds, "seconds_per_keyframe": 2.0}
-        first = execute_run(JobSpec(kind="stylegan.walk", params=walk, seed=7, title="Endless walk"), ctx)
+        first = execute_run(JobSpec(kind="stylegan.walk", params=walk, seed=7), ctx)
         nxt = dc.catalogue.get(first[0]).recipe["next_segment"]
         second = execute_run(JobSpec(kind="stylegan.walk", params=dict(walk, start_segment=nxt), seed=7), ctx)
         unc = execute_run(JobSpec(kind="stylegan.uncanny",

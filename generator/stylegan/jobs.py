@@ -16,6 +16,7 @@ import torch
 from catalogue import ArtworkDraft
 from gallery.errors import BadInput
 from gallery.progress import report
+from generator import titles
 from generator.latent import EndlessWalk, keyframe_times, lerp, random_orthonormal, reparametrise, slerp
 from generator.stylegan.bend import bent
 from generator.stylegan.checkpoints import LoadedModel
@@ -173,7 +174,7 @@ def walk(params: StyleGANWalk, ctx: JobContext) -> list[ArtworkDraft]:
                              timeline={"duration": duration, "fps": fps, "keyframe_times": plan["key_times"]},
                              **plan["facts"])
         media = video_media(path, n, w, h, fps, poster[0] if poster else np.zeros((h, w, 3), np.uint8))
-    title = f"{plan['facts']['mode'].capitalize()} walk {c['seed']}"
+    title = titles.for_recipe("walk", recipe)
     tags = ["stylegan", "walk", plan["facts"]["mode"]] + (["bend"] if bends else [])
     return [ArtworkDraft(kind="walk", recipe=recipe, media=media, title=title, model_sha256=m.sha256, tags=tags,
                          duration=duration)]
@@ -232,7 +233,7 @@ def mix(params: StyleGANMix, ctx: JobContext) -> list[ArtworkDraft]:
         label_mix_grid(grid, s, rows, cols, layer_name, layers)
     recipe = make_recipe("mix", m, c, row_seeds=rows, col_seeds=cols, layers=layers, layer_name=layer_name,
                          bends=bends, labels=labels, **({"vary": steps} if steps else {}))
-    return [ArtworkDraft(kind="mix", recipe=recipe, media=still_media(grid), title=f"Style mix {rows}x{cols}",
+    return [ArtworkDraft(kind="mix", recipe=recipe, media=still_media(grid), title=titles.for_recipe("mix", recipe),
                          model_sha256=m.sha256, tags=["stylegan", "mix"])]
 
 
@@ -283,8 +284,8 @@ def bend(params: StyleGANBend, ctx: JobContext) -> list[ArtworkDraft]:
     drafts = []
     for s, img in zip(seeds, imgs, strict=True):
         recipe = make_recipe("bend", m, dict(c, seed=s), bends=norm, **({"vary": steps} if steps else {}))
-        ops = "+".join(f"{b['op']}@{b['layer']}" for b in norm)
-        drafts.append(ArtworkDraft(kind="bend", recipe=recipe, media=still_media(img), title=f"Bent face {s} ({ops})",
+        drafts.append(ArtworkDraft(kind="bend", recipe=recipe, media=still_media(img),
+                                   title=titles.for_recipe("bend", recipe),
                                    model_sha256=m.sha256, tags=["stylegan", "bend"]))
     return drafts
 

@@ -20,6 +20,7 @@ from gallery.errors import BadInput
 from gallery.hashing import sha256_file
 from gallery.media import DEFAULTS as MEDIA_DEFAULTS
 from gallery.media import limits_of, probe_image, read_image
+from generator import titles
 from generator.stylegan.common import common, load_model, make_recipe, still_media
 from generator.stylegan.model import Generator, to_uint8
 
@@ -153,7 +154,7 @@ def project_job(params: StyleGANProject, ctx: JobContext) -> list[ArtworkDraft]:
         MediaDraft(role="comparison", mime="image/png", data=png_bytes(comparison), width=comparison.shape[1],
                    height=comparison.shape[0], meta={"panels": ["target", "w", "w+"][:comparison.shape[1] // s]})]
     feats = {"loss_w": p.loss_w} | ({"loss_wplus": p.loss_wplus} if p.loss_wplus is not None else {})
-    return [ArtworkDraft(kind="projection", recipe=recipe, media=media, title=f"Projection of {path.name}",
+    return [ArtworkDraft(kind="projection", recipe=recipe, media=media, title=titles.for_recipe("projection", recipe),
                          model_sha256=m.sha256, tags=["stylegan", "projection"], features=feats)]
 
 
@@ -187,6 +188,6 @@ def render_projection(params: StyleGANProject, ctx: JobContext) -> list[ArtworkD
                          w=[float(v) for v in w],
                          ws=None if ws is None else [[float(v) for v in row] for row in ws],
                          **({"vary": steps} if steps else {}))
-    title = "Variation of a projection" if steps else "Projection (rendered)"
+    title = titles.for_recipe("projection", recipe)
     return [ArtworkDraft(kind="projection", recipe=recipe, media=still_media(img), title=title,
                          model_sha256=m.sha256, tags=["stylegan", "projection"] + (["variation"] if steps else []))]

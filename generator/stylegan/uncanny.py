@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from catalogue import ArtworkDraft, MediaDraft
 from gallery.errors import BadInput
 from gallery.imaging import png_bytes
+from generator import titles
 from generator.stylegan.common import common, load_model, make_recipe, seed_zs, video_media, workdir
 from generator.stylegan.model import Discriminator, Generator, to_uint8, z_from_seed
 from generator.stylegan.render import resize
@@ -342,6 +343,6 @@ def uncanny_job(params: StyleGANUncanny, ctx: JobContext) -> list[ArtworkDraft]:
                       result_model={"name": model_name, "sha256": wsha},
                       timeline={"duration": duration, "fps": fps, "keyframe_times": key_times})
         media = video_media(path, n, w, h, fps, sheets[-1], extra)
-    return [ArtworkDraft(kind="uncanny", recipe=recipe, media=media, title=f"Amplified uncanny {c['seed']}",
+    return [ArtworkDraft(kind="uncanny", recipe=recipe, media=media, title=titles.for_recipe("uncanny", recipe),
                          model_sha256=m.sha256, tags=["stylegan", "uncanny"], duration=duration,
                          features={"d_score_first": scores[0], "d_score_last": scores[-1]})]

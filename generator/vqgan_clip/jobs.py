@@ -148,9 +148,10 @@ def frame_times(iterations: list[int], shown: list[int], fps: int) -> list[float
 
 
 def progression_title(phases: list[list[Any]], iterations: int) -> str:
-    """“first text” in N steps; a story names every phase (its first text with a positive weight)."""
-    names = [next(p.text for p in ph if p.weight > 0) for ph in phases]
-    return " → ".join(f"“{n}”" for n in names) + f" in {iterations} steps"
+    """“first text” (VQGAN+CLIP, N steps); a story names every phase (its first text with a positive weight)."""
+    from generator.titles import prompt_title
+
+    return prompt_title([next((p.text for p in ph if p.weight > 0), "") for ph in phases], iterations)
 
 
 def build_params(params: VQClipProgression, settings: Settings, seed: int = 0) -> tuple[Any, dict[str, Any]]:

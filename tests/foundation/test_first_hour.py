@@ -120,7 +120,7 @@ def test_walk_on_a_terminal_shows_progress_the_new_catalogue_and_the_files(tmp_p
     # the catalogue that was made, and why it is there (no config.yaml in this folder)
     assert f"created a new catalogue at {data}" in shown and "no config.yaml here" in shown
     assert "rendering frames" in shown and "2/2" in shown and "✓" in shown
-    assert "walk artwork 1: Endless walk 0 (0.4 s)" in shown
+    assert "walk artwork 1: Endless walk through the tiny-faces64 model, seed 0 (0.4 s)" in shown
     video = data / "files" / "1" / "video.mp4"
     assert f"video      {video}" in shown
     assert video.read_bytes()[4:8] == b"ftyp"  # an MP4 under a name that says so
