@@ -43,8 +43,28 @@ class FakeRenderer:
     def set_text(self, name, lines, px=None, colour=(0, 0, 0)):
         self.texts[name] = (None, 0, 0, (lines, px, colour))
 
-    def draw(self, fbo, *, a, b, t=0.0, mode="crossfade", dim=1.0, texts=None):
+    def draw(self, fbo, *, a, b, t=0.0, mode="crossfade", dim=1.0, texts=None, keep=False):
         self.draws.append((a, b, mode))
+
+
+class FakeViews:
+    """The sound views (piano roll, spectrogram) without GL: where each slot's playhead was drawn."""
+
+    def __init__(self) -> None:
+        self.positions: dict[int, float] = {}
+
+    def load(self, slot, view):
+        self.positions[slot] = 0.0
+
+    def draw(self, slot, position, fbo=None):
+        self.positions[slot] = position
+        return True
+
+    def at(self, slot, position):
+        return position
+
+    def release(self):
+        pass
 
 
 def make_show(settings, catalogue, wall_start=WED_0959, **kw):
@@ -52,6 +72,7 @@ def make_show(settings, catalogue, wall_start=WED_0959, **kw):
     audio = RecordAudio(s.sample_rate)
     show = Show(s, FakeRenderer(), audio, source=CatalogueSource(catalogue, s), catalogue=catalogue,
                 wall_start=wall_start)
+    show.views = FakeViews()
     return show, audio
 
 
