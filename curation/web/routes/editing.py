@@ -53,7 +53,7 @@ async def edit_save(request: Request, st: State, artwork_id: Id, f: CsrfForm) ->
                                remove_tags=sorted(have - set(want)))
     except BadInput as e:  # the form again, as typed, with what is wrong
         return page(request, "edit.html", status=400, a=a, form=form, error=str(e))
-    note = f"saved: {', '.join(changed)}" if changed else "nothing changed"
+    note = f"saved: {', '.join(c.replace('_', ' ') for c in changed)}" if changed else "nothing changed"
     return RedirectResponse(f"/a/{artwork_id}?note={quote_plus(note)}", status_code=303)
 
 
