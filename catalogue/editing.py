@@ -148,6 +148,13 @@ def _mint_names(mints: Sequence[Mint]) -> str:
                      f"contract {m.contract} ({m.state})" for m in mints)
 
 
+def minted(cat: Any, artwork_id: int) -> str | None:
+    """The tokens a work was minted as ("token 5 on chain 31337 contract 0x… (confirmed)"), or None."""
+    with cat.read() as s:
+        found = _mints(s, [artwork_id]).get(artwork_id)
+    return _mint_names(found) if found else None
+
+
 def edit(cat: Any, artwork_id: int, *, title: Any = UNSET, artist: Any = UNSET, year: Any = UNSET,
          medium: Any = UNSET, wall_text: Any = UNSET, add_tags: Sequence[str] = (),
          remove_tags: Sequence[str] = (), claim_title: bool = False) -> list[str]:

@@ -136,7 +136,9 @@ def test_delete_asks_then_deletes_and_refuses_minted(client, catalogue):
     r = client.post(f"/a/{keep}/delete", headers=ORIGIN, data={"csrf": tok, "confirm": "yes"})
     assert r.status_code == 400 and "minted" in r.text and catalogue.get(keep) is not None
     r = client.post(f"/a/{keep}/edit", headers=ORIGIN, data=form(csrf=tok, title="Renamed"))
-    assert r.status_code == 400 and "is minted" in r.text
+    assert r.status_code == 400 and "is minted" in r.text and 'id="minted"' in r.text
+    assert 'id="minted"' in client.get(f"/a/{keep}/edit").text
+    assert 'id="minted"' not in client.get(f"/a/{client.ids[('square', 'red', 'white')]}/edit").text
 
 
 def test_set_export_carries_wall_text(catalogue, tmp_path):

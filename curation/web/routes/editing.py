@@ -37,7 +37,8 @@ def _artwork(st: State, artwork_id: int) -> Any:
 @router.get("/a/{artwork_id}/edit", response_class=HTMLResponse)
 def edit_page(request: Request, st: State, artwork_id: Id) -> HTMLResponse:
     a = _artwork(st, artwork_id)
-    return page(request, "edit.html", a=a, form=_form_of(a), error=None, note=request.query_params.get("note"))
+    return page(request, "edit.html", a=a, form=_form_of(a), error=None, note=request.query_params.get("note"),
+                minted=editing.minted(st.cat, artwork_id))
 
 
 @router.post("/a/{artwork_id}/edit", response_class=HTMLResponse)
@@ -52,7 +53,8 @@ async def edit_save(request: Request, st: State, artwork_id: Id, f: CsrfForm) ->
                                add_tags=[t for t in want if t not in have],
                                remove_tags=sorted(have - set(want)))
     except BadInput as e:  # the form again, as typed, with what is wrong
-        return page(request, "edit.html", status=400, a=a, form=form, error=str(e))
+        return page(request, "edit.html", status=400, a=a, form=form, error=str(e),
+                    minted=editing.minted(st.cat, artwork_id))
     note = f"saved: {', '.join(c.replace('_', ' ') for c in changed)}" if changed else "nothing changed"
     return RedirectResponse(f"/a/{artwork_id}?note={quote_plus(note)}", status_code=303)
 
