@@ -188,10 +188,10 @@ def edit(cat: Any, artwork_id: int, *, title: Any = UNSET, artist: Any = UNSET, 
         if tags_change and len(have | set(add)) - len(remove & have) > MAX_TAGS_PER_ARTWORK:
             raise BadInput(f"tags: artwork {artwork_id} would have more than {MAX_TAGS_PER_ARTWORK} tags")
         if changed or tags_change:
-            minted = _mints(s, [artwork_id]).get(artwork_id)
-            if minted:
+            tokens = _mints(s, [artwork_id]).get(artwork_id)
+            if tokens:
                 what = ", ".join([*changed, *(["tags"] if tags_change else [])])
-                raise BadInput(f"artwork {artwork_id} is minted ({_mint_names(minted)}): its token metadata was "
+                raise BadInput(f"artwork {artwork_id} is minted ({_mint_names(tokens)}): its token metadata was "
                                f"made from its wall text and tags, so {what} cannot change")
         for k in changed:
             setattr(a, k, want[k])
