@@ -75,6 +75,8 @@ def manifest(cat: Any, cid: int) -> dict[str, Any]:
     for pos, aid in enumerate(ids):
         a = cat.get(aid)
         items.append({"position": pos, "artwork": aid, "kind": a.kind, "title": a.title,
+                      # the wall text a curator wrote ("" / null where not written)
+                      "artist": a.artist or "", "year": a.year, "medium": a.medium or "", "wall_text": a.wall_text or "",
                       "created": a.created.isoformat(), "rating": a.rating, "tags": sorted(t.name for t in a.tags),
                       "duration": a.duration, "recipe": a.recipe, "features": feats.get(aid, {}),
                       "parents": sorted(parents.get(aid, []), key=lambda d: (d["artwork"], d["relation"])),

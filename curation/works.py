@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import Row, select
 
-from catalogue.models import Artwork, Lineage, Media, Tag
+from catalogue import editing
+from catalogue.models import Artwork, Lineage, Media
 from gallery.errors import BadInput
 
-MAX_TAGS_PER_ARTWORK = 256
+MAX_TAGS_PER_ARTWORK = editing.MAX_TAGS_PER_ARTWORK
 
 
 def rate(cat: Any, artwork_id: int, rating: int | None) -> None:
@@ -27,21 +28,9 @@ def rate(cat: Any, artwork_id: int, rating: int | None) -> None:
 
 
 def retag(cat: Any, artwork_id: int, add: Sequence[str], remove: Sequence[str]) -> None:
-    """Add and remove (clean) tags; at most :data:`MAX_TAGS_PER_ARTWORK` on one artwork."""
-    with cat.write() as s:
-        a = s.get(Artwork, artwork_id)
-        if a is None:
-            raise BadInput(f"no artwork {artwork_id}")
-        have = {t.name for t in a.tags}
-        if len(have | set(add)) > MAX_TAGS_PER_ARTWORK:
-            raise BadInput(f"artwork {artwork_id} would have {len(have | set(add))} tags; at most "
-                           f"{MAX_TAGS_PER_ARTWORK}")
-        for t in add:
-            if t not in have:
-                a.tags.append(Tag(name=t))
-                have.add(t)
-        for t in [t for t in a.tags if t.name in set(remove)]:
-            a.tags.remove(t)
+    """Add and remove (clean) tags; at most :data:`MAX_TAGS_PER_ARTWORK` on one artwork. Through
+    :func:`catalogue.editing.edit`, as every edit of a work: a minted work's tags are refused."""
+    editing.edit(cat, artwork_id, add_tags=add, remove_tags=remove)
 
 
 def by_id(cat: Any, ids: Sequence[int]) -> dict[int, Artwork]:

@@ -200,7 +200,12 @@ def duration_for(settings: ShowSettings, kind: str, own: float | None) -> float:
 
 
 def label_lines(art: Any) -> tuple[str, ...]:
-    """Museum label: title, kind and date, a short recipe summary."""
+    """Museum label: the title, then ``artist · year · medium`` where a curator wrote them; else kind and
+    date, and a short recipe summary."""
+    title = art.title or f"Untitled {art.kind}"  # never "#6" on a wall
+    credit = " · ".join(str(v) for v in (getattr(art, k, None) for k in ("artist", "year", "medium")) if v)
+    if credit:
+        return (title, credit)
     r = art.recipe or {}
     bits = []
     for key in ("generator", "prompt", "prompts", "seed", "seeds", "steps", "iterations", "truncation"):
@@ -209,7 +214,6 @@ def label_lines(art: Any) -> tuple[str, ...]:
             if isinstance(v, list):
                 v = ", ".join(str(x) for x in v[:3]) + (" …" if len(v) > 3 else "")
             bits.append(f"{key} {v}")
-    title = art.title or f"Untitled {art.kind}"  # never "#6" on a wall
     return (title, f"{art.kind} · {art.created:%d %B %Y}", " · ".join(bits)[:120])
 
 
@@ -252,8 +256,10 @@ class CatalogueSource:
         from catalogue.models import Artwork, Pairing
 
         with self.catalogue.read() as s:
-            ok = {i: (kind, title) for i, kind, title in s.execute(
-                select(Artwork.id, Artwork.kind, Artwork.title).where(Artwork.status == "ok")).all()}
+            # (kind, what the entry is built from: its label's fields and created, which tells a reused id apart)
+            ok = {i: (kind, tuple(label)) for i, kind, *label in s.execute(
+                select(Artwork.id, Artwork.kind, Artwork.title, Artwork.artist, Artwork.year, Artwork.medium,
+                       Artwork.created).where(Artwork.status == "ok")).all()}
             pairs = s.execute(select(Pairing.visual_id, Pairing.sound_id, Pairing.timeline)
                               .order_by(Pairing.created.desc(), Pairing.id.desc())).all()
             sound_for: dict[int, int] = {}  # visual -> its newest playable sound

@@ -2,7 +2,9 @@
 
 Each token gets `name`, `description`, `image`, `animation_url` (videos of walks, uncanny faces and
 progressions; audio of soundscapes and melodies), `external_url` and `attributes` taken from the
-artwork's recipe. Media are referenced by their own CIDv1 (`ipfs://<cid>`), so a URI never depends
+artwork's recipe. The wall text a curator wrote is what a buyer reads: `name` is the work's title,
+`description` its wall text paragraph when written (else the set's description), and artist, year and
+medium, when written, are attributes. Media are referenced by their own CIDv1 (`ipfs://<cid>`), so a URI never depends
 on where the directory of the set is later pinned.
 """
 
@@ -105,6 +107,11 @@ def _trait_value(v: Any) -> Any:
 def attributes(artwork: Any, model_name: str | None = None) -> list[dict[str, Any]]:
     recipe = artwork.recipe or {}
     out: list[dict[str, Any]] = [{"trait_type": "kind", "value": artwork.kind}]
+    # The wall text a curator wrote (artist, year, medium), when written.
+    for key in ("artist", "year", "medium"):
+        v = getattr(artwork, key, None)
+        if v not in (None, ""):
+            out.append({"trait_type": key, "value": v})
     if model_name and "model" not in recipe:
         out.append({"trait_type": "model", "value": model_name})
     for key in RECIPE_TRAITS:
@@ -150,7 +157,8 @@ def token_files(artwork: Any, media_path, *, collection_title: str, collection_d
         raise BadInput(f"artwork {artwork.id} ({artwork.kind}) has no image, poster or spectrogram to show")
     doc: dict[str, Any] = {
         "name": artwork.title or f"{collection_title} #{position}",
-        "description": collection_description or default_description,
+        # The work's wall text paragraph when a curator wrote one, else the set's description.
+        "description": getattr(artwork, "wall_text", "") or collection_description or default_description,
         "image": image,
         "attributes": attributes(artwork, model_name),
     }

@@ -23,7 +23,7 @@ def cards(st: App, hits: list[Hit]) -> list[dict[str, Any]]:
             continue
         th = a.first_media("thumbnail", "poster", "image", "spectrogram", "pianoroll")
         out.append({"id": a.id, "title": a.title or f"#{a.id}", "kind": a.kind, "score": h.score,
-                    "thumb": th.id if th else None, "rating": a.rating,
+                    "thumb": th.id if th else None, "rating": a.rating, "status": a.status,
                     "brightness": feats.get(a.id, {}).get("brightness")})
     return out
 

@@ -9,6 +9,8 @@ from curation.search import Filters
 from curation.web.security import MAX_ID, clean_tags
 from gallery.errors import BadInput
 
+STATUSES = ("ok", "hidden", "quarantined", "all")  # the grid's "show" filter (default ok)
+
 
 def as_id(v: Any, what: str) -> int | None:
     """An id from a form or query field: a whole number 1..MAX_ID, or None when empty."""
@@ -59,6 +61,9 @@ def filters_from(params: Any) -> Filters:
             ranges[name] = (lo if lo is not None else float("-inf"), hi if hi is not None else float("inf"))
     kinds = [k for k in params.getlist("kind") if k] if hasattr(params, "getlist") else []
     tags = clean_tags((params.get("tag") or "").split(","), "tag filter")
-    return Filters(kinds=kinds, tags=tags, min_rating=as_int(params.get("min_rating"), "min rating", 0, 5),
+    status = str(params.get("status") or "ok")
+    if status not in STATUSES:
+        raise BadInput(f"status: {status[:40]!r} is not one of {', '.join(STATUSES)}")
+    return Filters(kinds=kinds, tags=tags, status=status, min_rating=as_int(params.get("min_rating"), "min rating", 0, 5),
                    model=(params.get("model") or None), ranges=ranges, since=as_day(params.get("since"), "since"),
                    until=as_day(params.get("until"), "until")).validate()

@@ -44,6 +44,8 @@ PLAN: list[tuple[list[str], str | None]] = [
     (["catalogue", "ls", "--json"], None),
     (["catalogue", "show", "{image_id}", "--json"], None),
     (["catalogue", "export", "{image_id}", "--to", "{tmp}/export", "--json"], None),
+    (["catalogue", "edit", "{image_id}", "--artist", "A. Artist", "--text", "A paragraph.", "--json"], None),
+    (["catalogue", "delete", "{image_id}", "--json"], None),  # no --yes: what would go, nothing deleted
     (["catalogue", "stats", "--json"], None),
     (["catalogue", "verify", "--json"], None),
     (["lts", "anchors", "--json"], None),
