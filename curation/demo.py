@@ -29,10 +29,30 @@ def demo_step(dc: Any) -> dict[str, Any]:
     cid = sets.create(dc.catalogue, f"Demo: {query or 'the whole catalogue'}",
                       f"suggested by {how}, variety {variety}", ids,
                       extra={"suggested": {"query": query, "variety": variety, "embedding": enc.name}})
+    retitled = retitle_first(dc.catalogue, ids[0])
     out = export_set(dc.catalogue, cid, dc.out_dir / "curation" / f"set-{cid}", overwrite=True)
     sets.freeze(dc.catalogue, cid)  # final: the minting step mints the newest frozen set
     from curation.cli import write_map_png
 
     map_png = write_map_png(sr, dc.out_dir / "curation" / "map-brightness.png")
-    return {"set": cid, "artworks": ids, "query": query, "embedding": enc.name, "indexed": len(rep.indexed),
+    return {"set": cid, "artworks": ids, "retitled": retitled, "query": query, "embedding": enc.name, "indexed": len(rep.indexed),
             "export": str(out), "map": str(map_png)}
+
+
+DEMO_WALL_TEXT = {
+    "title": "Study in Red, Evening",
+    "artist": "Latent Gallery demo",
+    "year": 2026,
+    "medium": "Generated image, procedural composition",
+    "wall_text": "Chosen by a text search for a large red circle, this work opens the demo set. A curator "
+                 "retitled it and wrote this paragraph: the label on the wall, the export and the token "
+                 "metadata all read it.",
+}
+
+
+def retitle_first(cat: Any, artwork_id: int) -> dict[str, Any]:
+    """As a curator would: give the set's first work a title and wall text (before it is exported and minted)."""
+    from catalogue.editing import edit
+
+    edit(cat, artwork_id, **DEMO_WALL_TEXT, claim_title=True)
+    return {"artwork": artwork_id, "title": DEMO_WALL_TEXT["title"]}
