@@ -9,10 +9,11 @@ from fastapi import FastAPI
 
 from curation.web.deps import App
 from curation.web.pages import add_error_pages, make_templates
-from curation.web.routes import artworks, files, generation, maps, search, sets
+from curation.web.routes import artworks, files, generation, maps, search, sets, staff
 from curation.web.security import BodyLimit, check_token, guard
 
-ROUTERS = (search.router, artworks.router, generation.router, files.router, maps.router, sets.router)
+ROUTERS = (search.router, artworks.router, generation.router, files.router, maps.router, sets.router,
+           staff.router)
 
 
 def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None = None,
