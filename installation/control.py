@@ -100,11 +100,13 @@ class Controller:
 
     def __init__(self, show: Any, audio: Any, dispatcher: Dispatcher | None = None,
                  status: Callable[[], dict[str, Any]] | None = None,
-                 on_change: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_change: Callable[[dict[str, Any]], None] | None = None,
+                 on_error: Callable[[Command], None] | None = None) -> None:
         self.show, self.audio = show, audio
         self.dispatcher = dispatcher or Dispatcher()
         self.status = status or show.status
         self.on_change = on_change
+        self.on_error = on_error
         self.paused_at: float | None = None
         self.paused_total = 0.0
         self.help_on = False
@@ -133,6 +135,8 @@ class Controller:
                 stop = self._apply(cmd, raw, t) or stop
             except Exception as e:  # noqa: BLE001 - a bad command is answered; the show goes on
                 cmd.error = e
+                if self.on_error is not None:
+                    self.on_error(cmd)
             cmd.applied_at = time.monotonic()
             self.applied.append(cmd)
             del self.applied[:-50]

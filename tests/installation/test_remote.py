@@ -268,3 +268,19 @@ def test_controller_pause_clock_overlays_and_skip_completion():
     assert c.step(8.0)[1] is False and "Press Q again" in show.message[0]
     c.submit("quit")
     assert c.step(8.1)[1] is True
+
+
+def test_a_recording_takes_scripted_commands_through_the_dispatcher(settings, catalogue, tmp_path):
+    from installation.record import record_show
+
+    for i in range(3):
+        catalogue.add(image_draft(i))
+    s = show_settings(settings, durations={"image": 30.0}, fps=10)
+    plain = record_show(s, catalogue, tmp_path / "plain.mp4", 4.0, width=64, height=36, fps=10)
+    res = record_show(s, catalogue, tmp_path / "cmds.mp4", 4.0, width=64, height=36, fps=10,
+                      script=[(1.0, "next"), (2.0, "programme", "no-such"), (3.0, "next")])
+    assert plain.status["items_started"] == 1  # 30 s works: nothing changes by itself in 4 s
+    assert res.status["items_started"] == 3 and res.frames == 40
+    assert any("script: programme failed" in e for e in res.status["recent_errors"])
+    with pytest.raises(BadInput, match="cannot pause"):
+        record_show(s, catalogue, tmp_path / "p.mp4", 2.0, width=64, height=36, fps=10, script=[(1.0, "pause")])
