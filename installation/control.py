@@ -236,9 +236,9 @@ class Controller:
             cmd.result = self.status()
         except Exception as e:  # noqa: BLE001 - the answer goes without a status rather than not at all
             cmd.result = {"status_error": f"{type(e).__name__}: {e}"}
+        cmd.done.set()  # answer first; the heartbeat's refresh (a status file, sensors) follows
         if self.on_change is not None:
             self.on_change(cmd.result)
-        cmd.done.set()
 
     def close(self) -> None:
         """Release every waiting caller (the show is stopping)."""

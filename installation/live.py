@@ -18,6 +18,7 @@ from gallery.errors import BadInput, GalleryError
 from gallery.tokens import require_token
 from installation.audio import LiveAudio
 from installation.control import KEY_COMMANDS, Controller, Dispatcher
+from installation.glsync import gil_free_finish
 from installation.heartbeat import Heartbeat
 from installation.programme import CatalogueSource
 from installation.render import Renderer
@@ -109,6 +110,7 @@ def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None
                 "size": [w, h], **({"programmes": names()} if names is not None else {})}
 
     control = Controller(show, audio, Dispatcher(), status=full_status, on_change=hb.beat)
+    finish = gil_free_finish() or ctx.finish  # the frame rasterised while the HTTP threads may run
     hb.control = control.dispatcher
     if on_start is not None:
         on_start(control, hb)
@@ -144,6 +146,7 @@ def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None
                     raise GalleryError(f"{failures} frames in a row failed, last: {e}") from e
                 drawn = False
             if drawn:
+                finish()
                 pygame.display.flip()  # an unchanged picture stays on the front buffer
             control.after_frame()  # a skip is answered once its new item is on screen
             clock.tick(settings.fps * 1.05)
