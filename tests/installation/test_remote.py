@@ -284,3 +284,32 @@ def test_a_recording_takes_scripted_commands_through_the_dispatcher(settings, ca
     assert any("script: programme failed" in e for e in res.status["recent_errors"])
     with pytest.raises(BadInput, match="cannot pause"):
         record_show(s, catalogue, tmp_path / "p.mp4", 2.0, width=64, height=36, fps=10, script=[(1.0, "pause")])
+
+
+def test_the_help_overlay_is_drawn_over_the_picture(gl_ctx, settings, catalogue):
+    """H puts the staff keys on screen (the renderer's text, centred, like "Paused"); H again takes them off."""
+    import numpy as np
+
+    from installation.audio import RecordAudio
+    from installation.programme import CatalogueSource
+    from installation.render import Renderer, offscreen_target
+    from installation.show import Show
+
+    catalogue.add(image_draft(1, size=96))
+    s = show_settings(settings, durations={"image": 30.0}, label=False)
+    r = Renderer(gl_ctx, 320, 180, s.fit)
+    fbo = offscreen_target(gl_ctx, 320, 180)
+    show = Show(s, r, RecordAudio(s.sample_rate), source=CatalogueSource(catalogue, s), catalogue=catalogue)
+    c = Controller(show, show.audio)
+    frames = []
+    for i, cmd in enumerate([None, "help", None, "help", None]):
+        if cmd:
+            c.submit(cmd)
+        t, _ = c.step(2.0 + i * 0.1)
+        show.frame(t, fbo)
+        frames.append(r.read(fbo).astype(int))
+    show.close()
+    centre = (slice(40, 140), slice(60, 260))
+    assert np.abs(frames[2][centre] - frames[0][centre]).mean() > 5  # the help card is there
+    assert np.array_equal(frames[4], frames[0])  # and gone again
+    assert show.message is None
