@@ -357,9 +357,9 @@ class Show:
 
     def _remote_status(self) -> dict[str, Any]:
         """What the control API reports beside the rest (installation.api)."""
-        cur = self.current
-        left = None if cur is None or self.state != "playing" else round(max(0.0, cur.end - self._t), 2)
         inc = self.incoming
+        on = inc or self.current  # the work coming in during a transition
+        left = None if on is None or self.state != "playing" else round(max(0.0, on.end - self._t), 2)
         incoming = None if inc is None else {"artwork_id": inc.prep.entry.artwork_id, "kind": inc.prep.entry.kind,
                                              "title": inc.prep.entry.title, "started_s": round(inc.start, 2)}
         return {"time_left_s": left, "paused": self.paused, "skipped_items": list(self.skipped_items),
