@@ -313,3 +313,28 @@ def test_the_help_overlay_is_drawn_over_the_picture(gl_ctx, settings, catalogue)
     assert np.abs(frames[2][centre] - frames[0][centre]).mean() > 5  # the help card is there
     assert np.array_equal(frames[4], frames[0])  # and gone again
     assert show.message is None
+
+
+def test_not_ready_and_stalled_shows_answer_503():
+    """No render loop yet, or one that does not take the command: 503, and the command is never applied."""
+    from installation.heartbeat import Heartbeat
+
+    port = free_port()
+    hb = Heartbeat(None, port, stale_after=10.0)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        code, e = call(base + "/api/v1/next", "POST")
+        assert code == 503 and "not ready" in e["error"]
+        assert call(base + "/api/v1/status")[0] == 503
+        hb.control = d = Dispatcher()  # a loop that never drains it (stalled)
+        hb.beat({"state": "playing", "time_left_s": 10.0, "paused": False})
+        t0 = time.monotonic()
+        code, e = call(base + "/api/v1/next", "POST")
+        assert code == 503 and "did not take" in e["error"] and time.monotonic() - t0 >= 1.9
+        assert d.take() == []  # given up: the late command is dropped, not applied later
+        code, st = call(base + "/api/v1/status")
+        assert code == 200 and st["heartbeat_age_s"] >= 1.9 and st["time_left_s"] <= 10.0 - 1.9  # counted down
+        assert call(base + "/api/v1/next", "PUT")[0] == 405
+        assert call(base + "/nope", "DELETE")[0] == 404
+    finally:
+        hb.close()
