@@ -44,6 +44,23 @@ class CurationSettings(Strict):
     # embedding of what it adds (10-40 ms per work); CLIP embeddings stay with the lazy index.
     index_on_insert: bool = True
 
+    # ---- staff page (issue 23, docs/show.md "Remote control") ----
+    # The running show's control API, as the web app's server reaches it (the staff page at /staff
+    # drives it); null = http://127.0.0.1:<show.http_port>. Sends the token named by show.token_env.
+    show_url: str | None = None
+
+    @field_validator("show_url")
+    @classmethod
+    def _show_url(cls, v: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if v is None:
+            return v
+        u = urlsplit(v.strip())
+        if u.scheme not in ("http", "https") or not u.hostname or u.query or u.fragment:
+            raise ValueError(f"curation.show_url {v!r}: an http(s)://host:port address of the show (no query)")
+        return v.strip().rstrip("/")
+
     @field_validator("token_env")
     @classmethod
     def _env_name(cls, v: str) -> str:

@@ -1,7 +1,9 @@
-"""The show's heartbeat: a status file, a small HTTP endpoint on 127.0.0.1, and systemd's watchdog.
+"""The show's heartbeat: a status file, a small HTTP endpoint (127.0.0.1 unless show.control_host
+says otherwise), and systemd's watchdog.
 
 GET /status (or /) gives the JSON status; /health gives 200 while the heartbeat is fresh, 503 when the
-render loop has stalled (so a probe can tell a frozen show from a running one).
+render loop has stalled (so a probe can tell a frozen show from a running one). The same endpoint
+answers the control API (/api/v1/..., see installation.api).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +67,12 @@ def sd_notify(message: str) -> bool:
 
 
 class Heartbeat:
-    def __init__(self, status_file: Path | None, port: int = 0, stale_after: float = 10.0) -> None:
+    def __init__(self, status_file: Path | None, port: int = 0, stale_after: float = 10.0, *,
+                 host: str = "127.0.0.1", token: str | None = None) -> None:
         self.status_file = status_file
+        self.host = host
+        self.token = token  # needed by clients beyond loopback (installation.api)
+        self.control: Any = None  # the Dispatcher of the render loop, once it runs
         self.stale_after = stale_after
         self._status: dict[str, Any] = {"state": "starting"}
         self._beat = time.monotonic()
@@ -82,34 +88,19 @@ class Heartbeat:
         return self.server.server_address[1] if self.server else None
 
     def _serve(self, port: int) -> None:
-        hb = self
+        from installation.api import make_handler
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                st = hb.snapshot()
-                if self.path in ("/", "/status"):
-                    code, body = 200, st
-                elif self.path == "/health":
-                    code = 200 if not st["stalled"] else 503
-                    body = {"ok": code == 200, "age_s": st["heartbeat_age_s"]}
-                else:
-                    code, body = 404, {"error": f"no such path {self.path}; try /status or /health"}
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
 
-            def log_message(self, *args: Any) -> None:
-                pass
+        class Server(ThreadingHTTPServer):
+            address_family = family
+            daemon_threads = True
 
         try:
-            self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+            self.server = Server((self.host, port), make_handler(self))
         except OSError as e:
-            log.warning("heartbeat endpoint on 127.0.0.1:%d unavailable (%s); status file only", port, e)
+            log.warning("heartbeat endpoint on %s:%d unavailable (%s); status file only", self.host, port, e)
             return
-        self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, name="heartbeat-http", daemon=True)
         self._thread.start()
 

@@ -1,18 +1,24 @@
 """The show in a pygame window (OpenGL 3.3 core, drawn by moderngl): fullscreen on a display, or windowed.
 
-Staff keys: Right/N next, Left/P previous, Space pause, L label on/off, Q/Esc quit (press twice).
+Staff keys (installation.control.KEY_COMMANDS): Right/N next, Left/P previous, Space pause, L label on/off,
+H/F1 the help overlay, Q/Esc quit (press twice). Keys and the HTTP control API (installation.api) go through
+one dispatcher, drained by the render loop each frame.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gallery.errors import BadInput, GalleryError
+from gallery.tokens import require_token
 from installation.audio import LiveAudio
+from installation.control import KEY_COMMANDS, Controller, Dispatcher
+from installation.glsync import gil_free_finish
 from installation.heartbeat import Heartbeat
 from installation.programme import CatalogueSource
 from installation.render import Renderer
@@ -20,7 +26,6 @@ from installation.settings import ShowSettings
 from installation.show import Show
 
 log = logging.getLogger(__name__)
-QUIT_CONFIRM_SECONDS = 4.0
 MAX_FAILED_FRAMES = 60
 
 
@@ -82,10 +87,14 @@ class LiveResult:
 def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None, fullscreen: bool,
              display: int = 0, seconds: float | None = None, width: int | None = None, height: int | None = None,
              http_port: int | None = None, script: list[tuple[float, str]] | None = None,
-             media: Any = None) -> LiveResult:
-    """Run the show until quit (or for ``seconds``). ``script``: (show time, key name) pairs for tests."""
+             media: Any = None, show_factory: Any = None,
+             on_start: Callable[[Controller, Heartbeat], None] | None = None) -> LiveResult:
+    """Run the show until quit (or for ``seconds``). ``script``: (seconds since start, key or command
+    name) pairs for tests; ``show_factory`` builds the Show (tests); ``on_start`` sees the controller
+    and heartbeat once the window is open."""
     import pygame
 
+    token = require_token(settings.control_host, settings.token_env, setting="show.token_env")
     ctx, (w, h) = open_window(width or settings.width, height or settings.height, fullscreen, display,
                               fit=width is None and height is None)
     r = Renderer(ctx, w, h, settings.fit)
@@ -94,55 +103,45 @@ def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None
     except pygame.error as e:
         raise GalleryError(f"cannot open the sound output ({e}); set SDL_AUDIODRIVER=dummy for a silent show") from e
     hb = Heartbeat(status_file, settings.http_port if http_port is None else http_port,
-                   stale_after=max(10.0, 5 * settings.heartbeat_seconds))
-    show = Show(settings, r, audio, source=CatalogueSource(catalogue, settings), catalogue=catalogue, live=True,
+                   stale_after=max(10.0, 5 * settings.heartbeat_seconds), host=settings.control_host, token=token)
+    make = show_factory or Show
+    show = make(settings, r, audio, source=CatalogueSource(catalogue, settings), catalogue=catalogue, live=True,
                 media=media)
     script = sorted(script or [])
     clock = pygame.time.Clock()
     t0 = time.monotonic()
-    paused_at: float | None = None
-    paused_total = 0.0
-    quit_armed: float | None = None
     frames = dropped = 0
     last_frame = time.monotonic()
     next_beat = 0.0
     fps_window: list[float] = []
+
+    def full_status() -> dict[str, Any]:
+        fps = len(fps_window) / sum(fps_window) if sum(fps_window) > 0 else 0.0
+        names = getattr(show, "programme_names", None)
+        return {**show.status(), "fps": round(fps, 1), "frames": frames, "dropped_frames": dropped,
+                "size": [w, h], **({"programmes": names()} if names is not None else {})}
+
+    control = Controller(show, audio, Dispatcher(), status=full_status, on_change=hb.beat)
+    finish = gil_free_finish() or ctx.finish  # the frame rasterised while the HTTP threads may run
+    hb.control = control.dispatcher
+    if on_start is not None:
+        on_start(control, hb)
     quit_by = "time"
     failures = 0
     try:
         while True:
             mono = time.monotonic()
-            t = (paused_at if paused_at is not None else mono) - t0 - paused_total
-            keys = [ev.key for ev in pygame.event.get(pygame.KEYDOWN)]
+            for ev in pygame.event.get(pygame.KEYDOWN):
+                name = KEY_COMMANDS.get(pygame.key.name(ev.key))
+                if name is not None:
+                    control.submit(name, source="key")
             if any(ev.type == pygame.QUIT for ev in pygame.event.get()):
                 quit_by = "window"
                 break
             while script and script[0][0] <= mono - t0:
-                keys.append(pygame.key.key_code(script.pop(0)[1]))
-            stop = False
-            for k in keys:
-                if k in (pygame.K_RIGHT, pygame.K_n):
-                    show.next_item()
-                elif k in (pygame.K_LEFT, pygame.K_p):
-                    show.previous_item(t)
-                elif k == pygame.K_l:
-                    show.toggle_label()
-                elif k == pygame.K_SPACE:
-                    if paused_at is None:
-                        paused_at = mono
-                        audio.pause()
-                        show.say("Paused", t, 1e9)
-                    else:
-                        paused_total += mono - paused_at
-                        paused_at = None
-                        audio.resume()
-                        show.message = None
-                elif k in (pygame.K_q, pygame.K_ESCAPE):
-                    if quit_armed is not None and mono - quit_armed < QUIT_CONFIRM_SECONDS:
-                        stop = True
-                    else:
-                        quit_armed = mono
-                        show.say("Press Q again to quit the show", t, QUIT_CONFIRM_SECONDS)
+                what = script.pop(0)[1]
+                control.submit(KEY_COMMANDS.get(what, what), source="script")
+            t, stop = control.step(mono - t0)
             if stop:
                 quit_by = "staff"
                 break
@@ -159,7 +158,9 @@ def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None
                     raise GalleryError(f"{failures} frames in a row failed, last: {e}") from e
                 drawn = False
             if drawn:
+                finish()
                 pygame.display.flip()  # an unchanged picture stays on the front buffer
+            control.after_frame()  # a skip is answered once its new item is on screen
             clock.tick(settings.fps * 1.05)
             now = time.monotonic()
             dt = now - last_frame
@@ -171,11 +172,11 @@ def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None
             del fps_window[:-120]
             if now >= next_beat:
                 next_beat = now + settings.heartbeat_seconds
-                fps = len(fps_window) / sum(fps_window) if sum(fps_window) > 0 else 0.0
-                hb.beat({**show.status(), "fps": round(fps, 1), "frames": frames, "dropped_frames": dropped,
-                         "paused": paused_at is not None, "size": [w, h]})
+                hb.beat(full_status())
         status = {**show.status(), "frames": frames, "dropped_frames": dropped, "size": [w, h]}
     finally:
+        hb.control = None
+        control.close()
         show.close()
         audio.close()
         hb.close()

@@ -19,6 +19,7 @@ import numpy as np
 
 from gallery.errors import BadInput, GalleryError
 from installation.audio import RecordAudio
+from installation.control import Controller
 from installation.programme import CatalogueSource
 from installation.render import Renderer, headless_context, offscreen_target
 from installation.settings import ShowSettings
@@ -53,7 +54,10 @@ def mux(video: Path, audio: Path, out: Path, audio_codec: str = "aac") -> None:
 def record_show(settings: ShowSettings, catalogue: Any, out: Path, seconds: float, *, width: int | None = None,
                 height: int | None = None, fps: float | None = None, wall_start: datetime | None = None,
                 seed: int | None = None, source: Any = None, audio_codec: str = "aac",
-                media: Any = None) -> RecordResult:
+                media: Any = None, script: list[tuple] | None = None) -> RecordResult:
+    """Record the show. ``script``: (show time, command[, argument]) entries applied through the same
+    dispatcher as the staff keys and the control API (installation.control), e.g. (5.0, "next") or
+    (9.0, "programme", "evening"); a recording cannot pause (its sound runs on the frame clock)."""
     import imageio_ffmpeg
 
     w, h = width or settings.width, height or settings.height
@@ -91,7 +95,8 @@ def record_show(settings: ShowSettings, catalogue: Any, out: Path, seconds: floa
             audio.advance((i + 1) / fps)  # the sound up to the end of this frame
 
         try:
-            n = run_frames(show, fbo, seconds, fps, each)
+            n = run_frames(show, fbo, seconds, fps, each) if not script else scripted(show, audio, fbo, seconds, fps,
+                                                                                      each, script)
         finally:
             writer.close()
             wav.close()
@@ -104,3 +109,25 @@ def record_show(settings: ShowSettings, catalogue: Any, out: Path, seconds: floa
     log.info("recorded %s: %d frames, %.1f s at %dx%d, %d items, %d skipped", out, n, n / fps, w, h,
              status["items_started"], status["skipped"])
     return RecordResult(out, n, n / fps, w, h, fps, status)
+
+
+def scripted(show: Show, audio: Any, fbo: Any, seconds: float, fps: float, each: Any, script: list[tuple]) -> int:
+    """run_frames with scripted commands applied through a Controller before the frames they fall on."""
+    control = Controller(show, audio, on_error=lambda c: show._error(f"script: {c.name} failed: {c.error}"))
+    todo = sorted(script, key=lambda e: e[0])
+    for e in todo:
+        if e[1] in ("pause", "resume", "toggle_pause"):
+            raise BadInput(f"script: a recording cannot {e[1]} (its sound runs on the frame clock)")
+    n = int(round(seconds * fps))
+    for i in range(n):
+        raw = i / fps
+        while todo and todo[0][0] <= raw:
+            e = todo.pop(0)
+            control.submit(e[1], e[2] if len(e) > 2 else None, source="script")
+        t, stop = control.step(raw)
+        if stop:
+            return i
+        show.frame(t, fbo)
+        control.after_frame()
+        each(i, t)
+    return n

@@ -78,6 +78,35 @@ class ShowSettings(Strict):
     # The programme when no timetable entry applies ("all": every work, weighted by kind).
     programme: str = "all"
 
+    # ---- remote control (issue 23, docs/show.md "Remote control") ----
+    # Address of the HTTP endpoint (heartbeat + control API) on show.http_port. Beyond loopback every
+    # client but a loopback one needs the token named by token_env (the show refuses to start without one).
+    control_host: str = "127.0.0.1"
+    # NAME of the environment variable holding the control API's access token (never the token itself).
+    token_env: str = "GALLERY_SHOW_TOKEN"
+
+    @field_validator("control_host")
+    @classmethod
+    def _control_host(cls, v: str) -> str:
+        import ipaddress
+
+        v = v.strip()
+        try:
+            ipaddress.ip_address(v)
+        except ValueError:
+            if not v or len(v) > 253 or not all(p and p.replace("-", "").isalnum() for p in v.split(".")):
+                raise ValueError(f"show.control_host {v!r}: an IP address (127.0.0.1, 0.0.0.0, ::1) or a "
+                                 "host name") from None
+        return v
+
+    @field_validator("token_env")
+    @classmethod
+    def _token_env(cls, v: str) -> str:
+        if not v or not v.replace("_", "").isalnum() or not v.isascii():
+            raise ValueError(f"show.token_env {v!r}: must be an environment variable name (letters, digits, "
+                             "underscores)")
+        return v
+
     @field_validator("weights")
     @classmethod
     def _weights(cls, v: dict[str, float]) -> dict[str, float]:

@@ -81,7 +81,7 @@ class Show(ProgrammeControls):
         self.transitions = 0
         self.late = 0  # frames where the next item was not decoded in time
         self.state = "starting"
-        self.message: tuple[str, float] | None = None  # (text, until show time)
+        self.message: tuple[Any, float] | None = None  # (text or lines, until show time)
         self._skip = False
         self._mode_i = 0
         self._t = 0.0
@@ -94,6 +94,8 @@ class Show(ProgrammeControls):
         self._retry: set[int] = set()  # works not found while the media store was unreachable
         self._requeue: set[int] = set()  # pictures waiting for the catalogue to drop their broken sound
         self._bad_blobs: set[str] = set()
+        self.paused = False  # set by installation.control.Controller (live pause)
+        self.skipped_items: list[dict[str, Any]] = []  # {"artwork_id", "reason"}, the last 20
 
     # ---- time -----------------------------------------------------------------------------------
     def wall(self, t: float) -> datetime:
@@ -190,6 +192,8 @@ class Show(ProgrammeControls):
                         f"will retry")
             return
         self.skipped += 1
+        self.skipped_items.append({"artwork_id": e.entry.artwork_id, "reason": e.reason})
+        del self.skipped_items[:-20]
         self.programme.exclude(e.entry.artwork_id)
         if e.ref.kind == "audio" and e.entry.sound_id != e.entry.artwork_id and self.source is not None:
             # Only its paired sound is broken: once the catalogue is re-read without that sound, the
@@ -256,7 +260,7 @@ class Show(ProgrammeControls):
     def toggle_label(self) -> None:
         self.show_label = not self.show_label
 
-    def say(self, text: str, t: float, seconds: float = 3.0) -> None:
+    def say(self, text: str | tuple[str, ...], t: float, seconds: float = 3.0) -> None:
         self.message = (text, t + seconds)
 
     # ---- one frame ----------------------------------------------------------------------------------
@@ -343,7 +347,7 @@ class Show(ProgrammeControls):
         if self.message is not None:
             text, until = self.message
             if t < until:
-                self.r.set_text("message", (text,))
+                self.r.set_text("message", text if isinstance(text, tuple) else (text,))
                 texts["message"] = (1.0, "centre")
             else:
                 self.message = None
@@ -392,7 +396,17 @@ class Show(ProgrammeControls):
                 "items_started": self.items_started, "recent_items": self.shown[-10:], "transitions": self.transitions, "skipped": self.skipped,
                 "late_frames": self.late, "frames_drawn": self.frames_drawn, "idle_frames": self.idle_frames, "last_error": self.last_error, "recent_errors": self.errors[-5:],
                 "catalogue_error": getattr(self.source, "last_error", None),
-                "gl_textures": self.r.live_textures}
+                "gl_textures": self.r.live_textures, **self._remote_status()}
+
+    def _remote_status(self) -> dict[str, Any]:
+        """What the control API reports beside the rest (installation.api)."""
+        inc = self.incoming
+        on = inc or self.current  # the work coming in during a transition
+        left = None if on is None or self.state != "playing" else round(max(0.0, on.end - self._t), 2)
+        incoming = None if inc is None else {"artwork_id": inc.prep.entry.artwork_id, "kind": inc.prep.entry.kind,
+                                             "title": inc.prep.entry.title, "started_s": round(inc.start, 2)}
+        return {"time_left_s": left, "paused": self.paused, "skipped_items": list(self.skipped_items),
+                "incoming": incoming}
 
     def close(self) -> None:
         self._stop_all(self._t)

@@ -9,11 +9,11 @@ from fastapi import FastAPI
 
 from curation.web.deps import App
 from curation.web.pages import add_error_pages, make_templates
-from curation.web.routes import artworks, editing, files, generation, maps, queries, search, sets
+from curation.web.routes import artworks, editing, files, generation, maps, queries, search, sets, staff
 from curation.web.security import BodyLimit, check_token, guard
 
 ROUTERS = (search.router, artworks.router, generation.router, files.router, maps.router, sets.router,
-           queries.router, editing.router)
+           queries.router, editing.router, staff.router)
 
 
 def create_app(settings: Any, cat: Any, encoder: Any = None, token: str | None = None,

@@ -18,8 +18,6 @@ Media are served only by media id from the store, and templates autoescape every
 from __future__ import annotations
 
 import hmac
-import ipaddress
-import os
 import secrets
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -36,10 +34,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
 from gallery.errors import BadInput
+from gallery.tokens import LOOPBACK_NAMES, MIN_TOKEN, check_token, is_loopback, require_token  # noqa: F401 - shared
 
 CSRF_COOKIE = "lg_csrf"
 TOKEN_COOKIE = "lg_token"
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 MAX_UPLOAD = 20 * 1024 * 1024
 # Request limits, checked in one place each (ids: the Id type and params.as_id; tags: clean_tags;
 # bodies: BodyLimit).
@@ -47,7 +45,6 @@ MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL; beyond this
 MAX_TAGS = 64  # tags in one request (added, removed, or in a filter)
 MAX_FORM_BYTES = 1024 * 1024  # any request body but an image upload
 MAX_FORM_FIELDS = 1000
-MIN_TOKEN = 16
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -135,39 +132,6 @@ class BodyLimit:
 
 
 # ---- hosts and tokens ------------------------------------------------------------------------------
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def require_token(host: str, token_env: str, environ: dict[str, str] | None = None) -> str | None:
-    """The access token when serving beyond loopback (BadInput when it is missing or weak)."""
-    env = os.environ if environ is None else environ
-    tok = env.get(token_env, "")
-    if is_loopback(host) and tok == "":
-        return None
-    if not tok:
-        raise BadInput(f"serving on {host} (not loopback) needs an access token: set the environment variable "
-                       f"{token_env} (curation.token_env) to a long random string")
-    return check_token(tok, token_env)
-
-
-def check_token(tok: str, token_env: str) -> str:
-    """A usable access token, or BadInput saying what is wrong with it (never the token itself)."""
-    if not tok.strip():
-        raise BadInput(f"the token in ${token_env} is blank (only spaces): set it to a long random string")
-    if tok != tok.strip() or any(c.isspace() or unicodedata.category(c).startswith("C") for c in tok):
-        raise BadInput(f"the token in ${token_env} holds spaces or control characters: use a long random "
-                       "string without them")
-    if len(tok) < MIN_TOKEN:
-        raise BadInput(f"the token in ${token_env} is too short ({len(tok)} characters; at least {MIN_TOKEN})")
-    return tok
-
-
 Dispatch = Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]
 
 
