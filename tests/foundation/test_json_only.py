@@ -46,6 +46,7 @@ PLAN: list[tuple[list[str], str | None]] = [
     (["catalogue", "export", "{image_id}", "--to", "{tmp}/export", "--json"], None),
     (["catalogue", "edit", "{image_id}", "--artist", "A. Artist", "--text", "A paragraph.", "--json"], None),
     (["catalogue", "delete", "{image_id}", "--json"], None),  # no --yes: what would go, nothing deleted
+    (["catalogue", "retitle", "--defaults", "--dry-run", "--json"], None),
     (["catalogue", "stats", "--json"], None),
     (["catalogue", "verify", "--json"], None),
     (["lts", "anchors", "--json"], None),
