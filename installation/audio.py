@@ -1,7 +1,10 @@
 """Sound on the show's timeline: one open pygame.mixer stream live, or a mixed track when recording.
 
 Both take the same calls from the show, with times on the show's one timeline:
-``start(key, samples, t)`` when a visual appears, ``stop(key, t, fade)`` when it starts to leave.
+``start(key, samples, t, fade)`` when a visual appears (fading in over ``fade`` s when it crosses another),
+``stop(key, t, fade)`` when it starts to leave (fading out over ``fade`` s, at least ``MIN_FADE``).
+Fades are linear in both mixers (pygame.mixer's own are): an outgoing and an incoming sound's gains sum to
+one, so two sounds each under the leveller's ceiling never clip while they cross.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 import numpy as np
 
 log = logging.getLogger(__name__)
+MIN_FADE = 0.005  # a sound stopped "at once" still ramps down over 5 ms (no click)
 
 
 class RecordAudio:
@@ -25,18 +29,19 @@ class RecordAudio:
         self.volume = volume
         self.sink = sink
         self.written = 0  # samples handed to the sink so far
-        self._clips: dict[object, list] = {}  # key -> [start sample, samples(int16), end sample or None, fade]
+        # key -> [start sample, samples(int16), end sample or None, fade-out samples, fade-in samples]
+        self._clips: dict[object, list] = {}
         self._done: list[list] = []
         self._chunks: list[np.ndarray] = []
 
-    def start(self, key: object, samples: np.ndarray, t: float) -> None:
-        self._clips[key] = [int(round(t * self.sr)), samples, None, 0]
+    def start(self, key: object, samples: np.ndarray, t: float, fade: float = 0.0) -> None:
+        self._clips[key] = [int(round(t * self.sr)), samples, None, 0, int(round(max(fade, 0.0) * self.sr))]
 
     def stop(self, key: object, t: float, fade: float) -> None:
         c = self._clips.pop(key, None)
         if c is not None:
             c[2] = int(round(t * self.sr))
-            c[3] = int(round(fade * self.sr))
+            c[3] = max(1, int(round(max(fade, MIN_FADE) * self.sr)))
             self._done.append(c)
 
     def pause(self) -> None:  # a recording has no staff pausing it
@@ -59,16 +64,21 @@ class RecordAudio:
             return
         a, b = self.written, n
         mix = np.zeros((b - a, 2), np.float32)
-        for start, samples, end, fade in [*self._done, *[[*c[:2], None, 0] for c in self._clips.values()]]:
+        for start, samples, end, fade, fade_in in [*self._done, *self._clips.values()]:
             stop = start + len(samples) if end is None else min(start + len(samples), end + fade)
             lo, hi = max(a, start), min(b, stop)
             if hi <= lo:
                 continue
             seg = samples[lo - start:hi - start].astype(np.float32)
-            if end is not None:
-                k = np.arange(lo, hi)
-                gain = np.clip(1.0 - (k - end) / fade, 0.0, 1.0) if fade > 0 else (k < end).astype(np.float32)
-                seg = seg * gain[:, None]
+            k = np.arange(lo, hi, dtype=np.float64)
+            gain = None
+            if fade_in > 0 and lo < start + fade_in:
+                gain = np.clip((k - start + 1) / (fade_in + 1), 0.0, 1.0)
+            if end is not None and hi > end:
+                out = np.clip(1.0 - (k - end + 1) / (fade + 1), 0.0, 1.0)
+                gain = out if gain is None else gain * out
+            if gain is not None:
+                seg = seg * gain.astype(np.float32)[:, None]
             mix[lo - a:hi - a] += seg
         self._done = [c for c in self._done if min(c[0] + len(c[1]), c[2] + c[3]) > b]
         self._clips = {k: c for k, c in self._clips.items() if c[0] + len(c[1]) > b}
@@ -104,17 +114,17 @@ class LiveAudio:
         pygame.mixer.set_num_channels(4)
         self._playing: dict[object, object] = {}
 
-    def start(self, key: object, samples: np.ndarray, t: float) -> None:
+    def start(self, key: object, samples: np.ndarray, t: float, fade: float = 0.0) -> None:
         snd = self.pg.sndarray.make_sound(np.ascontiguousarray(samples))
         snd.set_volume(self.volume)
         ch = self.pg.mixer.find_channel(True)
-        ch.play(snd)
+        ch.play(snd, fade_ms=int(round(fade * 1000)))
         self._playing[key] = ch
 
     def stop(self, key: object, t: float, fade: float) -> None:
         ch = self._playing.pop(key, None)
         if ch is not None:
-            ch.fadeout(max(1, int(fade * 1000)))
+            ch.fadeout(max(int(MIN_FADE * 1000), int(round(fade * 1000))))
 
     def pause(self) -> None:
         self.pg.mixer.pause()

@@ -71,7 +71,7 @@ class LiveResult:
 def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None, fullscreen: bool,
              display: int = 0, seconds: float | None = None, width: int | None = None, height: int | None = None,
              http_port: int | None = None, script: list[tuple[float, str]] | None = None,
-             media: Any = None) -> LiveResult:
+             media: Any = None, loudness_cache: Path | None = None) -> LiveResult:
     """Run the show until quit (or for ``seconds``). ``script``: (show time, key name) pairs for tests."""
     import pygame
 
@@ -84,7 +84,7 @@ def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None
     hb = Heartbeat(status_file, settings.http_port if http_port is None else http_port,
                    stale_after=max(10.0, 5 * settings.heartbeat_seconds))
     show = Show(settings, r, audio, source=CatalogueSource(catalogue, settings), catalogue=catalogue, live=True,
-                media=media)
+                media=media, loudness_cache=loudness_cache)
     script = sorted(script or [])
     clock = pygame.time.Clock()
     t0 = time.monotonic()

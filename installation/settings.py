@@ -82,6 +82,16 @@ class ShowSettings(Strict):
     quarantine_broken: bool = True
     seed: int | None = None
 
+    # ---- sound (issue 23: loudness, crossfades; docs/show.md "Sound") ----
+    # Every sound plays at this EBU R128 integrated loudness, LUFS (at volume 1); null = each at its own level.
+    loudness_target: float | None = Field(-23.0, ge=-60.0, le=-5.0)
+    # After the gain no sample goes above this, dBFS (a look-ahead limiter holds the peaks under it).
+    loudness_ceiling: float = Field(-1.0, ge=-20.0, le=0.0)
+    # Measured loudness per sound (by sha256), a small JSON file under data_dir; "" = kept in memory only.
+    loudness_cache: str = "show/loudness.json"
+    # Seconds the outgoing sound fades out while the incoming one fades in; null = transition_seconds.
+    audio_crossfade: float | None = Field(None, ge=0.0)
+
     @field_validator("weights")
     @classmethod
     def _weights(cls, v: dict[str, float]) -> dict[str, float]:
@@ -139,4 +149,12 @@ class ShowSettings(Strict):
         if self.transition_seconds * 2 > shortest:
             raise ValueError(f"show.transition_seconds = {self.transition_seconds}: must be at most half the "
                              f"shortest duration ({shortest} s)")
+        return self
+
+    @model_validator(mode="after")
+    def _crossfade_fits(self) -> ShowSettings:
+        shortest = min([self.default_duration, *self.durations.values()])
+        if self.audio_crossfade is not None and self.audio_crossfade * 2 > shortest:
+            raise ValueError(f"show.audio_crossfade = {self.audio_crossfade}: must be at most half the shortest "
+                             f"duration ({shortest} s)")
         return self
