@@ -2,7 +2,8 @@
 
 Both take the same calls from the show, with times on the show's one timeline:
 ``start(key, samples, t, fade)`` when a visual appears (fading in over ``fade`` s when it crosses another),
-``stop(key, t, fade)`` when it starts to leave (fading out over ``fade`` s, at least ``MIN_FADE``).
+``stop(key, t, fade)`` when it starts to leave (fading out over ``fade`` s, at least ``MIN_FADE``; live, at
+least 8 mixer buffers, as SDL_mixer steps its fades once a buffer).
 Fades are linear in both mixers (pygame.mixer's own are): an outgoing and an incoming sound's gains sum to
 one, so two sounds each under the leveller's ceiling never clip while they cross.
 """
@@ -123,8 +124,8 @@ class LiveAudio:
 
     def stop(self, key: object, t: float, fade: float) -> None:
         ch = self._playing.pop(key, None)
-        if ch is not None:
-            ch.fadeout(max(int(MIN_FADE * 1000), int(round(fade * 1000))))
+        if ch is not None:  # SDL_mixer fades one buffer at a time: 8 buffers at least make steps of 1/8 at most
+            ch.fadeout(int(round(1000 * max(fade, MIN_FADE, 8 * self.latency))))
 
     def pause(self) -> None:
         self.pg.mixer.pause()

@@ -185,3 +185,46 @@ def test_recorded_sound_items_are_within_one_lu_of_the_target(settings, catalogu
         assert abs(got - expected) <= 1.0, (r, got, expected)
     assert np.abs(track).max() < 0.99  # no clipping anywhere in the mix
     assert json.loads((tmp_path / "loudness.json").read_text())["sounds"]  # measured once, kept
+
+
+LIVE = """
+import sys, time
+import numpy as np
+from installation.audio import LiveAudio
+fade = float(sys.argv[1])
+a = LiveAudio(44100, 1.0)
+t = np.arange(44100 * 3) / 44100
+x = (0.5 * np.cos(2 * np.pi * 440 * t) * 32767).astype(np.int16)  # at its peak where it starts
+time.sleep(0.2)
+a.start("k", np.stack([x, x], axis=1), 0.0, fade=fade)
+time.sleep(1.0)
+a.stop("k", 1.0, fade)
+time.sleep(max(fade, 0.1) + 0.4)
+a.close()
+"""
+
+
+@pytest.mark.parametrize("fade", [0.5, 0.0])
+def test_live_mixer_fades_in_and_out(tmp_path, fade):
+    """pygame.mixer through SDL's disk driver (the live mixer's output written to a file, in real time)."""
+    import os
+    import subprocess
+    import sys
+
+    raw = tmp_path / "out.raw"
+    env = {**os.environ, "SDL_AUDIODRIVER": "disk", "SDL_DISKAUDIOFILE": str(raw),
+           "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run([sys.executable, "-c", LIVE, str(fade)], env=env, check=True, timeout=60, capture_output=True)
+    a = np.fromfile(raw, "<i2").reshape(-1, 2)[:, 0].astype(np.float64) / 32767
+    on = np.flatnonzero(np.abs(a) > 0)
+    s = a[max(0, on[0] - 1):on[-1] + 2]  # with the silence on either side
+    first, last = np.abs(s[:2205]).max(), np.abs(s[-2205:]).max()  # the first and last 50 ms
+    tone_step = 0.5 * 2 * np.pi * 440 / 44100
+    print(f"fade {fade}: first 50 ms peak {first:.3f}, last 50 ms {last:.3f}, max step {max_jump(s * 32767):.4f}")
+    assert np.abs(s).max() > 0.45  # it played at full level in between
+    if fade:
+        assert first < 0.15 and last < 0.15  # faded in and out over 0.5 s, not switched
+        assert max_jump(s * 32767) < tone_step + 0.02  # SDL steps its fade per 1024-sample buffer: small steps
+    else:  # no fade asked: it starts at once (the check above can fail; the show's sounds have 5 ms ramps
+        assert first > 0.45  # of their own), but still stops over 8 buffers, in steps of 1/8 at most
+        assert max_jump(s[-4000:] * 32767) < tone_step + 0.5 / 8 + 0.01
