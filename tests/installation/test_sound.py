@@ -83,6 +83,9 @@ def test_short_silent_and_cached_sounds(tmp_path):
     silence = np.zeros((SR, 2), np.int16)
     assert np.array_equal(lv(silence.copy(), SR, "silent"), silence)
     assert lv.levels["silent"].how == "silent" and lv.levels["silent"].gain_db == 0.0
+    bad = np.full((SR, 2), np.nan, np.float32)
+    bad[::7] = np.inf
+    assert measure(bad, SR) == (None, "silent")  # NaN / inf never reach a gain (decoding refuses them too)
     measured = lv.measured
     lv(blip, SR, "blip")
     assert lv.measured == measured  # memory cache
