@@ -231,3 +231,31 @@ def test_live_mixer_fades_in_and_out(tmp_path, fade):
     else:  # no fade asked: it starts at once (the check above can fail; the show's sounds have 5 ms ramps
         assert first > 0.45  # of their own), but still stops over 8 buffers, in steps of 1/8 at most
         assert max_jump(s[-4000:] * 32767) < tone_step + 0.5 / 8 + 0.01
+
+
+@pytest.mark.gl
+def test_a_recorded_show_has_no_step_at_any_start_crossfade_or_end(settings, catalogue, tmp_path):
+    """Tones that start at their peak (a hard start would be a step of their full amplitude), crossing each
+    other and silent stills: the recorded track never steps more than the tones themselves do."""
+    from generator.samples import sound_draft, wav_bytes
+    from installation.record import record_show
+    from installation.recording import decode_audio
+
+    catalogue.add(image_draft(1))
+    t = np.arange(int(5.0 * SR)) / SR
+    for i, (f, amp) in enumerate(((440.0, 0.05), (660.0, 0.4))):
+        d = sound_draft(5.0, freq=f, seed=i)
+        d.media[0].data = wav_bytes(amp * np.cos(2 * np.pi * f * t))
+        catalogue.add(d)
+    s = show_settings(settings, durations={"image": 2.0})
+    out = tmp_path / "steps.mkv"
+    res = record_show(s, catalogue, out, 24.0, width=32, height=32, fps=5, audio_codec="pcm")
+    track = decode_audio(out, SR, channels=2)
+    kinds = [r["kind"] for r in res.timeline]
+    assert kinds.count("soundscape") >= 3 and "image" in kinds
+    level = max(abs(g.gain_db) for g in res.sound_levels.values())
+    peak = float(np.abs(track).max())  # both tones levelled to the same loudness: the same amplitude
+    assert peak < 0.2 and level > 3
+    bound = peak * 2 * np.pi * 660 / SR * 2 + peak / (0.005 * SR) + 2 / 32767
+    print(f"largest step {max_jump(track * 32767):.4f} (bound {bound:.4f}, peak {peak:.3f})")
+    assert max_jump(track * 32767) <= bound
