@@ -71,13 +71,15 @@ class RecordAudio:
             if hi <= lo:
                 continue
             seg = samples[lo - start:hi - start].astype(np.float32)
-            k = np.arange(lo, hi, dtype=np.float64)
+            fading_in, fading_out = fade_in > 0 and lo < start + fade_in, end is not None and hi > end
             gain = None
-            if fade_in > 0 and lo < start + fade_in:
-                gain = np.clip((k - start + 1) / (fade_in + 1), 0.0, 1.0)
-            if end is not None and hi > end:
-                out = np.clip(1.0 - (k - end + 1) / (fade + 1), 0.0, 1.0)
-                gain = out if gain is None else gain * out
+            if fading_in or fading_out:
+                k = np.arange(lo, hi, dtype=np.float64)
+                gain = np.ones(hi - lo)
+                if fading_in:
+                    gain *= np.clip((k - start + 1) / (fade_in + 1), 0.0, 1.0)
+                if fading_out:
+                    gain *= np.clip(1.0 - (k - end + 1) / (fade + 1), 0.0, 1.0)
             if gain is not None:
                 seg = seg * gain.astype(np.float32)[:, None]
             mix[lo - a:hi - a] += seg
