@@ -66,10 +66,12 @@ def show(ctx: typer.Context,
     if fps is not None and not 0 < fps <= 240:
         raise BadInput(f"--fps {fps}: use a rate in (0, 240]")
     cat = st.catalogue
+    cache = s.path(ss.loudness_cache) if ss.loudness_cache else None  # measured loudness of sounds
     if record is not None:
         from installation.record import record_show
 
-        res = record_show(ss, cat, record, seconds or 0, width=width, height=height, fps=fps, media=s.media)
+        res = record_show(ss, cat, record, seconds or 0, width=width, height=height, fps=fps, media=s.media,
+                          loudness_cache=cache)
         summary: dict[str, Any] = {"recording": str(res.path), "frames": res.frames, "seconds": res.seconds,
                                    "size": [res.width, res.height], **res.status}
     else:
@@ -78,7 +80,7 @@ def show(ctx: typer.Context,
         full = ss.fullscreen if fullscreen is None else fullscreen
         res2 = run_live(ss, cat, status_file=s.path(ss.status_file), fullscreen=full,
                         display=ss.display if display is None else display, seconds=seconds, width=width,
-                        height=height, media=s.media)
+                        height=height, media=s.media, loudness_cache=cache)
         summary = {"frames": res2.frames, "seconds": round(res2.seconds, 1), "quit_by": res2.quit_by, **res2.status}
     if as_json:
         typer.echo(json.dumps(summary, default=str))

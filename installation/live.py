@@ -88,10 +88,11 @@ def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None
              display: int = 0, seconds: float | None = None, width: int | None = None, height: int | None = None,
              http_port: int | None = None, script: list[tuple[float, str]] | None = None,
              media: Any = None, show_factory: Any = None,
-             on_start: Callable[[Controller, Heartbeat], None] | None = None) -> LiveResult:
+             on_start: Callable[[Controller, Heartbeat], None] | None = None,
+             loudness_cache: Path | None = None) -> LiveResult:
     """Run the show until quit (or for ``seconds``). ``script``: (seconds since start, key or command
     name) pairs for tests; ``show_factory`` builds the Show (tests); ``on_start`` sees the controller
-    and heartbeat once the window is open."""
+    and heartbeat once the window is open; ``loudness_cache``: the file of measured loudness."""
     import pygame
 
     token = require_token(settings.control_host, settings.token_env, setting="show.token_env")
@@ -106,7 +107,7 @@ def run_live(settings: ShowSettings, catalogue: Any, *, status_file: Path | None
                    stale_after=max(10.0, 5 * settings.heartbeat_seconds), host=settings.control_host, token=token)
     make = show_factory or Show
     show = make(settings, r, audio, source=CatalogueSource(catalogue, settings), catalogue=catalogue, live=True,
-                media=media)
+                media=media, loudness_cache=loudness_cache)
     script = sorted(script or [])
     clock = pygame.time.Clock()
     t0 = time.monotonic()

@@ -11,6 +11,7 @@ import logging
 import queue
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from gallery.media import (
     probe_audio,
     read_image,
 )
+from installation.loudness import declick
 from installation.programme import Entry, MediaRef
 
 log = logging.getLogger(__name__)
@@ -262,10 +264,13 @@ class Prepared:
 
 
 def prepare(entry: Entry, sample_rate: int, screen: tuple[int, int] | None = None, fit: str = "contain",
-            limits: MediaSettings = DEFAULTS) -> Prepared:
+            limits: MediaSettings = DEFAULTS, leveller: Callable[[np.ndarray, int, str], np.ndarray] | None = None
+            ) -> Prepared:
     """Decode an entry's media (image, or open the video and its first frame; the sound).
 
-    With ``screen`` (width, height), a still is fitted to it here, off the render thread. Whatever goes
+    With ``screen`` (width, height), a still is fitted to it here, off the render thread. With ``leveller``
+    (``installation.loudness.Leveller``), the sound is brought to the show's loudness target here too, and
+    every sound's edges are ramped over a few ms (no click where it starts or is cut). Whatever goes
     wrong with a file (over a media limit, corrupt, a decoder's own error) is a MediaError: the show skips
     the work and goes on.
     """
@@ -285,11 +290,14 @@ def prepare(entry: Entry, sample_rate: int, screen: tuple[int, int] | None = Non
     if entry.audio is not None:
         try:
             p.audio = load_audio(entry.audio.path, sample_rate, limits)
+            if leveller is not None:  # the whole sound is measured (and cached by sha256), then cut to the timeline
+                p.audio = leveller(p.audio, sample_rate, entry.audio.sha256)
             k = int(round(entry.audio_offset * sample_rate))
             if k > 0:  # the sound starts later than the picture: lead in with silence
                 p.audio = np.concatenate([np.zeros((k, 2), np.int16), p.audio])
             elif k < 0:  # the sound started before: join it part-way
                 p.audio = p.audio[-k:]
+            declick(p.audio, sample_rate)
         except ValueError as e:
             p.close()
             raise MediaError(entry, entry.audio, str(e)) from e

@@ -10,7 +10,7 @@ import logging
 import subprocess
 import tempfile
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ class RecordResult:
     height: int
     fps: float
     status: dict[str, Any]
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # Show.timeline: what played when
+    sound_levels: dict[str, Any] = field(default_factory=dict)  # media sha256 -> installation.loudness.Level
 
 
 def mux(video: Path, audio: Path, out: Path, audio_codec: str = "aac") -> None:
@@ -54,10 +56,13 @@ def mux(video: Path, audio: Path, out: Path, audio_codec: str = "aac") -> None:
 def record_show(settings: ShowSettings, catalogue: Any, out: Path, seconds: float, *, width: int | None = None,
                 height: int | None = None, fps: float | None = None, wall_start: datetime | None = None,
                 seed: int | None = None, source: Any = None, audio_codec: str = "aac",
-                media: Any = None, script: list[tuple] | None = None) -> RecordResult:
-    """Record the show. ``script``: (show time, command[, argument]) entries applied through the same
-    dispatcher as the staff keys and the control API (installation.control), e.g. (5.0, "next") or
-    (9.0, "programme", "evening"); a recording cannot pause (its sound runs on the frame clock)."""
+                media: Any = None, script: list[tuple] | None = None,
+                loudness_cache: Path | None = None) -> RecordResult:
+    """Record ``seconds`` of the show into ``out``. ``script``: (show time, command[, argument]) entries
+    applied through the same dispatcher as the staff keys and the control API (installation.control),
+    e.g. (5.0, "next") or (9.0, "programme", "evening"); a recording cannot pause (its sound runs on
+    the frame clock). ``loudness_cache``: the file of measured loudness (``show.loudness_cache`` under
+    data_dir; None: memory only)."""
     import imageio_ffmpeg
 
     w, h = width or settings.width, height or settings.height
@@ -84,7 +89,7 @@ def record_show(settings: ShowSettings, catalogue: Any, out: Path, seconds: floa
         audio = RecordAudio(settings.sample_rate, settings.volume,
                             sink=lambda chunk: wav.writeframes(np.ascontiguousarray(chunk, "<i2").tobytes()))
         show = Show(settings, r, audio, source=src, catalogue=catalogue, wall_start=wall_start, seed=seed,
-                    media=media)
+                    media=media, loudness_cache=loudness_cache)
         writer = imageio_ffmpeg.write_frames(str(vpath), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
                                              macro_block_size=1, quality=7, ffmpeg_log_level="error",
                                              output_params=["-preset", "veryfast"])
@@ -101,6 +106,8 @@ def record_show(settings: ShowSettings, catalogue: Any, out: Path, seconds: floa
             writer.close()
             wav.close()
             status = show.status()
+            timeline = [dict(row) for row in show.timeline]
+            levels = dict(show.leveller.levels) if show.leveller is not None else {}
             show.close()
             r.release()
             fbo.release()
@@ -108,7 +115,7 @@ def record_show(settings: ShowSettings, catalogue: Any, out: Path, seconds: floa
         mux(vpath, apath, out, audio_codec)
     log.info("recorded %s: %d frames, %.1f s at %dx%d, %d items, %d skipped", out, n, n / fps, w, h,
              status["items_started"], status["skipped"])
-    return RecordResult(out, n, n / fps, w, h, fps, status)
+    return RecordResult(out, n, n / fps, w, h, fps, status, timeline, levels)
 
 
 def scripted(show: Show, audio: Any, fbo: Any, seconds: float, fps: float, each: Any, script: list[tuple]) -> int:

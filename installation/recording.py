@@ -29,8 +29,10 @@ def decode_video(path: Path) -> tuple[np.ndarray, float]:
     return np.stack(frames), float(meta["fps"])
 
 
-def decode_audio(path: Path, sr: int = 44100) -> np.ndarray:
-    """The recording's sound track, mono float in [-1, 1]."""
-    res = subprocess.run([ffmpeg(), "-loglevel", "error", "-i", str(path), "-vn", "-f", "s16le", "-ac", "1",
+def decode_audio(path: Path, sr: int = 44100, channels: int = 1) -> np.ndarray:
+    """The recording's sound track, float in [-1, 1]: mono (N,), or with ``channels=2`` stereo (N, 2)
+    (as played; what a loudness meter measures)."""
+    res = subprocess.run([ffmpeg(), "-loglevel", "error", "-i", str(path), "-vn", "-f", "s16le", "-ac", str(channels),
                           "-ar", str(sr), "-"], capture_output=True, check=True)
-    return np.frombuffer(res.stdout, "<i2").astype(np.float32) / 32768
+    a = np.frombuffer(res.stdout, "<i2").astype(np.float32) / 32768
+    return a if channels == 1 else a.reshape(-1, channels)

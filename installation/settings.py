@@ -107,6 +107,16 @@ class ShowSettings(Strict):
                              "underscores)")
         return v
 
+    # ---- sound (issue 23: loudness, crossfades; docs/show.md "Sound") ----
+    # Every sound plays at this EBU R128 integrated loudness, LUFS (at volume 1); null = each at its own level.
+    loudness_target: float | None = Field(-23.0, ge=-60.0, le=-5.0)
+    # After the gain no sample goes above this, dBFS (a look-ahead limiter holds the peaks under it).
+    loudness_ceiling: float = Field(-1.0, ge=-20.0, le=0.0)
+    # Measured loudness per sound (by sha256), a small JSON file under data_dir; "" = kept in memory only.
+    loudness_cache: str = "show/loudness.json"
+    # Seconds the outgoing sound fades out while the incoming one fades in; null = transition_seconds.
+    audio_crossfade: float | None = Field(None, ge=0.0)
+
     @field_validator("weights")
     @classmethod
     def _weights(cls, v: dict[str, float]) -> dict[str, float]:
@@ -170,4 +180,12 @@ class ShowSettings(Strict):
     def _programmes(self) -> ShowSettings:
         check_programmes(self.programmes, self.timetable, self.programme, self.opening_hours,
                          self.transition_seconds)
+        return self
+
+    @model_validator(mode="after")
+    def _crossfade_fits(self) -> ShowSettings:
+        shortest = min([self.default_duration, *self.durations.values()])
+        if self.audio_crossfade is not None and self.audio_crossfade * 2 > shortest:
+            raise ValueError(f"show.audio_crossfade = {self.audio_crossfade}: must be at most half the shortest "
+                             f"duration ({shortest} s)")
         return self

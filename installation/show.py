@@ -11,11 +11,13 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from gallery.media import MediaSettings
+from installation.loudness import Leveller, LoudnessCache
 from installation.media import MediaError, Prepared
 from installation.programme import Entry, Programme
 from installation.programmes import Programmes
@@ -25,6 +27,7 @@ from installation.show_programmes import ProgrammeControls
 from installation.soundview import SoundPrepared, SoundViews, prepare_item
 
 log = logging.getLogger(__name__)
+TIMELINE_ROWS = 10_000  # Show.timeline keeps the last this many items (a day and more of the show)
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Playing:
     slot: int
     duration: float
     transition: str = "crossfade"
+    log: dict = field(default_factory=dict)  # its row of Show.timeline ("end" filled when it leaves)
 
     @property
     def end(self) -> float:
@@ -52,7 +56,8 @@ class Playing:
 class Show(ProgrammeControls):
     def __init__(self, settings: ShowSettings, renderer: Renderer, audio: Any, *, source: Any = None,
                  catalogue: Any = None, wall_start: datetime | None = None, live: bool = False,
-                 seed: int | None = None, media: MediaSettings | None = None) -> None:
+                 seed: int | None = None, media: MediaSettings | None = None,
+                 loudness_cache: Path | None = None) -> None:
         self.s = settings
         self.media = media or MediaSettings()  # limits of what the decode thread reads (media section)
         self.r = renderer
@@ -96,6 +101,17 @@ class Show(ProgrammeControls):
         self._bad_blobs: set[str] = set()
         self.paused = False  # set by installation.control.Controller (live pause)
         self.skipped_items: list[dict[str, Any]] = []  # {"artwork_id", "reason"}, the last 20
+        # Sound (docs/show.md "Sound"): every sound levelled to show.loudness_target on the prefetch thread
+        # (None: off), measured loudness cached per sha256 in memory and in ``loudness_cache`` (a file under
+        # data_dir); sounds cross over ``audio_crossfade`` seconds.
+        self.leveller = None if settings.loudness_target is None else Leveller(
+            settings.loudness_target, settings.loudness_ceiling, LoudnessCache(loudness_cache))
+        T = settings.transition_seconds
+        self.crossfade = settings.audio_crossfade if settings.audio_crossfade is not None else \
+            (T if T > 0 else settings.audio_fade)
+        # One row per item started: {"artwork_id", "kind", "start", "end", "sound_id"} in show seconds; "end"
+        # is when it has left the screen (its outgoing transition done), None while it is on. Last TIMELINE_ROWS.
+        self.timeline: list[dict[str, Any]] = []
 
     # ---- time -----------------------------------------------------------------------------------
     def wall(self, t: float) -> datetime:
@@ -141,7 +157,7 @@ class Show(ProgrammeControls):
             entry = self.programmes.fit(self._chosen_from, entry)
         self.pending = None if entry is None else self.pool.submit(prepare_item, entry, self.audio_rate,
                                                                     (self.r.width, self.r.height), self.s.fit,
-                                                                    self.media)
+                                                                    self.media, leveller=self.leveller)
         self.pending_id = None if entry is None else entry.artwork_id
 
     @property
@@ -222,15 +238,19 @@ class Show(ProgrammeControls):
         mode = modes[self._mode_i % len(modes)]
         self._mode_i += 1
         self.programmes.started(came_from, prep.entry, self.programme.playable(), self.wall(t))
-        p = Playing(prep=prep, start=t, slot=slot, duration=prep.entry.duration, transition=mode)
+        e = prep.entry
+        p = Playing(prep=prep, start=t, slot=slot, duration=e.duration, transition=mode,
+                    log={"artwork_id": e.artwork_id, "kind": e.kind, "start": t, "end": None, "sound_id": e.sound_id})
+        self.timeline.append(p.log)
+        del self.timeline[:-TIMELINE_ROWS]
         if p.view:
             self.views.load(slot, prep.view)  # type: ignore[attr-defined,arg-type]
             self.views.draw(slot, p.position(t))
         else:
             self.r.upload(slot, prep.first_frame(), still=prep.video is None)
         self.invalidate()
-        if prep.audio is not None:
-            self.audio.start(id(p), prep.audio, t)
+        if prep.audio is not None:  # crossing another item: fade in as the other fades out
+            self.audio.start(id(p), prep.audio, t, fade=self.crossfade if self.current is not None else 0.0)
         self.items_started += 1
         self.shown.append(prep.entry.artwork_id)
         del self.shown[:-20]
@@ -240,6 +260,8 @@ class Show(ProgrammeControls):
     def _end(self, p: Playing, t: float, fade: float) -> None:
         self.audio.stop(id(p), t, fade)
         p.prep.close()
+        if p.log.get("end") is None:
+            p.log["end"] = t
 
     def _stop_all(self, t: float) -> None:
         for p in (self.current, self.incoming):
@@ -293,12 +315,13 @@ class Show(ProgrammeControls):
             if prep is not None:
                 self._skip = False
                 self.incoming = self._start(prep, t)
-                self.audio.stop(id(cur), t, T if T > 0 else self.s.audio_fade)
+                self.audio.stop(id(cur), t, self.crossfade)
             elif t >= cur.end - T:
                 self.late += 1  # hold the current item until the next one is decoded
         inc = self.incoming
         if inc is not None and t >= inc.start + T:
             cur.prep.close()
+            cur.log["end"] = t
             self.current, self.incoming = inc, None
             self.transitions += 1
             cur, inc = self.current, None

@@ -119,9 +119,10 @@ def sound_only(entry: Entry) -> bool:
 
 
 def prepare_item(entry: Entry, sample_rate: int, screen: tuple[int, int] | None = None, fit: str = "contain",
-                 limits: MediaSettings = DEFAULTS) -> Prepared:
-    """``media.prepare``, and for a sound-only work what its view draws (see with_view)."""
-    return with_view(prepare(entry, sample_rate, screen, fit, limits), sample_rate)
+                 limits: MediaSettings = DEFAULTS, leveller: Any = None) -> Prepared:
+    """``media.prepare`` (its sound levelled by ``leveller``), and for a sound-only work what its view
+    draws (see with_view)."""
+    return with_view(prepare(entry, sample_rate, screen, fit, limits, leveller=leveller), sample_rate)
 
 
 def with_view(p: Prepared, sample_rate: int) -> Prepared:

@@ -26,7 +26,8 @@ def test_av_alignment_click_on_flash_and_sound_ends_with_its_visual(settings, ca
     d = sound_draft(3.0, pair_with=vid)
     d.media[0].data = wav_bytes(tone)
     catalogue.add(d)
-    s = show_settings(settings, fresh_hours=48, durations={"image": 2.0}, transition_seconds=0.5)
+    s = show_settings(settings, fresh_hours=48, durations={"image": 2.0}, transition_seconds=0.5,
+                      loudness_target=None)  # the levels as made (loudness: test_sound.py)
     out = tmp_path / "av.mp4"
     res = record_show(s, catalogue, out, 4.0, width=64, height=64, fps=25)
     assert res.status["skipped"] == 0 and res.frames == 100
