@@ -46,7 +46,10 @@ def note_pixels(row: np.ndarray) -> np.ndarray:
 def test_melody_playhead_matches_the_audio_clock_within_one_frame(settings, catalogue, tmp_path):
     mel = catalogue.add(melody_draft())  # older: plays second, so it starts mid-show, after a transition
     catalogue.add(image_draft(1))
-    s = show_settings(settings, fresh_hours=48, durations={"image": 2.0}, transition_seconds=0.5, label=False)
+    # The sound's own onset marks the audio clock: no fade-in (audio_crossfade 0) and no levelling, so
+    # the first note's attack is where the melody's sound starts.
+    s = show_settings(settings, fresh_hours=48, durations={"image": 2.0}, transition_seconds=0.5, label=False,
+                      audio_crossfade=0.0, loudness_target=None)
     W, H, fps = 640, 360, 25
     out = tmp_path / "melody.mp4"
     res = record_show(s, catalogue, out, 7.0, width=W, height=H, fps=fps)
