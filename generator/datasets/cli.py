@@ -29,8 +29,8 @@ def _report(res: Any, as_json: bool) -> None:
 
     sheet = res.folder / SHEET_FILE
     if as_json:
-        typer.echo(json.dumps({"name": res.name, "path": str(res.folder), "contact_sheet": str(sheet),
-                               "data_sha256": res.data_sha256, **res.provenance()}, default=str))
+        typer.echo(json.dumps({**res.provenance(), "name": res.name, "path": str(res.folder),
+                               "contact_sheet": str(sheet), "data_sha256": res.data_sha256}, default=str))
         return
     for d in res.dropped:
         typer.echo(f"  dropped {d.file}: {d.reason.replace('_', ' ')}: {d.detail}"

@@ -82,7 +82,7 @@ class BuildResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
-        c = {r: 0 for r in REASONS}
+        c = dict.fromkeys(REASONS, 0)
         for d in self.dropped:
             c[d.reason] += 1
         return {"files": len(self.kept) + len(self.dropped), "kept": len(self.kept), "upscaled": len(self.upscaled),
