@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 
-from catalogue.models import Dataset
+from catalogue.models import Dataset, utcnow
 from gallery.errors import BadInput
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ def put_dataset(cat: Catalogue, *, name: str, kind: str, path: str, resolution: 
         if found is None:
             found = Dataset(name=name)
             s.add(found)
+        else:
+            found.created = utcnow()  # when this version of the data was made
         found.kind, found.path, found.resolution, found.count = kind, path, resolution, count
         found.data_sha256, found.provenance = data_sha256, provenance
         s.flush()

@@ -11,10 +11,12 @@ pictures composited over the background colour, then:
   colour; the resize is Pillow's Lanczos (antialiased: its kernel widens with the reduction);
 - **exact duplicate**: the same decoded pixels (sha256 of the pixels and their shape) as an earlier file;
 - **near duplicate**: a resized or re-encoded copy of an earlier kept picture: the perceptual hashes
-  (``imagehash.phash``, 64 bits, of the fitted image) differ in at most ``NEAR_BITS`` bits *and* the
-  8x8 colour thumbnails differ by at most ``NEAR_COLOUR`` on average (0..255). pHash alone sees only
-  luminance: on the emoji, flags of different countries with the same layout share a hash exactly; the
-  colour check tells them apart. The thresholds were measured on the emoji collection (docs/datasets.md).
+  (``imagehash.phash``, 64 bits, of the fitted image) differ in at most ``NEAR_BITS`` bits *and* no cell
+  of the two 8x8 colour thumbnails differs by more than ``NEAR_CELL`` (0..255). pHash alone sees only
+  luminance: on the emoji, flags of different countries with the same layout share a hash exactly; a
+  mean colour difference cannot tell a re-encoded copy (small differences everywhere) from a skin-tone
+  variant (one large difference in a few cells); the largest cell difference can. The thresholds were
+  measured on copies of the emoji and of synthetic pictures (docs/datasets.md).
 
 The kept images are appended to ``images.u8`` in a scratch folder ``<root>/.tmp-<name>-*`` (owned by this
 process; ``gallery catalogue gc`` removes one a killed build left), which is renamed to ``<root>/<name>``
@@ -53,7 +55,7 @@ RESOLUTIONS = (64, 128, 256, 512, 1024)
 FITS = ("crop", "pad")
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 NEAR_BITS = 10  # pHash Hamming distance (of 64 bits) at or under which two pictures may be copies
-NEAR_COLOUR = 2.0  # and mean absolute difference of their 8x8 RGB thumbnails at or under which they are
+NEAR_CELL = 16.0  # and the largest difference between cells of their 8x8 RGB thumbnails (0..255) for a copy
 REASONS = ("unreadable", "too_large", "too_small", "duplicate", "near_duplicate")
 VERSION = 1
 
@@ -90,7 +92,7 @@ class BuildResult:
 
     def provenance(self) -> dict[str, Any]:
         return {"source": self.source, "resolution": self.resolution, "fit": self.fit, "counts": self.counts(),
-                "near_duplicates": {"phash_bits": NEAR_BITS, "colour_8x8": NEAR_COLOUR},
+                "near_duplicates": {"phash_bits": NEAR_BITS, "thumbnail_8x8_cell": NEAR_CELL},
                 "dropped": [d.__dict__ for d in self.dropped], "upscaled": self.upscaled,
                 "contact_sheet": SHEET_FILE, "builder": f"generator.datasets.images v{VERSION}",
                 "seconds": round(self.seconds, 2), **self.extra}
@@ -182,14 +184,14 @@ class _NearIndex:
         return h, thumb
 
     def match(self, h: int, thumb: np.ndarray) -> tuple[int, int, float] | None:
-        """(index of the kept picture, pHash bits apart, colour difference), or None."""
+        """(index of the kept picture, pHash bits apart, largest thumbnail cell difference), or None."""
         if self.n == 0:
             return None
         bits = np.bitwise_count(self.hashes[:self.n] ^ np.uint64(h))
         for k in np.nonzero(bits <= NEAR_BITS)[0]:
-            colour = float(np.abs(self.thumbs[k] - thumb).mean())
-            if colour <= NEAR_COLOUR:
-                return int(k), int(bits[k]), colour
+            cell = float(np.abs(self.thumbs[k] - thumb).max())
+            if cell <= NEAR_CELL:
+                return int(k), int(bits[k]), cell
         return None
 
     def add(self, h: int, thumb: np.ndarray) -> None:
@@ -250,7 +252,7 @@ def build_into(tmp: Path, folder: Path, resolution: int, *, fit: str = "crop", a
             h, thumb = index.features(img)
             if near and (m := index.match(h, thumb)) is not None:
                 dropped.append(Dropped(rel, "near_duplicate", f"looks the same at {resolution} px (pHash {m[1]} bits "
-                                       f"apart, colours {m[2]:.1f} apart)", of=kept[m[0]]))
+                                       f"apart, colours at most {m[2]:.0f} apart)", of=kept[m[0]]))
                 continue
             if side < resolution:
                 upscaled.append(rel)
