@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 BLOB_LOCK_KEY = 0x4C47_B10B  # the PostgreSQL advisory lock key of the blob protocol (see Catalogue)
 GC_BATCH = 500  # blobs unlinked per exclusive-lock transaction: writers wait at most one batch
 # Where jobs make their scratch folders (tempfile names, tmp*), relative to data_dir: gc removes stale ones.
-WORK_PATTERNS = ("work/tmp*", "work/*/tmp*", "runs/*/tmp*")
+WORK_PATTERNS = ("work/tmp*", "work/*/tmp*", "runs/*/tmp*", "datasets/.tmp-*", "datasets/.old-*")
 
 
 class GcResult(list):

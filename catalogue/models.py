@@ -267,3 +267,21 @@ class MintTx(Base):
     updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     receipt: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     __table_args__ = (Index("ix_mint_tx_chain_sender_nonce", "chain_id", "sender", "nonce"),)
+
+
+class Dataset(Base):
+    """A training set made from someone's files (`gallery dataset images`): where its data lives and where it
+    came from. The data itself stays out of the database: a folder under data_dir (``path``, relative to
+    data_dir unless absolute) holding uint8 arrays and an index; ``data_sha256`` is the hash of those bytes."""
+
+    __tablename__ = "dataset"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))  # images
+    path: Mapped[str] = mapped_column(Text)
+    resolution: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)  # items kept
+    data_sha256: Mapped[str] = mapped_column(String(64))
+    # source folder, counts kept and dropped with the reasons, fit, settings, the dropped files by name
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

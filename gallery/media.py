@@ -194,14 +194,16 @@ def _orientation(im: Any) -> int:
 
 
 def read_image(src: bytes | Path | str, *, what: str = "image", max_pixels: int = DEFAULTS.max_image_pixels,
-               fit: tuple[int, int] | None = None, cover: bool = False) -> np.ndarray:
+               fit: tuple[int, int] | None = None, cover: bool = False,
+               background: tuple[int, int, int] | None = None) -> np.ndarray:
     """An image file or its bytes -> RGB uint8 (H, W, 3), decoded within the pixel budget.
 
     ``fit`` (width, height): the box the caller will scale the picture into (``cover``: to fill it); the
     picture is decoded reduced by the largest integer factor that keeps it at least that large, so a big
     photo never costs its full size when a screen or a 256-pixel model input is all that is needed.
     Raises MediaTooLarge (header over ``max_pixels``) or MediaUnreadable (anything else wrong).
-    Animated images give their first frame; EXIF orientation is applied; alpha is dropped.
+    Animated images give their first frame; EXIF orientation is applied; alpha is dropped, or with
+    ``background`` (RGB) the picture is composited over that colour (a transparent PNG's hidden pixels stay hidden).
     """
     import numpy as np
     from PIL import Image
@@ -219,7 +221,7 @@ def read_image(src: bytes | Path | str, *, what: str = "image", max_pixels: int 
                 im.draft("RGB", (-(-w // f), -(-h // f)))
                 f = reduce_factor(*im.size, fit, cover)
             im.load()
-            out = _to_rgb_reduced(im, f)
+            out = _to_rgb_reduced(_over(im, background) if background is not None else im, f)
             if orient in _ORIENT:
                 for op in _ORIENT[orient]:
                     out = out.transpose(getattr(Image.Transpose, op))
@@ -236,6 +238,17 @@ def read_image(src: bytes | Path | str, *, what: str = "image", max_pixels: int 
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.size == 0:
         raise MediaUnreadable(what, f"decoded to an unexpected shape {arr.shape}")
     return np.ascontiguousarray(arr)
+
+
+def _over(im: Any, background: tuple[int, int, int]) -> Any:
+    """A loaded Pillow image with transparency -> RGB composited over ``background``; others as they are."""
+    from PIL import Image
+
+    if im.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in im.info:
+        return im
+    rgba = im.convert("RGBA")
+    base = Image.new("RGBA", rgba.size, (*(int(c) for c in background), 255))
+    return Image.alpha_composite(base, rgba).convert("RGB")
 
 
 def _to_rgb_reduced(im: Any, f: int) -> Any:

@@ -10,7 +10,7 @@ from gallery.state import state
 
 # Model families (and the scheduler) add their commands through ``register(...)`` in these modules.
 FAMILY_CLIS: list[str] = ["generator.musicvae.cli", "generator.vqgan_clip.cli", "generator.stylegan.cli",
-                          "generator.lts.cli"]
+                          "generator.lts.cli", "generator.datasets.cli"]
 
 
 def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer, import_app: typer.Typer) -> None:

@@ -10,6 +10,8 @@ PACKAGES=(
   chromium chromium-driver
   # the catalogue suite against a real PostgreSQL server
   postgresql
+  # a real image collection: the colour emoji of Noto Color Emoji (SIL OFL 1.1), `gallery dataset emoji`
+  fonts-noto-color-emoji
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

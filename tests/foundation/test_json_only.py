@@ -48,6 +48,11 @@ PLAN: list[tuple[list[str], str | None]] = [
     (["catalogue", "delete", "{image_id}", "--json"], None),  # no --yes: what would go, nothing deleted
     (["catalogue", "retitle", "--defaults", "--dry-run", "--json"], None),
     (["catalogue", "stats", "--json"], None),
+    (["dataset", "images", "{tmp}/export", "--name", "exported", "--resolution", "64", "--allow-upscale", "--json"],
+     None),
+    (["dataset", "emoji", "--limit", "3", "--json"], None),
+    (["dataset", "ls", "--json"], None),
+    (["dataset", "show", "exported", "--json"], None),
     (["catalogue", "verify", "--json"], None),
     (["lts", "anchors", "--json"], None),
     (["runs", "--json"], None),
