@@ -43,10 +43,9 @@ DEMO_WALL_TEXT = {
     "title": "Study in Red, Evening",
     "artist": "Latent Gallery demo",
     "year": 2026,
-    "medium": "Generated image, procedural composition",
-    "wall_text": "Chosen by a text search for a large red circle, this work opens the demo set. A curator "
-                 "retitled it and wrote this paragraph: the label on the wall, the export and the token "
-                 "metadata all read it.",
+    "medium": "Made with the bundled tiny models",
+    "wall_text": "The first work of the demo set, chosen by a text search. A curator retitled it and wrote "
+                 "this paragraph: the label on the wall, the set's export and the token metadata all read it.",
 }
 
 

@@ -123,23 +123,23 @@ def melody_sample(model: Any, seed: int, number: int | None = None) -> str:
 
 
 def prompt_title(prompts: Iterable[str], iterations: int | None = None, model: str = "VQGAN+CLIP") -> str:
-    """"“a forest at night” (VQGAN+CLIP, 40 steps)"; a story: "“dawn” → “noon” (VQGAN+CLIP, 90 steps)"."""
+    """"“a forest at night” (VQGAN+CLIP, 40 steps)"; a story: "“dawn” to “noon” (VQGAN+CLIP, 90 steps)"."""
     texts = [t for t in (" ".join(str(p).split()) for p in prompts) if t]
     how = f"{model}, {int(iterations)} steps" if iterations else model
     if not texts:
         return finish(f"Image-prompted progression ({how})")
     if len(texts) == 1:
         return finish(f"{quote(texts[0], 2 * NAME_CHARS)} ({how})")
-    budget = MAX_TITLE - len(how) - 3 - len(" → …")
+    budget = MAX_TITLE - len(how) - 3 - len(" to …")
     each = max(12, min(2 * NAME_CHARS, (budget - 3 * (len(texts) - 1)) // len(texts) - 2))
     shown: list[str] = []
     for t in texts:  # a story: as many phases as fit (each its share of the room), then an ellipsis
         q = quote(t, each)
-        if len(" → ".join([*shown, q])) > budget:
+        if len(" to ".join([*shown, q])) > budget:
             break
         shown.append(q)
-    more = " → …" if len(shown) < len(texts) else ""
-    return finish(" → ".join(shown) + more + f" ({how})")
+    more = " to …" if len(shown) < len(texts) else ""
+    return finish(" to ".join(shown) + more + f" ({how})")
 
 
 def walk_title(mode: str, seed: int, model: Any = None, keyframes: list[int] | None = None,

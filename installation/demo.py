@@ -32,5 +32,7 @@ def _from_curated_set(ss: Any, dc: Any) -> Any:
         return ss
     from installation.programme_settings import ProgrammeSpec
 
-    return ss.model_copy(update={"programmes": {**ss.programmes, "demo set": ProgrammeSpec(set=cid)},
+    # Caps, so that 20 seconds show several works of the set (a 36 s melody would hold the whole preview).
+    spec = ProgrammeSpec(set=cid, still_seconds=4.0, sound_seconds=6.0)
+    return ss.model_copy(update={"programmes": {**ss.programmes, "demo set": spec},
                                  "programme": "demo set", "timetable": []})

@@ -111,7 +111,7 @@ def test_every_job_kind_titles_its_work_for_visitors(settings, catalogue, tmp_pa
     assert got["variation"] == ["Variation 1 of “Melody from the tiny-2bar model, seed 5, no. 1”"]
     assert got["curated between"] == [("Between “Endless walk through the tiny-faces64 model, seed 7” and "
                                        "“Chain walk through the tiny-faces64 model, seeds 3, 9”")]
-    assert got["progression"] == ["“a red circle” → “a blue square” (VQGAN+CLIP, 2 steps)"]
+    assert got["progression"] == ["“a red circle” to “a blue square” (VQGAN+CLIP, 2 steps)"]
     assert got["projection"] == ["Projection of “Portrait of Ada” into the tiny-faces64 model"]
     assert "“" in got["attribute"][0] and "density" in got["attribute"][0]
 

@@ -84,10 +84,10 @@ def test_progression_video_has_iterations_over_stride_frames(settings, catalogue
 def test_titles_name_every_phase() -> None:
     assert progression_title(parse_story("a red circle"), 30) == "“a red circle” (VQGAN+CLIP, 30 steps)"
     t = progression_title(parse_story("dawn ^ blue:-1|noon ^ dusk|night:0.5"), 90)
-    assert t == "“dawn” → “noon” → “dusk” (VQGAN+CLIP, 90 steps)"
+    assert t == "“dawn” to “noon” to “dusk” (VQGAN+CLIP, 90 steps)"
     many = "^".join(f"phase {i}" for i in range(64))
     t = progression_title(parse_story(many), 10)  # a title fits the catalogue's 300 characters
-    assert len(t) <= 300 and t.endswith("→ … (VQGAN+CLIP, 10 steps)")
+    assert len(t) <= 300 and t.endswith("to … (VQGAN+CLIP, 10 steps)")
     assert all(f"“phase {i}”" in t for i in range(10))
 
 
