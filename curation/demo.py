@@ -29,7 +29,7 @@ def demo_step(dc: Any) -> dict[str, Any]:
     cid = sets.create(dc.catalogue, f"Demo: {query or 'the whole catalogue'}",
                       f"suggested by {how}, variety {variety}", ids,
                       extra={"suggested": {"query": query, "variety": variety, "embedding": enc.name}})
-    retitled = retitle_first(dc.catalogue, ids[0])
+    retitled = retitle_first(dc.catalogue, first_visual(dc.catalogue, ids))
     out = export_set(dc.catalogue, cid, dc.out_dir / "curation" / f"set-{cid}", overwrite=True)
     sets.freeze(dc.catalogue, cid)  # final: the minting step mints the newest frozen set
     from curation.cli import write_map_png
@@ -47,6 +47,13 @@ DEMO_WALL_TEXT = {
     "wall_text": "The first work of the demo set, chosen by a text search. A curator retitled it and wrote "
                  "this paragraph: the label on the wall, the set's export and the token metadata all read it.",
 }
+
+
+def first_visual(cat: Any, ids: list[int]) -> int:
+    """The set's first work that has a picture of its own (its label is what the preview shows)."""
+    from catalogue.models import VISUAL_KINDS
+
+    return next((i for i in ids if (a := cat.get(i)) is not None and a.kind in VISUAL_KINDS), ids[0])
 
 
 def retitle_first(cat: Any, artwork_id: int) -> dict[str, Any]:
