@@ -21,6 +21,16 @@ TRANSITIONS = ("crossfade", "wipe", "dissolve")
 _SPAN = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 
+def check_transitions(v: list[str], where: str) -> list[str]:
+    """A non-empty list of known transitions, or ValueError naming ``where`` (e.g. "show.transitions")."""
+    if not v:
+        raise ValueError(f"{where}: list at least one of " + ", ".join(TRANSITIONS))
+    for t in v:
+        if t not in TRANSITIONS:
+            raise ValueError(f"{where}: unknown transition {t!r} (known: {', '.join(TRANSITIONS)})")
+    return v
+
+
 def parse_span(text: str) -> tuple[int, int]:
     """'10:00-18:30' -> (600, 1110) minutes since midnight; '24:00' allowed as an end."""
     m = _SPAN.match(text.strip())
@@ -85,13 +95,7 @@ class ProgrammeSpec(Strict):
     @field_validator("transitions")
     @classmethod
     def _transitions(cls, v: list[str] | None) -> list[str] | None:
-        if v is not None:
-            if not v:
-                raise ValueError("transitions: list at least one of " + ", ".join(TRANSITIONS))
-            for t in v:
-                if t not in TRANSITIONS:
-                    raise ValueError(f"unknown transition {t!r} (known: {', '.join(TRANSITIONS)})")
-        return v
+        return None if v is None else check_transitions(v, "transitions")
 
     @model_validator(mode="after")
     def _one_source(self) -> ProgrammeSpec:

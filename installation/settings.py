@@ -12,11 +12,12 @@ from pydantic import Field, field_validator, model_validator
 from catalogue.models import ARTWORK_KINDS
 from gallery.settings_base import Strict
 from installation.programme_settings import (
-    TRANSITIONS,
+    TRANSITIONS,  # noqa: F401 - re-exported: where the show's transitions were always imported from
     WEEKDAYS,
     ProgrammeSpec,
     TimetableEntry,
     check_programmes,
+    check_transitions,
     parse_span,
 )
 
@@ -161,12 +162,7 @@ class ShowSettings(Strict):
     @field_validator("transitions")
     @classmethod
     def _transitions(cls, v: list[str]) -> list[str]:
-        if not v:
-            raise ValueError("show.transitions: list at least one of " + ", ".join(TRANSITIONS))
-        for t in v:
-            if t not in TRANSITIONS:
-                raise ValueError(f"show.transitions: unknown transition {t!r} (known: {', '.join(TRANSITIONS)})")
-        return v
+        return check_transitions(v, "show.transitions")
 
     @model_validator(mode="after")
     def _transition_fits(self) -> ShowSettings:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import cv2
@@ -81,3 +83,18 @@ def fill(cat: Any) -> dict[tuple[str, str, str], int]:
     for sc in SCENES:
         ids[sc] = cat.add(image_draft(draw(*sc), f"{sc[1]} {sc[0]} on {sc[2]}", tags=[sc[0], sc[1]]))
     return ids
+
+
+@contextmanager
+def web_client(settings: Any, catalogue: Any) -> Iterator[Any]:
+    """The web app over a filled catalogue, through FastAPI's TestClient (``client.ids``: the works)."""
+    from fastapi.testclient import TestClient
+
+    from curation.embed import HistEncoder
+    from curation.web.app import create_app
+
+    ids = fill(catalogue)
+    app = create_app(settings, catalogue, encoder=HistEncoder(), token=None, extra_hosts=("testserver",))
+    with TestClient(app) as c:
+        c.ids = ids
+        yield c

@@ -11,10 +11,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from curation.embed import HistEncoder
-from curation.web.app import create_app
 from gallery.hostile_images import bomb_png, encode
-from tests.curation.helpers import draw, fill, png
+from tests.curation.helpers import draw, fill, png, web_client
 
 ORIGIN = {"origin": "http://testserver"}
 
@@ -60,10 +58,7 @@ def test_cli_search_by_hostile_image_exits_2(capsys, config_file, settings, tmp_
 
 @pytest.fixture
 def client(settings, catalogue):
-    ids = fill(catalogue)
-    app = create_app(settings, catalogue, encoder=HistEncoder(), token=None, extra_hosts=("testserver",))
-    with TestClient(app) as c:
-        c.ids = ids
+    with web_client(settings, catalogue) as c:
         yield c
 
 

@@ -13,20 +13,15 @@ from fastapi.testclient import TestClient
 from catalogue import editing
 from catalogue.models import Mint
 from curation import sets
-from curation.embed import HistEncoder
 from curation.export import export_set
-from curation.web.app import create_app
-from tests.curation.helpers import fill
+from tests.curation.helpers import fill, web_client
 
 ORIGIN = {"origin": "http://testserver"}
 
 
 @pytest.fixture
 def client(settings, catalogue):
-    ids = fill(catalogue)
-    app = create_app(settings, catalogue, encoder=HistEncoder(), token=None, extra_hosts=("testserver",))
-    with TestClient(app) as c:
-        c.ids = ids
+    with web_client(settings, catalogue) as c:
         yield c
 
 

@@ -12,19 +12,14 @@ from sqlalchemy import update
 
 from catalogue.models import SavedQuery
 from curation import queries
-from curation.embed import HistEncoder
-from curation.web.app import create_app
-from tests.curation.helpers import fill
+from tests.curation.helpers import web_client
 
 ORIGIN = {"origin": "http://testserver"}
 
 
 @pytest.fixture
 def client(settings, catalogue):
-    ids = fill(catalogue)
-    app = create_app(settings, catalogue, encoder=HistEncoder(), token=None, extra_hosts=("testserver",))
-    with TestClient(app) as c:
-        c.ids = ids
+    with web_client(settings, catalogue) as c:
         yield c
 
 
