@@ -74,9 +74,13 @@ def browser(tmp_path):
 
 
 def wait_for(b, cond, timeout: float = 20.0) -> None:
+    """Until ``cond()`` holds on a fully loaded page. An element read while a form's POST navigates away
+    (or a polling page replaces it) is stale or missing for a moment: that counts as "not yet"."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(b, timeout).until(lambda _: cond() and b.execute_script("return document.readyState") == "complete")
+    WebDriverWait(b, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
+        lambda _: cond() and b.execute_script("return document.readyState") == "complete")
 
 
 def test_search_detail_set_export(server, browser, tmp_path):
