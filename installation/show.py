@@ -197,7 +197,9 @@ class Show(ProgrammeControls):
             return False
 
     def _broken(self, e: MediaError) -> None:
-        if e.reason == "file is missing" and not self._store_reachable():
+        # A file that vanished while it was being read (the disk went away between the check and the read)
+        # fails as "unreadable"; what decides is whether it is there now.
+        if (e.reason == "file is missing" or not _exists(e.ref.path)) and not self._store_reachable():
             # The disk or share holding the media is gone (unmounted, moved): hold what is on screen,
             # quarantine nothing, and try the work again after the next catalogue read.
             self.programme.exclude(e.entry.artwork_id)
@@ -439,6 +441,13 @@ class Show(ProgrammeControls):
             self.pending = None
         self.pool.shutdown(wait=True)
         self.refresher.shutdown(wait=True)
+
+
+def _exists(path: Any) -> bool:
+    try:
+        return Path(path).exists()
+    except OSError:
+        return False
 
 
 def _alphas(texts: dict[str, tuple[float, str]]) -> tuple:
