@@ -18,6 +18,20 @@ for k in [k for k in os.environ if k.startswith("GALLERY__") or k == "GALLERY_CO
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked ``cuda`` run where torch sees a GPU and are skipped (with the reason) elsewhere."""
+    marked = [item for item in items if "cuda" in item.keywords]
+    if not marked:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+    for item in marked:
+        item.add_marker(skip)
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     d = tmp_path / "data"
