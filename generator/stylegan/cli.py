@@ -52,14 +52,32 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
 
     @train_app.command("stylegan")
     def train_stylegan(ctx: typer.Context, preset: str = typer.Option("tiny-faces64", "--preset"),
+                       data: str = typer.Option(None, "--data", help="train on this registered image dataset "
+                                                "(`gallery dataset ls`) instead of the procedural faces"),
+                       resume: str = typer.Option(None, "--resume", help="--data: start from this model (shipped, "
+                                                  "registered or a weights path) of the dataset's resolution"),
+                       cont: bool = typer.Option(False, "--continue", help="continue the run from its checkpoint"),
+                       freeze_d: int = typer.Option(0, "--freeze-d", min=0, help="--data: freeze the first K "
+                                                    "discriminator blocks (from the top resolution)"),
+                       ada: bool = typer.Option(True, "--ada/--no-ada", help="--data: adaptive augmentation"),
+                       ada_target: float = typer.Option(0.6, "--ada-target", min=0.0, max=1.0),
+                       ada_kimg: float = typer.Option(20.0, "--ada-kimg", min=0.01,
+                                                      help="thousands of images for p to go from 0 to 1"),
+                       kid_every: float = typer.Option(300.0, "--kid-every", min=0.0,
+                                                       help="--data: seconds between KID measurements (0: none)"),
+                       kid_images: int = typer.Option(500, "--kid-images", min=2, max=50_000),
+                       grid_every: float = typer.Option(300.0, "--grid-every", min=1.0,
+                                                        help="seconds between sample grids"),
+                       name: str = typer.Option(None, "--name", help="--data: the model's catalogue name "
+                                                "(default: the dataset's)"),
                        minutes: float = typer.Option(None, "--minutes", min=0.01),
                        steps: int = typer.Option(None, "--steps", min=1, help="stop at this many steps in total"),
-                       resume: bool = typer.Option(False, "--resume", help="continue from the run's checkpoint"),
-                       out: Path = typer.Option(None, "--out", help="run folder (default: <train_dir>/<preset>)"),
+                       out: Path = typer.Option(None, "--out", help="run folder (default: <train_dir>/<preset>, "
+                                                "with --data <train_dir>/<name>)"),
                        export: Path = typer.Option(None, "--export", help="also write the weights file here"),
                        seed: int = seed_opt, threads: int = typer.Option(1, "--threads", min=1, max=256),
                        as_json: bool = json_opt) -> None:
-        """Train StyleGAN2 on the procedural faces (R1, EMA, sample grids, resumable checkpoints)."""
+        """Train StyleGAN2 on the procedural faces, or with --data on your own images (ADA, transfer, KID)."""
         import torch
 
         from gallery.device import select_device
@@ -67,17 +85,32 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
         from generator.stylegan.presets import PRESETS
         from generator.stylegan.train import export_weights, train
 
-        if preset not in PRESETS:
-            raise BadInput(f"unknown StyleGAN preset {preset!r}; known: {', '.join(PRESETS)}")
         if minutes is None and steps is None:
             raise BadInput("give --minutes or --steps")
         st = state(ctx)
         torch.set_num_threads(threads)  # 1 is fastest on a shared CPU (no spinning OpenMP barriers)
+        if data is not None:
+            from generator.stylegan.cli_data import train_stylegan_data
+            from generator.stylegan.train_data import DataOptions
+
+            opts = DataOptions(steps=steps, minutes=minutes, seed=seed, ada=ada, ada_target=ada_target,
+                               ada_kimg=ada_kimg, freeze_d=freeze_d, kid_every_s=kid_every, kid_images=kid_images,
+                               grid_every_s=grid_every)
+            with progress_bar("training stylegan", steps, quiet=as_json) as advance:
+                res = train_stylegan_data(st, data, resume=resume, cont=cont, out=out, export=export, name=name,
+                                          opts=opts, device=select_device(st.settings.device), progress=advance)
+            typer.echo(json.dumps(res) if as_json else "\n".join(f"{k}: {v}" for k, v in res.items()))
+            return
+        if resume is not None or freeze_d:
+            raise BadInput("--resume MODEL and --freeze-d train on a dataset: give --data NAME (to continue a run on "
+                           "the procedural faces use --continue)")
+        if preset not in PRESETS:
+            raise BadInput(f"unknown StyleGAN preset {preset!r}; known: {', '.join(PRESETS)}")
         run_dir = out or st.settings.path(st.settings.stylegan.train_dir) / preset
         with progress_bar("training stylegan", steps, quiet=as_json) as advance:
             try:
-                r = train(preset, run_dir, minutes=minutes, steps=steps, resume=resume, seed=seed,
-                          device=select_device(st.settings.device), progress=advance)
+                r = train(preset, run_dir, minutes=minutes, steps=steps, resume=cont, seed=seed,
+                          device=select_device(st.settings.device), grid_every_s=grid_every, progress=advance)
             except (FileNotFoundError, ValueError) as e:
                 raise BadInput(str(e)) from None
         weights = export_weights(r.checkpoint, run_dir / "weights.pt")

@@ -39,5 +39,5 @@ def test_train_cli(tmp_path, config_file):
     assert (out / "checkpoint.pt").exists() and (out / "weights.pt").exists()
     assert any((out / "samples").glob("step-*.png"))
     assert cli("-c", str(config_file), "train", "stylegan", "--preset", "nope", "--steps", "1") == 2
-    assert cli("-c", str(config_file), "train", "stylegan", "--resume", "--steps", "1",
+    assert cli("-c", str(config_file), "train", "stylegan", "--continue", "--steps", "1",
                "--out", str(tmp_path / "empty")) == 2
