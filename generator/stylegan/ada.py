@@ -92,13 +92,15 @@ class AdaController:
         self.sign_sum, self.count = 0.0, 0
         if not self.enabled:
             return self.p
-        adjust = (1.0 if self.rt > self.target else -1.0) * batch * self.interval / (self.ada_kimg * 1000)
+        sign = (self.rt > self.target) - (self.rt < self.target)
+        adjust = sign * batch * self.interval / (self.ada_kimg * 1000)
         self.p = min(max(self.p + adjust, 0.0), 1.0)
         return self.p
 
     def state_dict(self) -> dict[str, Any]:
         return {"target": self.target, "interval": self.interval, "ada_kimg": self.ada_kimg, "p": self.p,
-                "sign_sum": self.sign_sum, "count": self.count, "steps": self.steps, "rt": self.rt, "enabled": self.enabled}
+                "sign_sum": self.sign_sum, "count": self.count, "steps": self.steps, "rt": self.rt,
+                "enabled": self.enabled}
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         for k, v in d.items():
