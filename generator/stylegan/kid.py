@@ -7,8 +7,10 @@
 
 The features are not Inception's (nothing downloads here): :class:`KidFeatures` uses the image tower
 of the project's shipped tiny CLIP (``generator/weights/vqgan_clip/clip-tiny-shapes.pt``, 64 px input,
-96-dimensional embeddings, unnormalised). So a KID here compares runs with one another (ADA or not,
-transfer or scratch), not with published KID figures.
+96-dimensional embeddings), L2-normalised and scaled by sqrt(d), so that ``x.y / d`` is the cosine of two
+images' embeddings and the kernel lies in [0, 8] (the raw embeddings' norms are large enough for the cubic
+kernel to swamp everything else). So a KID here compares runs with one another (ADA or not, transfer or
+scratch), not with published KID figures.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ class KidFeatures:
         out = []
         for i in range(0, len(x), batch):
             xi = ((x[i:i + batch].to(self.device).float() + 1) * 0.5).clamp(0, 1)
-            out.append(self.encoder.image_features(xi).float().cpu())
+            f = self.encoder.image_features(xi).float().cpu()
+            out.append(f / f.norm(dim=1, keepdim=True).clamp_min(1e-12) * f.shape[1] ** 0.5)
         return torch.cat(out).numpy()
 
     def of_uint8(self, imgs: np.ndarray, batch: int = 128) -> np.ndarray:
