@@ -122,8 +122,8 @@ def bench_transfer(ds: Any, n: int, args: argparse.Namespace, judge: Judge, work
         run = work / f"transfer-{label.replace(' ', '_')}"
         curve = []
         for i, cut in enumerate(cuts):
-            r = train_on_data(Subset(ds, n), f"subset{n}", run, DataOptions(steps=cut, seed=args.seed, **QUIET),
-                              source=source if i == 0 else None, cont=i > 0)
+            opts = DataOptions(steps=cut, seed=args.seed, ada_kimg=args.ada_kimg, **QUIET)
+            r = train_on_data(Subset(ds, n), f"subset{n}", run, opts, source=source if i == 0 else None, cont=i > 0)
             curve.append((r.images_seen / 1000, judge(r.checkpoint) * 1e3))
         curves[label] = curve
     target = curves["scratch"][-1][1]
