@@ -55,9 +55,24 @@ def read_track(path: Path, keep_pictures: bool = False) -> Track:
     return Track(frames, bad, pictures)
 
 
-def offsets(a: Track, b: Track, fps: float, since_ms: int = 0) -> np.ndarray:
-    """For every frame N both showed (a's after ``since_ms``): (b's time - a's time) in frames."""
-    common = sorted(n for n in a.frames.keys() & b.frames.keys() if a.frames[n][0] >= since_ms)
+def late(t: Track, fps: float, half: int = 15) -> set[int]:
+    """Frames drawn more than a frame later than the screen's usual (the median of the frames around
+    them): the process was held up (a busy machine), which says nothing of its clock. A clock off by
+    some amount shifts every frame alike and is not "late" here; ``offsets`` still counts it."""
+    ns = sorted(t.frames)
+    lag = np.array([t.frames[n][0] - n * 1000.0 / fps for n in ns])
+    out = set()
+    for i, n in enumerate(ns):
+        if lag[i] - np.median(lag[max(0, i - half):i + half + 1]) > 1000.0 / fps:
+            out.add(n)
+    return out
+
+
+def offsets(a: Track, b: Track, fps: float, since_ms: int = 0, skip_late: bool = False) -> np.ndarray:
+    """For every frame N both showed (a's after ``since_ms``): (b's time - a's time) in frames.
+    ``skip_late``: leave out frames either screen drew late (``late``): the clocks' agreement alone."""
+    skip = (late(a, fps) | late(b, fps)) if skip_late else set()
+    common = sorted(n for n in a.frames.keys() & b.frames.keys() if a.frames[n][0] >= since_ms and n not in skip)
     return np.array([(b.frames[n][0] - a.frames[n][0]) * fps / 1000.0 for n in common], float)
 
 

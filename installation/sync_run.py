@@ -60,7 +60,8 @@ class Library:
         self.source = CatalogueSource(catalogue, ss)
         seed = ss.seed if seed is None else seed
         self.programmes = Programmes(ss, Programme(ss, seed=seed or 0).weighted, seed=seed)
-        self.lists: dict[str, Playlist] = {}
+        self.lists: dict[str, Playlist] = {}  # programme -> its playlist as last read
+        self.versions: dict[str, Playlist] = {}  # version -> playlist (the recent ones)
         self.read_at = 0.0
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-catalogue")
         self._reading: Future | None = None
@@ -80,6 +81,10 @@ class Library:
             try:
                 self.lists = self._reading.result()
                 self.last_error = None
+                for pl in self.lists.values():  # the version in force plays on until the change's frame
+                    self.versions[pl.version] = pl
+                while len(self.versions) > 16:
+                    self.versions.pop(next(iter(self.versions)))
             except Exception as e:  # noqa: BLE001 - the catalogue went away: play what is known
                 self.last_error = f"catalogue unavailable: {type(e).__name__}: {e}"
                 log.warning("sync: %s", self.last_error)
@@ -130,7 +135,7 @@ def run_sync(ss: ShowSettings, catalogue: Any, role: str, screen: str, *, record
         node = SyncNode(cfg, screen, "follower")
         lib.refresh(node.shared())  # read while the first exchanges run
         t_wait = time.monotonic()
-        while node.current() is None and not stop.is_set():
+        while (node.current() is None or node.synced_at is None) and not stop.is_set():
             if time.monotonic() - t_wait > FIRST_TIMELINE_S:
                 node.close()
                 raise GalleryError(f"sync: no answer from the leader {cfg.leader} ({cfg.screens[cfg.leader].address}) "
@@ -181,15 +186,21 @@ def run_sync(ss: ShowSettings, catalogue: Any, role: str, screen: str, *, record
                 n += 1
                 continue
             epoch, prog, version = tl.at(target)
-            pl = lib.lists.get(prog)
-            ahead_pl = lib.lists.get(tl.change_programme or "") if tl.change_at is not None else pl
-            stale = pl is None or pl.version != version or (
-                tl.change_at is not None and (ahead_pl is None or ahead_pl.version != tl.change_version))
+            pl = lib.versions.get(version)
+            stale = pl is None or (tl.change_at is not None and tl.change_version not in lib.versions)
+            if stale and tl.change_at is not None and tl.change_version != info.get("announced"):
+                info["announced"] = tl.change_version
+                log.info("sync: %s heard of version %s from %.3f (%.2f s ahead)", screen, tl.change_version,
+                         tl.change_at, tl.change_at - target)
             if stale and time.monotonic() - lib.read_at > 0.3:
                 lib.refresh(node.shared())  # the leader has (or announced) a newer catalogue: read it too
-            pl = pl or lib.choose(prog)
+            pl = pl or lib.lists.get(prog) or lib.choose(prog)
+            if pl and pl.version != version and info.get("behind") != version:
+                info["behind"] = version
+                log.warning("sync: %s plays version %s, the leader's is %s (catalogue read behind)", screen,
+                            pl.version, version)
             if pl:
-                info = player.frame(target, out.target, pl, epoch, audio_t=target - t_first)
+                info = {**info, **player.frame(target, out.target, pl, epoch, audio_t=target - t_first)}
             else:
                 out.target.clear(0.0, 0.0, 0.0, 1.0)
             alive = node.leader_alive and node.leader_name in names

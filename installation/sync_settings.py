@@ -78,7 +78,7 @@ class SyncSettings(Strict):
     window: int = Field(15, ge=3, le=200)  # exchanges the offset is the median of
     max_delay_ms: float = Field(50.0, gt=0)  # exchanges with a longer round trip are thrown away
     leader_timeout_s: float = Field(1.0, gt=0.05, le=60.0)  # no answer this long: the next address is tried
-    change_lead_s: float = Field(1.0, ge=0.1, le=60.0)  # a programme change applies this far ahead, on every screen
+    change_lead_s: float = Field(2.0, ge=0.1, le=60.0)  # a programme change applies this far ahead, on every screen
     epoch: float | None = None  # shared time (unix s) the schedule counts from; null: local midnight of the day
     skew_ms: float = Field(0.0, ge=-60000, le=60000)  # tests: added to this node's clock (also GALLERY_SYNC_SKEW_MS)
 

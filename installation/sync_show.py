@@ -80,14 +80,16 @@ class SyncPlayer:
         """Draw shared time t into fbo; ``audio_t``: the sound's own timeline at t (a recording's seconds)."""
         v = playlist.version
         slot = playlist.slot_at(epoch, t)
-        prev = playlist.slot(slot.number - 1, epoch) if slot.number > 0 or epoch < t else None
+        # the first slot of a programme (its epoch: a change) cuts in; the others cross from the slot before
+        prev = playlist.slot(slot.number - 1, epoch) if slot.start > epoch + 1e-6 else None
         nxt = playlist.slot(slot.number + 1, epoch)
         T = self.s.transition_seconds
         in_transition = prev is not None and T > 0 and t - slot.start < T
         keep = {(v, slot.number), (v, nxt.number)} | ({(v, prev.number)} if in_transition and prev else set())
         cur = self._ready(v, slot, block=block)
         self._want(v, nxt)  # decoded ahead
-        old = self._ready(v, prev, block=False) if in_transition and prev is not None else None
+        # every screen draws the same crossing: wait for the slot before (decoded already, unless just joined)
+        old = self._ready(v, prev, block=block) if in_transition and prev is not None else None
         self._trim(keep | {k for k in self.loaded if k is not None})
         self.slot = slot
         self.frames += 1

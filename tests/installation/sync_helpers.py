@@ -36,10 +36,11 @@ def fill_catalogue(catalogue, tmp: Path) -> None:
 
 
 def write_config(tmp: Path, data_dir: Path, layout: str = "mirror", successors: tuple[str, ...] = ("centre",),
-                 extra: str = "") -> Path:
+                 extra: str = "", leader_http: int = 0) -> Path:
     udp = free_ports(len(SCREENS))
     screens = "\n".join(
-        f"      {n}: {{address: '127.0.0.1:{p}', layout: {layout}, column: {i}, http_port: 0}}"
+        f"      {n}: {{address: '127.0.0.1:{p}', layout: {layout}, column: {i}, "
+        f"http_port: {leader_http if n == 'left' else 0}}}"
         for i, (n, p) in enumerate(zip(SCREENS, udp, strict=True)))
     cfg = tmp / "config.yaml"
     cfg.write_text(f"""data_dir: {data_dir}
@@ -54,6 +55,7 @@ show:
   http_port: 0
   fresh_hours: 0
   programme: all
+  refresh_seconds: 1.0
   sync:
     leader: left
     successors: [{", ".join(successors)}]
