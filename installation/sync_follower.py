@@ -181,7 +181,8 @@ class SyncNode:
                 "leader_alive": self.leader_alive, "offset_ms": round(self.offset * 1000, 3),
                 "delay_ms": None if d is None else round(d * 1000, 3), "exchanges": self.filter.accepted,
                 "rejected": self.filter.rejected, "clock_steps": self.filter.steps,
-                "programme": None if tl is None else tl.programme, "version": None if tl is None else tl.version}
+                "programme": None if tl is None else tl.programme, "version": None if tl is None else tl.version,
+                "synced_after_s": None if self.synced_at is None else round(self.synced_at - self.started, 3)}
 
     def close(self) -> None:
         self._stop.set()

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from gallery.media import MediaSettings
 from installation.layouts import Layout
 from installation.media import MediaError, Prepared
 from installation.soundview import prepare_item
@@ -31,7 +32,7 @@ class SyncPlayer:
         self.layout = layout
         self.audio = audio  # None: this screen is silent
         self.channel = channel
-        self.media = media
+        self.media = media or MediaSettings()  # limits of what the decode thread reads
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-prefetch")
         self.prepared: dict[tuple[str, int], Future] = {}  # (version, slot number) -> Future[Prepared]
         self.loaded: list[tuple[str, int] | None] = [None, None]  # what each renderer slot holds

@@ -11,7 +11,7 @@ import pytest
 
 from gallery.errors import BadInput
 from installation import watermark
-from installation.layouts import layout_for
+from installation.layouts import Layout, layout_for
 from installation.programme import Entry, MediaRef
 from installation.sync_clock import OffsetFilter, Timeline, exchange
 from installation.sync_follower import SyncNode
@@ -181,3 +181,67 @@ def test_follower_pulls_in_a_skewed_clock_and_a_successor_takes_over():
     finally:
         for node in (leader, b, f):
             node.close()
+
+
+def _png(tmp: Path, name: str, rgb: np.ndarray) -> MediaRef:
+    from generator.samples import png_bytes
+
+    p = tmp / f"{name}.png"
+    p.write_bytes(png_bytes(rgb))
+    return MediaRef(p, name.ljust(64, "0"), "image")
+
+
+@pytest.mark.gl
+def test_span_screens_are_the_canvas_less_the_bezels_and_group_screens_show_their_item(gl_ctx, tmp_path):
+    from installation.render import Renderer, offscreen_target
+    from installation.settings import ShowSettings
+    from installation.sync_show import SyncPlayer
+
+    ss = ShowSettings(transition_seconds=0.2, label=False, fit="cover", http_port=0)
+    yy, xx = np.mgrid[0:60, 0:200]
+    art = np.stack([xx * 255 // 199, yy * 255 // 59, (xx + yy) % 256], -1).astype(np.uint8)
+    e = Entry(1, "image", "wall", datetime(2026, 1, 1), 5.0, _png(tmp_path, "wall", art))
+    c = SyncSettings(leader="a", canvas={"columns": 3, "rows": 1, "bezel_px": [10, 0]},
+                     screens={n: {"address": f"127.0.0.1:{9100 + i}", "layout": "span", "column": i}
+                              for i, n in enumerate("abc")})
+    size = (60, 40)
+    lays = [layout_for(c, n, size) for n in "abc"]
+    whole = Layout("mirror", lays[0].canvas, (0, 0), lays[0].canvas)
+
+    def draw(layout) -> np.ndarray:
+        from installation.layouts import SpanTarget
+
+        r = Renderer(gl_ctx, *layout.canvas, ss.fit)
+        fbo = offscreen_target(gl_ctx, *layout.screen)
+        p = SyncPlayer(ss, r, layout)
+        try:
+            target = SpanTarget(fbo, gl_ctx, layout) if layout.spans else fbo
+            p.frame(100.5, target, Playlist("p", [e]), 100.0)
+            w, h = layout.screen
+            return np.frombuffer(fbo.read(components=3, alignment=1), np.uint8).reshape(h, w, 3)[::-1]
+        finally:
+            p.close()
+            r.release()
+            fbo.release()
+
+    canvas = draw(whole)
+    assert canvas.shape == (40, 200, 3)
+    for la in lays:
+        x = la.origin[0]
+        part = draw(la)
+        assert np.abs(part.astype(int) - canvas[:, x:x + 60].astype(int)).max() <= 2, la
+    # group: screen i shows item i of each group of three
+    colours = [(200, 0, 0), (0, 200, 0), (0, 0, 200)]
+    items = [Entry(10 + i, "image", f"g{i}", datetime(2026, 1, 1), 4.0,
+                   _png(tmp_path, f"g{i}", np.full((20, 20, 3), col, np.uint8))) for i, col in enumerate(colours)]
+    for i, col in enumerate(colours):
+        la = Layout("group", size, (0, 0), size, (i, 3))
+        r = Renderer(gl_ctx, *size, ss.fit)
+        fbo = offscreen_target(gl_ctx, *size)
+        p = SyncPlayer(ss, r, la)
+        p.frame(1.0, fbo, Playlist("p", items, (i, 3)), 0.0)
+        px = np.frombuffer(fbo.read(components=3, alignment=1), np.uint8).reshape(40, 60, 3)
+        assert tuple(int(v) for v in px[20, 30]) == col
+        p.close()
+        r.release()
+        fbo.release()
