@@ -35,6 +35,7 @@ from installation.sync_schedule import Playlist, default_epoch, playlists
 from installation.sync_show import SyncPlayer
 
 log = logging.getLogger(__name__)
+FIRST_EXCHANGES = 3  # kept exchanges before a follower draws its first frame
 FIRST_TIMELINE_S = 10.0  # a follower waits this long for the leader's first answer before giving up
 
 
@@ -135,7 +136,10 @@ def run_sync(ss: ShowSettings, catalogue: Any, role: str, screen: str, *, record
         node = SyncNode(cfg, screen, "follower")
         lib.refresh(node.shared())  # read while the first exchanges run
         t_wait = time.monotonic()
-        while (node.current() is None or node.synced_at is None) and not stop.is_set():
+        # the first frame waits for a few kept exchanges (one can be off by half its delay), a second at most
+        while (node.current() is None or node.synced_at is None or (
+                node.filter.accepted < FIRST_EXCHANGES and time.monotonic() - node.synced_at < 1.0)) \
+                and not stop.is_set():
             if time.monotonic() - t_wait > FIRST_TIMELINE_S:
                 node.close()
                 raise GalleryError(f"sync: no answer from the leader {cfg.leader} ({cfg.screens[cfg.leader].address}) "
