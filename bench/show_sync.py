@@ -29,8 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from installation.sync_measure import first_in_sync, offsets, percentiles, read_track  # noqa: E402
-from tests.installation.sync_helpers import fill_catalogue, spawn, wait_all, write_config  # noqa: E402
+from installation.sync_measure import first_in_sync, offsets, percentiles, read_track
+from tests.installation.sync_helpers import fill_catalogue, spawn, wait_all, write_config
 
 FPS = 30
 
@@ -56,7 +56,7 @@ def wait_running(data: Path, names: list[str], timeout: float = 60) -> None:
 
 
 def lockstep(tmp: Path, seconds: float, skew: bool) -> list[tuple]:
-    cfg, data = setup(tmp)
+    cfg, _ = setup(tmp)
     out = {n: tmp / f"{n}.mkv" for n in ("left", "centre", "right")}
     procs = [spawn(cfg, "left", "leader", out["left"], seconds),
              spawn(cfg, "centre", "follower", out["centre"], seconds, skew_ms=200 if skew else 0),

@@ -51,7 +51,7 @@ class SpanTarget:
         self.fbo, self.ctx, self.layout = fbo, ctx, layout
         cw, ch = layout.canvas
         x, y = layout.origin
-        sw, sh = layout.screen
+        sh = layout.screen[1]
         # GL's origin is bottom left: the screen's bottom edge sits (ch - y - sh) above the canvas's
         self.viewport = (-x, -(ch - y - sh), cw, ch)
 

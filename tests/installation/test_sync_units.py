@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +19,11 @@ from installation.sync_schedule import Playlist, ordered
 from installation.sync_settings import SyncSettings
 from tests.installation.sync_helpers import free_ports
 
+CREATED = datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None)  # naive UTC, as the catalogue stores it
+
 
 def entry(i: int, d: float, kind: str = "image") -> Entry:
-    return Entry(i, kind, f"w{i}", datetime(2026, 1, 1), d, MediaRef(Path(f"/x/{i}"), f"{i:064x}", "image"))
+    return Entry(i, kind, f"w{i}", CREATED, d, MediaRef(Path(f"/x/{i}"), f"{i:064x}", "image"))
 
 
 def test_exchange_gives_offset_and_delay():
@@ -54,7 +56,7 @@ def test_filter_follows_a_clock_step_within_three_exchanges():
     f = OffsetFilter(window=15, max_delay=0.05)
     for _ in range(15):
         f.add(0.0, 0.001)
-    for k in range(3):
+    for _ in range(3):
         f.add(-0.2, 0.001)
     assert f.offset == pytest.approx(-0.2) and f.steps == 1
 
@@ -200,7 +202,7 @@ def test_span_screens_are_the_canvas_less_the_bezels_and_group_screens_show_thei
     ss = ShowSettings(transition_seconds=0.2, label=False, fit="cover", http_port=0)
     yy, xx = np.mgrid[0:60, 0:200]
     art = np.stack([xx * 255 // 199, yy * 255 // 59, (xx + yy) % 256], -1).astype(np.uint8)
-    e = Entry(1, "image", "wall", datetime(2026, 1, 1), 5.0, _png(tmp_path, "wall", art))
+    e = Entry(1, "image", "wall", CREATED, 5.0, _png(tmp_path, "wall", art))
     c = SyncSettings(leader="a", canvas={"columns": 3, "rows": 1, "bezel_px": [10, 0]},
                      screens={n: {"address": f"127.0.0.1:{9100 + i}", "layout": "span", "column": i}
                               for i, n in enumerate("abc")})
@@ -232,7 +234,7 @@ def test_span_screens_are_the_canvas_less_the_bezels_and_group_screens_show_thei
         assert np.abs(part.astype(int) - canvas[:, x:x + 60].astype(int)).max() <= 2, la
     # group: screen i shows item i of each group of three
     colours = [(200, 0, 0), (0, 200, 0), (0, 0, 200)]
-    items = [Entry(10 + i, "image", f"g{i}", datetime(2026, 1, 1), 4.0,
+    items = [Entry(10 + i, "image", f"g{i}", CREATED, 4.0,
                    _png(tmp_path, f"g{i}", np.full((20, 20, 3), col, np.uint8))) for i, col in enumerate(colours)]
     for i, col in enumerate(colours):
         la = Layout("group", size, (0, 0), size, (i, 3))
