@@ -247,3 +247,34 @@ def test_span_screens_are_the_canvas_less_the_bezels_and_group_screens_show_thei
         p.close()
         r.release()
         fbo.release()
+
+
+@pytest.mark.gl
+def test_sound_plays_its_channel_and_joins_part_way(gl_ctx, tmp_path):
+    from generator.samples import wav_bytes
+    from installation.audio import RecordAudio
+    from installation.render import Renderer, offscreen_target
+    from installation.settings import ShowSettings
+    from installation.sync_show import SyncPlayer
+
+    ss = ShowSettings(transition_seconds=0.2, label=False, http_port=0, loudness_target=None)
+    sr = 44100
+    ramp = np.linspace(0.0, 0.5, 4 * sr)  # the level says how far into the sound we are
+    wav = tmp_path / "s.wav"
+    wav.write_bytes(wav_bytes(ramp, sr))
+    e = Entry(1, "image", "w", CREATED, 4.0, _png(tmp_path, "p", np.full((8, 8, 3), 90, np.uint8)),
+              audio=MediaRef(wav, "a" * 64, "audio"), sound_id=1)
+    r = Renderer(gl_ctx, 32, 32, ss.fit)
+    fbo = offscreen_target(gl_ctx, 32, 32)
+    audio = RecordAudio(sr, 1.0)
+    p = SyncPlayer(ss, r, Layout("mirror", (32, 32), (0, 0), (32, 32)), audio, channel="left")
+    try:
+        p.frame(2.0, fbo, Playlist("p", [e]), 0.0, audio_t=0.0)  # joins 2 s into the item
+        track = audio.render(0.5)
+    finally:
+        p.close()
+        r.release()
+        fbo.release()
+    assert np.abs(track[:, 1]).max() == 0  # its channel only
+    first = track[2205:4410, 0].astype(float) / 32767  # 50-100 ms in: past the fade-in
+    assert first.mean() == pytest.approx(0.25 + 0.5 * 0.075 / 4, abs=0.01)  # 2 s into a 4 s ramp to 0.5
