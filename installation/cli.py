@@ -34,7 +34,11 @@ def show(ctx: typer.Context,
          programme: str | None = typer.Option(None, "--programme",
                                               help="play this programme (show.programmes) for this run, timetable aside"),
          status: bool = typer.Option(False, "--status",
-                                     help="do not play: report the running show's heartbeat (exit 1 if stalled)")) -> None:
+                                     help="do not play: report the running show's heartbeat (exit 1 if stalled)"),
+         sync: str | None = typer.Option(None, "--sync", metavar="leader|follower",
+                                         help="one screen of a multi-screen installation (show.sync)"),
+         screen: str | None = typer.Option(None, "--screen", help="with --sync: this screen's name (show.sync.screens)")
+         ) -> None:
     """Play the catalogue: fullscreen/windowed with sound, or --headless --record OUT.mp4 --seconds N."""
     st = state(ctx)
     s = st.settings
@@ -65,14 +69,27 @@ def show(ctx: typer.Context,
             raise BadInput(f"--{name} {v}: use 16..7680 pixels")
     if fps is not None and not 0 < fps <= 240:
         raise BadInput(f"--fps {fps}: use a rate in (0, 240]")
+    if sync is not None or screen is not None:
+        from installation.sync_run import check_sync
+
+        check_sync(ss, sync or "", screen)
     cat = st.catalogue
     cache = s.path(ss.loudness_cache) if ss.loudness_cache else None  # measured loudness of sounds
-    if record is not None:
+    if sync is not None:
+        from installation.sync_run import run_sync
+
+        res3 = run_sync(ss, cat, sync, screen or "", record=record, seconds=seconds, width=width, height=height,
+                        fps=fps, fullscreen=ss.fullscreen if fullscreen is None else fullscreen,
+                        display=ss.display if display is None else display, media=s.media,
+                        status_file=s.path(ss.status_file) if screen == ss.sync.leader else
+                        s.path(ss.status_file).with_name(f"status-{screen}.json"))
+        summary: dict[str, Any] = {"frames": res3.frames, "seconds": round(res3.seconds, 1), **res3.status}
+    elif record is not None:
         from installation.record import record_show
 
         res = record_show(ss, cat, record, seconds or 0, width=width, height=height, fps=fps, media=s.media,
                           loudness_cache=cache)
-        summary: dict[str, Any] = {"recording": str(res.path), "frames": res.frames, "seconds": res.seconds,
+        summary = {"recording": str(res.path), "frames": res.frames, "seconds": res.seconds,
                                    "size": [res.width, res.height], **res.status}
     else:
         from installation.live import run_live

@@ -20,6 +20,7 @@ from installation.programme_settings import (
     check_transitions,
     parse_span,
 )
+from installation.sync_settings import SyncSettings
 
 
 class ShowSettings(Strict):
@@ -117,6 +118,8 @@ class ShowSettings(Strict):
     loudness_cache: str = "show/loudness.json"
     # Seconds the outgoing sound fades out while the incoming one fades in; null = transition_seconds.
     audio_crossfade: float | None = Field(None, ge=0.0)
+    # ---- many screens, one clock (issue 27, docs/show.md "Many screens, one clock") ----
+    sync: SyncSettings = Field(default_factory=SyncSettings)
 
     @field_validator("weights")
     @classmethod

@@ -71,7 +71,20 @@ def view(code: int, st: dict[str, Any]) -> dict[str, Any]:
             "state": st.get("state"), "paused": bool(st.get("paused")), "item": item,
             "programme": st.get("programme"), "programmes": st.get("programmes") or [],
             "time_left_s": st.get("time_left_s"), "skipped_items": (st.get("skipped_items") or [])[-5:],
-            "heartbeat_age_s": st.get("heartbeat_age_s"), "last_error": st.get("last_error")}
+            "heartbeat_age_s": st.get("heartbeat_age_s"), "last_error": st.get("last_error"),
+            "screens": screens(st)}
+
+
+def screens(st: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every screen of a multi-screen installation (the leader's status lists them; docs/show.md)."""
+    out = []
+    for s in st.get("screens") or []:
+        if not isinstance(s, dict):
+            continue
+        out.append({"screen": str(s.get("screen", "?")), "role": s.get("role"), "lost": bool(s.get("lost")),
+                    "offset_ms": s.get("offset_ms"), "artwork_id": s.get("artwork_id"),
+                    "seen_s_ago": s.get("seen_s_ago"), "late_frames": s.get("late_frames")})
+    return out
 
 
 @router.get("/staff", response_class=HTMLResponse)
