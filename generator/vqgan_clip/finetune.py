@@ -39,7 +39,12 @@ from generator.vqgan_clip.finetune_eval import (
     split,
     write_grid,
 )
-from generator.vqgan_clip.train_vqgan import PatchDiscriminator, RandomFeatures, perceptual_loss, to_model_range
+from generator.vqgan_clip.train_vqgan import (
+    PatchDiscriminator,
+    RandomFeatures,
+    perceptual_loss,
+    to_model_range,
+)
 
 log = logging.getLogger(__name__)
 

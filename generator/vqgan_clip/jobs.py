@@ -281,8 +281,9 @@ def progression(params: VQClipProgression, ctx: JobContext) -> list[ArtworkDraft
         vq_path, vq_arch = resolve(settings)
     vqgan, vq_sha, arch = load(vq_path, device, arch_name=vq_arch)
     if params.model and params.tv_weight is None and settings.vqclip.tv_weight is None:
-        from generator.vqgan_clip.presets import VQGAN_ARCHS  # the tiny layout smooths as the shipped one does
+        from generator.vqgan_clip.presets import VQGAN_ARCHS
 
+        # the tiny layout smooths as the shipped model does
         lp.tv_weight = recipe["tv_weight"] = TINY_TV_WEIGHT if arch == VQGAN_ARCHS["tiny"] else 0.0
     ctx.log.info("vqclip: %r, %d iterations at %dx%d (seed %d)", recipe["prompt"], lp.iterations, lp.width,
                  lp.height, lp.seed)

@@ -174,7 +174,7 @@ def test_dataset_deleted_under_a_running_training(settings, catalogue, art):
             shutil.rmtree(art.folder)
 
     cfg = FinetuneConfig(data="art", name="gone", steps=10, batch=2, crop=32, checkpoint_every=2)
-    with pytest.raises(BadInput, match="dataset 'art' was deleted or replaced during training .at step 3"):
+    with pytest.raises(BadInput, match=r"dataset 'art' was deleted or replaced during training \(at step 3\)"):
         finetune(settings, catalogue, cfg, progress=delete_at_3, device="cpu")
     assert torch.load(settings.path(TRAIN_DIR) / "gone" / "state.pt", weights_only=True)["step"] == 2
     assert not settings.path(MODELS_DIR).exists() and not _models(catalogue)
