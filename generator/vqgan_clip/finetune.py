@@ -213,6 +213,7 @@ def finetune(settings: Any, cat: Any, cfg: FinetuneConfig, *, progress: Any = No
     t0 = time.monotonic()
     done_at_start = step
     stopped_by_time = False
+    ck_seconds = 0.0  # spent writing checkpoints and sample grids (left out of the steps/s)
     while step < cfg.steps:
         watch.check(step)
         g = step_generator(cfg.seed, step)
@@ -256,11 +257,13 @@ def finetune(settings: Any, cat: Any, cfg: FinetuneConfig, *, progress: Any = No
                      codes=f"{(usage > 0).float().mean().item():.2f}")
         out_of_time = cfg.minutes is not None and time.monotonic() - t0 > cfg.minutes * 60
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
+            tc = time.monotonic()
             checkpoint()
+            ck_seconds += time.monotonic() - tc
         if out_of_time and step < cfg.steps:
             stopped_by_time = True
             break
-    seconds = time.monotonic() - t0
+    seconds = time.monotonic() - t0 - ck_seconds
     watch.check(step)
     model.eval()
     after = evaluate(model, ds, eval_idx, device)

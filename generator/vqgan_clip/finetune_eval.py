@@ -124,5 +124,5 @@ class DatasetWatch:
     def check(self, step: int) -> None:
         if any(self._id(p) != i for p, i in zip(self.files, self.ids, strict=True)):
             raise BadInput(f"dataset {self.name!r} was deleted or replaced during training (at step {step}); "
-                           "the run's last checkpoint is kept and nothing was exported: rebuild the dataset "
-                           "and train again under another --name")
+                           "the run's last checkpoint is kept and nothing was exported; rebuild the dataset and "
+                           "run the command again (under another --name if its pictures changed)")
