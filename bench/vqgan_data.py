@@ -43,10 +43,21 @@ def build_emoji(config: Path, glyphs: int | None) -> dict:
     return json.loads(r.stdout)
 
 
+def report_quality(q: dict, batch: int, took: float) -> None:
+    b, f = q["before"], q["after"]
+    print(f"quality: tiny-shapes fine-tuned {q['steps']} steps (batch {batch}, 1 thread, {took:.0f}s, "
+          f"load {load()}), on {q['eval_n']} held-out emoji")
+    print(f"{'model':<24}{'MSE':>10}{'PSNR dB':>10}{'codes used':>12}{'perplexity':>12}")
+    for name, m in (("tiny-shapes (start)", b), (f"fine-tuned {q['steps']} steps", f)):
+        print(f"{name:<24}{m['mse']:>10.5f}{m['psnr_db']:>10.2f}{m['codes_used']:>12.3f}{m['perplexity']:>12.1f}")
+    print(f"MSE after / before: {f['mse'] / b['mse']:.3f}; PSNR gain {f['psnr_db'] - b['psnr_db']:+.2f} dB")
+    print(f"samples: {q['run']}/samples (top row: emoji, bottom: reconstructions)\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--glyphs", type=int, default=None, help="only the first N glyphs of the font (default: all)")
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=300, help="0: the speed table only")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--speed-steps", type=int, default=20)
@@ -78,18 +89,10 @@ def main() -> None:
 
         torch.set_num_threads(1)
         t0 = time.monotonic()
-        q = finetune(settings, cat, FinetuneConfig(data="emoji64", name="bench-quality", steps=a.steps,
-                                                   batch=a.batch, checkpoint_every=max(a.steps, 1)), device="cpu")
-        took = time.monotonic() - t0
-        b, f = q["before"], q["after"]
-        print(f"quality: tiny-shapes fine-tuned {q['steps']} steps (batch {a.batch}, 1 thread, {took:.0f}s, "
-              f"load {load()}), on {q['eval_n']} held-out emoji")
-        print(f"{'model':<24}{'MSE':>10}{'PSNR dB':>10}{'codes used':>12}{'perplexity':>12}")
-        for name, m in (("tiny-shapes (start)", b), (f"fine-tuned {q['steps']} steps", f)):
-            print(f"{name:<24}{m['mse']:>10.5f}{m['psnr_db']:>10.2f}{m['codes_used']:>12.3f}{m['perplexity']:>12.1f}")
-        print(f"MSE after / before: {f['mse'] / b['mse']:.3f}; PSNR gain {f['psnr_db'] - b['psnr_db']:+.2f} dB")
-        print(f"samples: {q['run']}/samples (top row: emoji, bottom: reconstructions)\n")
-
+        if a.steps:
+            q = finetune(settings, cat, FinetuneConfig(data="emoji64", name="bench-quality", steps=a.steps,
+                                                       batch=a.batch, checkpoint_every=a.steps), device="cpu")
+            report_quality(q, a.batch, time.monotonic() - t0)
         print(f"speed: steps/s on the CPU (batch {a.batch}, 64 px, {a.speed_steps} steps after a warm-up)")
         print(f"{'threads':>8}{'steps/s':>10}{'images/s':>10}{'ratio':>8}  load before -> after")
         base = None

@@ -180,3 +180,15 @@ def test_dataset_deleted_under_a_running_training(settings, catalogue, art):
     assert not settings.path(MODELS_DIR).exists() and not _models(catalogue)
     with pytest.raises(BadInput, match="was it deleted or moved"):
         finetune(settings, catalogue, cfg, device="cpu")
+
+
+def test_minutes_stop_and_export_and_schedule_params_take_a_model(settings, catalogue, art):
+    out = finetune(settings, catalogue, FinetuneConfig(data="art", name="quick", steps=1000, minutes=1e-6, batch=2,
+                                                       crop=32), device="cpu")
+    assert out["steps"] == 1 and out["stopped_by_time"] and Path(out["path"]).is_file()
+    assert torch.load(settings.path(TRAIN_DIR) / "quick" / "state.pt", weights_only=True)["step"] == 1
+    # a schedule window's job entry names the model the same way the command line does
+    from generator.registry import model_of
+
+    params = model_of("vqclip.progression").model_validate({"prompt": "a red circle", "model": "quick"})
+    assert params.model == "quick"
