@@ -116,6 +116,11 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
         st = state(ctx)
         st.settings  # noqa: B018 - sets up logging
         if data is not None:
+            from gallery.errors import BadInput
+
+            if out is not None or preset != "tiny-shapes":
+                raise BadInput("--out and --preset are for training on the shapes; with --data the model is "
+                               "registered under --name (and copied to --export PATH)")
             _finetune(st, as_json, data=data, name=name or f"vqgan-{data}", start=resume, steps=steps,
                       minutes=minutes, batch=batch, lr=lr, perceptual_weight=perceptual_weight,
                       adversarial_weight=adversarial_weight, crop=crop, flip=not no_flip, seed=seed,

@@ -156,6 +156,11 @@ def finetune(settings: Any, cat: Any, cfg: FinetuneConfig, *, progress: Any = No
     """Run (or go on with) a fine-tune; returns its figures, and those of the export when it finished."""
     from gallery.device import select_device
 
+    n = cfg.name
+    if not (0 < len(n) <= 100 and n[0].isalnum() and all(c.isalnum() or c in "._-" for c in n)):
+        raise BadInput(f"model name {n!r}: use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    if cfg.steps < 1 or cfg.batch < 1 or cfg.checkpoint_every < 1:
+        raise BadInput("steps, batch and checkpoint_every must be at least 1")
     row, ds = open_dataset(settings, cat, cfg.data)
     ref, start_sha, arch, model = load_start(cfg, settings, cat)
     f = model.downsample_factor

@@ -131,6 +131,8 @@ def test_refusals_exit_2_and_write_nothing(capsys, config_file, settings, catalo
     models = settings.path(MODELS_DIR)
     code, _, err = _cli(capsys, config_file, "train", "vqgan", "--data", "nosuch", "--steps", "2")
     assert code == 2 and "unknown dataset 'nosuch'" in err and "art" in err
+    code, _, err = _cli(capsys, config_file, "train", "vqgan", "--data", "art", "--name", "../up", "--steps", "2")
+    assert code == 2 and "model name '../up'" in err
 
     empty = settings.path("datasets/void")
     empty.mkdir(parents=True)
