@@ -84,6 +84,9 @@ def test_finetune_registers_a_better_model_that_vqclip_uses(capsys, config_file,
     work = catalogue.get(art_id)
     assert work.recipe["vqgan"]["sha256"] == meta["sha256"] and work.recipe["vqgan"]["model"] == "vqgan-art"
     assert work.model_id == meta["model"]  # the artwork links to the registered model
+    from generator.vqgan_clip.plans import variation_plan
+
+    assert variation_plan(work.recipe)[1]["model"] == "vqgan-art"  # a variation paints with the same codebook
 
     code, _, err = _cli(capsys, config_file, "generate", "vqclip", "a red circle", "-i", "2", "--model", "nope")
     assert code == 2 and "unknown VQGAN model 'nope'" in err
