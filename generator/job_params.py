@@ -272,6 +272,7 @@ class VQClipProgression(Params):
     video_stride: Annotated[int, Field(ge=1, le=100_000)] | None = None
     init_codes: Annotated[list[Annotated[list[NonNeg], Field(min_length=1, max_length=512)]],
                           Field(min_length=1, max_length=512)] | None = None
+    model: Text | None = None  # a registered VQGAN's name or a weights file (null: vqclip.vqgan_checkpoint)
 
     @field_validator("prompt")
     @classmethod

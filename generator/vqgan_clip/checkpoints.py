@@ -95,8 +95,10 @@ def load(path: Path, device: Any = "cpu", arch_name: str | None = None) -> Loade
     try:
         model.load_state_dict(sd, strict=True, assign=True)
     except RuntimeError as e:
+        differs = describe_mismatch(sd, arch)
         raise BadInput(f"{path}: does not match the VQGAN architecture "
-                       f"(codebook {arch['n_embed']} x {arch['embed_dim']}): {str(e)[:500]}") from e
+                       f"(codebook {arch['n_embed']} x {arch['embed_dim']})"
+                       + (f": {differs}" if differs else f": {str(e)[:500]}")) from e
     model = model.to(device).eval()
     return LoadedModel(model, sha256_file(path), arch)
 
@@ -112,3 +114,75 @@ def resolve(settings: Any) -> tuple[Path, str | None]:
             p = settings.path(p)
         return p, getattr(vq, "vqgan_arch", None)
     return SHIPPED_VQGAN, None
+
+
+# the names the shipped tiny VQGAN answers to (``--model``, ``--resume``)
+SHIPPED_NAMES = ("tiny-shapes", "vqgan-tiny-shapes", "tiny")
+
+
+def describe_mismatch(sd: dict[str, Any], arch: dict[str, Any]) -> str:
+    """What differs between a state dict and an architecture, in words: the codebook's size and width, the
+    image channels read and written, the first layer's width; "" when none of those does."""
+    dd = arch["ddconfig"]
+    want = {"codebook (codes x dims)": (arch["n_embed"], arch["embed_dim"]),
+            "image channels read": dd["in_channels"], "image channels written": dd["out_ch"],
+            "first layer width": dd["ch"]}
+    got: dict[str, Any] = {}
+    if (e := sd.get("quantize.embedding.weight")) is not None and e.ndim == 2:
+        got["codebook (codes x dims)"] = tuple(int(v) for v in e.shape)
+    if (w := sd.get("encoder.conv_in.weight")) is not None and w.ndim == 4:
+        got["image channels read"] = int(w.shape[1])
+        got["first layer width"] = int(w.shape[0])
+    if (w := sd.get("decoder.conv_out.weight")) is not None and w.ndim == 4:
+        got["image channels written"] = int(w.shape[0])
+    return "; ".join(f"{k}: {fmt(got[k])} in the file, {fmt(want[k])} in the architecture"
+                     for k in want if k in got and got[k] != want[k])
+
+
+def fmt(v: Any) -> str:
+    return " x ".join(str(x) for x in v) if isinstance(v, tuple) else str(v)
+
+
+def arch_differences(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str]) -> str:
+    """What differs between two VQGAN architectures (codebook, channels, layer layout), in words."""
+    rows = [("codebook (codes x dims)", (a["n_embed"], a["embed_dim"]), (b["n_embed"], b["embed_dim"]))]
+    da, db = a["ddconfig"], b["ddconfig"]
+    rows += [(k, da.get(k), db.get(k)) for k in sorted(set(da) | set(db))]
+    return "; ".join(f"{k}: {fmt(x) if not isinstance(x, list) else x} in {names[0]}, "
+                     f"{fmt(y) if not isinstance(y, list) else y} in {names[1]}" for k, x, y in rows if x != y)
+
+
+class ResolvedModel(NamedTuple):
+    """A VQGAN named on the command line or in a job: its display name, weights file, architecture name
+    (for files that do not carry their own) and catalogue row id (None for a file or the shipped model)."""
+
+    name: str
+    path: Path
+    arch_name: str | None
+    model_id: int | None
+
+
+def resolve_model(spec: str | None, settings: Any = None, catalogue: Any = None) -> ResolvedModel:
+    """``spec``: the shipped tiny VQGAN (None or one of SHIPPED_NAMES), a VQGAN registered in the catalogue
+    (by `gallery import vqgan` or `gallery train vqgan --data`; the newest of that name), or a weights file
+    (relative to the data directory unless it exists as given)."""
+    if spec is None or spec in SHIPPED_NAMES:
+        return ResolvedModel("tiny-shapes", SHIPPED_VQGAN, None, None)
+    if catalogue is not None:
+        from sqlalchemy import select
+
+        from catalogue.models import Model
+
+        with catalogue.read() as s:
+            m = s.scalars(select(Model).where(Model.family == "vqgan", Model.name == spec)
+                          .order_by(Model.id.desc())).first()
+            if m is not None and m.path:
+                arch = m.preset if m.preset in VQGAN_ARCHS else None
+                return ResolvedModel(m.name, Path(m.path), arch, m.id)
+    p = Path(spec).expanduser()
+    if not p.exists() and not p.is_absolute() and settings is not None and hasattr(settings, "path"):
+        p = settings.path(p)
+    if p.is_file():
+        return ResolvedModel(p.stem, p, None, None)
+    raise BadInput(f"unknown VQGAN model {spec!r}: not the shipped one ({', '.join(SHIPPED_NAMES)}), not a model "
+                   "registered with `gallery import vqgan` or `gallery train vqgan --data`, and not a weights file")

@@ -38,6 +38,8 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                finetune_decoder: bool = typer.Option(False, "--finetune-decoder",
                                                      help="fine-tune the decoder's weights as well"),
                decoder_lr: float = typer.Option(1e-4, min=0.0),
+               model: str = typer.Option(None, "--model", help="VQGAN: a registered name (`gallery import vqgan`, "
+                                         "`gallery train vqgan --data`) or weights file (default: vqclip.vqgan_checkpoint)"),
                as_json: bool = typer.Option(False, "--json")) -> None:
         """Text-steered progression: VQGAN latent optimised against CLIP (frames, video, final image)."""
         from gallery.errors import BadInput
@@ -56,7 +58,8 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                   "init_image": str(init_image) if init_image else None, "snapshots": snaps,
                   "video_stride": 1 if video and video_stride is None else video_stride,
                   "zoom": zoom, "zoom_every": zoom_every if zoom else None, "zoom_scale": zoom_scale if zoom else None,
-                  "finetune_decoder": finetune_decoder, "decoder_lr": decoder_lr if finetune_decoder else None}
+                  "finetune_decoder": finetune_decoder, "decoder_lr": decoder_lr if finetune_decoder else None,
+                  "model": model}
         params = {k: v for k, v in params.items() if v is not None}
         generate(state(ctx), "vqclip.progression", params, seed, as_json)
 
@@ -89,17 +92,45 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                     out: Path = typer.Option(None, help="weights file (default: the shipped one)"),
                     steps: int = typer.Option(None, min=1),
                     adversarial_weight: float = typer.Option(None, min=0.0, help="0 turns the GAN term off"),
-                    resume: Path = typer.Option(None, help="go on training these weights (a second stage)"),
+                    resume: str = typer.Option(None, help="go on training these weights (a second stage); with --data: "
+                                               "the VQGAN to fine-tune (a registered name or a weights file; "
+                                               "default: the shipped tiny one)"),
                     lr: float = typer.Option(None, min=1e-7), perceptual_weight: float = typer.Option(None, min=0.0),
+                    data: str = typer.Option(None, "--data", help="fine-tune on this image dataset "
+                                             "(`gallery dataset ls`) instead of the shapes"),
+                    minutes: float = typer.Option(None, min=0.01, help="with --data: stop and export after this long"),
+                    name: str = typer.Option(None, help="with --data: the model's name (default vqgan-DATA); "
+                                             "also its run folder, so the same name goes on with a killed run"),
+                    export: Path = typer.Option(None, help="with --data: also copy the weights here"),
+                    batch: int = typer.Option(8, min=1, max=1024, help="with --data: images per step"),
+                    crop: int = typer.Option(None, min=8, help="with --data: training crop side "
+                                             "(default: the model's training side, at most the dataset's)"),
+                    no_flip: bool = typer.Option(False, "--no-flip", help="with --data: no random left-right flips"),
+                    seed: int = typer.Option(0, min=0, help="with --data: seed of the batches, crops and flips"),
+                    checkpoint_every: int = typer.Option(100, min=1, help="with --data: steps between checkpoints"),
                     as_json: bool = typer.Option(False, "--json")) -> None:
-        """Train the tiny VQGAN (reconstruction + perceptual + codebook, optional adversarial)."""
+        """Train the tiny VQGAN on shapes, or with --data fine-tune a VQGAN on an image dataset
+        (reconstruction + perceptual + codebook, optional adversarial)."""
         from gallery.progress import cli_progress
-        from generator.vqgan_clip.train_vqgan import train
 
         st = state(ctx)
         st.settings  # noqa: B018 - sets up logging
+        if data is not None:
+            from gallery.errors import BadInput
+
+            if out is not None or preset != "tiny-shapes":
+                raise BadInput("--out and --preset are for training on the shapes; with --data the model is "
+                               "registered under --name (and copied to --export PATH)")
+            _finetune(st, as_json, data=data, name=name or f"vqgan-{data}", start=resume, steps=steps,
+                      minutes=minutes, batch=batch, lr=lr, perceptual_weight=perceptual_weight,
+                      adversarial_weight=adversarial_weight, crop=crop, flip=not no_flip, seed=seed,
+                      checkpoint_every=checkpoint_every, export=export)
+            return
+        from generator.vqgan_clip.train_vqgan import train
+
         with cli_progress(quiet=as_json) as progress:
-            meta = train(preset, out=out, steps=steps, adversarial_weight=adversarial_weight, resume=resume, lr=lr,
+            meta = train(preset, out=out, steps=steps, adversarial_weight=adversarial_weight,
+                         resume=Path(resume) if resume else None, lr=lr,
                          perceptual_weight=perceptual_weight, progress=progress)
         if as_json:
             typer.echo(json.dumps(meta))
@@ -142,3 +173,25 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
         typer.echo(json.dumps({"model": mid, "sha256": enc.model_sha256, "dim": enc.dim}) if as_json else
                    f"registered CLIP {enc.name} ({enc.dim}-d) as model {mid}; set vqclip.clip_checkpoint "
                    "and vqclip.clip_model in config.yaml to use it")
+
+
+def _finetune(st: object, as_json: bool, **kw: object) -> None:
+    """`gallery train vqgan --data NAME`: generator/vqgan_clip/finetune.py."""
+    from gallery.progress import cli_progress
+    from generator.vqgan_clip.finetune import FinetuneConfig, finetune
+
+    kw = {k: v for k, v in kw.items() if v is not None}
+    if kw.get("steps") is None and kw.get("minutes") is not None:
+        kw["steps"] = 10_000_000  # --minutes alone: train until the time is up
+    cfg = FinetuneConfig(**kw)  # type: ignore[arg-type]
+    with cli_progress(quiet=as_json) as progress:
+        meta = finetune(st.settings, st.catalogue, cfg, progress=progress)  # type: ignore[attr-defined]
+    if as_json:
+        typer.echo(json.dumps(meta))
+        return
+    b, a = meta["before"], meta["after"]
+    typer.echo(f"registered VQGAN {meta['name']!r} as model {meta['model']} ({meta['path']}): {meta['steps']} steps "
+               f"on dataset {meta['dataset']['name']!r} from {meta['start_model']['name']!r}; reconstruction on "
+               f"{meta['eval_n']} {meta['eval_on'].replace('_', ' ')} images: PSNR {b['psnr_db']:.2f} -> "
+               f"{a['psnr_db']:.2f} dB, codes used {a['codes_used']:.2f}, perplexity {a['perplexity']:.1f}; "
+               f"samples in {meta['run']}/samples; use it with `gallery generate vqclip ... --model {meta['name']}`")

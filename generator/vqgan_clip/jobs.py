@@ -265,7 +265,7 @@ def progression(params: VQClipProgression, ctx: JobContext) -> list[ArtworkDraft
     import torch
 
     from gallery.progress import report
-    from generator.vqgan_clip.checkpoints import load, resolve
+    from generator.vqgan_clip.checkpoints import load, resolve, resolve_model
     from generator.vqgan_clip.clip import load_clip
     from generator.vqgan_clip.loop import frame_iterations, run_loop
 
@@ -274,8 +274,17 @@ def progression(params: VQClipProgression, ctx: JobContext) -> list[ArtworkDraft
     device = ctx.device
     report(ctx, "loading CLIP and VQGAN", 0, None)
     clip = load_clip(settings, device=device, guide=True)
-    vq_path, vq_arch = resolve(settings)
+    if params.model:  # a registered VQGAN (imported or fine-tuned on a dataset) or a weights file
+        ref = resolve_model(params.model, settings, ctx.catalogue)
+        vq_path, vq_arch = ref.path, ref.arch_name
+    else:
+        vq_path, vq_arch = resolve(settings)
     vqgan, vq_sha, arch = load(vq_path, device, arch_name=vq_arch)
+    if params.model and params.tv_weight is None and settings.vqclip.tv_weight is None:
+        from generator.vqgan_clip.presets import VQGAN_ARCHS
+
+        # the tiny layout smooths as the shipped model does
+        lp.tv_weight = recipe["tv_weight"] = TINY_TV_WEIGHT if arch == VQGAN_ARCHS["tiny"] else 0.0
     ctx.log.info("vqclip: %r, %d iterations at %dx%d (seed %d)", recipe["prompt"], lp.iterations, lp.width,
                  lp.height, lp.seed)
     fps = params.fps or settings.vqclip.fps
@@ -293,7 +302,7 @@ def progression(params: VQClipProgression, ctx: JobContext) -> list[ArtworkDraft
                                  duration=duration, meta={"frames": video.frames, "video_stride": lp.frame_every,
                                                           "zoom": recipe["zoom"]})
     recipe.update({"generator": GENERATOR, "version": VERSION, "clip": {"name": clip.name, "sha256": clip.model_sha256},
-                   "vqgan": {"sha256": vq_sha, "n_embed": arch["n_embed"], "embed_dim": arch["embed_dim"]},
+                   "vqgan": {"sha256": vq_sha, **({"model": params.model} if params.model else {}), "n_embed": arch["n_embed"], "embed_dim": arch["embed_dim"]},
                    "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
                    "device": str(device), **start,
                    "final_codes": None if res.codes is None else res.codes.tolist()})

@@ -20,6 +20,9 @@ def variation_plan(r: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     for key, flag in (("zoom_every", "zoom"), ("zoom_scale", "zoom"), ("decoder_lr", "finetune_decoder")):
         if not params.get(flag):
             params.pop(key, None)  # recorded with every recipe, read only with its flag on
+    vq = r.get("vqgan") if isinstance(r.get("vqgan"), dict) else {}
+    if vq.get("model"):  # made with `--model NAME`: its codes index that model's codebook
+        params["model"] = vq["model"]
     if r.get("final_codes"):
         params["init_codes"] = r["final_codes"]  # around the image it ended on; else its seeded start
     if isinstance(r.get("timeline"), dict) and r["timeline"].get("fps"):
