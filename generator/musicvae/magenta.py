@@ -72,7 +72,7 @@ class LSTMStack(nn.Module):
         super().__init__()
         self.sizes = tuple(sizes)
         ins = [input_size, *sizes[:-1]]
-        self.w_ih = nn.ParameterList([nn.Parameter(torch.zeros(4 * h, i)) for i, h in zip(ins, sizes)])
+        self.w_ih = nn.ParameterList([nn.Parameter(torch.zeros(4 * h, i)) for i, h in zip(ins, sizes, strict=True)])
         self.w_hh = nn.ParameterList([nn.Parameter(torch.zeros(4 * h, h)) for h in sizes])
         self.b = nn.ParameterList([nn.Parameter(torch.zeros(4 * h)) for h in sizes])
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -29,8 +30,8 @@ ENC = "encoder/cell_{i}/bidirectional_rnn/{d}/multi_rnn_cell/cell_0/lstm_cell/"
 class ManifestCheckpoint:
     """magenta-js / tfjs weights: ``weights_manifest.json`` (groups of weights over shard files)."""
 
-    QUANT = {"uint8": np.uint8, "uint16": np.uint16, "float16": np.float16}
-    DTYPES = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}
+    QUANT: ClassVar[dict[str, type]] = {"uint8": np.uint8, "uint16": np.uint16, "float16": np.float16}
+    DTYPES: ClassVar[dict[str, type]] = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}
 
     def __init__(self, folder: Path) -> None:
         self.prefix = Path(folder)
@@ -160,6 +161,11 @@ def _need(r: _Reader, name: str) -> tuple[int, ...]:
 
 def infer_config(r: _Reader, base: MagentaConfig) -> MagentaConfig:
     """The config's structure with the sizes found in the checkpoint."""
+    hier = r.has("core_decoder/decoder/" + CELL.format(k=0) + "bias")
+    if hier != base.hierarchical:
+        kind, other = ("a hierarchical decoder (core_decoder/...)", "hierdec-mel_16bar") if hier else \
+            ("a flat decoder (no core_decoder/...)", "cat-mel_2bar_big")
+        raise CheckpointError(f"{r.ck.prefix}: this checkpoint has {kind}: not {base.name}; try --config {other}")
     enc = _need(r, ENC.format(i=0, d="fw") + "bias")[0] // 4
     latent = _need(r, "encoder/mu/bias")[0]
     dec_prefix = "core_decoder/decoder/" if base.hierarchical else "decoder/"
@@ -170,9 +176,6 @@ def infer_config(r: _Reader, base: MagentaConfig) -> MagentaConfig:
         if r.has(name):
             raise CheckpointError(f"{r.ck.prefix}: variable {name!r} is one layer more than {base.name} has "
                                   "(wrong --config?)")
-    if not base.hierarchical and r.has("core_decoder/decoder/" + CELL.format(k=0) + "bias"):
-        raise CheckpointError(f"{r.ck.prefix}: this checkpoint has a hierarchical decoder (core_decoder/...): "
-                              f"not {base.name}; try --config hierdec-mel_16bar")
     return MagentaConfig(base.name, base.bars, latent, (enc,) * len(base.enc_sizes), (dec,) * len(base.dec_sizes),
                          base.hierarchical)
 
@@ -206,7 +209,8 @@ def convert(ck: TFCheckpoint | ManifestCheckpoint, config: str) -> tuple[Magenta
     model.eval()
     published = published_config(config)
     ignored = sorted(set(ck.entries) - r.used)
-    return model, {"config": cfg.to_dict(), "published_sizes": cfg == published,
+    fmt = "magenta-js weights manifest" if isinstance(ck, ManifestCheckpoint) else "TF1 checkpoint"
+    return model, {"format": fmt, "config": cfg.to_dict(), "published_sizes": cfg == published,
                    "variables_read": len(r.used), "variables_ignored": len(ignored),
                    "ignored_examples": ignored[:5]}
 
@@ -219,3 +223,42 @@ def load_magenta(path: str | Path, config: str) -> tuple[MagentaMusicVAE, dict]:
         return convert(open_weights(path), config)
     except CheckpointError as e:
         raise BadInput(str(e)) from None
+
+
+def import_checkpoint(path: str | Path, config: str, settings, catalogue, name: str | None = None,
+                      attribute_windows: int = 0, windows: np.ndarray | None = None,
+                      midi: str | None = None) -> dict:
+    """`gallery import musicvae`: convert, save as this project's checkpoint, register it.
+
+    The published checkpoints carry no attribute vectors; ``attribute_windows`` > 0 computes them
+    (density, pitch) from that many melody windows (``windows``, else the configured corpus and
+    ``midi``), which takes a while at the published sizes on a CPU."""
+    import time
+
+    from generator.musicvae.checkpoints import save_checkpoint
+    from generator.musicvae.train import attribute_vectors, training_data
+
+    t0 = time.perf_counter()
+    published_config(config)  # unknown names fail before any file is read
+    model, report = load_magenta(path, config)
+    seconds = time.perf_counter() - t0
+    attrs: dict[str, torch.Tensor] = {}
+    if attribute_windows > 0:
+        if windows is None:
+            data, _ = training_data(settings, model.cfg.bars, midi=midi)
+            windows = data["train"]
+        if len(windows):
+            attrs = attribute_vectors(model, windows, limit=attribute_windows)
+    name = name or f"{config}-{Path(path).resolve().name}"
+    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise BadInput(f"--name {name!r}: letters, digits, '-', '_' and '.' only")
+    target = settings.path(f"models/musicvae/{name}.pt")
+    info = {"source": str(Path(path).resolve()), "format": report["format"], "imported": report}
+    sha = save_checkpoint(target, model, config, attrs, info)
+    model_id = catalogue.register_model("musicvae", name, sha, preset=config, config=model.cfg.to_dict(),
+                                        path=str(target), provenance={"imported_from": info["source"],
+                                                                      "config": config})
+    key = "checkpoint_2bar" if model.cfg.bars == 2 else "checkpoint_16bar"
+    return {"name": name, "model_id": model_id, "path": str(target), "sha256": sha, "config": config,
+            "bars": model.cfg.bars, "format": report["format"], "sizes": report["config"], "published_sizes": report["published_sizes"],
+            "attributes": sorted(attrs), "import_seconds": round(seconds, 3), "config_key": f"musicvae.{key}"}
