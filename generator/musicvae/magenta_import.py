@@ -238,8 +238,11 @@ def import_checkpoint(path: str | Path, config: str, settings, catalogue, name: 
     from generator.musicvae.checkpoints import save_checkpoint
     from generator.musicvae.train import attribute_vectors, training_data
 
-    t0 = time.perf_counter()
     published_config(config)  # unknown names fail before any file is read
+    name = name or f"{config}-{Path(path).resolve().name}"
+    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise BadInput(f"--name {name!r}: letters, digits, '-', '_' and '.' only")
+    t0 = time.perf_counter()
     model, report = load_magenta(path, config)
     seconds = time.perf_counter() - t0
     attrs: dict[str, torch.Tensor] = {}
@@ -249,9 +252,6 @@ def import_checkpoint(path: str | Path, config: str, settings, catalogue, name: 
             windows = data["train"]
         if len(windows):
             attrs = attribute_vectors(model, windows, limit=attribute_windows)
-    name = name or f"{config}-{Path(path).resolve().name}"
-    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise BadInput(f"--name {name!r}: letters, digits, '-', '_' and '.' only")
     target = settings.path(f"models/musicvae/{name}.pt")
     info = {"source": str(Path(path).resolve()), "format": report["format"], "imported": report}
     sha = save_checkpoint(target, model, config, attrs, info)

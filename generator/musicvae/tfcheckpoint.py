@@ -208,7 +208,7 @@ def resolve_prefix(path: str | Path) -> Path:
         if not found:
             raise CheckpointError(f"{p}: no TensorFlow checkpoint (*.index) in this directory")
         raise CheckpointError(f"{p}: several checkpoints ({', '.join(f.name for f in found)}); name one prefix")
-    if p.suffix == ".index":
+    if p.suffix in (".index", ".meta"):  # the index, or the graph file beside it
         return p.with_suffix("")
     if p.name.split(".")[-1].startswith("data-"):
         return p.with_name(p.name.rsplit(".", 1)[0])

@@ -182,6 +182,9 @@ def test_cli_import_then_sample_interpolate_attribute(config_file, tmp_path, cap
     r = gallery(capsys, ["--config", cfg, "import", "musicvae", str(tmp_path / "nothing"),
                          "--config", "cat-mel_2bar_big"])
     assert r.exit_code == 2 and "nothing.index does not exist" in r.output
+    r = gallery(capsys, ["--config", cfg, "import", "musicvae", str(FIX / "cat-mel_2bar_big"),
+                         "--config", "cat-mel_2bar_big", "--name", "../escape"])
+    assert r.exit_code == 2 and "--name '../escape'" in r.output
     # the imported checkpoints drive the melody jobs
     config_file.write_text(config_file.read_text() + f"musicvae:\n  checkpoint_2bar: {info['path']}\n"
                            f"  checkpoint_16bar: {Path(info['path']).with_name('mel16.pt')}\n")
