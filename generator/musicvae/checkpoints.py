@@ -17,7 +17,7 @@ FORMAT = "latent-gallery.musicvae/1"
 SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "musicvae"
 
 
-def save_checkpoint(path: Path, model: MusicVAE, preset: str, attributes: dict[str, torch.Tensor],
+def save_checkpoint(path: Path, model: MusicVAE | Any, preset: str, attributes: dict[str, torch.Tensor],
                     info: dict[str, Any]) -> str:
     """Write atomically; returns the file's sha256."""
     path = Path(path)
@@ -50,10 +50,15 @@ def load(path: Path | str, device: torch.device | str = "cpu") -> LoadedModel:
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise BadInput(f"{path} is not a Music-VAE checkpoint of this project (format {FORMAT!r} expected)")
     try:
-        cfg = ModelConfig.from_dict(dict(blob["config"]))
-        model = MusicVAE(cfg)
+        cfg_d = dict(blob["config"])
+        if cfg_d.get("arch") == "magenta":  # imported from Magenta's published checkpoints
+            from generator.musicvae.magenta import MagentaConfig, MagentaMusicVAE
+
+            model = MagentaMusicVAE(MagentaConfig.from_dict(cfg_d))
+        else:
+            model = MusicVAE(ModelConfig.from_dict(cfg_d))
         model.load_state_dict(blob["state_dict"])
-    except (KeyError, TypeError, RuntimeError) as e:
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise BadInput(f"Music-VAE checkpoint {path} does not match its own config: {e}") from None
     model.to(device).eval()
     attrs = {k: v.to(device) for k, v in dict(blob.get("attributes", {})).items()}

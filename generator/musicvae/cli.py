@@ -1,4 +1,4 @@
-"""`gallery train musicvae` and `gallery generate melody sample|interpolate|encode|attribute`."""
+"""`gallery train musicvae`, `gallery import musicvae` and `gallery generate melody sample|interpolate|encode|attribute`."""
 
 from __future__ import annotations
 
@@ -98,6 +98,35 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
                    f"{res['train_windows']} training / {res['heldout_windows']} held-out windows")
         typer.echo(f"held-out accuracy {res['heldout']}  ({res['train_seconds']} s)")
         typer.echo(f"checkpoint {target} sha256 {res['sha256']}")
+
+    @import_app.command("musicvae")
+    def import_musicvae(ctx: typer.Context,
+                        path: Path = typer.Argument(..., help="TF checkpoint prefix, its .index, a folder holding "
+                                                    "one, or a magenta-js folder (weights_manifest.json)"),
+                        config: str = typer.Option(..., "--config", help="cat-mel_2bar_big | hierdec-mel_16bar"),
+                        name: str | None = typer.Option(None, "--name", help="catalogue name (default: config-folder)"),
+                        attribute_windows: int = typer.Option(0, "--attribute-windows", min=0, max=100_000,
+                                                              help="compute density/pitch attribute vectors "
+                                                              "from this many corpus windows (0: none)"),
+                        midi: Path | None = typer.Option(None, "--midi", help="also use these MIDI files for "
+                                                         "the attribute vectors"),
+                        as_json: bool = typer.Option(False, "--json")) -> None:
+        """Import one of Magenta's published Music-VAE checkpoints (no TensorFlow needed)."""
+        from generator.musicvae.magenta_import import import_checkpoint
+
+        st = state(ctx)
+        info = import_checkpoint(path, config, st.settings, st.catalogue, name=name,
+                                 attribute_windows=attribute_windows, midi=str(midi) if midi else None)
+        if as_json:
+            typer.echo(json.dumps(info))
+            return
+        sizes = info["sizes"]
+        typer.echo(f"registered {info['name']} (model {info['model_id']}, {info['format']}, {info['bars']} bars, "
+                   f"z {sizes['latent']}, encoder {sizes['enc_sizes']}, decoder {sizes['dec_sizes']}"
+                   + ("" if info["published_sizes"] else ", not the published sizes") + f") -> {info['path']}")
+        typer.echo(f"use it: set {info['config_key']}: {info['path']} in config.yaml"
+                   + (f"; attribute vectors: {', '.join(info['attributes'])}" if info["attributes"] else
+                      "; no attribute vectors (--attribute-windows N computes them)"))
 
     common = {
         "bars": typer.Option(2, help="2 or 16 (hierarchical)"),
