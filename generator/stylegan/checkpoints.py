@@ -64,6 +64,10 @@ def load(path: Path, device: torch.device | str = "cpu", name: str | None = None
     if not isinstance(obj, dict) or obj.get("format") != WEIGHTS_FORMAT:
         raise BadInput(f"{path}: not a Latent Gallery StyleGAN weights file (for NVIDIA .pkl or rosinality .pt "
                        "files use `gallery import stylegan PATH` first)")
+    if obj.get("arch") == "stylegan3":  # alias-free networks: generator/stylegan/sg3_import.py
+        from generator.stylegan.sg3_import import load_sg3
+
+        return load_sg3(obj, path, device, name)
     try:
         cfg = StyleGANConfig.from_dict(obj["config"])
         G = Generator(cfg)
@@ -120,6 +124,11 @@ def matching_preset(cfg: StyleGANConfig) -> str | None:
 def import_checkpoint(path: Path, settings: Any, catalogue: Any, name: str | None = None) -> dict[str, Any]:
     """Read a checkpoint safely, store it in our weights format and register it; returns a summary."""
     path = Path(path)
+    from generator.stylegan.sg3_import import import_sg3, is_sg3_pickle
+
+    sg3 = is_sg3_pickle(path)  # a StyleGAN3 pickle (read safely) goes to its own reader
+    if sg3 is not None:
+        return import_sg3(path, settings, catalogue, name, data=sg3)
     cfg, G, D, meta = read_checkpoint(path)
     src_sha = sha256_file(path)
     dest = settings.path(settings.stylegan.models_dir) / f"{src_sha[:16]}.pt"

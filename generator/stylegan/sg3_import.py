@@ -6,8 +6,9 @@ The generator's geometry comes from its stored ``_init_kwargs`` (what the refere
 and is checked against every stored tensor's name and shape and every layer's stored padding and
 resampling factors; its filters, Fourier frequencies and phases are the stored buffers. A StyleGAN3
 snapshot's discriminator is StyleGAN2's (``networks_stylegan2.Discriminator``): when the pickle has one it
-loads into :class:`generator.stylegan.model.Discriminator` (the uncanny fine-tune needs it); the published
-inference pickles have none, and the import says so.
+loads into :class:`generator.stylegan.model.Discriminator` (the uncanny fine-tune needs it; NVIDIA's
+published pickles and training snapshots carry it); a file without one (an export that kept only G_ema)
+imports with the discriminator reported absent.
 """
 
 from __future__ import annotations
@@ -161,7 +162,10 @@ def is_sg3_pickle(path: Path) -> Any:
                 return None
     except OSError:
         return None
-    data = importers.safe_load_pickle(path)
+    try:
+        data = importers.safe_load_pickle(path)
+    except BadInput:  # refused or not a network pickle: the general reader gives its own message
+        return None
     g = data.get("G_ema") if isinstance(data, dict) else None
     if isinstance(g, importers.StoredModule) and "input" in (
             ((g.state.get("_modules") or {}).get("synthesis") or importers.StoredModule("", {})).state.get("_modules")

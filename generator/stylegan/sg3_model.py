@@ -285,6 +285,7 @@ class SynthesisNetwork(nn.Module):
         p = layer_plan(cfg)
         ch, sz, rate, cut, hw = p["channels"], p["sizes"], p["rates"], p["cutoffs"], p["half_widths"]
         self.input = SynthesisInput(cfg.w_dim, int(ch[0]), int(sz[0]), rate[0], cut[0])
+        self.cutoffs = [float(cut[0])] + [float(c) for c in cut]  # of what each ws entry drives
         self.names: list[str] = []
         for i in range(cfg.num_layers + 1):
             prev = max(i - 1, 0)
@@ -310,6 +311,13 @@ class SynthesisNetwork(nn.Module):
     def layer_names(self) -> list[str]:
         """The synthesis layers that network bending may transform (all but ToRGB), coarse to fine."""
         return self.names[:-1]
+
+    def style_ranges(self) -> dict[str, tuple[int, int]]:
+        """Style-mixing ranges of ws by the frequencies a layer carries, as StyleGAN2's by resolution:
+        coarse up to the detail of an 8 px image (cutoff <= 4), middle up to 32 px (<= 16), fine above."""
+        a = sum(1 for c in self.cutoffs if c <= 4 + 1e-6)
+        b = sum(1 for c in self.cutoffs if c <= 16 + 1e-6)
+        return {"coarse": (0, a), "middle": (a, b), "fine": (b, self.num_ws)}
 
 
 class SG3Generator(nn.Module):
