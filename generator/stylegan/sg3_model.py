@@ -108,6 +108,11 @@ def design_lowpass_filter(numtaps: int, cutoff: float, width: float, fs: float, 
     return torch.as_tensor(f, dtype=torch.float32)
 
 
+def _cl(x: torch.Tensor) -> torch.Tensor:
+    """Channels-last layout: depthwise (per-channel) filtering runs about 3x faster so on CPU (oneDNN)."""
+    return x.contiguous(memory_format=torch.channels_last)
+
+
 def _fir(x: torch.Tensor, f: torch.Tensor | None, gain: float, down: int = 1) -> torch.Tensor:
     """Convolve every channel with f (1-D: along width, then height; 2-D: at once), times gain, keeping
     every ``down``-th sample (the stride does the decimation, so discarded samples are never computed)."""
@@ -116,10 +121,35 @@ def _fir(x: torch.Tensor, f: torch.Tensor | None, gain: float, down: int = 1) ->
     c = x.shape[1]
     f = (f * gain ** (f.ndim / 2)).to(x.dtype).flip(list(range(f.ndim)))
     if f.ndim == 2:
-        return F.conv2d(x, f[None, None].expand(c, 1, *f.shape), groups=c, stride=down)
+        return F.conv2d(_cl(x), f[None, None].expand(c, 1, *f.shape), groups=c, stride=down)
     k = f.numel()
-    x = F.conv2d(x, f.reshape(1, 1, 1, k).expand(c, 1, 1, k), groups=c, stride=(1, down))
-    return F.conv2d(x, f.reshape(1, 1, k, 1).expand(c, 1, k, 1), groups=c, stride=(down, 1))
+    x = F.conv2d(_cl(x), f.reshape(1, 1, 1, k).expand(c, 1, 1, k), groups=c, stride=(1, down))
+    return F.conv2d(_cl(x), f.reshape(1, 1, k, 1).expand(c, 1, k, 1), groups=c, stride=(down, 1))
+
+
+def _up_1d(x: torch.Tensor, f: torch.Tensor, up: int, p0: int, p1: int, dim: int) -> torch.Tensor:
+    """Along ``dim`` (3: width, 2: height): insert up-1 zeros after every sample, pad (p0, p1) (negative: crop)
+    and convolve with f, computed polyphase: each of the ``up`` output phases is a short convolution of the
+    original samples with every up-th tap, so no product with an inserted zero is ever formed."""
+    c, k = x.shape[1], f.numel()
+    j = -(-k // up)
+    g = F.pad(f, [0, j * up - k]).reshape(j, up).t().flip(1)  # [up, j]: phase p's taps, flipped (correlation)
+    length = x.shape[dim]
+    xp = _cl(F.pad(x, [j - 1, j - 1] if dim == 3 else [0, 0, j - 1, j - 1]))
+    shape = (1, 1, 1, j) if dim == 3 else (1, 1, j, 1)
+    y = None
+    for p in range(up):  # one per-channel convolution per phase, written into every up-th sample
+        yp = F.conv2d(xp, g[p].reshape(shape).expand(c, *shape[1:]).to(x.dtype), groups=c)
+        if y is None:
+            size = list(yp.shape)
+            size[dim] *= up
+            y = torch.empty(size, dtype=yp.dtype, device=yp.device).contiguous(memory_format=torch.channels_last)
+        (y[:, :, :, p::up] if dim == 3 else y[:, :, p::up, :]).copy_(yp)
+    start, out_len = k - 1 - p0, length * up + p0 + p1 - k + 1
+    lo, hi = max(-start, 0), max(start + out_len - y.shape[dim], 0)
+    if lo or hi:
+        y = F.pad(y, [lo, hi] if dim == 3 else [0, 0, lo, hi])
+    return y.narrow(dim, start + lo, out_len)
 
 
 def filtered_lrelu(x: torch.Tensor, fu: torch.Tensor | None, fd: torch.Tensor | None, b: torch.Tensor | None,
@@ -127,18 +157,30 @@ def filtered_lrelu(x: torch.Tensor, fu: torch.Tensor | None, fd: torch.Tensor | 
                    gain: float = math.sqrt(2), slope: float = 0.2, clamp: float | None = None) -> torch.Tensor:
     """Bias; upsample by ``up`` (zero insertion, pad/crop by ``padding`` = (x0, x1, y0, y1), filter ``fu`` with
     gain up**2); leaky ReLU (``slope``) times ``gain``, clamped to +-clamp; filter ``fd`` and keep every
-    ``down``-th sample. The same sequence of operations as NVIDIA's ``_filtered_lrelu_ref``."""
+    ``down``-th sample. The same sequence of operations as NVIDIA's ``_filtered_lrelu_ref`` (a separable
+    up-sampling filter runs polyphase: the same sums without the inserted zeros' terms)."""
     n, c, h, w = x.shape
-    if b is not None:
-        x = x + b.to(x.dtype).reshape(1, -1, 1, 1)
-    if up > 1:
-        z = x.new_zeros(n, c, h, up, w, up)
-        z[:, :, :, 0, :, 0] = x
-        x = z.reshape(n, c, h * up, w * up)
+    x = x + b.to(x.dtype).reshape(1, -1, 1, 1) if b is not None else x.clone()  # never the caller's tensor
     px0, px1, py0, py1 = padding
-    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0):x.shape[2] - max(-py1, 0), max(-px0, 0):x.shape[3] - max(-px1, 0)]
-    x = _fir(x, fu, float(up * up))
+    if up > 1 and fu is not None and fu.ndim == 1:
+        fu = fu * float(up)  # the gain up**2, half per pass
+        x = _up_1d(_up_1d(x, fu, up, px0, px1, 3), fu, up, py0, py1, 2)
+    else:
+        if up > 1:
+            z = x.new_zeros(n, c, h, up, w, up)
+            z[:, :, :, 0, :, 0] = x
+            x = z.reshape(n, c, h * up, w * up)
+        x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+        x = x[:, :, max(-py0, 0):x.shape[2] - max(-py1, 0), max(-px0, 0):x.shape[3] - max(-px1, 0)]
+        x = _fir(x, fu, float(up * up))
+    if not torch.is_grad_enabled():  # inference: in place (x is this function's own intermediate here)
+        if slope != 1:
+            x = F.leaky_relu_(x, slope)
+        if gain != 1:
+            x = x.mul_(gain)
+        if clamp is not None and clamp >= 0:
+            x = x.clamp_(-clamp, clamp)
+        return _fir(x, fd, 1.0, down)
     if slope != 1:
         x = F.leaky_relu(x, slope)
     if gain != 1:
@@ -152,7 +194,7 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
                      input_gain: torch.Tensor | None) -> torch.Tensor:
     """One grouped convolution per batch with per-sample weights (as the reference's ``modulated_conv2d``)."""
     n = x.shape[0]
-    out_c, in_c, kh, kw = weight.shape
+    _, in_c, kh, kw = weight.shape
     w, s = weight, styles
     if demodulate:
         w = w * w.square().mean([1, 2, 3], keepdim=True).rsqrt()

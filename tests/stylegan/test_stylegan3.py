@@ -183,7 +183,7 @@ def test_uncanny_uses_the_pickles_discriminator(job_ctx, catalogue, sg3_model, s
     art = catalogue.get(aid)
     assert art.recipe["snapshot_steps"] == [0, 1, 2] and len(art.recipe["d_scores"]) == 3
     nod = import_checkpoint(FIX / "sg3t-64-noD.pkl", settings, catalogue, name="nod")["path"]
-    with pytest.raises(BadInput, match="no discriminator.*StyleGAN3"):
+    with pytest.raises(BadInput, match=r"no discriminator.*StyleGAN3"):
         execute_run(JobSpec(kind="stylegan.uncanny", params={"model": nod, "steps": 2}, seed=0), job_ctx)
 
 
