@@ -135,21 +135,24 @@ def _up_1d(x: torch.Tensor, f: torch.Tensor, up: int, p0: int, p1: int, dim: int
     j = -(-k // up)
     g = F.pad(f, [0, j * up - k]).reshape(j, up).t().flip(1)  # [up, j]: phase p's taps, flipped (correlation)
     length = x.shape[dim]
-    xp = _cl(F.pad(x, [j - 1, j - 1] if dim == 3 else [0, 0, j - 1, j - 1]))
+    start, out_len = k - 1 - p0, length * up + p0 + p1 - k + 1  # the kept part of the full convolution
+    xp, pad = _cl(x), ((0, j - 1) if dim == 3 else (j - 1, 0))
     shape = (1, 1, 1, j) if dim == 3 else (1, 1, j, 1)
-    y = None
-    for p in range(up):  # one per-channel convolution per phase, written into every up-th sample
-        yp = F.conv2d(xp, g[p].reshape(shape).expand(c, *shape[1:]).to(x.dtype), groups=c)
-        if y is None:
-            size = list(yp.shape)
-            size[dim] *= up
-            y = torch.empty(size, dtype=yp.dtype, device=yp.device).contiguous(memory_format=torch.channels_last)
-        (y[:, :, :, p::up] if dim == 3 else y[:, :, p::up, :]).copy_(yp)
-    start, out_len = k - 1 - p0, length * up + p0 + p1 - k + 1
-    lo, hi = max(-start, 0), max(start + out_len - y.shape[dim], 0)
-    if lo or hi:
-        y = F.pad(y, [lo, hi] if dim == 3 else [0, 0, lo, hi])
-    return y.narrow(dim, start + lo, out_len)
+    size = list(x.shape)
+    size[dim] = out_len
+    edge = start < 0 or start + out_len > (length + j - 1) * up  # output samples beyond the convolution: 0
+    y = (torch.zeros if edge else torch.empty)(size, dtype=x.dtype, device=x.device,
+                                               memory_format=torch.channels_last)
+    for p in range(up):  # one per-channel convolution per phase, written into every up-th output sample
+        m0 = max(0, -((p - start) // up))  # full-convolution sample m * up + p is output sample q
+        m1 = min(length + j - 1, (start + out_len - 1 - p) // up + 1)
+        if m1 <= m0:
+            continue
+        yp = F.conv2d(xp, g[p].reshape(shape).expand(c, *shape[1:]).to(x.dtype), groups=c, padding=pad)
+        q0 = m0 * up + p - start
+        sl = slice(q0, q0 + (m1 - m0 - 1) * up + 1, up)
+        (y[:, :, :, sl] if dim == 3 else y[:, :, sl, :]).copy_(yp.narrow(dim, m0, m1 - m0))
+    return y
 
 
 def filtered_lrelu(x: torch.Tensor, fu: torch.Tensor | None, fd: torch.Tensor | None, b: torch.Tensor | None,
