@@ -141,8 +141,9 @@ def _up_1d(x: torch.Tensor, f: torch.Tensor, up: int, p0: int, p1: int, dim: int
     size = list(x.shape)
     size[dim] = out_len
     edge = start < 0 or start + out_len > (length + j - 1) * up  # output samples beyond the convolution: 0
-    y = (torch.zeros if edge else torch.empty)(size, dtype=x.dtype, device=x.device,
-                                               memory_format=torch.channels_last)
+    y = torch.empty(size, dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
+    if edge:
+        y.zero_()
     for p in range(up):  # one per-channel convolution per phase, written into every up-th output sample
         m0 = max(0, -((p - start) // up))  # full-convolution sample m * up + p is output sample q
         m1 = min(length + j - 1, (start + out_len - 1 - p) // up + 1)

@@ -81,6 +81,17 @@ def test_filtered_lrelu_steps():
     assert float((down - x).abs().max()) < 1e-6
 
 
+@pytest.mark.parametrize("up,pad", [(2, (9, 8, 9, 8)), (4, (-6, -9, -6, -9)), (2, (14, 3, -2, 15)), (4, (30, 0, 1, 1))])
+def test_polyphase_upsampling_equals_zero_insertion(up, pad):
+    """The separable filter runs polyphase; the same filter as a 2-D kernel runs by zero insertion."""
+    g = torch.Generator().manual_seed(up)
+    x = torch.randn(2, 3, 16, 18, generator=g)
+    f = torch.randn(6 * up, generator=g)
+    a = filtered_lrelu(x, f, None, None, up=up, padding=pad, gain=1.0, slope=1.0)
+    b = filtered_lrelu(x, torch.outer(f, f), None, None, up=up, padding=pad, gain=1.0, slope=1.0)
+    assert a.shape == b.shape and float((a - b).abs().max()) < 1e-4 * float(b.abs().max())
+
+
 def test_import_registers_and_loads_back(settings, catalogue):
     info = import_checkpoint(FIX / "sg3t-64.pkl", settings, catalogue, name="sg3-t")
     assert info["architecture"] == "stylegan3-t" and info["has_discriminator"] and info["resolution"] == 64
