@@ -42,6 +42,10 @@ class LoadedModel:
 
 def save_weights(path: Path, cfg: StyleGANConfig, G: Generator, D: Discriminator | None,
                  meta: dict[str, Any] | None = None) -> Path:
+    if getattr(G, "arch", "") == "stylegan3":  # generator/stylegan/sg3_import.py (config and D's config)
+        from generator.stylegan.sg3_import import save_sg3
+
+        return save_sg3(path, cfg, G, D, meta or {})  # type: ignore[arg-type]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     obj = {"format": WEIGHTS_FORMAT, "config": cfg.to_dict(), "G_ema": G.state_dict(),

@@ -180,7 +180,8 @@ def save_sg3(path: Path, cfg: SG3Config, G: SG3Generator, D: Discriminator | Non
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     obj = {"format": WEIGHTS_FORMAT, "arch": ARCH, "config": cfg.to_dict(), "G_ema": G.state_dict(),
-           "D": D.state_dict() if D is not None else None, **meta}
+           "D": D.state_dict() if D is not None else None, **meta,
+           "D_config": D.cfg.to_dict() if D is not None else None}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)

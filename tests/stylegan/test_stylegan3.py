@@ -81,7 +81,7 @@ def test_filtered_lrelu_steps():
     assert float((down - x).abs().max()) < 1e-6
 
 
-@pytest.mark.parametrize("up,pad", [(2, (9, 8, 9, 8)), (4, (-6, -9, -6, -9)), (2, (14, 3, -2, 15)), (4, (30, 0, 1, 1))])
+@pytest.mark.parametrize(("up", "pad"), [(2, (9, 8, 9, 8)), (4, (-6, -9, -6, -9)), (2, (14, 3, -2, 15)), (4, (30, 0, 1, 1))])
 def test_polyphase_upsampling_equals_zero_insertion(up, pad):
     """The separable filter runs polyphase; the same filter as a 2-D kernel runs by zero insertion."""
     g = torch.Generator().manual_seed(up)
@@ -193,6 +193,16 @@ def test_uncanny_uses_the_pickles_discriminator(job_ctx, catalogue, sg3_model, s
                                                               "schedule": "even"}, seed=0), job_ctx)
     art = catalogue.get(aid)
     assert art.recipe["snapshot_steps"] == [0, 1, 2] and len(art.recipe["d_scores"]) == 3
+    from sqlalchemy import select
+
+    from catalogue.models import Model
+
+    with catalogue.read() as s:  # the drifted generator is a StyleGAN3 model of its own, loadable and walkable
+        drifted = s.scalars(select(Model).where(Model.name == art.recipe["result_model"]["name"])).one()
+    m = load(Path(drifted.path))
+    assert isinstance(m.G, SG3Generator) and m.D is not None
+    execute_run(JobSpec(kind="stylegan.walk", params={"model": drifted.path, "seconds": 0.2, "fps": 5, "size": 32},
+                        seed=0), job_ctx)
     nod = import_checkpoint(FIX / "sg3t-64-noD.pkl", settings, catalogue, name="nod")["path"]
     with pytest.raises(BadInput, match=r"no discriminator.*StyleGAN3"):
         execute_run(JobSpec(kind="stylegan.uncanny", params={"model": nod, "steps": 2}, seed=0), job_ctx)
