@@ -1,6 +1,7 @@
 """StyleGAN3 networks from NVIDIA pickles (stylegan3 ``training-runs`` snapshots and the published files),
-read by the safe reader of :mod:`generator.stylegan.importers` (nothing from the file runs), stored in our
-weights format (``arch: stylegan3``) and loaded back as :class:`generator.stylegan.sg3_model.SG3Generator`.
+read by the safe reader of :mod:`generator.stylegan.importers` (nothing from the file runs);
+:mod:`generator.stylegan.checkpoints` stores them in our weights format (marked ``arch: stylegan3``) and
+loads them back through :func:`sg3_from_weights` as :class:`generator.stylegan.sg3_model.SG3Generator`.
 
 The generator's geometry comes from its stored ``_init_kwargs`` (what the reference's ``train.py`` passed)
 and is checked against every stored tensor's name and shape and every layer's stored padding and
@@ -13,21 +14,16 @@ imports with the discriminator reported absent.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from gallery.errors import BadInput
-from gallery.hashing import sha256_file
 from generator.stylegan import importers
 from generator.stylegan.model import Discriminator
 from generator.stylegan.presets import StyleGANConfig
 from generator.stylegan.sg3_model import SG3Config, SG3Generator
-
-if TYPE_CHECKING:
-    from generator.stylegan.checkpoints import LoadedModel
 
 ARCH = "stylegan3"
 _CFG_KEYS = {"channel_base", "channel_max", "conv_kernel", "use_radial_filters", "conv_clamp", "num_layers",
@@ -141,15 +137,15 @@ def read_sg3(path: Path, data: Any = None) -> tuple[SG3Config, SG3Generator, Dis
     G = SG3Generator(cfg, design=False)
     _check_geometry(G, g_obj)
     importers._load_strict(G, sd, f"{path.name}: G_ema (StyleGAN3-{cfg.variant.upper()})")
-    D, d_cfg, d_note = None, None, "absent: the pickle holds no discriminator (the uncanny fine-tune needs one)"
+    D, d_note = None, "absent: the pickle holds no discriminator (the uncanny fine-tune needs one)"
     if isinstance(data.get("D"), importers.StoredModule):
         d_sd = importers.flatten(data["D"])
-        d_cfg = d_config(data["D"], d_sd)
-        D = Discriminator(d_cfg)
+        D = Discriminator(d_config(data["D"], d_sd))
         importers._load_strict(D, d_sd, f"{path.name}: D")
         d_note = "present (StyleGAN2 residual discriminator)"
-    meta = {"source_format": "nvidia-pkl", "architecture": f"stylegan3-{cfg.variant}", "class": g_obj.class_name,
-            "discriminator": d_note, "D_config": d_cfg.to_dict() if d_cfg is not None else None}
+    arch = f"stylegan3-{cfg.variant}"
+    meta = {"source_format": f"nvidia-pkl ({arch})", "architecture": arch, "class": g_obj.class_name,
+            "discriminator": d_note}
     return cfg, G.eval(), D, meta
 
 
@@ -174,24 +170,9 @@ def is_sg3_pickle(path: Path) -> Any:
     return None
 
 
-def save_sg3(path: Path, cfg: SG3Config, G: SG3Generator, D: Discriminator | None, meta: dict[str, Any]) -> Path:
-    from generator.stylegan.checkpoints import WEIGHTS_FORMAT
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    obj = {"format": WEIGHTS_FORMAT, "arch": ARCH, "config": cfg.to_dict(), "G_ema": G.state_dict(),
-           "D": D.state_dict() if D is not None else None, **meta,
-           "D_config": D.cfg.to_dict() if D is not None else None}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-    return path
-
-
-def load_sg3(obj: dict[str, Any], path: Path, device: torch.device | str, name: str | None) -> LoadedModel:
-    """Our weights file (already read with ``weights_only=True``) of a StyleGAN3 network -> LoadedModel."""
-    from generator.stylegan.checkpoints import LoadedModel
-
+def sg3_from_weights(obj: dict[str, Any], path: Path, device: torch.device | str
+                     ) -> tuple[SG3Config, SG3Generator, Discriminator | None, dict[str, Any]]:
+    """Our weights file (already read safely) of a StyleGAN3 network -> config, G, D and the stored facts."""
     try:
         cfg = SG3Config.from_dict(obj["config"])
         G = SG3Generator(cfg, design=False)
@@ -205,24 +186,5 @@ def load_sg3(obj: dict[str, Any], path: Path, device: torch.device | str, name: 
     G.eval().requires_grad_(False).to(device)
     if D is not None:
         D.eval().requires_grad_(False).to(device)
-    meta = {k: v for k, v in obj.items() if k not in ("G_ema", "D", "config", "format", "D_config")}
-    return LoadedModel(name or path.stem, path, sha256_file(path), cfg, G, D, meta)  # type: ignore[arg-type]
-
-
-def import_sg3(path: Path, settings: Any, catalogue: Any, name: str | None = None, data: Any = None
-               ) -> dict[str, Any]:
-    """Read, store in our format and register a StyleGAN3 pickle; returns the import summary."""
-    path = Path(path)
-    cfg, G, D, meta = read_sg3(path, data)
-    src_sha = sha256_file(path)
-    dest = settings.path(settings.stylegan.models_dir) / f"{src_sha[:16]}.pt"
-    save_sg3(dest, cfg, G, D, {"source_sha256": src_sha, "source_name": path.name, **meta})
-    sha = sha256_file(dest)
-    name = name or path.stem
-    prov = {"source": str(path), "source_sha256": src_sha, **{k: v for k, v in meta.items() if k != "D_config"}}
-    model_id = catalogue.register_model("stylegan", name, sha, preset=None, config=cfg.to_dict(), path=str(dest),
-                                        provenance=prov)
-    return {"model_id": model_id, "name": name, "path": str(dest), "sha256": sha,
-            "format": f"{meta['source_format']}, {meta['architecture']}", "architecture": meta["architecture"],
-            "resolution": cfg.resolution, "preset": None, "has_discriminator": D is not None,
-            "discriminator": meta["discriminator"]}
+    meta = {k: v for k, v in obj.items() if k not in ("G_ema", "D", "config", "format", "D_config", "arch")}
+    return cfg, G, D, meta
