@@ -14,6 +14,7 @@ imports with the discriminator reported absent.
 
 from __future__ import annotations
 
+import mmap
 from pathlib import Path
 from typing import Any
 
@@ -152,11 +153,11 @@ def read_sg3(path: Path, data: Any = None) -> tuple[SG3Config, SG3Generator, Dis
 def is_sg3_pickle(path: Path) -> Any:
     """The unpickled content when ``path`` is an NVIDIA pickle holding a StyleGAN3 G_ema, else None."""
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            if f.read(1) != b"\x80":
+    try:  # every NVIDIA StyleGAN3 pickle embeds its classes' source: without it, no second full read
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            if mm[:1] != b"\x80" or mm.find(b"SynthesisInput") < 0:
                 return None
-    except OSError:
+    except (OSError, ValueError):
         return None
     try:
         data = importers.safe_load_pickle(path)
