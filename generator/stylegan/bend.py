@@ -121,8 +121,10 @@ def normalise_all(G: Any, specs: list[dict[str, Any]] | None) -> list[dict[str, 
 
 
 def _module(G: Any, layer: str) -> torch.nn.Module:
-    block, conv = layer.split(".")
-    return getattr(getattr(G.synthesis, block), conv)
+    m = G.synthesis
+    for part in layer.split("."):  # StyleGAN2: "b64.conv1"; StyleGAN3: "L7_148_512"
+        m = getattr(m, part)
+    return m
 
 
 @contextmanager

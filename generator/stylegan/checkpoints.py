@@ -46,6 +46,8 @@ def save_weights(path: Path, cfg: StyleGANConfig, G: Generator, D: Discriminator
     path.parent.mkdir(parents=True, exist_ok=True)
     obj = {"format": WEIGHTS_FORMAT, "config": cfg.to_dict(), "G_ema": G.state_dict(),
            "D": D.state_dict() if D is not None else None, **(meta or {})}
+    if getattr(G, "arch", "") == "stylegan3":  # alias-free: marked, with D's own config (sg3_import.py)
+        obj.update(arch="stylegan3", D_config=D.cfg.to_dict() if D is not None else None)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
@@ -64,6 +66,11 @@ def load(path: Path, device: torch.device | str = "cpu", name: str | None = None
     if not isinstance(obj, dict) or obj.get("format") != WEIGHTS_FORMAT:
         raise BadInput(f"{path}: not a Latent Gallery StyleGAN weights file (for NVIDIA .pkl or rosinality .pt "
                        "files use `gallery import stylegan PATH` first)")
+    if obj.get("arch") == "stylegan3":  # alias-free networks: generator/stylegan/sg3_import.py
+        from generator.stylegan.sg3_import import sg3_from_weights
+
+        cfg3, G3, D3, meta3 = sg3_from_weights(obj, path, device)
+        return LoadedModel(name or path.stem, path, sha256_file(path), cfg3, G3, D3, meta3)  # type: ignore[arg-type]
     try:
         cfg = StyleGANConfig.from_dict(obj["config"])
         G = Generator(cfg)
@@ -120,7 +127,10 @@ def matching_preset(cfg: StyleGANConfig) -> str | None:
 def import_checkpoint(path: Path, settings: Any, catalogue: Any, name: str | None = None) -> dict[str, Any]:
     """Read a checkpoint safely, store it in our weights format and register it; returns a summary."""
     path = Path(path)
-    cfg, G, D, meta = read_checkpoint(path)
+    from generator.stylegan.sg3_import import is_sg3_pickle, read_sg3
+
+    sg3 = is_sg3_pickle(path)  # a StyleGAN3 pickle (read safely) goes to its own reader
+    cfg, G, D, meta = read_sg3(path, sg3) if sg3 is not None else read_checkpoint(path)
     src_sha = sha256_file(path)
     dest = settings.path(settings.stylegan.models_dir) / f"{src_sha[:16]}.pt"
     save_weights(dest, cfg, G, D, {"source_sha256": src_sha, "source_name": path.name, **meta})
@@ -131,4 +141,5 @@ def import_checkpoint(path: Path, settings: Any, catalogue: Any, name: str | Non
                                         path=str(dest), provenance={"source": str(path), "source_sha256": src_sha,
                                                                     **meta})
     return {"model_id": model_id, "name": name, "path": str(dest), "sha256": sha, "format": meta["source_format"],
-            "resolution": cfg.resolution, "preset": preset, "has_discriminator": D is not None}
+            "resolution": cfg.resolution, "preset": preset, "has_discriminator": D is not None,
+            **{k: meta[k] for k in ("architecture", "discriminator") if k in meta}}

@@ -132,7 +132,8 @@ def register(app: typer.Typer, generate_app: typer.Typer, train_app: typer.Typer
         info = import_checkpoint(path, st.settings, st.catalogue, name=name)
         typer.echo(json.dumps(info) if as_json else
                    f"registered {info['name']} (model {info['model_id']}, {info['format']}, "
-                   f"{info['resolution']} px) -> {info['path']}")
+                   f"{info['resolution']} px) -> {info['path']}"
+                   + (f"\ndiscriminator: {info['discriminator']}" if info.get("discriminator") else ""))
 
     @generate_app.command("walk")
     def gen_walk(ctx: typer.Context, mode: str = typer.Option("endless", help="endless | chain | loop"),

@@ -48,7 +48,8 @@ def common(params: _StyleGANCommon, ctx: JobContext, m: LoadedModel) -> dict[str
     return {
         "seed": ctx.seed,
         "psi": params.psi if params.psi is not None else sg.truncation_psi,
-        "noise_mode": params.noise_mode if params.noise_mode is not None else sg.noise_mode,
+        "noise_mode": ("none" if getattr(m.G, "arch", "") == "stylegan3"  # StyleGAN3 has no noise inputs
+                       else params.noise_mode if params.noise_mode is not None else sg.noise_mode),
         "size": params.size if params.size is not None else in_range("size", sg.render_size or m.cfg.resolution,
                                                                       16, 4096),
         "batch": params.batch if params.batch is not None else sg.batch,

@@ -181,13 +181,14 @@ def walk(params: StyleGANWalk, ctx: JobContext) -> list[ArtworkDraft]:
 
 
 # ---- style mixing ----------------------------------------------------------------------------------
-def layer_range(name: str | list[int], num_ws: int) -> list[int]:
-    """coarse (4-8 px), middle (16-32 px), fine (64 px and up), or an explicit [start, stop)."""
+def layer_range(name: str | list[int], num_ws: int, ranges: dict[str, tuple[int, int]] | None = None) -> list[int]:
+    """coarse (4-8 px), middle (16-32 px), fine (64 px and up), or an explicit [start, stop). ``ranges``:
+    the network's own (a StyleGAN3 synthesis network's ``style_ranges()``, by its layers' cutoffs)."""
     if isinstance(name, list | tuple):
         if len(name) != 2 or not 0 <= int(name[0]) < int(name[1]) <= num_ws:
             raise BadInput(f"layers must be [start, stop) within 0..{num_ws}, got {name!r}")
         return list(range(int(name[0]), int(name[1])))
-    ranges = {"coarse": (0, 4), "middle": (4, 8), "fine": (8, num_ws)}
+    ranges = ranges or {"coarse": (0, 4), "middle": (4, 8), "fine": (8, num_ws)}
     if name not in ranges:
         raise BadInput(f"layers must be coarse, middle, fine or [start, stop), got {name!r}")
     a, b = ranges[name]
@@ -212,7 +213,7 @@ def mix(params: StyleGANMix, ctx: JobContext) -> list[ArtworkDraft]:
     G = m.G
     rows = params.row_seeds or [c["seed"] + i for i in range(3)]
     cols = params.col_seeds or [c["seed"] + 100 + i for i in range(3)]
-    layers = layer_range(params.layers, G.num_ws)
+    layers = layer_range(params.layers, G.num_ws, getattr(G.synthesis, "style_ranges", lambda: None)())
     steps = vary_steps(ctx.vary)
     cells, wr, wc = mix_ws(G, rows, cols, layers, c["psi"], steps)
     s = c["size"]

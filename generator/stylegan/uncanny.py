@@ -268,7 +268,9 @@ def uncanny_job(params: StyleGANUncanny, ctx: JobContext) -> list[ArtworkDraft]:
 
     m = load_model(params, ctx)
     if m.D is None:
-        raise BadInput(f"model {m.name!r} has no discriminator; the uncanny needs one (import a .pkl with D)")
+        raise BadInput(f"model {m.name!r} has no discriminator; the uncanny needs one (import a .pkl with D"
+                       + ("; this StyleGAN3 file holds G_ema only: import a training snapshot or NVIDIA's published "
+                          "pickle, which carry D)" if getattr(m.G, "arch", "") == "stylegan3" else ")"))
     c = common(params, ctx, m)
     steps = params.steps
     every = params.snapshot_every if params.snapshot_every is not None else max(1, steps // 8)
