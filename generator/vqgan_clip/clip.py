@@ -206,17 +206,21 @@ class ClipEncoder:
 
     # ---- torch interface (differentiable; used by the VQGAN+CLIP loop)
     def preprocess(self, image: np.ndarray) -> torch.Tensor:
-        """RGB uint8 HxWx3 -> 3 x S x S float in [0, 1]: shorter side resized to S, centre crop."""
+        """RGB uint8 HxWx3 -> 3 x S x S float in [0, 1], as open_clip's eval transform does it: the shorter
+        side resized to S (bicubic, antialiased, long side truncated like torchvision's ``Resize``), the
+        result rounded to 8-bit levels (PIL works in uint8), then the centre S x S crop."""
         import torch
         import torch.nn.functional as F
 
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255.0)[None]
         h, w = x.shape[-2:]
-        s = self.image_size / min(h, w)
-        nh, nw = max(self.image_size, round(h * s)), max(self.image_size, round(w * s))
+        short, long_ = (h, w) if h <= w else (w, h)
+        new_long = max(self.image_size, int(self.image_size * long_ / short))
+        nh, nw = (self.image_size, new_long) if h <= w else (new_long, self.image_size)
         if (nh, nw) != (h, w):
-            x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False, antialias=True)
-        top, left = (nh - self.image_size) // 2, (nw - self.image_size) // 2
+            x = F.interpolate(x, size=(nh, nw), mode="bicubic", align_corners=False, antialias=True)
+            x = x.clamp(0, 1).mul(255.0).round().div(255.0)
+        top, left = int(round((nh - self.image_size) / 2.0)), int(round((nw - self.image_size) / 2.0))
         return x[0, :, top:top + self.image_size, left:left + self.image_size].clamp(0, 1)
 
     def image_features(self, x: torch.Tensor, resize: bool = True) -> torch.Tensor:
