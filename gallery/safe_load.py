@@ -104,10 +104,10 @@ def _read_zip(f: Any, size: int, extra: dict | None) -> Loaded:
         raise RefusedCheckpoint(f"not a readable torch file (broken zip archive: {e})") from None
     names = zf.namelist()
     pkls = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
+    if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+        raise RefusedCheckpoint("a TorchScript (JIT) archive, not a checkpoint of weights; "
+                                "give a plain state dict (torch.save(model.state_dict())) or safetensors")
     if not pkls:
-        if any(n.endswith(("constants.pkl", "/code/")) or "/code/" in n for n in names):
-            raise RefusedCheckpoint("a TorchScript (JIT) archive, not a checkpoint of weights; "
-                                    "give a plain state dict (torch.save(model.state_dict())) or safetensors")
         raise RefusedCheckpoint("a zip archive that is not a torch checkpoint (no <archive>/data.pkl)")
     prefix = pkls[0][: -len("data.pkl")]
     try:
