@@ -20,6 +20,7 @@ file merely names come back as inert placeholders; :attr:`Loaded.named` lists th
 from __future__ import annotations
 
 import io
+import struct
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
@@ -97,6 +98,17 @@ def _untyped(buf: bytearray) -> torch.UntypedStorage:
 
 
 # ---------------------------------------------------------------- zip
+def _data_offset(f: Any, info: zipfile.ZipInfo) -> int:
+    """Where a stored member's bytes start: after its local header (whose name and extra field lengths
+    may differ from the central directory's)."""
+    f.seek(info.header_offset)
+    head = f.read(30)
+    if len(head) != 30 or head[:4] != ZIP_HEAD:
+        raise RefusedCheckpoint(f"malformed file: bad local header for {info.filename}")
+    name_len, extra_len = struct.unpack("<HH", head[26:30])
+    return info.header_offset + 30 + name_len + extra_len
+
+
 def _read_zip(f: Any, size: int, extra: dict | None) -> Loaded:
     try:
         zf = zipfile.ZipFile(f)
@@ -130,9 +142,9 @@ def _read_zip(f: Any, size: int, extra: dict | None) -> Loaded:
             if info.compress_type != zipfile.ZIP_STORED or info.file_size > size:
                 raise RefusedCheckpoint(f"malformed file: storage {key} is compressed (torch never writes that)")
             buf = bytearray(info.file_size)
-            with zf.open(info) as m:
-                if m.readinto(buf) != info.file_size:
-                    raise RefusedCheckpoint(f"malformed file: storage {key} is truncated")
+            f.seek(_data_offset(f, info))  # stored members: read the bytes straight into the tensor memory
+            if f.readinto(memoryview(buf)) != info.file_size:
+                raise RefusedCheckpoint(f"malformed file: storage {key} is truncated")
             storages[key] = Storage(dtype, _untyped(buf))
         st = storages[key]
         return st if st.dtype == dtype else Storage(dtype, st.untyped)
