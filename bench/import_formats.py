@@ -6,9 +6,10 @@ Every row runs in a fresh subprocess; peak memory is the growth of resident memo
 (the kernel's peak-RSS mark, reset just before it, minus the RSS then, once torch and the gallery are imported). Rows:
 
 * the reference-written fixtures of tests/fixtures/checkpoints (scripts/fixtures/make_reference_checkpoints.py):
-  rosinality ``train.py`` checkpoints (torch zip and pre-1.6 legacy format) and a taming VQ checkpoint laid
-  out as PyTorch Lightning 1.0.8 writes it; "max |diff|" is against the reference code's own outputs
-  (images of rosinality's g_ema; taming's decoded images, and whether the code indices are equal);
+  rosinality ``train.py`` checkpoints (torch zip and pre-1.6 legacy format), a taming VQ checkpoint laid
+  out as PyTorch Lightning 1.0.8 writes it and a stylegan2-ada-pytorch snapshot pickle; "max |diff|" is
+  against the reference code's own outputs (images of rosinality's g_ema and NVIDIA's G_ema, with D's
+  scores; taming's decoded images, and whether the code indices are equal);
 * an NVIDIA-layout network pickle at the paper256 size (G, D, G_ema; random weights, written by the
   tests' writer of that layout, not by NVIDIA's code): time and memory only;
 * a large plain state dict (``--big-mb``) in torch's zip and legacy formats and as a plain pickle,
@@ -82,6 +83,15 @@ def _case(kind: str, path: str, q: mp.Queue) -> None:
             zq, _, idx = model.quantize(model.encode(torch.from_numpy(ref["x"]) * 2 - 1))
             diff = float(np.abs(model.decode(zq).numpy() - ref["decoded"]).max())
         note = "indices equal" if np.array_equal(idx.reshape(-1).numpy(), ref["indices"].reshape(-1)) else "INDICES DIFFER"
+    elif kind == "nvidia-ref":
+        _cfg, G, D, meta = read_checkpoint(Path(path))
+        dt = time.perf_counter() - t0
+        ref = np.load(FIXTURES / "nvidia-ada-reference.npz")
+        with torch.no_grad():
+            img = G(torch.from_numpy(ref["z"]), truncation_psi=0.7).numpy()
+            scores = D(torch.from_numpy(ref["images"])).numpy()
+        diff = float(np.abs(img - ref["images"]).max())
+        note = f"images; D scores at batch 8 within {np.abs(scores - ref['d_scores']).max():.1e}"
     elif kind == "nvidia":
         _cfg, _G, _D, meta = read_checkpoint(Path(path))
         dt = time.perf_counter() - t0
@@ -147,7 +157,8 @@ def main() -> None:
         d = Path(td)
         cases = [("rosinality train.py (torch zip)", "rosinality", FIXTURES / "rosinality-train-000001.pt"),
                  ("rosinality train.py (torch < 1.6)", "rosinality", FIXTURES / "rosinality-train-legacy.pt"),
-                 ("taming, Lightning 1.0.8 layout", "taming", FIXTURES / "taming-lightning1.ckpt")]
+                 ("taming, Lightning 1.0.8 layout", "taming", FIXTURES / "taming-lightning1.ckpt"),
+                 ("NVIDIA pkl by stylegan2-ada (mbstd 8)", "nvidia-ref", FIXTURES / "nvidia-ada-mbstd8.pkl")]
         if not args.no_nvidia:
             cases.append(("NVIDIA pkl, paper256 size", "nvidia", _write_nvidia(d)))
         big = _write_big(d, args.big_mb)
