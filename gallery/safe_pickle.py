@@ -301,6 +301,21 @@ def _reconstructor(cls: Any, base: Any = None, state: Any = None) -> Any:
     raise RefusedCheckpoint("refused: copyreg._reconstructor of a class that is not a named placeholder")
 
 
+def _plain(kind: type) -> Any:
+    """A builtin type named by a file (dict subclasses, protocol 0/1 objects): built only from plain data of
+    bounded size, never from a placeholder."""
+    def build(*args: Any) -> Any:
+        if any(isinstance(a, Placeholder) or (isinstance(a, int) and not isinstance(a, bool) and kind is bytes)
+               for a in args):
+            raise RefusedCheckpoint(f"malformed file: a {kind.__name__} built from {type(args[0]).__name__}")
+        if not all(isinstance(a, str | bytes | int | float | bool | list | tuple | dict | type(None)) for a in args):
+            raise RefusedCheckpoint(f"malformed file: a {kind.__name__} built from something that is not plain data")
+        return kind(*args)
+    return build
+
+
+_OBJECT = object()  # builtins.object: only ever the base argument of copyreg._reconstructor
+
 ALLOWED: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): _ordered_dict,
     ("collections", "defaultdict"): _defaultdict,
@@ -326,6 +341,10 @@ ALLOWED: dict[tuple[str, str], Any] = {
     ("numpy.core.multiarray", "scalar"): _np_scalar,
     ("numpy._core.multiarray", "scalar"): _np_scalar,
 }
+for _mod in ("builtins", "__builtin__"):
+    ALLOWED[(_mod, "object")] = _OBJECT
+    for _t in (list, dict, tuple, int, float, str, bool, bytes):
+        ALLOWED[(_mod, _t.__name__)] = _plain(_t)
 for _n, _dt in STORAGE_DTYPES.items():
     ALLOWED[("torch", _n)] = ALLOWED[("torch.cuda", _n)] = StorageType(_dt)
 ALLOWED[("torch.storage", "UntypedStorage")] = StorageType(torch.uint8)

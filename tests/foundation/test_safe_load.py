@@ -190,3 +190,21 @@ def test_tensor_dict_names_what_is_not_a_tensor() -> None:
         safe_load.tensor_dict(got.obj["sd"], "f: sd")
     assert list(safe_load.tensor_dict(got.obj["sd"], "f", allow_other=True)) == ["a"]
     assert safe_load.describe({"b.B": 1, "a.A": 2}) == "a.A, b.B"
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2, 5])
+def test_old_pickle_protocols_keep_objects_inert(protocol: int, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    with probe_module(marker) as mod:
+        obj = mod.Callback()
+        obj.x = 1
+        data = pickle.dumps({"o": obj, "ns": argparse.Namespace(a=1), "t": (1, 2)}, protocol=protocol)
+    got = safe_load.read_bytes(data)  # protocols 0/1 go through copyreg._reconstructor(cls, object, None)
+    assert got.obj["o"].state == {"x": 1} and got.obj["ns"].state == {"a": 1} and got.obj["t"] == (1, 2)
+    assert not marker.exists()
+
+
+def test_builtin_constructors_take_only_bounded_plain_data() -> None:
+    with pytest.raises(BadInput, match="a bytes built from int"):  # bytes(2**30) would allocate a GiB
+        safe_load.read_bytes(b"cbuiltins\nbytes\n(J\x00\x00\x00\x40tR.")
+    assert safe_load.read_bytes(b"cbuiltins\nint\n(X\x02\x00\x00\x0042tR.").obj == 42
