@@ -27,16 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from gallery.errors import BadInput
 from gallery.safe_pickle import (
+    NumpyArray,
     Placeholder,
     RefusedCheckpoint,
     SafeUnpickler,
     Storage,
     StorageType,
-    finish,
     placeholder_ref,
 )
 
@@ -95,6 +96,39 @@ def _untyped(buf: bytearray) -> torch.UntypedStorage:
     if not buf:
         return torch.UntypedStorage(0)
     return torch.frombuffer(buf, dtype=torch.uint8).untyped_storage()
+
+
+def finish(obj: Any) -> Any:
+    """Swap the numpy stand-ins for real arrays throughout (containers and placeholder state)."""
+    seen: dict[int, Any] = {}
+
+    def walk(x: Any, depth: int) -> Any:
+        if isinstance(x, NumpyArray):
+            return x.array
+        if isinstance(x, str | bytes | int | float | bool | type(None) | torch.Tensor | np.ndarray | np.generic | type):
+            return x
+        if id(x) in seen:
+            return seen[id(x)]
+        if depth > 500:
+            raise RefusedCheckpoint("malformed file: nested more than 500 levels deep")
+        seen[id(x)] = x
+        if isinstance(x, dict):
+            for k in list(x):
+                x[k] = walk(x[k], depth + 1)
+        elif isinstance(x, list):
+            x[:] = [walk(v, depth + 1) for v in x]
+        elif isinstance(x, tuple):
+            y = tuple(walk(v, depth + 1) for v in x)
+            seen[id(x)] = y
+            return y
+        elif isinstance(x, set | frozenset):
+            return x
+        elif hasattr(x, "__dict__") and not isinstance(x, StorageType | Storage):
+            for k, v in list(vars(x).items()):
+                vars(x)[k] = walk(v, depth + 1)
+        return x
+
+    return walk(obj, 0)
 
 
 # ---------------------------------------------------------------- zip

@@ -385,36 +385,3 @@ class SafeUnpickler(pickle.Unpickler):
         if self.persistent is None:
             raise RefusedCheckpoint("malformed file: a plain pickle with persistent ids")
         return self.persistent(pid)
-
-
-def finish(obj: Any) -> Any:
-    """Swap the numpy stand-ins for real arrays throughout (containers and placeholder state)."""
-    seen: dict[int, Any] = {}
-
-    def walk(x: Any, depth: int) -> Any:
-        if isinstance(x, NumpyArray):
-            return x.array
-        if isinstance(x, str | bytes | int | float | bool | type(None) | torch.Tensor | np.ndarray | np.generic | type):
-            return x
-        if id(x) in seen:
-            return seen[id(x)]
-        if depth > 500:
-            raise RefusedCheckpoint("malformed file: nested more than 500 levels deep")
-        seen[id(x)] = x
-        if isinstance(x, dict):
-            for k in list(x):
-                x[k] = walk(x[k], depth + 1)
-        elif isinstance(x, list):
-            x[:] = [walk(v, depth + 1) for v in x]
-        elif isinstance(x, tuple):
-            y = tuple(walk(v, depth + 1) for v in x)
-            seen[id(x)] = y
-            return y
-        elif isinstance(x, set | frozenset):
-            return x
-        elif hasattr(x, "__dict__") and not isinstance(x, StorageType | Storage):
-            for k, v in list(vars(x).items()):
-                vars(x)[k] = walk(v, depth + 1)
-        return x
-
-    return walk(obj, 0)
