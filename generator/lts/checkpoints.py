@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from gallery import safe_load
 from gallery.errors import BadInput
 from generator.lts.model import FrameVAE
 from generator.lts.presets import Preset, preset_from_dict
@@ -71,7 +72,7 @@ def load(path: Path, device: torch.device | str = "cpu") -> LoadedModel:
         raise BadInput(f"LTS checkpoint {path} does not exist")
     raw = path.read_bytes()
     try:
-        ckpt = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+        ckpt = safe_load.read_bytes(raw, name=str(path)).obj
     except Exception as e:
         raise BadInput(f"LTS checkpoint {path} cannot be read as weights ({type(e).__name__}: {e})") from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:

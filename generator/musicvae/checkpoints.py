@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from gallery import safe_load
 from gallery.errors import BadInput
 from gallery.hashing import sha256_file
 from generator.musicvae.model import MusicVAE
@@ -44,7 +45,7 @@ def load(path: Path | str, device: torch.device | str = "cpu") -> LoadedModel:
     if not path.is_file():
         raise BadInput(f"Music-VAE checkpoint {path} does not exist")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        blob = safe_load.read(path).obj
     except Exception as e:  # noqa: BLE001 - pickles with code, truncated files, not a torch file
         raise BadInput(f"Music-VAE checkpoint {path} cannot be read safely ({type(e).__name__}: {e})") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:

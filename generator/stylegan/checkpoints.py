@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from gallery import safe_load
 from gallery.errors import BadInput
 from gallery.hashing import sha256_file
 from generator.stylegan.importers import read_checkpoint
@@ -55,12 +56,12 @@ def save_weights(path: Path, cfg: StyleGANConfig, G: Generator, D: Discriminator
 
 
 def load(path: Path, device: torch.device | str = "cpu", name: str | None = None) -> LoadedModel:
-    """Load a weights file of this project (never executes code: ``weights_only=True``)."""
+    """Load a weights file of this project (never executes code: read by :mod:`gallery.safe_load`)."""
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"StyleGAN weights file not found: {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = safe_load.read(path).obj
     except Exception as e:  # noqa: BLE001 - any failure here means the file is not ours or is corrupt
         raise BadInput(f"{path}: not a readable StyleGAN weights file ({type(e).__name__}: {e})") from None
     if not isinstance(obj, dict) or obj.get("format") != WEIGHTS_FORMAT:

@@ -1,27 +1,30 @@
 """Read real StyleGAN2 checkpoints (NVIDIA, rosinality) without executing anything from the file;
 :func:`generator.stylegan.checkpoints.import_checkpoint` stores what they hold in our own format.
 
+Every file is read by the gallery's one safe reader, :mod:`gallery.safe_load` (torch zip, legacy torch
+before 1.6, plain pickles): it builds tensors, arrays and plain containers, and turns every class a file
+merely names (an ``argparse.Namespace`` in a rosinality ``train.py`` checkpoint, optimizer states ...) into
+an inert placeholder; names that mean running code (``os.system``, ``builtins.eval`` ...) are refused.
+What the file holds then decides the reader, not its first bytes:
+
 NVIDIA's ``.pkl`` files (stylegan2-ada-pytorch, stylegan3) are plain pickles of a dict ``{'G', 'D',
 'G_ema', 'augment_pipe', 'training_set_kwargs'}`` whose networks are "persistent" objects: each is
 pickled as a call ``torch_utils.persistence._reconstruct_persistent_obj(meta)`` where ``meta`` holds
 the Python source of the module that defines the class (``module_src``), the class name and the
 module's ``__dict__`` (``_parameters``, ``_buffers``, ``_modules``, ``_init_kwargs`` ...). Loading
-such a file with ``pickle.load`` executes that source. We never do: ``SafeUnpickler.find_class``
-answers only a fixed list of names, each with our own function that builds tensors or plain data
-(``_reconstruct_persistent_obj`` returns an inert ``StoredModule``; storages are read with
-``torch.load(weights_only=True)``); any other global (``os.system``, ``builtins.eval``, ...) is refused
-before it is looked up. The stored module tree is then flattened into a state dict and loaded
-strictly into our Generator and Discriminator, which use NVIDIA's parameter names.
+such a file with ``pickle.load`` executes that source. We never do: that name is answered with
+:func:`_reconstruct_persistent_obj` (:data:`NVIDIA_NAMES`), which returns an inert ``StoredModule``.
+The stored module tree is then flattened into a state dict and loaded strictly into our Generator and
+Discriminator, which use NVIDIA's parameter names; the discriminator's minibatch-std group size and
+channel count are read from the stored ``mbstd`` layer.
 
-rosinality's ``.pt`` files are read with ``torch.load(weights_only=True)`` and renamed.
+rosinality's ``.pt`` files (a ``g_ema`` state dict, whether the small release file or a whole
+``train.py`` checkpoint with ``g``, ``d``, optimizers and ``args``) are renamed to NVIDIA's names.
 """
 
 from __future__ import annotations
 
-import io
-import pickle
-import zipfile
-from collections import OrderedDict
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,13 +32,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from gallery import safe_load
 from gallery.errors import BadInput
+from gallery.safe_load import RefusedCheckpoint
 from generator.stylegan.model import Discriminator, Generator
 from generator.stylegan.presets import StyleGANConfig
 
-
-class RefusedCheckpoint(BadInput):
-    """The file asks for something a checkpoint has no business doing (or is not a checkpoint)."""
+__all__ = ["NVIDIA_NAMES", "EasyDict", "RefusedCheckpoint", "StoredModule", "config_from_state", "flatten",
+           "read_checkpoint", "read_nvidia_pkl", "read_rosinality_pt", "safe_load_pickle"]
 
 
 @dataclass
@@ -52,157 +56,32 @@ class EasyDict(dict):
     """Stand-in for dnnlib.util.EasyDict (a dict with attribute access): here, just a dict."""
 
 
-class _NDArrayStub:
-    """Rebuilt numpy array (from ``numpy.core.multiarray._reconstruct`` + ``__setstate__``)."""
-
-    def __init__(self) -> None:
-        self.array: np.ndarray | None = None
-
-    def __setstate__(self, state: tuple) -> None:
-        _version, shape, dtype, _fortran, raw = state
-        dt = dtype.dtype if isinstance(dtype, _DTypeStub) else None
-        if dt is None or not isinstance(raw, bytes | bytearray) or dt.hasobject:
-            raise RefusedCheckpoint("a numpy array in the checkpoint holds Python objects")
-        self.array = np.frombuffer(bytes(raw), dtype=dt).reshape(shape).copy()
-
-
-class _DTypeStub:
-    def __init__(self, name: Any, *_: Any) -> None:
-        if not isinstance(name, str):
-            raise RefusedCheckpoint(f"bad numpy dtype {name!r} in checkpoint")
-        self.dtype = np.dtype(name)
-        if self.dtype.hasobject:
-            raise RefusedCheckpoint("numpy object arrays are not allowed in checkpoints")
-
-    def __setstate__(self, state: tuple) -> None:
-        if isinstance(state, tuple) and len(state) > 1 and state[1] in ("<", ">", "|", "="):
-            self.dtype = self.dtype.newbyteorder(state[1])
-
-
 def _reconstruct_persistent_obj(meta: Any) -> StoredModule:
     if not isinstance(meta, dict) or meta.get("type") != "class" or not isinstance(meta.get("state"), dict):
         raise RefusedCheckpoint("unexpected persistent object (only persistent classes with a state dict are read)")
     return StoredModule(str(meta.get("class_name")), meta["state"], len(meta.get("module_src") or ""))
 
 
-def _check_hooks(hooks: Any) -> None:
-    if hooks:
-        raise RefusedCheckpoint("a tensor in the checkpoint carries backward hooks (callables)")
-
-
-def _rebuild_tensor_v2(storage: Any, offset: int, size: tuple, stride: tuple, requires_grad: bool = False,
-                       backward_hooks: Any = None, metadata: Any = None) -> torch.Tensor:
-    _check_hooks(backward_hooks)
-    if not isinstance(storage, torch.TypedStorage | torch.UntypedStorage):
-        raise RefusedCheckpoint("tensor data is not a torch storage")
-    if not (isinstance(offset, int) and all(isinstance(v, int) for v in (*size, *stride))):
-        raise RefusedCheckpoint("malformed tensor geometry")
-    if isinstance(storage, torch.TypedStorage):
-        dtype, untyped = storage.dtype, storage._untyped_storage
-    else:
-        dtype, untyped = torch.uint8, storage
-    numel = 1 + sum((s - 1) * st for s, st in zip(size, stride, strict=True)) if all(size) else 0
-    if offset < 0 or (offset + numel) * dtype.itemsize > untyped.nbytes():
-        raise RefusedCheckpoint("tensor geometry points outside its storage")
-    return torch.empty(0, dtype=dtype).set_(untyped, offset, tuple(size), tuple(stride))
-
-
-def _rebuild_parameter(data: Any, requires_grad: bool, backward_hooks: Any, state: Any = None) -> torch.Tensor:
-    _check_hooks(backward_hooks)
-    if state:
-        raise RefusedCheckpoint("a parameter carries extra Python state")
-    if not isinstance(data, torch.Tensor):
-        raise RefusedCheckpoint("parameter data is not a tensor")
-    return torch.nn.Parameter(data, requires_grad=bool(requires_grad))
-
-
-_TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
-
-
-def _rebuild_from_type_v2(func: Any, new_type: Any, args: tuple, state: Any) -> torch.Tensor:
-    if func not in (_rebuild_tensor_v2, _rebuild_parameter) or new_type not in _TENSOR_TYPES or state:
-        raise RefusedCheckpoint("unexpected tensor subclass or tensor state")
-    return func(*args)
-
-
-def _load_storage_bytes(b: Any) -> Any:
-    if not isinstance(b, bytes | bytearray):
-        raise RefusedCheckpoint("storage payload is not bytes")
-    try:
-        return torch.load(io.BytesIO(bytes(b)), map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - anything torch refuses, we refuse
-        raise RefusedCheckpoint(f"a tensor storage in the checkpoint could not be read safely: {e}") from None
-
-
-def _ndarray_reconstruct(cls: Any, shape: Any, dtype: Any) -> _NDArrayStub:
-    return _NDArrayStub()
-
-
-def _np_scalar(dtype: Any, raw: Any = None) -> Any:
-    if not isinstance(dtype, _DTypeStub) or not isinstance(raw, bytes):
-        raise RefusedCheckpoint("malformed numpy scalar")
-    return np.frombuffer(raw, dtype=dtype.dtype)[0].item()
-
-
-class _Token:
-    """A harmless placeholder for a type name that only appears as an argument (e.g. numpy.ndarray)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-_ALLOWED: dict[tuple[str, str], Any] = {
+# The names of NVIDIA's network pickles that the safe reader answers with our own inert builders.
+NVIDIA_NAMES: dict[tuple[str, str], Any] = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
     ("dnnlib.util", "EasyDict"): EasyDict,
     ("dnnlib", "EasyDict"): EasyDict,
-    ("collections", "OrderedDict"): OrderedDict,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("__builtin__", "set"): set,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
-    ("torch._utils", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
-    ("torch", "Tensor"): torch.Tensor,
-    ("torch.nn.parameter", "Parameter"): torch.nn.Parameter,
-    ("torch.storage", "_load_from_bytes"): _load_storage_bytes,
-    ("numpy", "dtype"): _DTypeStub,
-    ("numpy", "ndarray"): _Token("numpy.ndarray"),
-    ("numpy.core.multiarray", "_reconstruct"): _ndarray_reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _ndarray_reconstruct,
-    ("numpy.core.multiarray", "scalar"): _np_scalar,
-    ("numpy._core.multiarray", "scalar"): _np_scalar,
 }
 
 
-class SafeUnpickler(pickle.Unpickler):
-    """Rebuilds tensors, numpy arrays and plain containers; refuses every other global."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        fn = _ALLOWED.get((module, name))
-        if fn is None:
-            raise RefusedCheckpoint(f"refused: the checkpoint asks to call or create {module}.{name}, which a "
-                                    "checkpoint of weights never needs (nothing from the file was executed)")
-        return fn
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise RefusedCheckpoint("refused: plain pickle with persistent ids (not a NVIDIA network pickle)")
-
-
 def _unwrap(x: Any) -> Any:
-    if isinstance(x, _NDArrayStub):
-        return x.array
-    return x
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def read_any(path: Path) -> safe_load.Loaded:
+    """The file read by the safe reader, with NVIDIA's persistent networks as :class:`StoredModule`."""
+    return safe_load.read(path, extra=NVIDIA_NAMES)
 
 
 def safe_load_pickle(path: Path) -> Any:
-    with open(path, "rb") as f:
-        try:
-            return SafeUnpickler(f).load()
-        except RefusedCheckpoint:
-            raise
-        except Exception as e:  # noqa: BLE001 - truncated or corrupt files
-            raise RefusedCheckpoint(f"{path}: not a readable network pickle ({type(e).__name__}: {e})") from None
+    """What a network pickle (or any torch file) holds, read safely (see the module doc)."""
+    return read_any(path).obj
 
 
 def flatten(obj: StoredModule, prefix: str = "") -> dict[str, torch.Tensor]:
@@ -279,8 +158,22 @@ def _load_strict(module: torch.nn.Module, sd: dict[str, torch.Tensor], what: str
     module.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
 
 
-def read_nvidia_pkl(path: Path) -> tuple[StyleGANConfig, Generator, Discriminator | None, dict[str, Any]]:
-    data = safe_load_pickle(path)
+def _mbstd(d_obj: StoredModule) -> tuple[int | None, int | None]:
+    """(group size, channels) of NVIDIA's ``D.b4.mbstd`` layer, or None where the file does not say."""
+    layer = _child(_child(d_obj, "b4") or d_obj, "mbstd")
+    if layer is None:
+        return None, None
+    g, c = layer.state.get("group_size", "absent"), layer.state.get("num_channels")
+    if g is None:  # NVIDIA: a group of the whole batch
+        g = 1 << 30
+    g = int(g) if isinstance(g, int | np.integer) and int(g) > 0 else None
+    c = int(c) if isinstance(c, int | np.integer) and int(c) > 0 else None
+    return g, c
+
+
+def read_nvidia_pkl(path: Path, data: Any = None) -> tuple[StyleGANConfig, Generator, Discriminator | None,
+                                                             dict[str, Any]]:
+    data = safe_load_pickle(path) if data is None else data
     if not isinstance(data, dict) or not isinstance(data.get("G_ema"), StoredModule):
         raise BadInput(f"{path}: not a StyleGAN network pickle (no G_ema network in it)")
     g_obj = data["G_ema"]
@@ -290,7 +183,11 @@ def read_nvidia_pkl(path: Path) -> tuple[StyleGANConfig, Generator, Discriminato
     _load_strict(G, g_sd, f"{path.name}: G_ema")
     D = None
     if isinstance(data.get("D"), StoredModule):
+        group, chans = _mbstd(data["D"])
         d_sd = flatten(data["D"])
+        if chans is None and "b4.conv.weight" in d_sd:  # the epilogue conv sees C + mbstd channels
+            chans = int(d_sd["b4.conv.weight"].shape[1]) - cfg.channels(4)
+        cfg = dataclasses.replace(cfg, mbstd_group=group or cfg.mbstd_group, mbstd_channels=chans or cfg.mbstd_channels)
         D = Discriminator(cfg)
         _load_strict(D, d_sd, f"{path.name}: D")
     kw = g_obj.state.get("_init_kwargs") or {}
@@ -336,13 +233,12 @@ def _ros_rename(sd: dict[str, torch.Tensor], cfg_res: int) -> dict[str, torch.Te
     return out
 
 
-def read_rosinality_pt(path: Path) -> tuple[StyleGANConfig, Generator, Discriminator | None, dict[str, Any]]:
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001
-        raise RefusedCheckpoint(f"{path}: refused by the safe loader (weights_only): {e}") from None
+def read_rosinality_pt(path: Path, ckpt: Any = None) -> tuple[StyleGANConfig, Generator, Discriminator | None,
+                                                               dict[str, Any]]:
+    ckpt = safe_load_pickle(path) if ckpt is None else ckpt
     if not isinstance(ckpt, dict) or "g_ema" not in ckpt:
         raise BadInput(f"{path}: not a rosinality StyleGAN2 checkpoint (no 'g_ema')")
+    ckpt = {**ckpt, "g_ema": safe_load.tensor_dict(ckpt["g_ema"], f"{path.name}: g_ema")}
     sd = ckpt["g_ema"]
     try:
         size = sd["input.input"].shape[-1] * 2 ** (1 + max(int(k.split(".")[1]) for k in sd if k.startswith("to_rgbs.")))
@@ -364,6 +260,8 @@ def read_rosinality_pt(path: Path) -> tuple[StyleGANConfig, Generator, Discrimin
     except KeyError as e:
         raise BadInput(f"{path}: rosinality checkpoint lacks {e}") from None
     latent_avg = ckpt.get("latent_avg")
+    if latent_avg is not None and not isinstance(latent_avg, torch.Tensor):
+        raise BadInput(f"{path}: its latent_avg is not a tensor")
     G = Generator(cfg)
     for k, v in G.state_dict().items():  # the fixed [1,3,3,1] filters are not stored by rosinality
         if k.endswith("resample_filter"):
@@ -381,14 +279,23 @@ def read_rosinality_pt(path: Path) -> tuple[StyleGANConfig, Generator, Discrimin
 
 
 def read_checkpoint(path: Path) -> tuple[StyleGANConfig, Generator, Discriminator | None, dict[str, Any]]:
+    """Our config and networks from an NVIDIA network pickle or a rosinality ``.pt`` (any torch version's
+    format): the file is read once, safely, and what it holds picks the reader."""
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"checkpoint not found: {path}")
-    if zipfile.is_zipfile(path):
-        return read_rosinality_pt(path)
-    with open(path, "rb") as f:
-        head = f.read(2)
-    if head[:1] == b"\x80":
-        return read_nvidia_pkl(path)
-    raise BadInput(f"{path}: neither an NVIDIA .pkl nor a rosinality .pt file")
-
+    loaded = read_any(path)
+    data = loaded.obj
+    if isinstance(data, dict) and isinstance(data.get("G_ema"), StoredModule):
+        cfg, G, D, meta = read_nvidia_pkl(path, data)
+    elif isinstance(data, dict) and "g_ema" in data:
+        cfg, G, D, meta = read_rosinality_pt(path, data)
+    else:
+        keys = ", ".join(sorted(str(k) for k in data)[:8]) if isinstance(data, dict) else type(data).__name__
+        named = safe_load.describe(loaded.named)
+        raise BadInput(f"{path}: neither an NVIDIA network pickle (G_ema) nor a rosinality checkpoint (g_ema); "
+                       f"it holds {keys or 'nothing'}" + (f" and names {named}" if named else ""))
+    meta["container"] = loaded.format
+    if loaded.named:
+        meta["placeholders"] = sorted(loaded.named)
+    return cfg, G, D, meta

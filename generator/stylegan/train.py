@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gallery import safe_load
 from generator.datasets.faces import make_faces
 from generator.stylegan.checkpoints import WEIGHTS_FORMAT
 from generator.stylegan.model import Discriminator, Generator, to_uint8
@@ -89,7 +90,7 @@ def train(preset_name: str, out_dir: Path, *, minutes: float | None = None, step
     if resume:
         if not ckpt_path.exists():
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        state = safe_load.read(ckpt_path).obj
         if state.get("format") != FORMAT:
             raise ValueError(f"{ckpt_path} is not a training checkpoint of this project")
         cfg = StyleGANConfig.from_dict(state["config"])
@@ -206,7 +207,7 @@ def train(preset_name: str, out_dir: Path, *, minutes: float | None = None, step
 
 def export_weights(checkpoint: Path, dest: Path) -> Path:
     """Write the file that generation loads: config, G_ema and D state (weights_only-loadable)."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = safe_load.read(checkpoint).obj
     if state.get("format") != FORMAT:
         raise ValueError(f"{checkpoint} is not a training checkpoint of this project")
     out = {"format": WEIGHTS_FORMAT, "config": state["config"], "step": state["step"],

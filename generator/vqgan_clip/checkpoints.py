@@ -1,8 +1,10 @@
 """VQGAN weights: the shipped tiny model and real taming-transformers checkpoints, loaded without executing code.
 
 A taming ``.ckpt`` is a PyTorch Lightning checkpoint: ``{"state_dict": {...}, "epoch": ..., ...}``.
-It is read with ``torch.load(weights_only=True)``; a file that needs anything other than tensors and
-plain containers is refused with a clear error. The ``loss.*`` entries (LPIPS and discriminator,
+It is read by the gallery's one safe reader (:mod:`gallery.safe_load`, any torch version's format):
+tensors and plain containers are built, classes the file merely names (PyTorch Lightning 1.x keys its
+``callbacks`` by the ``ModelCheckpoint`` class itself, as in the published ImageNet VQGAN files; a
+``Namespace`` of hyper-parameters) stay inert placeholders, and code-running names are refused. The ``loss.*`` entries (LPIPS and discriminator,
 training only) are set aside; the rest must match :class:`VQModel` exactly (strict loading). The
 architecture is recognised from the codebook shape (``f16_1024`` or ``f16_16384``) or read from the
 file itself for our own ``.pt`` files.
@@ -18,7 +20,7 @@ import torch
 
 from gallery.errors import BadInput
 from gallery.hashing import sha256_file
-from generator.vqgan_clip.clip import WEIGHTS_DIR, _torch_load
+from generator.vqgan_clip.clip import WEIGHTS_DIR, _tensors, _torch_load
 from generator.vqgan_clip.model import VQModel, build
 from generator.vqgan_clip.presets import VQGAN_ARCHS
 
@@ -61,12 +63,12 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
     if not isinstance(obj, dict):
         raise BadInput(f"{path}: expected a checkpoint dict, got {type(obj).__name__}")
     if obj.get("format") == FORMAT:
-        return ({k: (v.float() if v.is_floating_point() else v) for k, v in obj["state_dict"].items()},
+        sd = _tensors(obj["state_dict"], path)
+        return ({k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()},
                 json.loads(obj["arch"]), json.loads(obj.get("meta", "{}")))
-    sd = obj.get("state_dict", obj)
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise BadInput(f"{path}: its state_dict is not a mapping of names to tensors")
-    meta = {k: obj[k] for k in ("epoch", "global_step", "pytorch-lightning_version") if k in obj}
+    sd = _tensors(obj.get("state_dict", obj), path)
+    meta = {k: obj[k] for k in ("epoch", "global_step", "pytorch-lightning_version")
+            if k in obj and isinstance(obj[k], int | str)}
     sd = {k: v for k, v in sd.items() if not k.startswith(TRAINING_ONLY_PREFIXES)}
     return sd, None, meta
 

@@ -1,8 +1,8 @@
 """CLIP through open_clip: the shipped tiny model or a real open_clip checkpoint named in config.yaml.
 
 ``load_clip(settings, device=None) -> ClipEncoder`` is what the rest of the gallery uses (curation's
-content search, the VQGAN+CLIP loop). Loading never executes code from a file: ``torch.load`` with
-``weights_only=True`` (or safetensors), and a clear :class:`BadInput` otherwise.
+content search, the VQGAN+CLIP loop). Loading never executes code from a file: the gallery's one safe
+reader (:mod:`gallery.safe_load`) or safetensors, and a clear :class:`BadInput` otherwise.
 
 The shipped weights file (``generator/weights/vqgan_clip/clip-tiny-shapes.pt``) is a plain dict:
 ``format``, ``model_name``, ``model_config`` (the open_clip JSON), ``state_dict`` (float16 tensors) and
@@ -117,9 +117,9 @@ def save_shipped(path: Path, model: torch.nn.Module, name: str, config: dict[str
 
 
 def _torch_load(path: Path) -> Any:
-    import pickle
-
-    import torch
+    """What a weights file holds, read by the gallery's one safe reader (:mod:`gallery.safe_load`: torch zip,
+    legacy torch and plain pickles; classes it merely names become inert placeholders) or safetensors."""
+    from gallery import safe_load
 
     if not path.is_file():
         raise BadInput(f"checkpoint file {path} does not exist")
@@ -130,18 +130,13 @@ def _torch_load(path: Path) -> Any:
             return load_file(str(path))
         except Exception as e:
             raise BadInput(f"{path}: not a readable safetensors file ({e})") from e
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise BadInput(f"{path}: refusing to load: it holds Python objects other than tensors and plain "
-                       f"containers, and loading it would execute code ({str(e).splitlines()[0][:200]}). "
-                       "Convert it to a plain state dict or safetensors file first.") from e
-    except RuntimeError as e:
-        if "TorchScript" in str(e) or "constants.pkl" in str(e):
-            raise BadInput(f"{path}: a TorchScript (JIT) archive; give a plain state dict instead") from e
-        raise BadInput(f"{path}: not a readable torch checkpoint ({str(e).splitlines()[0][:200]})") from e
-    except (EOFError, OSError, ValueError) as e:
-        raise BadInput(f"{path}: not a readable torch checkpoint ({e})") from e
+    return safe_load.read(path).obj
+
+
+def _tensors(obj: Any, path: Path, where: str = "state_dict") -> dict[str, Any]:
+    from gallery import safe_load
+
+    return safe_load.tensor_dict(obj, f"{path}: {where}")
 
 
 def load_weights(path: Path, model_name: str | None = None) -> tuple[torch.nn.Module, str]:
@@ -159,7 +154,7 @@ def load_weights(path: Path, model_name: str | None = None) -> tuple[torch.nn.Mo
                            "(vqclip.clip_model, e.g. ViT-B-32)")
         if not isinstance(obj, dict):
             raise BadInput(f"{path}: expected a state dict (a mapping of names to tensors), got {type(obj).__name__}")
-        sd = obj.get("state_dict", obj)
+        sd = _tensors(obj.get("state_dict", obj), path)
         sd = {k.removeprefix("module."): v for k, v in sd.items()}
         name = model_name
         model = create_model(name)
@@ -211,17 +206,21 @@ class ClipEncoder:
 
     # ---- torch interface (differentiable; used by the VQGAN+CLIP loop)
     def preprocess(self, image: np.ndarray) -> torch.Tensor:
-        """RGB uint8 HxWx3 -> 3 x S x S float in [0, 1]: shorter side resized to S, centre crop."""
+        """RGB uint8 HxWx3 -> 3 x S x S float in [0, 1], as open_clip's eval transform does it: the shorter
+        side resized to S (bicubic, antialiased, long side truncated like torchvision's ``Resize``), the
+        result rounded to 8-bit levels (PIL works in uint8), then the centre S x S crop."""
         import torch
         import torch.nn.functional as F
 
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255.0)[None]
         h, w = x.shape[-2:]
-        s = self.image_size / min(h, w)
-        nh, nw = max(self.image_size, round(h * s)), max(self.image_size, round(w * s))
+        short, long_ = (h, w) if h <= w else (w, h)
+        new_long = max(self.image_size, int(self.image_size * long_ / short))
+        nh, nw = (self.image_size, new_long) if h <= w else (new_long, self.image_size)
         if (nh, nw) != (h, w):
-            x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False, antialias=True)
-        top, left = (nh - self.image_size) // 2, (nw - self.image_size) // 2
+            x = F.interpolate(x, size=(nh, nw), mode="bicubic", align_corners=False, antialias=True)
+            x = x.clamp(0, 1).mul(255.0).round().div(255.0)
+        top, left = int(round((nh - self.image_size) / 2.0)), int(round((nw - self.image_size) / 2.0))
         return x[0, :, top:top + self.image_size, left:left + self.image_size].clamp(0, 1)
 
     def image_features(self, x: torch.Tensor, resize: bool = True) -> torch.Tensor:

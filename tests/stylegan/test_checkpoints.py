@@ -91,7 +91,7 @@ def test_garbage_and_truncated_files_exit_2(tmp_path, config_file, ffhq256_pkl):
     assert cli("-c", str(config_file), "import", "stylegan", str(junk)) == 2
     cut = tmp_path / "cut.pkl"
     cut.write_bytes(ffhq256_pkl[0].read_bytes()[:100_000])
-    with pytest.raises(BadInput, match="not a readable network pickle"):
+    with pytest.raises(BadInput, match="not a readable checkpoint"):
         read_checkpoint(cut)
     assert cli("-c", str(config_file), "import", "stylegan", str(tmp_path / "missing.pkl")) == 2
 

@@ -51,6 +51,18 @@ def test_f16_16384_names_and_shapes() -> None:
     assert 75e6 < n_params < 77e6  # the published model's VQModel part is about 76M parameters
 
 
+class _System:
+    """Unpickling this with pickle.load would run a shell command."""
+
+    def __init__(self, cmd: str) -> None:
+        self.cmd = cmd
+
+    def __reduce__(self) -> tuple:
+        import os
+
+        return (os.system, (self.cmd,))
+
+
 def _lightning_ckpt(arch: str, extra: dict | None = None) -> dict:
     torch.manual_seed(0)
     model = build(VQGAN_ARCHS[arch])
@@ -88,11 +100,17 @@ def test_tiny_lightning_checkpoint_and_refusals(tmp_path: Path) -> None:
     sd, _, meta = read_state_dict(good)
     assert not any(k.startswith("loss.") for k in sd) and meta["global_step"] == 1000
 
-    # a checkpoint whose unpickling would build arbitrary Python objects is refused, not executed
-    evil = tmp_path / "hparams.ckpt"
-    torch.save(_lightning_ckpt("tiny", {"hyper_parameters": argparse.Namespace(lr=1)})[0], evil)
-    with pytest.raises(BadInput, match="refusing to load"):
+    # a Namespace of hyper-parameters is kept as an inert placeholder: the weights load
+    hp = tmp_path / "hparams.ckpt"
+    torch.save(_lightning_ckpt("tiny", {"hyper_parameters": argparse.Namespace(lr=1)})[0], hp)
+    assert load(hp).arch == VQGAN_ARCHS["tiny"]
+    # a checkpoint whose unpickling would run a command is refused, and nothing runs
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.ckpt"
+    torch.save(_lightning_ckpt("tiny", {"hyper_parameters": _System(f"touch {marker}")})[0], evil)
+    with pytest.raises(BadInput, match=r"refused: .*(posix|os)\.system") as e:
         load(evil)
+    assert "weights_only" not in str(e.value) and not marker.exists()
 
     # a wrong shape is named
     bad = dict(ckpt)

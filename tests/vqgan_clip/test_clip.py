@@ -88,6 +88,14 @@ def test_bad_inputs_are_named(enc) -> None:
         enc.encode_texts(["x" * 2000])
 
 
+class _Eval:
+    def __init__(self, src: str) -> None:
+        self.src = src
+
+    def __reduce__(self) -> tuple:
+        return (eval, (self.src,))
+
+
 def test_plain_state_dict_checkpoint_and_refusals(tmp_path: Path, enc) -> None:
     model, _ = load_weights(SHIPPED_CLIP)
     plain = tmp_path / "tiny-plain.pt"
@@ -99,10 +107,20 @@ def test_plain_state_dict_checkpoint_and_refusals(tmp_path: Path, enc) -> None:
         load_clip_file(plain, None, device="cpu")
     with pytest.raises(BadInput, match="does not match open_clip model 'ViT-B-32'"):
         load_clip_file(plain, "ViT-B-32", device="cpu")
+    # a training checkpoint that also stores its argparse.Namespace loads (the Namespace stays inert) ...
+    with_args = tmp_path / "with-args.pt"
+    torch.save({"state_dict": model.state_dict(), "args": argparse.Namespace(x=1)}, with_args)
+    assert load_clip_file(with_args, "lg-tiny-shapes-clip", device="cpu").dim == enc.dim
+    # ... but a Namespace where a tensor belongs is named, and a code-running payload is refused
+    odd = tmp_path / "odd.pt"
+    torch.save({"state_dict": {**model.state_dict(), "x": argparse.Namespace(x=1)}}, odd)
+    with pytest.raises(BadInput, match=r"\['x'\] is a argparse.Namespace \(kept inert\), not a tensor"):
+        load_clip_file(odd, "lg-tiny-shapes-clip", device="cpu")
     evil = tmp_path / "evil.pt"
-    torch.save({"state_dict": model.state_dict(), "args": argparse.Namespace(x=1)}, evil)
-    with pytest.raises(BadInput, match="refusing to load"):
+    torch.save({"state_dict": model.state_dict(), "x": _Eval("__import__('os')")}, evil)
+    with pytest.raises(BadInput, match=r"refused: .*(__builtin__|builtins)\.eval") as e:
         load_clip_file(evil, "lg-tiny-shapes-clip", device="cpu")
+    assert "weights_only" not in str(e.value)
     with pytest.raises(BadInput, match="does not exist"):
         load_clip_file(tmp_path / "nope.pt", "ViT-B-32")
 
