@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gallery import safe_load
 from gallery.errors import BadInput
 from generator.datasets.image_store import DATA_FILE, ImageDataset
 from generator.stylegan.ada import DEFAULT_ADA_KIMG, DEFAULT_TARGET, AdaController, AugmentPipe
@@ -319,7 +320,7 @@ def train_on_data(ds: ImageDataset, name: str, out_dir: Path, opts: DataOptions,
 def _load_checkpoint(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     if not path.exists():
         raise BadInput(f"--continue: no checkpoint at {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = safe_load.read(path).obj
     if state.get("format") != FORMAT:
         raise BadInput(f"{path} is not a checkpoint of a run on an image dataset (`--data`)")
     was = state["dataset"]

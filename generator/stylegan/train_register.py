@@ -9,8 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from gallery import safe_load
 from gallery.errors import BadInput
 from gallery.hashing import sha256_file
 from generator.stylegan.checkpoints import SHIPPED, WEIGHTS_FORMAT, matching_preset
@@ -32,7 +31,7 @@ def check_model_name(name: str) -> str:
 def export_data_weights(checkpoint: Path, dest: Path) -> tuple[Path, dict[str, Any]]:
     """Write the weights file (config, G_ema, D, provenance) from a run's checkpoint; returns it and the
     provenance."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = safe_load.read(checkpoint).obj
     if state.get("format") != FORMAT:
         raise BadInput(f"{checkpoint} is not a checkpoint of a run on an image dataset")
     kids = state.get("kid_history") or []
@@ -58,7 +57,7 @@ def register_trained(weights: Path, name: str, settings: Any, catalogue: Any, pr
         tmp = dest.with_name(dest.name + ".tmp")
         shutil.copyfile(weights, tmp)
         tmp.replace(dest)
-    cfg = StyleGANConfig.from_dict(torch.load(weights, map_location="cpu", weights_only=True)["config"])
+    cfg = StyleGANConfig.from_dict(safe_load.read(weights).obj["config"])
     model_id = catalogue.register_model("stylegan", name, sha, preset=matching_preset(cfg), config=cfg.to_dict(),
                                         path=str(dest), provenance=prov)
     return {"model_id": model_id, "name": name, "path": str(dest), "sha256": sha}

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gallery import safe_load
 from gallery.errors import BadInput
 from generator.vqgan_clip.finetune_eval import (
     DatasetWatch,
@@ -191,7 +192,7 @@ def finetune(settings: Any, cat: Any, cfg: FinetuneConfig, *, progress: Any = No
     usage = torch.zeros(model.n_embed, dtype=torch.float64)
     history: list[list[float]] = []
     if state_file.is_file():
-        st = torch.load(state_file, map_location="cpu", weights_only=True)
+        st = safe_load.read(state_file).obj
         check_run(st["key"], key, run, ref.name)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
