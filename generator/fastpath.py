@@ -166,6 +166,19 @@ def choose(name: str, size_key: str, variants: dict[str, Callable[[], Any]], *, 
     return str(rec["choice"])
 
 
+def autocast(device: Any, enabled: bool = True) -> Any:
+    """Mixed precision where it is safe: bf16 autocast on CUDA (the CLIP tower that guides the VQGAN
+    loop, StyleGAN inference); a no-op on the CPU, whose fp32 runs stay bit-for-bit repeatable."""
+    import contextlib
+
+    import torch
+
+    dev = torch.device(device)
+    if enabled and dev.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def recorded() -> dict[str, dict[str, Any]]:
     """This process's choices (key -> record), for benches and logs."""
     with _lock:

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from gallery.errors import BadInput
+from generator import fastpath
 from generator.vqgan_clip.fastclip import fast_image_encoder
 from generator.vqgan_clip.fastpaths import CHECKPOINT_LEVELS as CHECKPOINT_LEVELS  # re-exported
 from generator.vqgan_clip.fastpaths import decoder_choices
@@ -67,6 +68,7 @@ class LoopParams:
     grad_checkpoint: int | None = None  # decoder levels recomputed in backward (None: decoder_checkpoint decides)
     channels_last: str = "auto"  # decoder layout: auto (measured per machine and size) | on | off
     decoder_checkpoint: str = "auto"  # recompute the 2 largest decoder levels: auto (measured) | on | off
+    autocast: bool = True  # on CUDA, CLIP's image tower in bf16 (the CPU always runs fp32)
     tv_weight: float = 0.0  # total variation of the decoded image: >0 smooths speckle and flat areas
     init_z: Any = None  # a start latent (1, C, zh, zw) instead of the noise (variations); the noise is still drawn
 
@@ -294,7 +296,8 @@ def run_loop(params: LoopParams, vqgan: VQModel, clip: Any, device: Any = "cpu",
             break
         cuts = make_cutouts(img, params.cutouts, clip.image_size, params.cut_pow, params.min_cut, g, params.augment)
         t2 = time.perf_counter()
-        feats = encode(cuts).float()
+        with fastpath.autocast(dev, params.autocast):  # bf16 CLIP on CUDA; nothing on the CPU
+            feats = encode(cuts).float()
         tgt, ws = targets[phase]
         d = spherical_distance(feats, tgt).mean(0)  # (n_targets,)
         loss = (ws * d).sum()
