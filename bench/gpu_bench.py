@@ -173,7 +173,8 @@ def train(a: argparse.Namespace) -> dict:
 def show(a: argparse.Namespace) -> dict:
     import numpy as np
 
-    from bench.installation_bench import crossfades, show as show_bench
+    from bench.installation_bench import crossfades
+    from bench.installation_bench import show as show_bench
 
     w, h = (320, 180) if a.dry_run else tuple(int(v) for v in a.size.lower().split("x"))
     frames = 10 if a.dry_run else a.frames

@@ -266,11 +266,10 @@ def progression(params: VQClipProgression, ctx: JobContext) -> list[ArtworkDraft
     import torch
 
     from gallery.progress import report
+    from generator import fastpath
     from generator.vqgan_clip.checkpoints import load, resolve
     from generator.vqgan_clip.clip import load_clip
     from generator.vqgan_clip.loop import frame_iterations, run_loop
-
-    from generator import fastpath
 
     settings = ctx.settings
     lp, recipe = build_params(params, settings, ctx.seed)

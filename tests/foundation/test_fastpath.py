@@ -66,7 +66,7 @@ def test_forcing_skips_the_calibration_and_bad_values_are_refused(cache: Path) -
     assert fastpath.choose("t.force", "k", _variants(calls, slow="off"), default="on", force="off") == "off"
     assert fastpath.choose("t.force", "k", _variants(calls), default="on", force="on") == "on"
     assert calls == [] and not cache.exists()
-    with pytest.raises(BadInput, match="t.force.*'sometimes'"):
+    with pytest.raises(BadInput, match=r"t\.force.*'sometimes'"):
         fastpath.choose("t.force", "k", _variants(calls), default="on", force="sometimes")
 
 
