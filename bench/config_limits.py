@@ -111,4 +111,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from gallery.machine import print_machine
+
+    print_machine()  # the machine beside the tables: CPU, torch kernels, threads, load, GPU
     main()

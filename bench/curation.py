@@ -148,4 +148,7 @@ def text_encoder_latency(runs: int = 30) -> None:
 
 
 if __name__ == "__main__":
+    from gallery.machine import print_machine
+
+    print_machine()  # the machine beside the tables: CPU, torch kernels, threads, load, GPU
     main()

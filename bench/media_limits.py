@@ -220,4 +220,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from gallery.machine import print_machine
+
+    print_machine(unless=("--child",))  # the machine beside the tables: CPU, torch kernels, threads, load, GPU
     main()

@@ -14,7 +14,8 @@ Sections (``--only`` picks some):
            <= 0.15) and k-NN (k=3) precision/recall in the classifier's feature space.
 - uncanny: the frozen discriminator's mean score per snapshot (it must fall).
 
-    .venv/bin/python bench/stylegan.py [--only train,walk,quality,uncanny] [--quick]
+    .venv/bin/python bench/stylegan.py [--only train,walk,quality,uncanny] [--quick] [--threads N]
+                                       [--models tiny,ffhq256]
 """
 
 from __future__ import annotations
@@ -86,13 +87,16 @@ def walk_worker(which: str, impl: str, batch: int, frames: int, threads: int) ->
         for i in range(0, frames, batch):
             G(z[i:i + batch], truncation_psi=0.7)
         dt, dc = time.perf_counter() - t, time.process_time() - c
-    return {"fps": frames / dt, "cpu_fps": frames / dc,
+    applied = getattr(G.synthesis, "_batch1_applied", None)  # batch 1: the variant measured for this machine
+    return {"fps": frames / dt, "cpu_fps": frames / dc, "fast": applied[1] if applied and impl == "ours" else "",
             "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def bench_walk(quick: bool, threads: int) -> None:
+def bench_walk(quick: bool, threads: int, models: tuple[str, ...] = ("tiny", "ffhq256")) -> None:
     rows = []
     for which, frames in (("tiny", 64 if quick else 256), ("ffhq256", 8 if quick else 16)):
+        if which not in models:
+            continue
         for batch in (1, 8):
             for impl in ("ours", "ours-batched", "grouped") if batch > 1 else ("ours", "grouped"):
                 n = max(frames, batch * 2)
@@ -103,10 +107,12 @@ def bench_walk(quick: bool, threads: int) -> None:
                     rows.append([which, batch, impl, "failed", "", out.stderr.strip().splitlines()[-1][:60]])
                     continue
                 r = json.loads(out.stdout.strip().splitlines()[-1])
-                rows.append([f"{which} ({64 if which == 'tiny' else 256} px)", batch, impl, f"{r['fps']:.2f}",
+                label = f"{impl} ({r['fast']})" if r.get("fast") else impl
+                rows.append([f"{which} ({64 if which == 'tiny' else 256} px)", batch, label, f"{r['fps']:.2f}",
                              f"{r['cpu_fps']:.2f}", f"{r['peak_mib']:.0f}"])
     table(f"walk rendering (truncation 0.7, {threads} thread(s); wall time suffers from other users of the "
-          "CPU, CPU time does not; peak = process max RSS)",
+          "CPU, CPU time does not; peak = process max RSS; ours (on|off) at batch 1: the variant the calibration "
+          "chose, on = shared conv, off = modulated weights)",
           ["model", "batch", "conv", "frames/s wall", "frames per CPU-s", "peak MiB"], rows)
 
 
@@ -243,6 +249,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--weights", type=Path, default=SHIPPED["tiny-faces64"],
                     help="tiny weights for quality and uncanny (default: the shipped ones)")
+    ap.add_argument("--models", default="tiny,ffhq256", help="walk: which models (tiny, ffhq256)")
     ap.add_argument("--walk-worker", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.walk_worker:
@@ -252,7 +259,7 @@ def main() -> None:
     if "train" in only:
         bench_train(a.quick)
     if "walk" in only:
-        bench_walk(a.quick, a.threads)
+        bench_walk(a.quick, a.threads, tuple(a.models.split(",")))
     if "quality" in only:
         bench_quality(a.quick, a.weights)
     if "uncanny" in only:
@@ -260,4 +267,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from gallery.machine import print_machine
+
+    print_machine(unless=("--walk-worker",))  # the machine beside the tables: CPU, torch kernels, threads, load, GPU
     main()

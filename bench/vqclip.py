@@ -106,4 +106,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from gallery.machine import print_machine
+
+    print_machine(unless=("_speed_one",))  # the machine beside the tables: CPU, torch kernels, threads, load, GPU
     main()

@@ -115,7 +115,8 @@ def speed_one(size: int, style: str, iters: int, cutouts: int, threads: int) -> 
         r = L.run_loop(params(iters), vq, clip)
         cpu = (time.process_time() - c0) / iters
         out = {k: r.timings[k] for k in phases}
-        ckpt = vq.decoder.grad_checkpoint
+        ckpt = r.fast_paths["checkpoint_levels"]
+        out["cl"] = int(r.fast_paths["channels_last"])  # chosen per machine (generator.vqgan_clip.fastpaths)
     else:  # the notebook loop, on the same models
         g = torch.Generator().manual_seed(0)
         f = vq.downsample_factor
@@ -144,6 +145,7 @@ def speed_one(size: int, style: str, iters: int, cutouts: int, threads: int) -> 
         cpu = (time.process_time() - c0) / iters
         out = {k: float(np.mean(v)) for k, v in t.items()}
         ckpt = 0
+        out["cl"] = 0
     out.update({"total": sum(out[k] for k in phases), "cpu": cpu,
                 "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "size": size,
                 "style": style, "models": models, "n_cutouts": cutouts, "threads": torch.get_num_threads(),
@@ -183,14 +185,15 @@ def speed(args: argparse.Namespace) -> None:
         rows.append(row)
     print(f"\nVQGAN+CLIP, one iteration, fp32 CPU, {rows[0]['threads']} torch threads, {args.cutouts} cutouts; "
           f"wall seconds per phase, mean of {args.iters} iterations after 1 warm-up, averaged over {args.rounds} "
-          f"alternating runs of each loop; CPU = process CPU seconds per iteration; peak = max resident set")
+          f"alternating runs of each loop; CPU = process CPU seconds per iteration; peak = max resident set; "
+          f"cl / ckpt = decoder channels-last / levels recomputed (ours: measured per machine, see docs/performance.md)")
     print(f"load average (1/5/15 min) before {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}, "
           f"after {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
     print(f"{'size':>5} {'loop':<12} {'decode':>7} {'cutouts':>8} {'CLIP':>7} {'backward':>9} {'s/it':>7} "
-          f"{'CPU s/it':>9} {'peak GiB':>9} {'ckpt':>5}  models")
+          f"{'CPU s/it':>9} {'peak GiB':>9} {'cl':>3} {'ckpt':>5}  models")
     for r in rows:
         print(f"{r['size']:>5} {r['style']:<12} {r['decode']:7.3f} {r['cutouts']:8.3f} {r['clip']:7.3f} "
-              f"{r['backward']:9.3f} {r['total']:7.3f} {r['cpu']:9.3f} {r['peak_gib']:9.2f} {r['ckpt']:>5}  {r['models']}")
+              f"{r['backward']:9.3f} {r['total']:7.3f} {r['cpu']:9.3f} {r['peak_gib']:9.2f} {r['cl']:>3} {r['ckpt']:>5}  {r['models']}")
     by = {(r["size"], r["style"]): r for r in rows}
     for (size, style), r in by.items():
         ref = by.get((size, "reference"))

@@ -34,6 +34,10 @@ def load_model(params: _StyleGANCommon, ctx: JobContext) -> LoadedModel:
     spec = params.model or ctx.settings.stylegan.model
     name, path = resolve(str(spec), ctx.settings, ctx.catalogue)
     m = load(path, ctx.device, name=name)
+    from generator import fastpath
+
+    fastpath.configure(ctx.settings)  # the batch-1 fast path is measured once per machine, cached in data_dir
+    m.G.synthesis.fast_path = ctx.settings.stylegan.walk_fast_path
     if getattr(ctx, "catalogue", None) is not None:  # idempotent: artworks link to their model row
         from generator.stylegan.checkpoints import matching_preset
 

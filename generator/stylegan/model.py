@@ -129,6 +129,10 @@ class MappingNetwork(nn.Module):
 
 
 class SynthesisLayer(nn.Module):
+    # batch 1 only: fold the styles into the weights (rosinality's way) instead of scaling the input and
+    # output of the shared conv; chosen per machine by generator.stylegan.fastpaths
+    modulate_weights: bool = False
+
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: int = 1,
                  conv_clamp: float | None = None, kernel_size: int = 3) -> None:
         super().__init__()
@@ -146,14 +150,19 @@ class SynthesisLayer(nn.Module):
         weight = self.weight
         # sum_i,k (w[o,i,k] s[n,i])^2 = s^2 @ (sum_k w^2)^T: a matmul, not an [N, out, in, k, k] tensor.
         dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()
-        x = x * styles[:, :, None, None]
+        modulated = self.modulate_weights and x.shape[0] == 1  # batch 1: styles folded into the weights
+        if modulated:
+            weight = weight * styles[0][None, :, None, None] * dcoefs[0][:, None, None, None]
+        else:
+            x = x * styles[:, :, None, None]
         if self.up == 2:
             x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
             x = fir(x, self.resample_filter, (1, 1, 1, 1), gain=4.0)
         else:
             x = F.conv2d(x, weight, padding=self.padding)
         inplace = not (torch.is_grad_enabled() and x.requires_grad)  # the conv output is ours to reuse
-        x = x.mul_(dcoefs[:, :, None, None]) if inplace else x * dcoefs[:, :, None, None]
+        if not modulated:
+            x = x.mul_(dcoefs[:, :, None, None]) if inplace else x * dcoefs[:, :, None, None]
         if noise_mode == "random":
             noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device,
                                 dtype=x.dtype) * self.noise_strength
@@ -235,7 +244,13 @@ class SynthesisNetwork(nn.Module):
     # (FFHQ-256 at batch 8: 1.8 images/s batched throughout, 3.3 split from 32 px; see bench/stylegan.py).
     micro_batch_above = 1 << 18
 
+    fast_path = "auto"  # batch-1 inference: auto (measured per machine) | on (shared conv) | off (modulated weights)
+
     def forward(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        if ws.shape[0] == 1 and not torch.is_grad_enabled():
+            from generator.stylegan.fastpaths import apply_batch1_choice
+
+            apply_batch1_choice(self, ws.device)
         x = img = None
         w_idx = 0
         blocks = []

@@ -5,6 +5,8 @@ Torch-free on purpose: gallery.config imports every section at start.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from gallery.settings_base import Strict
@@ -28,6 +30,10 @@ class StyleGANSettings(Strict):
     # Frames are scaled to this many pixels on a side for video and images (0: the model's resolution).
     render_size: int = Field(256, ge=0, le=4096)
     batch: int = Field(8, ge=1, le=256)
+    # Batch-1 rendering (live walks): on scales the input and output of one shared convolution, off
+    # modulates the weights instead (rosinality's way); auto measures both once per machine and model
+    # size (cached in data_dir/cache/fastpath.json). See docs/performance.md.
+    walk_fast_path: Literal["auto", "on", "off"] = "auto"
     # Where `gallery train stylegan` keeps checkpoints and sample grids (relative to data_dir).
     train_dir: str = "stylegan/train"
     # Where imported checkpoints are stored after conversion (relative to data_dir).

@@ -200,7 +200,8 @@ def build_params(params: VQClipProgression, settings: Settings, seed: int = 0) -
         zoom_every=(params.zoom_every or 10) if zoom else 0,
         zoom_scale=params.zoom_scale or 1.04,
         image_prompts=image_prompts, init_image=init_image,
-        tv_weight=default_tv_weight(settings) if params.tv_weight is None else params.tv_weight)
+        tv_weight=default_tv_weight(settings) if params.tv_weight is None else params.tv_weight,
+        channels_last=vq.channels_last, decoder_checkpoint=vq.decoder_checkpoint)
     if lp.optimiser not in ("adam", "adamw", "sgd"):
         raise BadInput(f"unknown optimiser {lp.optimiser!r}; known: adam, adamw, sgd")
     if not 0 < lp.min_cut <= 1:
@@ -265,6 +266,7 @@ def progression(params: VQClipProgression, ctx: JobContext) -> list[ArtworkDraft
     import torch
 
     from gallery.progress import report
+    from generator import fastpath
     from generator.vqgan_clip.checkpoints import load, resolve, resolve_model
     from generator.vqgan_clip.clip import load_clip
     from generator.vqgan_clip.loop import frame_iterations, run_loop
@@ -272,6 +274,7 @@ def progression(params: VQClipProgression, ctx: JobContext) -> list[ArtworkDraft
     settings = ctx.settings
     lp, recipe = build_params(params, settings, ctx.seed)
     device = ctx.device
+    fastpath.configure(settings)  # per-machine fast-path choices are cached under data_dir
     report(ctx, "loading CLIP and VQGAN", 0, None)
     clip = load_clip(settings, device=device, guide=True)
     if params.model:  # a registered VQGAN (imported or fine-tuned on a dataset) or a weights file

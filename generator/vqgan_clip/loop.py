@@ -9,9 +9,10 @@ the decoder's weights are fine-tuned as well, the variant the chapter describes.
 
 Speed and memory (fp32 throughout, nothing approximated): CLIP's image tower runs through
 :mod:`generator.vqgan_clip.fastclip` (oneDNN matrix products, input gradients only); the decoder
-runs channels-last, and its frozen convolutions and group-norm+swish keep only what the input
-gradient needs; at 256x256 and up the two largest decoder levels are recomputed in backward
-(``CHECKPOINT_LEVELS``). ``bench/vqclip.py speed`` measures it against the notebook loop.
+keeps only what the input gradient needs in its frozen convolutions and group-norm+swish. Whether
+the decoder runs channels-last and whether its two largest levels are recomputed in backward is
+chosen per machine and size (:mod:`generator.vqgan_clip.fastpaths`: a short calibration, cached).
+``bench/vqclip.py speed`` measures it against the notebook loop.
 
 Every random choice comes from generators seeded from ``seed``: on a CPU, the same inputs give the
 same frames, byte for byte.
@@ -31,16 +32,14 @@ import torch
 import torch.nn.functional as F
 
 from gallery.errors import BadInput
+from generator import fastpath
 from generator.vqgan_clip.fastclip import fast_image_encoder
+from generator.vqgan_clip.fastpaths import CHECKPOINT_LEVELS as CHECKPOINT_LEVELS  # re-exported
+from generator.vqgan_clip.fastpaths import decoder_choices
 from generator.vqgan_clip.model import VQModel
 from generator.vqgan_clip.prompts import Prompt, phase_at
 
 log = logging.getLogger(__name__)
-
-# decoder levels (largest first) whose res blocks are recomputed in backward for images of 256x256
-# and larger (f16-16384 at 256x256, ViT-B-32, 32 cutouts, 2 threads: peak about 3.1 GiB with none,
-# 3.0 with the full-size level, 2.9 with the two largest, for a few percent more time per step)
-CHECKPOINT_LEVELS = 2
 
 
 @dataclass
@@ -66,7 +65,10 @@ class LoopParams:
     zoom_scale: float = 1.04
     image_prompts: list[tuple[np.ndarray, float]] = field(default_factory=list)
     init_image: np.ndarray | None = None
-    grad_checkpoint: int | None = None  # decoder levels recomputed in backward (None: by image size)
+    grad_checkpoint: int | None = None  # decoder levels recomputed in backward (None: decoder_checkpoint decides)
+    channels_last: str = "auto"  # decoder layout: auto (measured per machine and size) | on | off
+    decoder_checkpoint: str = "auto"  # recompute the 2 largest decoder levels: auto (measured) | on | off
+    autocast: bool = True  # on CUDA, CLIP's image tower in bf16 (the CPU always runs fp32)
     tv_weight: float = 0.0  # total variation of the decoded image: >0 smooths speckle and flat areas
     init_z: Any = None  # a start latent (1, C, zh, zw) instead of the noise (variations); the noise is still drawn
 
@@ -80,6 +82,7 @@ class LoopResult:
     seconds: float
     timings: dict[str, float]
     codes: np.ndarray | None = None  # the final latent's codebook indices (zh, zw): what the last image decodes
+    fast_paths: dict[str, Any] = field(default_factory=dict)  # the decoder layout and recomputed levels used
 
 
 def spherical_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -89,14 +92,16 @@ def spherical_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a[:, None] - b[None]).norm(dim=-1).div(2).clamp(max=1.0).arcsin().pow(2).mul(2)
 
 
-def quantise_st(model: VQModel, z: torch.Tensor) -> torch.Tensor:
+def quantise_st(model: VQModel, z: torch.Tensor, channels_last: bool | None = None) -> torch.Tensor:
     """Nearest codes with the straight-through gradient (the image is decoded from real codes).
 
-    On the CPU the result is channels-last, so the decoder's convolutions, group norms and
-    activations all run on NHWC tensors (oneDNN's native layout: no reorders around every conv)."""
+    ``channels_last`` (None: on the CPU) returns it channels-last, so the decoder's convolutions,
+    group norms and activations all run on NHWC tensors (oneDNN's native layout)."""
     zq = model.quantize.lookup(model.quantize.codes(z))
     out = z + (zq - z).detach()
-    return out.contiguous(memory_format=torch.channels_last) if out.device.type == "cpu" else out
+    if channels_last is None:
+        channels_last = out.device.type == "cpu"
+    return out.contiguous(memory_format=torch.channels_last) if channels_last else out
 
 
 def to_image(x: torch.Tensor) -> torch.Tensor:
@@ -199,10 +204,12 @@ def run_loop(params: LoopParams, vqgan: VQModel, clip: Any, device: Any = "cpu",
     if params.finetune_decoder:
         for p in list(model.decoder.parameters()) + list(model.post_quant_conv.parameters()):
             p.requires_grad_(True)
-    # big images: recompute the decoder's largest activations in backward rather than keep them
-    ckpt = params.grad_checkpoint
-    if ckpt is None:
-        ckpt = CHECKPOINT_LEVELS if params.width * params.height >= 256 * 256 else 0
+    # per machine and size (measured once, cached): decoder layout, and whether to recompute the
+    # largest levels in backward rather than keep their activations
+    cl, ckpt = decoder_choices(model, params.width, params.height, dev, params.channels_last,
+                               params.decoder_checkpoint)
+    if params.grad_checkpoint is not None:
+        ckpt = params.grad_checkpoint
     model.decoder.grad_checkpoint = ckpt
     f = model.downsample_factor
     zh, zw = params.height // f, params.width // f
@@ -271,11 +278,11 @@ def run_loop(params: LoopParams, vqgan: VQModel, clip: Any, device: Any = "cpu",
             phase = ph
         if params.zoom_every and it > 0 and it % params.zoom_every == 0 and it < params.iterations:
             with torch.no_grad():
-                cur = zoom(to_image(model.decode(quantise_st(model, z))), params.zoom_scale)
+                cur = zoom(to_image(model.decode(quantise_st(model, z, cl))), params.zoom_scale)
                 z = model.encode(cur.mul(2).sub(1)).clone().requires_grad_(True)
             opt = make_opt(z)
         t0 = time.perf_counter()
-        img = to_image(model.decode(quantise_st(model, z)))
+        img = to_image(model.decode(quantise_st(model, z, cl)))
         t1 = time.perf_counter()
         if it in want or params.keep_every_frame or it in stream:
             frame = image_to_uint8(img)
@@ -289,7 +296,8 @@ def run_loop(params: LoopParams, vqgan: VQModel, clip: Any, device: Any = "cpu",
             break
         cuts = make_cutouts(img, params.cutouts, clip.image_size, params.cut_pow, params.min_cut, g, params.augment)
         t2 = time.perf_counter()
-        feats = encode(cuts).float()
+        with fastpath.autocast(dev, params.autocast):  # bf16 CLIP on CUDA; nothing on the CPU
+            feats = encode(cuts).float()
         tgt, ws = targets[phase]
         d = spherical_distance(feats, tgt).mean(0)  # (n_targets,)
         loss = (ws * d).sum()
@@ -313,4 +321,5 @@ def run_loop(params: LoopParams, vqgan: VQModel, clip: Any, device: Any = "cpu",
         codes = model.quantize.codes(z.detach())[0].cpu().numpy()
     return LoopResult(snapshots=snapshots, frames=frames, losses=losses, phase_switches=switches,
                       seconds=time.monotonic() - t_start,
-                      timings={k: v / steps for k, v in timings.items()}, codes=codes)
+                      timings={k: v / steps for k, v in timings.items()}, codes=codes,
+                      fast_paths={"channels_last": cl, "checkpoint_levels": ckpt})

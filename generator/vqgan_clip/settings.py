@@ -48,6 +48,12 @@ class VQClipSettings(Strict):
     fps: int = Field(12, ge=1, le=120)
     # The video shows every Nth iteration (and the last), streamed to the encoder as the loop runs.
     video_stride: int = Field(1, ge=1, le=100_000)
+    # Decoder fast paths (docs/performance.md): auto measures once per machine and image size (a short
+    # calibration, cached in data_dir/cache/fastpath.json); on/off forces. channels_last: run the decoder
+    # on NHWC tensors; decoder_checkpoint: recompute its two largest levels in backward (less memory,
+    # more time: auto keeps it only where it costs under 5%).
+    channels_last: Literal["auto", "on", "off"] = "auto"
+    decoder_checkpoint: Literal["auto", "on", "off"] = "auto"
 
     @field_validator("snapshots")
     @classmethod
