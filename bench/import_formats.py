@@ -151,6 +151,9 @@ def main() -> None:
     ap.add_argument("--big-mb", type=int, default=256)
     ap.add_argument("--no-nvidia", action="store_true")
     args = ap.parse_args()
+    from gallery.machine import print_machine
+
+    print_machine()  # the machine beside the tables: CPU, torch kernels, threads, load, GPU
     print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (cores: {os.cpu_count()})")
     rows = []
     with tempfile.TemporaryDirectory(prefix="lg-bench-import-") as td:

@@ -222,6 +222,9 @@ def main() -> None:
     ap.add_argument("--published-repeats", type=int, default=3)
     ap.add_argument("--only", choices=list(PUBLISHED), help="published size: this config only")
     args = ap.parse_args()
+    from gallery.machine import print_machine
+
+    print_machine(unless=("--child",))  # the machine beside the tables: CPU, torch kernels, threads, load, GPU
     if args.child:
         args.path = args.child
         print(json.dumps(child(args)))

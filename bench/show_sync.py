@@ -149,6 +149,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=12.0)
     args = ap.parse_args()
+    from gallery.machine import print_machine
+
+    print_machine()  # the machine beside the tables: CPU, torch kernels, threads, load, GPU
     print(f"load average at start: {os.getloadavg()}")
     rows = []
     for skew in (False, True):

@@ -126,6 +126,9 @@ def main() -> None:
     ap.add_argument("--import-row", help=argparse.SUPPRESS)
     ap.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    from gallery.machine import print_machine
+
+    print_machine(unless=("--row", "--import-row"))  # the machine beside the tables: CPU, torch kernels, threads, load, GPU
     if a.row:
         print(json.dumps(run_row(a.row, a.device, a.frames, a.threads)))
         return

@@ -171,6 +171,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", default="ada,transfer,speed")
     args = ap.parse_args()
+    from gallery.machine import print_machine
+
+    print_machine()  # the machine beside the tables: CPU, torch kernels, threads, load, GPU
     from catalogue import open_catalogue
     from gallery.config import load_settings
     from generator.stylegan.cli_data import open_dataset

@@ -63,6 +63,9 @@ def main() -> None:
     ap.add_argument("--speed-steps", type=int, default=20)
     ap.add_argument("--data-dir", type=Path, default=None)
     a = ap.parse_args()
+    from gallery.machine import print_machine
+
+    print_machine()  # the machine beside the tables: CPU, torch kernels, threads, load, GPU
 
     import torch
 
