@@ -6,8 +6,8 @@ Every row runs in a fresh subprocess; peak memory is the growth of resident memo
 (the kernel's peak-RSS mark, reset just before it, minus the RSS then, once torch and the gallery are imported). Rows:
 
 * the reference-written fixtures of tests/fixtures/checkpoints (scripts/fixtures/make_reference_checkpoints.py):
-  rosinality ``train.py`` checkpoints (torch zip and pre-1.6 legacy format), a taming VQ checkpoint laid
-  out as PyTorch Lightning 1.0.8 writes it and a stylegan2-ada-pytorch snapshot pickle; "max |diff|" is
+  rosinality ``train.py`` checkpoints (torch zip and pre-1.6 legacy format), a taming VQ checkpoint written
+  by PyTorch Lightning 1.0.8 itself (scripts/fixtures/make_lightning_checkpoint.py) and a stylegan2-ada-pytorch snapshot pickle; "max |diff|" is
   against the reference code's own outputs (images of rosinality's g_ema and NVIDIA's G_ema, with D's
   scores; taming's decoded images, and whether the code indices are equal);
 * an NVIDIA-layout network pickle at the paper256 size (G, D, G_ema; random weights, written by the
@@ -160,7 +160,7 @@ def main() -> None:
         d = Path(td)
         cases = [("rosinality train.py (torch zip)", "rosinality", FIXTURES / "rosinality-train-000001.pt"),
                  ("rosinality train.py (torch < 1.6)", "rosinality", FIXTURES / "rosinality-train-legacy.pt"),
-                 ("taming, Lightning 1.0.8 layout", "taming", FIXTURES / "taming-lightning1.ckpt"),
+                 ("taming, written by Lightning 1.0.8", "taming", FIXTURES / "taming-lightning1.ckpt"),
                  ("NVIDIA pkl by stylegan2-ada (mbstd 8)", "nvidia-ref", FIXTURES / "nvidia-ada-mbstd8.pkl")]
         if not args.no_nvidia:
             cases.append(("NVIDIA pkl, paper256 size", "nvidia", _write_nvidia(d)))
