@@ -101,8 +101,8 @@ def bench_ada(ds: Any, sizes: list[int], args: argparse.Namespace, judge: Judge,
     print("| images | no ADA | ADA | ADA final p | ADA / none |\n|---:|---:|---:|---:|---:|")
     for n in sizes:
         sub = Subset(ds, n)
-        row = {}
-        for ada in (False, True):
+        row = {False: (float("nan"), float("nan")), True: (float("nan"), float("nan"))}
+        for ada in args.variants:
             r = train_on_data(sub, f"subset{n}", work / f"ada{int(ada)}-{n}",
                               DataOptions(steps=steps, ada=ada, ada_kimg=args.ada_kimg, seed=args.seed, **QUIET))
             row[ada] = (judge(r.checkpoint) * 1e3, r.ada_p)
@@ -165,12 +165,16 @@ def main() -> None:
     ap.add_argument("--ada-kimg", type=float, default=20.0, help="ADA speed: kimg for p to go 0 -> 1")
     ap.add_argument("--chunks", type=int, default=4, help="KID measurements along the transfer runs")
     ap.add_argument("--sizes", default="200,1000,all")
+    ap.add_argument("--ada-variants", default="none,ada",
+                    help="which of the ADA table's runs to make (none, ada or both): two processes, one each, use "
+                         "both cores for a long comparison")
     ap.add_argument("--kid-images", type=int, default=1000)
     ap.add_argument("--source", default="tiny-faces64")
     ap.add_argument("--speed-steps", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", default="ada,transfer,speed")
     args = ap.parse_args()
+    args.variants = [{"none": False, "ada": True}[v.strip()] for v in args.ada_variants.split(",")]
     from gallery.machine import print_machine
 
     print_machine()  # the machine beside the tables: CPU, torch kernels, threads, load, GPU

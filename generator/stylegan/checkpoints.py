@@ -2,8 +2,8 @@
 model lookup (:func:`resolve`), loading (:func:`load`) and importing real checkpoints (:func:`import_checkpoint`,
 read by :mod:`generator.stylegan.importers`).
 
-A model is named by ``stylegan.model`` in config.yaml (or ``--model``): ``tiny-faces64`` (the shipped
-file), the name of a model registered by ``gallery import stylegan``, or a path to a weights file.
+A model is named by ``stylegan.model`` in config.yaml (or ``--model``): ``tiny-faces64`` or ``tiny-emoji64``
+(the shipped files), the name of a model registered by ``gallery import stylegan``, or a path to a weights file.
 """
 
 from __future__ import annotations
@@ -24,7 +24,13 @@ from generator.stylegan.presets import PRESETS, StyleGANConfig
 
 WEIGHTS_FORMAT = "latent-gallery-stylegan-weights/1"
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "weights" / "stylegan"
-SHIPPED = {"tiny-faces64": SHIPPED_DIR / "tiny-faces64.pt"}
+SHIPPED = {"tiny-faces64": SHIPPED_DIR / "tiny-faces64.pt", "tiny-emoji64": SHIPPED_DIR / "tiny-emoji64.pt"}
+# How each shipped file was made (docs/stylegan.md has the full story).
+REPRODUCE = {
+    "tiny-faces64": "gallery train stylegan --preset tiny-faces64 --steps 19831",
+    "tiny-emoji64": "gallery dataset emoji --name emoji64 --resolution 64, then "
+                    "gallery train stylegan --data emoji64 --resume tiny-faces64",
+}
 
 
 @dataclass
@@ -95,7 +101,7 @@ def resolve(spec: str, settings: Any = None, catalogue: Any = None) -> tuple[str
     if spec in SHIPPED:
         if not SHIPPED[spec].is_file():
             raise BadInput(f"the shipped StyleGAN weights {SHIPPED[spec]} are missing; reproduce them with "
-                           "`gallery train stylegan --preset tiny-faces64` (see docs/stylegan.md)")
+                           f"`{REPRODUCE[spec]}` (see docs/stylegan.md)")
         return spec, SHIPPED[spec]
     if catalogue is not None:
         from sqlalchemy import select

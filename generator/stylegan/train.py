@@ -76,6 +76,15 @@ def _mixed_ws(G: Generator, z: torch.Tensor, prob: float, gen: torch.Generator) 
     return ws
 
 
+@torch.no_grad()
+def update_ema(G_ema: torch.nn.Module, G: torch.nn.Module, beta: float) -> None:
+    """G_ema <- beta * G_ema + (1 - beta) * G for the parameters; buffers copied as they are."""
+    for pe, p in zip(G_ema.parameters(), G.parameters(), strict=True):
+        pe.copy_(p.lerp(pe, beta))
+    for be, b in zip(G_ema.buffers(), G.buffers(), strict=True):
+        be.copy_(b)
+
+
 def train(preset_name: str, out_dir: Path, *, minutes: float | None = None, steps: int | None = None,
           resume: bool = False, seed: int = 0, dataset_size: int = 10_000, device: str | torch.device = "cpu",
           checkpoint_every_s: float = 120.0, grid_every_s: float = 300.0,
@@ -181,11 +190,7 @@ def train(preset_name: str, out_dir: Path, *, minutes: float | None = None, step
         loss_g.backward()
         opt_g.step()
 
-        with torch.no_grad():
-            for pe, p in zip(G_ema.parameters(), G.parameters(), strict=True):
-                pe.copy_(p.lerp(pe, ema_beta))
-            for be, b in zip(G_ema.buffers(), G.buffers(), strict=True):
-                be.copy_(b)
+        update_ema(G_ema, G, ema_beta)
         step += 1
         seen += cfg.batch
         losses["g"], losses["d"] = float(loss_g.detach()), float(loss_d.detach())

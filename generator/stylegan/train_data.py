@@ -39,7 +39,7 @@ from generator.datasets.image_store import DATA_FILE, ImageDataset
 from generator.stylegan.ada import DEFAULT_ADA_KIMG, DEFAULT_TARGET, AdaController, AugmentPipe
 from generator.stylegan.model import Discriminator, Generator, to_uint8
 from generator.stylegan.presets import StyleGANConfig
-from generator.stylegan.train import CHECKPOINT, _atomic_save, _mixed_ws, grid_image, save_png
+from generator.stylegan.train import CHECKPOINT, _atomic_save, _mixed_ws, grid_image, save_png, update_ema
 from generator.stylegan.transfer import Source, data_config, freeze_d
 
 log = logging.getLogger(__name__)
@@ -284,11 +284,7 @@ def train_on_data(ds: ImageDataset, name: str, out_dir: Path, opts: DataOptions,
         scaler_g.step(opt_g)
         scaler_g.update()
 
-        with torch.no_grad():
-            for pe, p in zip(G_ema.parameters(), G.parameters(), strict=True):
-                pe.copy_(p.lerp(pe, ema_beta))
-            for be, b in zip(G_ema.buffers(), G.buffers(), strict=True):
-                be.copy_(b)
+        update_ema(G_ema, G, ema_beta)
         step += 1
         seen += cfg.batch
         augment.p = ada.step(cfg.batch)
