@@ -73,6 +73,8 @@ PLAN: list[tuple[list[str], str | None]] = [
     (["import", "stylegan", "{tmp}/550000.pt", "--json"], None),
     (["import", "clip", str(SHIPPED / "vqgan_clip" / "clip-tiny-shapes.pt"), "--json"], None),
     (["import", "vqgan", str(SHIPPED / "vqgan_clip" / "vqgan-tiny-shapes.pt"), "--json"], None),
+    (["import", "musicvae", str(REPO / "tests" / "fixtures" / "musicvae_tf" / "cat-mel_2bar_big"), "--config",
+      "cat-mel_2bar_big", "--json"], None),
     (["train", "stylegan", "--steps", "1", "--out", "{tmp}/sg", "--json"], None),
     (["train", "clip", "--preset", "smoke", "--steps", "1", "--out", "{tmp}/clip.pt", "--json"], None),
     (["train", "vqgan", "--preset", "smoke", "--steps", "1", "--out", "{tmp}/vqgan.pt", "--json"], None),
